@@ -1,0 +1,1 @@
+"""Helpers for the Message Queues & Event Streaming Lab notebooks."""

@@ -1,0 +1,114 @@
+"""Where each broker is: endpoints from environment variables or the local defaults.
+
+Not for starting anything (see `native` and `docker`) or for checking health (see `probes`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+BROKERS = ("kafka", "rabbitmq", "redis")
+
+ENV_VARS = {
+    "kafka": "KAFKA_BOOTSTRAP_SERVERS",
+    "rabbitmq": "RABBITMQ_URL",
+    "redis": "REDIS_URL",
+}
+
+DEFAULT_URLS = {
+    "kafka": "localhost:9092",
+    "rabbitmq": "amqp://guest:guest@localhost:5672/%2F",
+    "redis": "redis://localhost:6379/0",
+}
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STATE_DIR = Path(os.environ.get("LAB_STATE_DIR", PROJECT_ROOT / ".brokers"))
+TEMPLATES_DIR = PROJECT_ROOT / "brokers"
+
+FIX_UP = "make brokers-up  (or: python -m helpers.brokers up)"
+
+
+class BrokerConfigError(ValueError):
+    """An endpoint setting is malformed; the message names the variable and a valid example."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One broker's address, as the clients need it, plus where the setting came from."""
+
+    broker: str
+    url: str  # what the client library takes: bootstrap servers, AMQP URL or Redis URL
+    host: str
+    port: int
+    source: str  # the environment variable that set it, or "default"
+
+    @property
+    def is_local(self) -> bool:
+        return self.host in LOCAL_HOSTS
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def endpoint(broker: str) -> Endpoint:
+    """The endpoint of one broker, validated; raises BrokerConfigError naming the variable."""
+    if broker not in BROKERS:
+        raise ValueError(f"unknown broker {broker!r}; choose from {', '.join(BROKERS)}")
+    var = ENV_VARS[broker]
+    raw = os.environ.get(var, "").strip()
+    url, source = (raw, var) if raw else (DEFAULT_URLS[broker], "default")
+    host, port = _PARSERS[broker](url, var)
+    return Endpoint(broker=broker, url=url, host=host, port=port, source=source)
+
+
+def endpoints(*brokers: str) -> dict[str, Endpoint]:
+    """Endpoints of the named brokers (all three when none is named)."""
+    return {b: endpoint(b) for b in (brokers or BROKERS)}
+
+
+def _bad(var: str, value: str, why: str, example: str) -> BrokerConfigError:
+    return BrokerConfigError(
+        f"{var}={value!r} is not valid: {why}. Example: {var}={example} "
+        f"(or unset {var} to use the local default)."
+    )
+
+
+def _parse_kafka(value: str, var: str) -> tuple[str, int]:
+    first = value.split(",")[0].strip()
+    if "://" in first:
+        raise _bad(var, value, "bootstrap servers are host:port, without a scheme", "localhost:9092")
+    match = re.fullmatch(r"\[?([A-Za-z0-9_.\-:]+?)\]?:(\d{1,5})", first)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise _bad(var, value, "expected host:port[,host:port...]", "localhost:9092")
+    return match.group(1), int(match.group(2))
+
+
+def _parse_url(value: str, var: str, schemes: tuple[str, ...], port: int, example: str):
+    try:
+        parts = urlsplit(value)
+        parsed_port = parts.port
+    except ValueError as exc:
+        raise _bad(var, value, str(exc), example) from None
+    if parts.scheme not in schemes:
+        raise _bad(var, value, f"the scheme must be one of {', '.join(schemes)}", example)
+    if not parts.hostname:
+        raise _bad(var, value, "it has no host", example)
+    return unquote(parts.hostname), parsed_port or port
+
+
+def _parse_rabbitmq(value: str, var: str) -> tuple[str, int]:
+    return _parse_url(value, var, ("amqp", "amqps"), 5672, DEFAULT_URLS["rabbitmq"])
+
+
+def _parse_redis(value: str, var: str) -> tuple[str, int]:
+    return _parse_url(value, var, ("redis", "rediss"), 6379, DEFAULT_URLS["redis"])
+
+
+_PARSERS = {"kafka": _parse_kafka, "rabbitmq": _parse_rabbitmq, "redis": _parse_redis}

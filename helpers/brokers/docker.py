@@ -1,0 +1,73 @@
+"""Run the brokers as containers with `docker compose`, for machines where a Docker engine answers.
+
+Uses the project's docker-compose.yml, the same versions and ports as the native brokers.
+Not for deciding whether to use Docker (see `provision`).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+from .config import PROJECT_ROOT, STATE_DIR
+
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
+MARKER = STATE_DIR / "docker-services"  # which services `up` started, so `down` stops only those
+
+
+class DockerError(RuntimeError):
+    """docker compose failed; the message carries its output."""
+
+
+def engine_available(timeout_s: float = 5.0) -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        done = subprocess.run(["docker", "info"], capture_output=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def image_version(broker: str) -> str | None:
+    match = re.search(rf"image:\s*\S*{broker}:([\w.\-]+)", COMPOSE_FILE.read_text())
+    return match.group(1) if match else None
+
+
+def started() -> set[str]:
+    try:
+        return set(MARKER.read_text().split())
+    except OSError:
+        return set()
+
+
+def up(brokers: list[str]) -> None:
+    _compose("up", "-d", "--wait", *brokers, timeout_s=300)
+    MARKER.parent.mkdir(parents=True, exist_ok=True)
+    MARKER.write_text("\n".join(sorted(started() | set(brokers))) + "\n")
+
+
+def down(brokers: list[str]) -> list[str]:
+    ours = [b for b in brokers if b in started()]
+    if ours:
+        _compose("rm", "--stop", "--force", *ours, timeout_s=120)
+        remaining = started() - set(ours)
+        MARKER.write_text("".join(f"{b}\n" for b in sorted(remaining)))
+    return ours
+
+
+def restart(broker: str) -> None:
+    _compose("restart", broker, timeout_s=120)
+    _compose("up", "-d", "--wait", broker, timeout_s=300)
+
+
+def kill(broker: str) -> None:
+    _compose("kill", broker, timeout_s=60)
+
+
+def _compose(*args: str, timeout_s: float) -> None:
+    command = ["docker", "compose", "-f", str(COMPOSE_FILE), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        raise DockerError(f"{' '.join(command)} failed:\n{(done.stdout + done.stderr)[-1500:]}")

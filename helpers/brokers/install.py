@@ -1,0 +1,105 @@
+"""Find the programs the native brokers need, installing them with apt-get where that is possible.
+
+Where it is not (another platform, no root and no sudo) the error names the exact command to run.
+Not for running the programs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+
+class MissingProgram(RuntimeError):
+    """A program a broker needs is not installed and could not be installed here."""
+
+
+# program -> (Debian/Ubuntu package, Homebrew formula)
+PACKAGES = {
+    "java": ("openjdk-17-jre-headless", "openjdk@17"),
+    "mvn": ("maven", "maven"),
+    "rabbitmq-server": ("rabbitmq-server", "rabbitmq"),
+    "redis-server": ("redis-server", "redis"),
+}
+
+# Debian's /usr/sbin/rabbitmq-server switches to the rabbitmq user, who cannot write the
+# project's folders; the script behind it runs as the calling user.
+EXTRA_LOCATIONS = {
+    "rabbitmq-server": [
+        "/usr/lib/rabbitmq/bin/rabbitmq-server",
+        "/opt/homebrew/sbin/rabbitmq-server",
+        "/usr/local/sbin/rabbitmq-server",
+    ],
+}
+
+
+def install_command(program: str) -> str:
+    debian, brew = PACKAGES[program]
+    if platform.system() == "Darwin":
+        return f"brew install {brew}"
+    if shutil.which("apt-get"):
+        sudo = "" if _is_root() else "sudo "
+        return f"{sudo}apt-get update && {sudo}apt-get install -y {debian}"
+    return f"install the '{debian}' package with your system's package manager"
+
+
+def find(program: str) -> str | None:
+    for candidate in EXTRA_LOCATIONS.get(program, []):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    if program == "java" and os.environ.get("JAVA_HOME"):
+        java = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+        if os.access(java, os.X_OK):
+            return str(java)
+    return shutil.which(program)
+
+
+def ensure(program: str) -> str:
+    """Path of `program`, installing it with apt-get when missing and root/sudo allows."""
+    path = find(program)
+    if path:
+        return path
+    command = install_command(program)
+    if _can_apt_install():
+        print(f"[brokers] {program} is missing; installing: {command}", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        sudo = [] if _is_root() else ["sudo", "-n"]
+        debian = PACKAGES[program][0]
+        for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", debian]):
+            done = subprocess.run(sudo + args, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise MissingProgram(
+                    f"{program} is missing and '{' '.join(args)}' failed:\n{done.stderr[-800:]}\n"
+                    f"Install it yourself: {command}"
+                )
+        path = find(program)
+        if path:
+            return path
+    raise MissingProgram(f"{program} is not installed. Install it with: {command}")
+
+
+def java_major_version(java: str) -> int:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        return 0
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major  # "1.8" means Java 8
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _can_apt_install() -> bool:
+    if platform.system() != "Linux" or not shutil.which("apt-get"):
+        return False
+    if _is_root():
+        return True
+    if not shutil.which("sudo"):
+        return False
+    return subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0

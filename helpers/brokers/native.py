@@ -1,0 +1,315 @@
+"""Run Kafka, RabbitMQ and Redis as local processes, without Docker.
+
+State lives under `.brokers/<broker>/`: rendered config, data, one pid file and one log.
+`start` is idempotent; `stop` and `kill` only ever signal the pid that `start` recorded.
+Not for deciding *whether* to run natively (see `provision`).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from . import install, state
+from .config import ENV_VARS, TEMPLATES_DIR, Endpoint
+from .probes import port_is_open, probe
+
+KAFKA_POM = TEMPLATES_DIR / "kafka" / "pom.xml"
+KAFKA_HEAP = "512m"
+STOP_TIMEOUT_S = 30.0
+
+
+class BrokerStartError(RuntimeError):
+    """A native broker could not be started; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    command: list[str]
+    env: dict[str, str]
+    ready_timeout_s: float
+
+
+# --- Kafka -------------------------------------------------------------------------------
+
+
+def kafka_version() -> str:
+    """The Kafka release in use: from KAFKA_HOME's jars when set, else pinned in the pom."""
+    if os.environ.get("KAFKA_HOME"):
+        jars = sorted((Path(os.environ["KAFKA_HOME"]) / "libs").glob("kafka_2.13-*.jar"))
+        for jar in jars:
+            match = re.fullmatch(r"kafka_2\.13-([\d.]+)\.jar", jar.name)
+            if match:
+                return match.group(1)
+    return re.search(r"<kafka.version>([^<]+)</kafka.version>", KAFKA_POM.read_text()).group(1)
+
+
+def _kafka_lib_dir() -> Path:
+    if os.environ.get("KAFKA_HOME"):
+        libs = Path(os.environ["KAFKA_HOME"]) / "libs"
+        if not libs.is_dir():
+            raise BrokerStartError(
+                f"KAFKA_HOME={os.environ['KAFKA_HOME']} has no libs/ folder; point it at an "
+                "unpacked Kafka distribution, or unset it to fetch the jars from Maven Central."
+            )
+        return libs
+    lib = state.broker_dir("kafka") / f"lib-{kafka_version()}"
+    if not (lib / f"kafka_2.13-{kafka_version()}.jar").exists():
+        _fetch_kafka_jars(lib)
+    return lib
+
+
+def _fetch_kafka_jars(lib: Path) -> None:
+    mvn = install.ensure("mvn")
+    print(f"[brokers] fetching Kafka {kafka_version()} jars from Maven Central (once)", flush=True)
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    # Copy into a scratch folder and rename, so an interrupted fetch never looks complete.
+    scratch = Path(tempfile.mkdtemp(dir=lib.parent, prefix=".lib-"))
+    done = subprocess.run(
+        [
+            mvn, "-q", "-B", "-f", str(KAFKA_POM),
+            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+            "-DincludeScope=runtime", f"-DoutputDirectory={scratch}",
+        ],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    if done.returncode != 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise BrokerStartError(
+            "Maven could not fetch the Kafka jars (is Maven Central reachable?):\n"
+            f"{(done.stdout + done.stderr)[-1500:]}"
+        )
+    shutil.rmtree(lib, ignore_errors=True)
+    scratch.rename(lib)
+
+
+def _kafka_cluster_id() -> str:
+    # Kafka's Uuid.toString(): URL-safe base64 of 16 random bytes, without padding.
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _kafka_launch(ep: Endpoint) -> Launch:
+    java = install.ensure("java")
+    if install.java_major_version(java) < 17:
+        raise BrokerStartError(
+            f"Kafka {kafka_version()} needs Java 17 or newer; {java} is older. "
+            f"Install one with: {install.install_command('java')} (or set JAVA_HOME)."
+        )
+    home = state.broker_dir("kafka")
+    data, tmp = home / "data", home / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    config = home / "server.properties"
+    _render("kafka/server.properties.template", config, port=ep.port,
+            controller_port=ep.port + 1, data_dir=data)  # fmt: skip
+    classpath = f"{_kafka_lib_dir()}/*"
+    if not (data / "meta.properties").exists():
+        _run_checked(
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
+             "-t", _kafka_cluster_id(), "-c", str(config)],
+            "formatting the Kafka log directory",
+        )  # fmt: skip
+    command = [
+        java, f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",  # zstd/snappy unpack here
+        f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
+        "-cp", classpath, "kafka.Kafka", str(config),
+    ]  # fmt: skip
+    return Launch(command, dict(os.environ), ready_timeout_s=120)
+
+
+# --- RabbitMQ ----------------------------------------------------------------------------
+
+
+def rabbitmq_management_port() -> int:
+    return int(os.environ.get("RABBITMQ_MANAGEMENT_PORT", "15672"))
+
+
+def _rabbitmq_launch(ep: Endpoint) -> Launch:
+    server = install.ensure("rabbitmq-server")
+    home = state.broker_dir("rabbitmq")
+    (home / "home").mkdir(parents=True, exist_ok=True)
+    config = home / "rabbitmq.conf"
+    _render("rabbitmq/rabbitmq.conf.template", config, port=ep.port,
+            management_port=rabbitmq_management_port())  # fmt: skip
+    # Writing the plugins file is exactly what `rabbitmq-plugins --offline enable` does.
+    shutil.copyfile(TEMPLATES_DIR / "rabbitmq" / "enabled_plugins", home / "enabled_plugins")
+    env_file = home / "rabbitmq-env.conf"
+    env_file.touch()  # so the system-wide /etc/rabbitmq/rabbitmq-env.conf is not read
+    env = {
+        **os.environ,
+        "HOME": str(home / "home"),  # the Erlang cookie is created and read here
+        "RABBITMQ_NODENAME": rabbitmq_node_name(ep),
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(ep.port),
+        "RABBITMQ_DIST_PORT": str(ep.port + 20000),
+        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(home / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(config),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
+        "RABBITMQ_CONF_ENV_FILE": str(env_file),
+        "RABBITMQ_PID_FILE": str(home / "beam.pid"),
+    }
+    return Launch([server], env, ready_timeout_s=90)
+
+
+def rabbitmq_node_name(ep: Endpoint) -> str:
+    return f"lab-rabbit-{ep.port}@localhost"
+
+
+# --- Redis -------------------------------------------------------------------------------
+
+
+def _redis_launch(ep: Endpoint) -> Launch:
+    server = install.ensure("redis-server")
+    home = state.broker_dir("redis")
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    config = home / "redis.conf"
+    _render("redis/redis.conf.template", config, port=ep.port, data_dir=data)
+    return Launch([server, str(config)], dict(os.environ), ready_timeout_s=30)
+
+
+# --- common ------------------------------------------------------------------------------
+
+_LAUNCHERS = {"kafka": _kafka_launch, "rabbitmq": _rabbitmq_launch, "redis": _redis_launch}
+
+
+def ports(ep: Endpoint) -> dict[int, str]:
+    """Every local port the broker will bind, with what it is for."""
+    extra = {
+        "kafka": {ep.port + 1: "the KRaft controller listener"},
+        "rabbitmq": {
+            ep.port + 20000: "Erlang distribution",
+            rabbitmq_management_port(): "the management UI (RABBITMQ_MANAGEMENT_PORT)",
+        },
+        "redis": {},
+    }[ep.broker]
+    return {ep.port: f"{ep.broker} clients ({ENV_VARS[ep.broker]})", **extra}
+
+
+def check_ports_free(ep: Endpoint) -> None:
+    for port, purpose in ports(ep).items():
+        if port_is_open("127.0.0.1", port, timeout=0.5):
+            raise BrokerStartError(
+                f"cannot start {ep.broker}: port {port} ({purpose}) is already taken by "
+                f"{state.who_listens(port)}, which is not a {ep.broker} broker this lab started. "
+                f"Stop that process, or point {ENV_VARS[ep.broker]} at another local port "
+                "(e.g. the default port + 100)."
+            )
+
+
+def start(ep: Endpoint) -> tuple[int, float]:
+    """Start the broker for `ep` unless ours already runs; wait until it is really ready.
+
+    Returns (pid, seconds until healthy).
+    """
+    began = time.monotonic()
+    pid = state.running_pid(ep.broker)
+    if pid is None:
+        check_ports_free(ep)
+        launch = _LAUNCHERS[ep.broker](ep)
+        pid = _spawn(ep.broker, launch)
+        timeout = launch.ready_timeout_s
+    else:
+        timeout = 120.0  # ours, perhaps still booting from an earlier `up`
+    _wait_ready(ep, pid, began + timeout)
+    return pid, time.monotonic() - began
+
+
+def _spawn(broker: str, launch: Launch) -> int:
+    log = state.log_file(broker)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {broker}\n".encode())
+        out.flush()
+        # Own session and no inherited pipes: the broker outlives this command and never keeps
+        # a caller (make, CI) waiting for its output to close.
+        process = subprocess.Popen(
+            launch.command, env=launch.env, cwd=state.broker_dir(broker),
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    state.pid_file(broker).write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def _wait_ready(ep: Endpoint, pid: int, deadline: float) -> None:
+    while True:
+        if not state.is_alive(pid):
+            raise BrokerStartError(
+                f"{ep.broker} (pid {pid}) exited while starting. Last lines of "
+                f"{state.log_file(ep.broker)}:\n{state.log_tail(ep.broker)}"
+            )
+        health = probe(ep, timeout=3.0, deep=True)
+        if health.ok:
+            return
+        if time.monotonic() > deadline:
+            raise BrokerStartError(
+                f"{ep.broker} (pid {pid}) did not become ready in time: {health.detail}. "
+                f"Last lines of {state.log_file(ep.broker)}:\n{state.log_tail(ep.broker)}"
+            )
+        time.sleep(0.5)
+
+
+def stop(broker: str, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+    """Stop our broker gracefully (SIGTERM, then SIGKILL after `timeout_s`). True if it ran."""
+    return _signal_and_wait(broker, signal.SIGTERM, timeout_s)
+
+
+def kill(broker: str) -> bool:
+    """SIGKILL our broker: a crash, for the reliability lessons. True if it ran."""
+    return _signal_and_wait(broker, signal.SIGKILL, 10.0)
+
+
+def _signal_and_wait(broker: str, sig: signal.Signals, timeout_s: float) -> bool:
+    pid = state.running_pid(broker)
+    if pid is None:
+        state.pid_file(broker).unlink(missing_ok=True)
+        return False
+    # SIGKILL goes to the whole session we created (RabbitMQ's script and its Erlang VM);
+    # SIGTERM to the leader is enough, as each broker shuts down cleanly on it.
+    if sig == signal.SIGKILL:
+        os.killpg(pid, sig)
+    else:
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while state.running_pid(broker) == pid and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if state.running_pid(broker) == pid:
+        os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.5)
+    _reap(pid)
+    state.pid_file(broker).unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)  # only succeeds if this process spawned it
+    except ChildProcessError:
+        pass
+
+
+def _render(template: str, target: Path, **values: object) -> None:
+    text = Template((TEMPLATES_DIR / template).read_text()).substitute(
+        {k: str(v) for k, v in values.items()}
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def _run_checked(command: list[str], what: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise BrokerStartError(f"{what} failed:\n{(done.stdout + done.stderr)[-1500:]}")

@@ -1,0 +1,110 @@
+"""Health checks that talk each broker's own protocol, each within a deadline.
+
+A port that accepts TCP is not a healthy broker: every probe completes a real exchange
+(Kafka metadata, an AMQP handshake, a Redis PING) and, when `deep`, a write round trip
+(topic create/delete, queue declare, XADD). Not for starting or stopping brokers.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from dataclasses import dataclass
+
+import pika
+import redis
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .config import Endpoint
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str  # why it is unhealthy, or a short description of what answered
+    version: str | None = None
+    listening: bool = False  # something accepted a TCP connection on the port
+
+
+def port_is_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def probe(ep: Endpoint, timeout: float = 3.0, deep: bool = False) -> Health:
+    """Check one broker; never raises, never takes much longer than `timeout`."""
+    if not port_is_open(ep.host, ep.port, timeout=min(timeout, 1.5)):
+        return Health(False, f"nothing is listening on {ep.address}")
+    try:
+        version = _PROBES[ep.broker](ep, timeout, deep)
+    except Exception as exc:  # any failure of the exchange means "not a healthy broker"
+        return Health(
+            False,
+            f"something listens on {ep.address} but it does not answer as {ep.broker}: "
+            f"{type(exc).__name__}: {_first_line(exc)}",
+            listening=True,
+        )
+    return Health(True, "ok", version=version, listening=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or repr(exc)
+    return text.splitlines()[0][:200]
+
+
+def _kafka(ep: Endpoint, timeout: float, deep: bool) -> str | None:
+    admin = AdminClient(
+        {
+            "bootstrap.servers": ep.url,
+            "socket.timeout.ms": int(timeout * 1000),
+            # A probe of a wrong port should say one sentence, not log a page of retries.
+            "log_level": 0,
+        }
+    )
+    metadata = admin.list_topics(timeout=timeout)
+    if not metadata.brokers:
+        raise KafkaException(f"metadata from {ep.address} lists no broker")
+    if deep:
+        name = f"_lab_ready_{uuid.uuid4().hex[:8]}"
+        admin.create_topics([NewTopic(name, 1, 1)], operation_timeout=timeout)[name].result(
+            timeout=timeout * 3
+        )
+        admin.delete_topics([name], operation_timeout=timeout)[name].result(timeout=timeout * 3)
+    return None  # the Kafka protocol does not report the broker's release
+
+
+def _rabbitmq(ep: Endpoint, timeout: float, deep: bool) -> str | None:
+    params = pika.URLParameters(ep.url)
+    params.socket_timeout = timeout
+    params.stack_timeout = timeout
+    params.blocked_connection_timeout = timeout
+    params.connection_attempts = 1
+    connection = pika.BlockingConnection(params)
+    try:
+        if deep:
+            channel = connection.channel()
+            channel.queue_declare(queue="", exclusive=True)  # dropped with the connection
+        version = connection._impl.server_properties.get("version")  # no public accessor
+        return version.decode() if isinstance(version, bytes) else version
+    finally:
+        connection.close()
+
+
+def _redis(ep: Endpoint, timeout: float, deep: bool) -> str | None:
+    client = redis.Redis.from_url(ep.url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+        if deep:
+            key = f"_lab_ready_{uuid.uuid4().hex[:8]}"
+            client.xadd(key, {"probe": "1"})
+            client.delete(key)
+        return client.info("server").get("redis_version")
+    finally:
+        client.close()
+
+
+_PROBES = {"kafka": _kafka, "rabbitmq": _rabbitmq, "redis": _redis}

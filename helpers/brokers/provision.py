@@ -1,0 +1,161 @@
+"""Bring the brokers up, down, or report on them, choosing external → docker → native.
+
+- external: the endpoint already answers as the right broker → use it, start nothing;
+- docker: a Docker engine answers → `docker compose up -d --wait`;
+- native: local processes under `.brokers/` (see `native`).
+
+`LAB_BROKERS_BACKEND=native|docker` forces a backend for the brokers that must be started.
+Not for notebooks, which only call `require` (see the package's __init__).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from . import docker, native, state
+from .config import BROKERS, ENV_VARS, FIX_UP, Endpoint, endpoint
+from .probes import probe
+
+
+class ProvisionError(RuntimeError):
+    """A broker could not be brought up; the message names the cause and the fix."""
+
+
+@dataclass
+class BrokerStatus:
+    broker: str
+    endpoint: str
+    backend: str  # native, docker, external, or "-" when nothing answers
+    healthy: bool
+    version: str | None
+    pid: int | None
+    log: str | None
+    detail: str
+    seconds_to_healthy: float | None = None
+
+
+def _backend_choice() -> str:
+    choice = os.environ.get("LAB_BROKERS_BACKEND", "auto")
+    if choice not in ("auto", "native", "docker"):
+        raise ProvisionError(
+            f"LAB_BROKERS_BACKEND={choice!r} is not valid: use auto, native or docker."
+        )
+    if choice == "auto":
+        return "docker" if docker.engine_available() else "native"
+    return choice
+
+
+def up(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
+    """Make every named broker healthy. Idempotent: what already runs is left alone."""
+    to_start: list[Endpoint] = []
+    for broker in brokers:
+        ep = endpoint(broker)
+        if state.running_pid(broker):
+            to_start.append(ep)  # ours: `native.start` waits until it is healthy
+            continue
+        health = probe(ep, deep=True)
+        if health.ok:
+            continue
+        if health.listening:
+            raise ProvisionError(
+                f"{broker}: port {ep.port} is taken by {state.who_listens(ep.port)}, which does "
+                f"not answer as {broker} ({health.detail}). Stop it, or set "
+                f"{ENV_VARS[broker]} to another local port."
+            )
+        if not ep.is_local:
+            raise ProvisionError(
+                f"{broker} at {ep.address} (from {ENV_VARS[broker]}) does not answer: "
+                f"{health.detail}. A remote broker cannot be started from here: fix "
+                f"{ENV_VARS[broker]} or unset it to run a local one."
+            )
+        to_start.append(ep)
+
+    timings: dict[str, float] = {}
+    if to_start:
+        backend = _backend_choice()
+        if backend == "docker" and not any(state.running_pid(ep.broker) for ep in to_start):
+            began = time.monotonic()
+            docker.up([ep.broker for ep in to_start])
+            timings = {ep.broker: time.monotonic() - began for ep in to_start}
+        else:
+            timings = _start_native(to_start)
+    statuses = status(brokers)
+    for s in statuses:
+        s.seconds_to_healthy = timings.get(s.broker)
+    return statuses
+
+
+def _start_native(endpoints: list[Endpoint]) -> dict[str, float]:
+    # Started side by side: each start is mostly waiting for a JVM or an Erlang VM to boot.
+    with ThreadPoolExecutor(max_workers=len(endpoints)) as pool:
+        futures = {ep.broker: pool.submit(native.start, ep) for ep in endpoints}
+    failures, timings = [], {}
+    for broker, future in futures.items():
+        try:
+            _, timings[broker] = future.result()
+        except Exception as exc:  # report every broker's failure, not just the first
+            failures.append(f"{broker}: {exc}")
+    if failures:
+        raise ProvisionError("\n\n".join(failures))
+    return timings
+
+
+def down(brokers: tuple[str, ...] = BROKERS) -> list[str]:
+    """Stop what `up` started (native pids, docker services); never anything else."""
+    stopped = [b for b in brokers if native.stop(b)]
+    if docker.started() & set(brokers):
+        stopped += docker.down(list(brokers))
+    return stopped
+
+
+def restart(broker: str) -> float:
+    """Stop and start a broker that `up` started, keeping its data. Returns seconds taken."""
+    began = time.monotonic()
+    if broker in docker.started():
+        docker.restart(broker)
+    elif state.recorded_pid(broker) is not None:
+        native.stop(broker)
+        native.start(endpoint(broker))
+    else:
+        raise ProvisionError(
+            f"{broker} was not started by this lab (external endpoint), so it cannot be "
+            f"restarted from here. Run `{FIX_UP}` to use a lab-managed broker."
+        )
+    return time.monotonic() - began
+
+
+def status(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
+    return [_status(b) for b in brokers]
+
+
+def _status(broker: str) -> BrokerStatus:
+    ep = endpoint(broker)
+    health = probe(ep, timeout=3.0)
+    pid = state.running_pid(broker)
+    if pid or state.recorded_pid(broker):
+        backend = "native"
+        version = health.version or (native.kafka_version() if broker == "kafka" else None)
+        log = str(state.log_file(broker))
+    elif broker in docker.started():
+        backend, version, log = "docker", docker.image_version(broker), f"docker logs {broker}"
+    else:
+        backend = "external" if health.ok else "-"
+        version, log = health.version, None
+    detail = health.detail
+    if state.recorded_pid(broker) and not pid:
+        detail = f"died (pid {state.recorded_pid(broker)}); last lines of its log:\n" + (
+            state.log_tail(broker)
+        )
+    return BrokerStatus(
+        broker=broker,
+        endpoint=ep.url,
+        backend=backend,
+        healthy=health.ok,
+        version=version,
+        pid=pid,
+        log=log,
+        detail=detail,
+    )
