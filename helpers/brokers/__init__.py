@@ -53,7 +53,8 @@ def require(*brokers: str, timeout_s: float = 2.5) -> dict[str, Endpoint]:
         except BrokerConfigError as exc:
             problems.append(f"- {broker}: {exc}")
     with ThreadPoolExecutor(max_workers=len(found) or 1) as pool:
-        health = dict(zip(found, pool.map(lambda ep: probe(ep, timeout_s), found.values())))
+        futures = {b: pool.submit(probe, ep, timeout_s) for b, ep in found.items()}
+    health = {b: future.result() for b, future in futures.items()}
     for broker, ep in found.items():
         if not health[broker].ok:
             problems.append(f"- {broker} at {ep.address}: {health[broker].detail}. {_fix(ep)}")
@@ -65,9 +66,7 @@ def require(*brokers: str, timeout_s: float = 2.5) -> dict[str, Endpoint]:
 def _fix(ep: Endpoint) -> str:
     if ep.source == "default":
         return f"Fix: run `{FIX_UP}`."
-    return (
-        f"The address came from {ep.source}: check it, or unset {ep.source} and run `{FIX_UP}`."
-    )
+    return f"The address came from {ep.source}: check it, or unset {ep.source} and run `{FIX_UP}`."
 
 
 def status_table(brokers: tuple[str, ...] = BROKERS) -> pd.DataFrame:

@@ -28,8 +28,19 @@ DEFAULT_URLS = {
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = Path(os.environ.get("LAB_STATE_DIR", PROJECT_ROOT / ".brokers"))
 TEMPLATES_DIR = PROJECT_ROOT / "brokers"
+
+
+def state_dir() -> Path:
+    """Where native brokers keep config, data, pid files and logs (LAB_STATE_DIR overrides)."""
+    return Path(os.environ.get("LAB_STATE_DIR", PROJECT_ROOT / ".brokers"))
+
+
+def cache_dir() -> Path:
+    """Downloads shared by every checkout of the lab, such as the Kafka jars."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mq-lab"
+
 
 FIX_UP = "make brokers-up  (or: python -m helpers.brokers up)"
 
@@ -83,7 +94,7 @@ def _bad(var: str, value: str, why: str, example: str) -> BrokerConfigError:
 def _parse_kafka(value: str, var: str) -> tuple[str, int]:
     first = value.split(",")[0].strip()
     if "://" in first:
-        raise _bad(var, value, "bootstrap servers are host:port, without a scheme", "localhost:9092")
+        raise _bad(var, value, "bootstrap servers are host:port, no scheme", "localhost:9092")
     match = re.fullmatch(r"\[?([A-Za-z0-9_.\-:]+?)\]?:(\d{1,5})", first)
     if not match or not 0 < int(match.group(2)) < 65536:
         raise _bad(var, value, "expected host:port[,host:port...]", "localhost:9092")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
-from .config import PROJECT_ROOT, STATE_DIR
+from .config import PROJECT_ROOT, state_dir
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
-MARKER = STATE_DIR / "docker-services"  # which services `up` started, so `down` stops only those
 
 
 class DockerError(RuntimeError):
@@ -35,17 +35,21 @@ def image_version(broker: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _marker() -> Path:
+    return state_dir() / "docker-services"  # which services `up` started; `down` stops only those
+
+
 def started() -> set[str]:
     try:
-        return set(MARKER.read_text().split())
+        return set(_marker().read_text().split())
     except OSError:
         return set()
 
 
 def up(brokers: list[str]) -> None:
     _compose("up", "-d", "--wait", *brokers, timeout_s=300)
-    MARKER.parent.mkdir(parents=True, exist_ok=True)
-    MARKER.write_text("\n".join(sorted(started() | set(brokers))) + "\n")
+    _marker().parent.mkdir(parents=True, exist_ok=True)
+    _marker().write_text("\n".join(sorted(started() | set(brokers))) + "\n")
 
 
 def down(brokers: list[str]) -> list[str]:
@@ -53,7 +57,7 @@ def down(brokers: list[str]) -> list[str]:
     if ours:
         _compose("rm", "--stop", "--force", *ours, timeout_s=120)
         remaining = started() - set(ours)
-        MARKER.write_text("".join(f"{b}\n" for b in sorted(remaining)))
+        _marker().write_text("".join(f"{b}\n" for b in sorted(remaining)))
     return ours
 
 

@@ -41,7 +41,7 @@ def install_command(program: str) -> str:
     debian, brew = PACKAGES[program]
     if platform.system() == "Darwin":
         return f"brew install {brew}"
-    if shutil.which("apt-get"):
+    if _is_debian_like():
         sudo = "" if _is_root() else "sudo "
         return f"{sudo}apt-get update && {sudo}apt-get install -y {debian}"
     return f"install the '{debian}' package with your system's package manager"
@@ -91,12 +91,21 @@ def java_major_version(java: str) -> int:
     return int(match.group(2) or 0) if major == 1 else major  # "1.8" means Java 8
 
 
+def _is_debian_like() -> bool:
+    try:
+        release = platform.freedesktop_os_release()
+    except OSError:
+        return False
+    ids = {release.get("ID", "")} | set(release.get("ID_LIKE", "").split())
+    return bool(ids & {"debian", "ubuntu"})
+
+
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _can_apt_install() -> bool:
-    if platform.system() != "Linux" or not shutil.which("apt-get"):
+    if not _is_debian_like() or not shutil.which("apt-get"):
         return False
     if _is_root():
         return True

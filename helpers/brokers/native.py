@@ -8,6 +8,7 @@ Not for deciding *whether* to run natively (see `provision`).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from pathlib import Path
 from string import Template
 
 from . import install, state
-from .config import ENV_VARS, TEMPLATES_DIR, Endpoint
+from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, cache_dir
 from .probes import port_is_open, probe
 
 KAFKA_POM = TEMPLATES_DIR / "kafka" / "pom.xml"
@@ -63,7 +64,7 @@ def _kafka_lib_dir() -> Path:
                 "unpacked Kafka distribution, or unset it to fetch the jars from Maven Central."
             )
         return libs
-    lib = state.broker_dir("kafka") / f"lib-{kafka_version()}"
+    lib = cache_dir() / f"kafka-{kafka_version()}" / "lib"
     if not (lib / f"kafka_2.13-{kafka_version()}.jar").exists():
         _fetch_kafka_jars(lib)
     return lib
@@ -295,10 +296,8 @@ def _signal_and_wait(broker: str, sig: signal.Signals, timeout_s: float) -> bool
 
 
 def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)  # only succeeds if this process spawned it
-    except ChildProcessError:
-        pass
+    with contextlib.suppress(ChildProcessError):  # only our own child can be reaped
+        os.waitpid(pid, os.WNOHANG)
 
 
 def _render(template: str, target: Path, **values: object) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from .config import STATE_DIR
+from .config import state_dir
 
 # A pid is only ours if the live process still looks like the broker we started: pids are
 # reused, and `down` must never signal someone else's process.
@@ -21,7 +21,7 @@ SIGNATURES = {
 
 
 def broker_dir(broker: str) -> Path:
-    return STATE_DIR / broker
+    return state_dir() / broker
 
 
 def pid_file(broker: str) -> Path:
