@@ -1,0 +1,87 @@
+"""docker-compose.yml cannot run without a Docker engine, so its structure is checked here:
+the three services, pinned images, the native brokers' ports and versions, healthchecks, and
+Kafka settings that agree with the native server.properties."""
+
+import re
+
+import pytest
+import yaml
+
+from helpers.brokers.config import DEFAULT_URLS, TEMPLATES_DIR, endpoint
+from helpers.brokers.docker import COMPOSE_FILE
+from helpers.brokers.native import kafka_version
+
+SERVICES = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+
+
+def test_it_defines_exactly_the_three_brokers():
+    assert set(SERVICES) == {"kafka", "rabbitmq", "redis"}
+
+
+@pytest.mark.parametrize("service", ["kafka", "rabbitmq", "redis"])
+def test_images_are_pinned_to_a_release(service):
+    image = SERVICES[service]["image"]
+    name, _, tag = image.partition(":")
+    assert tag and tag != "latest" and re.match(r"\d+\.\d+\.\d+", tag), image
+
+
+def test_kafka_image_is_the_same_release_as_the_native_jars(monkeypatch):
+    monkeypatch.delenv("KAFKA_HOME", raising=False)
+    assert SERVICES["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
+
+
+@pytest.mark.parametrize("service", ["kafka", "rabbitmq", "redis"])
+def test_client_ports_match_the_native_defaults(service, monkeypatch):
+    for var in ("KAFKA_BOOTSTRAP_SERVERS", "RABBITMQ_URL", "REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    port = endpoint(service).port
+    assert f"{port}:{port}" in SERVICES[service]["ports"], DEFAULT_URLS[service]
+
+
+def test_rabbitmq_publishes_the_management_ui():
+    assert "15672:15672" in SERVICES["rabbitmq"]["ports"]
+    assert SERVICES["rabbitmq"]["image"].endswith("-management")
+
+
+@pytest.mark.parametrize("service", ["kafka", "rabbitmq", "redis"])
+def test_every_service_has_a_healthcheck(service):
+    check = SERVICES[service]["healthcheck"]
+    assert check["test"] and check["interval"] and check["retries"] >= 3
+
+
+def test_kafka_env_is_a_complete_kraft_single_node():
+    env = SERVICES["kafka"]["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    node = env["KAFKA_NODE_ID"]
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{node}@localhost:9093"
+    assert "CONTROLLER://:9093" in env["KAFKA_LISTENERS"]
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://localhost:9092"
+    # Kafka cluster ids are 16 bytes in URL-safe base64 without padding.
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", env["CLUSTER_ID"])
+    assert env["KAFKA_HEAP_OPTS"] == "-Xms512m -Xmx512m"
+
+
+def test_kafka_env_agrees_with_the_native_server_properties():
+    native = {}
+    for line in (TEMPLATES_DIR / "kafka" / "server.properties.template").read_text().splitlines():
+        if line and not line.startswith("#") and "${" not in line:
+            key, _, value = line.partition("=")
+            native[key] = value
+    env = SERVICES["kafka"]["environment"]
+    compose = {
+        k[len("KAFKA_") :].lower().replace("_", "."): str(v).lower()
+        for k, v in env.items()
+        if k.startswith("KAFKA_")
+    }
+    compared = [k for k in native if k in compose]
+    assert len(compared) >= 12, compared  # the replication, group and topic settings at least
+    mismatched = {k: (native[k], compose[k]) for k in compared if native[k].lower() != compose[k]}
+    assert not mismatched
+
+
+def test_redis_keeps_the_append_only_file_like_the_native_one():
+    command = SERVICES["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    native = (TEMPLATES_DIR / "redis" / "redis.conf.template").read_text()
+    assert "appendonly yes" in native and "appendfsync everysec" in native
+    assert command[command.index("--appendfsync") + 1] == "everysec"
