@@ -52,14 +52,15 @@ test: brokers-up
 book: brokers-up
 	$(PY) -m scripts.build_book
 
+LINTED := helpers tests scripts notebooks
+
 lint: setup
-	$(VENV)/bin/ruff check helpers tests scripts
-	$(VENV)/bin/ruff format --check helpers tests scripts
-	$(VENV)/bin/nbqa ruff notebooks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 format: setup
-	$(VENV)/bin/ruff format helpers tests scripts
-	$(VENV)/bin/nbqa ruff --fix notebooks
+	$(VENV)/bin/ruff check --fix $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
 
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m helpers.brokers down; fi

@@ -1,0 +1,124 @@
+"""Hygiene of the sources: notebooks shaped as DESIGN.md says and committed without outputs,
+environment.yml in sync with pyproject.toml, lint clean, and CI running the README's command."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from scripts.navigation import MARKER, notebooks, update
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = notebooks()
+REQUIRED_HEADINGS = ["You will learn", "Check yourself", "Interview corner", "Clean-up"]
+
+
+def test_there_are_notebooks_and_they_are_named_nn_title():
+    assert NOTEBOOKS, "no notebooks found"
+    for path in NOTEBOOKS:
+        assert re.fullmatch(r"\d\d-[A-Z][A-Za-z0-9]*(-[A-Za-z0-9]+)*\.ipynb", path.name), path.name
+    numbers = [p.name[:2] for p in NOTEBOOKS]
+    assert len(numbers) == len(set(numbers)), "two notebooks share a number"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    dirty = [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count)
+    ]
+    assert not dirty, f"cells {dirty} have outputs: clear them (Edit → Clear Outputs of All Cells)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_the_required_shape(path):
+    notebook = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
+    missing = [h for h in REQUIRED_HEADINGS if h not in markdown]
+    assert not missing, f"missing sections: {missing}"
+    assert "<details>" in markdown, "the interview corner hides its answers in <details>"
+    parameter_cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameter_cells) == 1, "exactly one code cell tagged 'parameters'"
+    assert "require(" in code, "a notebook checks its brokers with helpers.brokers.require"
+    assert "unique_name(" in code, "names of queues, topics and streams must be unique per run"
+    check_cells = _cells_after_heading(notebook, "Check yourself")
+    assert any("assert " in c.source for c in check_cells), "Check yourself has no assert"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_cells_are_short(path):
+    notebook = nbformat.read(path, as_version=4)
+    long_cells = [
+        i
+        for i, c in enumerate(notebook.cells)
+        if c.cell_type == "code" and c.source.count("\n") >= 20
+    ]
+    assert not long_cells, f"cells {long_cells} are 20 lines or more: move plumbing to helpers/"
+
+
+def test_navigation_links_are_current():
+    assert not update(check=True), "run: python -m scripts.navigation"
+    for path in NOTEBOOKS:
+        assert nbformat.read(path, as_version=4).cells[-1].source.startswith(MARKER)
+
+
+def test_readme_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    missing = [p.name for p in NOTEBOOKS if p.name not in readme]
+    assert not missing, f"README.md does not list {missing}"
+
+
+def test_environment_yml_installs_the_pyproject_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    python = next(d for d in deps if isinstance(d, str) and d.startswith("python="))
+    minimum = re.search(r">=\s*([\d.]+)", project["requires-python"]).group(1)
+    assert python == f"python={minimum}"
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    assert pip_section == ["-e .[dev]"], "conda users install from pyproject.toml, nothing else"
+    assert "dev" in project["optional-dependencies"]
+
+
+def test_every_dependency_is_pinned_exactly():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    loose = [r for r in requirements if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", r)]
+    assert not loose, f"pin these with ==: {loose}"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M)
+    assert "make test" in readme
+
+
+def test_ruff_is_clean_on_helpers_tests_scripts_and_notebooks():
+    paths = ["helpers", "tests", "scripts", "notebooks"]
+    ruff = [sys.executable, "-m", "ruff"]
+    for args in (["check", *paths], ["format", "--check", *paths]):
+        done = subprocess.run(ruff + args, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _cells_after_heading(notebook, heading):
+    cells = notebook.cells
+    start = next(
+        i for i, c in enumerate(cells) if c.cell_type == "markdown" and heading in c.source
+    )
+    following = []
+    for cell in cells[start + 1 :]:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("## "):
+            break
+        following.append(cell)
+    return following
