@@ -11,6 +11,7 @@ import platform
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 
@@ -58,28 +59,53 @@ def find(program: str) -> str | None:
     return shutil.which(program)
 
 
+# Brokers start side by side, but apt/dpkg take a system-wide lock: install one at a time.
+_APT_LOCK = threading.Lock()
+_APT_STATE = {"updated": False}  # one `apt-get update` per process is enough
+
+
 def ensure(program: str) -> str:
     """Path of `program`, installing it with apt-get when missing and root/sudo allows."""
     path = find(program)
     if path:
         return path
+    with _APT_LOCK:
+        return find(program) or _install(program)
+
+
+def _install(program: str) -> str:
     command = install_command(program)
     if _can_apt_install():
         print(f"[brokers] {program} is missing; installing: {command}", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         sudo = [] if _is_root() else ["sudo", "-n"]
         debian = PACKAGES[program][0]
-        for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", debian]):
+        wait_for_lock = ["-o", "DPkg::Lock::Timeout=120"]
+        steps = [["apt-get", *wait_for_lock, "install", "-y", "-qq", debian]]
+        if not _APT_STATE["updated"]:
+            steps.insert(0, ["apt-get", *wait_for_lock, "update", "-qq"])
+        for args in steps:
             done = subprocess.run(sudo + args, env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise MissingProgram(
                     f"{program} is missing and '{' '.join(args)}' failed:\n{done.stderr[-800:]}\n"
                     f"Install it yourself: {command}"
                 )
+            _APT_STATE["updated"] = True
+        _stop_system_service(debian, sudo)
         path = find(program)
         if path:
             return path
     raise MissingProgram(f"{program} is not installed. Install it with: {command}")
+
+
+def _stop_system_service(package: str, sudo: list[str]) -> None:
+    # The Debian packages start a system-wide broker on the default port; the lab runs its own
+    # project-local node there, so the service the install just started is stopped and disabled.
+    if package in ("rabbitmq-server", "redis-server") and shutil.which("systemctl"):
+        subprocess.run(
+            [*sudo, "systemctl", "disable", "--now", package], capture_output=True, timeout=120
+        )
 
 
 def java_major_version(java: str) -> int:
