@@ -1,0 +1,196 @@
+"""Redis Streams plumbing for the notebooks: clients, groups, an acking consumer loop, a recoverer
+that claims stuck entries (XAUTOCLAIM) and dead-letters the ones that keep failing.
+
+The raw redis-py calls (XADD, XREADGROUP, XACK, XPENDING...) stay visible in the notebooks where
+they are the lesson; this module holds the loops around them. Not for Kafka or RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import redis
+
+from helpers.brokers import endpoint
+
+Entry = tuple[str, dict[str, str]]  # (entry id, fields)
+Handler = Callable[[str, dict[str, str]], None]
+
+
+class MalformedEntry(ValueError):
+    """An entry that can never be processed (bad JSON, missing fields): retrying will not help."""
+
+
+def client(url: str | None = None) -> redis.Redis:
+    """A client for the lab's Redis (or `url`), returning str, failing within 5 s when down."""
+    return redis.Redis.from_url(
+        url or endpoint("redis").url,
+        decode_responses=True,
+        socket_connect_timeout=5,
+        socket_timeout=30,  # above any BLOCK the lessons use
+    )
+
+
+def create_group(r: redis.Redis, stream: str, group: str, start_id: str = "0") -> bool:
+    """Create a consumer group (and the stream). False if it already existed: safe to re-run."""
+    try:
+        r.xgroup_create(stream, group, id=start_id, mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+        return False
+    return True
+
+
+def parse_order(fields: dict[str, str]) -> dict:
+    """The lessons' payload: {"order_id": int, "amount": number} as JSON in the 'data' field."""
+    try:
+        order = json.loads(fields["data"])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise MalformedEntry(f"not JSON in 'data': {exc}") from None
+    missing = {"order_id", "amount"} - set(order) if isinstance(order, dict) else {"(object)"}
+    if missing:
+        raise MalformedEntry(f"missing fields: {sorted(missing)}")
+    return order
+
+
+@dataclass
+class ConsumeReport:
+    acked: list[str] = field(default_factory=list)  # ids this consumer processed and acked
+    failed: list[str] = field(default_factory=list)  # ids left pending after a handler error
+
+
+def consume(
+    r: redis.Redis,
+    stream: str,
+    group: str,
+    consumer: str,
+    handler: Handler,
+    *,
+    max_entries: int | None = None,
+    idle_stop_ms: int = 1000,
+    count: int = 10,
+) -> ConsumeReport:
+    """Read new entries ('>') as `consumer`, ack each one the handler accepts.
+
+    An entry whose handler raises is *not* acked: it stays in the pending entries list for a
+    recoverer. Stops after `max_entries`, or when nothing new arrives for `idle_stop_ms`.
+    """
+    report = ConsumeReport()
+    while True:
+        seen = len(report.acked) + len(report.failed)
+        if max_entries is not None and seen >= max_entries:
+            break
+        want = count if max_entries is None else min(count, max_entries - seen)
+        batches = r.xreadgroup(group, consumer, {stream: ">"}, count=want, block=idle_stop_ms)
+        if not batches:
+            break
+        for entry_id, fields in batches[0][1]:
+            try:
+                handler(entry_id, fields)
+            except Exception:
+                report.failed.append(entry_id)
+                continue
+            r.xack(stream, group, entry_id)
+            report.acked.append(entry_id)
+    return report
+
+
+@dataclass
+class RecoveryReport:
+    acked: list[str] = field(default_factory=list)
+    dead_lettered: dict[str, str] = field(default_factory=dict)  # entry id -> reason
+    still_pending: int = 0
+
+
+def recover(
+    r: redis.Redis,
+    stream: str,
+    group: str,
+    consumer: str,
+    handler: Handler,
+    *,
+    dead_letter_stream: str,
+    min_idle_ms: int,
+    max_deliveries: int,
+) -> RecoveryReport:
+    """Claim entries idle for `min_idle_ms` (their consumer is presumed dead) and retry them.
+
+    An entry delivered `max_deliveries` times already, or malformed, is copied to
+    `dead_letter_stream` with the reason and acked in one MULTI/EXEC: it is never lost, and
+    never both pending and dead-lettered.
+    """
+    report = RecoveryReport()
+    cursor = "0-0"
+    while True:
+        cursor, claimed, _deleted = r.xautoclaim(
+            stream, group, consumer, min_idle_time=min_idle_ms, start_id=cursor, count=100
+        )
+        for entry_id, fields in claimed:
+            outcome = _retry(r, stream, group, entry_id, fields, handler, max_deliveries)
+            if outcome == "acked":
+                report.acked.append(entry_id)
+            elif outcome != "pending":
+                dead_letter(r, stream, group, entry_id, fields, dead_letter_stream, outcome)
+                report.dead_lettered[entry_id] = outcome
+        if cursor == "0-0":
+            break
+    report.still_pending = r.xpending(stream, group)["pending"]
+    return report
+
+
+def _retry(r, stream, group, entry_id, fields, handler, max_deliveries) -> str:
+    """Handle one claimed entry: "acked", "pending" (retry later) or a dead-letter reason."""
+    [info] = r.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
+    delivered = info["times_delivered"]  # XAUTOCLAIM has just counted this delivery
+    if delivered > max_deliveries:
+        return f"delivered {delivered - 1} times without an ack"
+    try:
+        handler(entry_id, fields)
+    except MalformedEntry as exc:
+        return f"malformed: {exc}"
+    except Exception as exc:
+        if delivered >= max_deliveries:
+            return f"failed {delivered} times, last: {type(exc).__name__}: {exc}"
+        return "pending"
+    r.xack(stream, group, entry_id)
+    return "acked"
+
+
+def dead_letter(
+    r: redis.Redis,
+    stream: str,
+    group: str,
+    entry_id: str,
+    fields: dict[str, str],
+    dead_letter_stream: str,
+    reason: str,
+) -> None:
+    """Move one pending entry to the dead-letter stream, atomically with its XACK."""
+    with r.pipeline(transaction=True) as pipe:
+        pipe.xadd(
+            dead_letter_stream,
+            {**fields, "dlq_reason": reason, "dlq_source_id": entry_id, "dlq_source": stream},
+        )
+        pipe.xack(stream, group, entry_id)
+        pipe.execute()
+
+
+def add_entries(r: redis.Redis, stream: str, payloads: Iterable[dict | str]) -> list[str]:
+    """XADD each payload (dicts as JSON, strings as given) in one pipeline; return the ids."""
+    with r.pipeline(transaction=False) as pipe:
+        for payload in payloads:
+            data = payload if isinstance(payload, str) else json.dumps(payload)
+            pipe.xadd(stream, {"data": data})
+        return pipe.execute()
+
+
+def xadd_rate(r: redis.Redis, stream: str, count: int) -> float:
+    """Entries per second for `count` sequential XADDs, each waiting for its reply."""
+    began = time.perf_counter()
+    for i in range(count):
+        r.xadd(stream, {"data": str(i)})
+    return count / (time.perf_counter() - began)

@@ -1,0 +1,107 @@
+"""helpers.redis_streams and the crashable worker, against the real Redis."""
+
+import json
+import time
+
+import pytest
+import redis
+
+from helpers.faults import WorkerProcess, count_lost_and_duplicated
+from helpers.naming import unique_name
+from helpers.redis_streams import (
+    MalformedEntry,
+    add_entries,
+    client,
+    consume,
+    create_group,
+    parse_order,
+    recover,
+)
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def r(redis_ep):
+    connection = client(redis_ep.url)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def stream(r):
+    name = unique_name("test-stream")
+    yield name
+    r.delete(name, f"{name}.dlq")
+
+
+def test_create_group_is_safe_to_run_twice(r, stream):
+    assert create_group(r, stream, "g") is True
+    assert create_group(r, stream, "g") is False
+    assert [g["name"] for g in r.xinfo_groups(stream)] == ["g"]
+
+
+def test_parse_order_names_what_is_wrong():
+    assert parse_order({"data": '{"order_id": 1, "amount": 9.5}'})["amount"] == 9.5
+    with pytest.raises(MalformedEntry, match="not JSON"):
+        parse_order({"data": "{not json"})
+    with pytest.raises(MalformedEntry, match="amount"):
+        parse_order({"data": json.dumps({"order_id": 1})})
+
+
+def test_consume_acks_what_the_handler_accepts_and_leaves_failures_pending(r, stream):
+    create_group(r, stream, "g")
+    ids = add_entries(r, stream, [{"order_id": i, "amount": i} for i in range(20)] + ["{bad"])
+    report = consume(r, stream, "g", "c1", lambda _id, fields: parse_order(fields))
+    assert report.acked == ids[:20] and report.failed == [ids[20]]
+    pending = r.xpending(stream, "g")
+    assert pending["pending"] == 1 and pending["min"] == ids[20]
+
+
+def test_a_killed_worker_leaves_its_entries_pending_and_recovery_loses_nothing(r, stream, tmp_path):
+    create_group(r, stream, "g")
+    good = [{"order_id": i, "amount": i} for i in range(200)]
+    ids = add_entries(r, stream, good + ["{bad json", json.dumps({"order_id": 7})])
+    worker = WorkerProcess(
+        "helpers.redis_worker",
+        ["--url", _url(r), "--stream", stream,
+         "--group", "g", "--consumer", "doomed", "--delay-ms", "5"],
+        tmp_path / "worker.txt",
+    )  # fmt: skip
+    worker.wait_for("processed", 20)
+    worker.kill()
+    pending_after_kill = r.xpending(stream, "g")["pending"]
+    assert pending_after_kill >= 1, "the killed worker held no unacked entry"
+
+    time.sleep(0.05)
+    acked, dead = list(worker.records("acked")), {}
+    for _ in range(3):  # each pass claims what is idle and retries it, up to 2 deliveries
+        report = recover(
+            r, stream, "g", "rescuer", lambda _i, f: parse_order(f),
+            dead_letter_stream=f"{stream}.dlq", min_idle_ms=10, max_deliveries=2,
+        )  # fmt: skip
+        acked += report.acked
+        dead.update(report.dead_lettered)
+        rest = consume(r, stream, "g", "rescuer", lambda _i, f: parse_order(f), idle_stop_ms=100)
+        acked += rest.acked
+        time.sleep(0.02)
+
+    assert r.xpending(stream, "g")["pending"] == 0
+    counts = count_lost_and_duplicated(ids, acked + list(dead))
+    assert counts["lost"] == 0 and counts["duplicated"] == 0, counts
+    assert set(dead) == set(ids[-2:])
+    dlq = r.xrange(f"{stream}.dlq")
+    reasons = {fields["dlq_source_id"]: fields["dlq_reason"] for _id, fields in dlq}
+    assert "not JSON" in reasons[ids[-2]] and "amount" in reasons[ids[-1]]
+
+
+def test_a_redis_that_is_down_fails_fast_with_a_connection_error():
+    dead = client(f"redis://localhost:{free_port()}/0")
+    began = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        dead.xadd("s", {"f": "v"})
+    assert time.monotonic() - began < 5
+
+
+def _url(r: redis.Redis) -> str:
+    kwargs = r.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
