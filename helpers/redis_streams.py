@@ -8,6 +8,7 @@ they are the lesson; this module holds the loops around them. Not for Kafka or R
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -194,3 +195,54 @@ def xadd_rate(r: redis.Redis, stream: str, count: int) -> float:
     for i in range(count):
         r.xadd(stream, {"data": str(i)})
     return count / (time.perf_counter() - began)
+
+
+def produce_at_rate(r: redis.Redis, stream: str, rate_per_s: float, duration_s: float) -> int:
+    """XADD order payloads at a fixed rate (by intended send time, so a stall is caught up)."""
+    count = int(rate_per_s * duration_s)
+    began = time.monotonic()
+    for i in range(count):
+        delay = began + i / rate_per_s - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        r.xadd(stream, {"data": json.dumps({"order_id": i, "amount": 1})})
+    return count
+
+
+def lag_timeline(
+    url: str,
+    stream: str,
+    group: str,
+    *,
+    rate_per_s: float,
+    produce_s: float,
+    work_ms: float,
+    interval_s: float = 0.1,
+) -> list[dict]:
+    """Produce at `rate_per_s` for `produce_s` while one consumer spends `work_ms` per entry;
+    sample XINFO GROUPS every `interval_s` until the consumer has caught up."""
+    create_group(client(url), stream, group, start_id="$")
+    producer = threading.Thread(
+        target=produce_at_rate, args=(client(url), stream, rate_per_s, produce_s)
+    )
+    consumer = threading.Thread(
+        target=consume,
+        args=(client(url), stream, group, "slow", lambda *_: time.sleep(work_ms / 1000)),
+        kwargs={"idle_stop_ms": 1500},
+    )
+    monitor, rows, began = client(url), [], time.monotonic()
+    producer.start()
+    consumer.start()
+    while producer.is_alive() or consumer.is_alive():
+        info = next(g for g in monitor.xinfo_groups(stream) if g["name"] == group)
+        rows.append(
+            {
+                "t_s": time.monotonic() - began,
+                "stream_length": monitor.xlen(stream),
+                "entries_read": info["entries-read"] or 0,
+                "lag": info["lag"],
+                "pending": info["pending"],
+            }
+        )
+        time.sleep(interval_s)
+    return rows

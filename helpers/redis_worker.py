@@ -2,8 +2,9 @@
 
     python -m helpers.redis_worker --stream S --group G --consumer C --delay-ms 20 --record FILE
 
-For each entry: record "processed <id>", then XACK and record "acked <id>". Killed between the
-two, the entry stays in the group's pending entries list (PEL) for another consumer to claim.
+Reads --batch entries at a time; for each: record "processed <id>", XACK, record "acked <id>".
+Killed mid-batch, the entries it read but did not ack stay in the group's pending entries list
+(PEL) for another consumer to claim.
 Exits after --idle-exit-ms without new entries.
 """
 
@@ -21,6 +22,7 @@ def main() -> None:
         parser.add_argument(name, required=True)
     parser.add_argument("--url")
     parser.add_argument("--delay-ms", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=10, help="entries per XREADGROUP")
     parser.add_argument("--idle-exit-ms", type=int, default=2000)
     args = parser.parse_args()
 
@@ -28,7 +30,11 @@ def main() -> None:
     with open(args.record, "a", buffering=1) as record:  # line-buffered: survives SIGKILL
         while True:
             batch = r.xreadgroup(
-                args.group, args.consumer, {args.stream: ">"}, count=1, block=args.idle_exit_ms
+                args.group,
+                args.consumer,
+                {args.stream: ">"},
+                count=args.batch,
+                block=args.idle_exit_ms,
             )
             if not batch:
                 return

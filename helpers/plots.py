@@ -1,0 +1,36 @@
+"""Consistent matplotlib figures: a title, axis labels with units, a legend when there is more
+than one series. One figure answers one question. Not for computing what is plotted."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
+
+
+def bars(values: pd.Series | pd.DataFrame, *, title: str, ylabel: str, logy: bool = False) -> Axes:
+    """Bar chart of a Series (one bar per index label) or a DataFrame (grouped bars)."""
+    _, ax = plt.subplots(figsize=(7, 3.5))
+    values.plot.bar(ax=ax, rot=0, logy=logy, legend=isinstance(values, pd.DataFrame))
+    _label(ax, title, values.index.name or "", ylabel)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="{:,.0f}", fontsize=8)
+    return ax
+
+
+def lines(
+    frame: pd.DataFrame, *, x: str, y: list[str], title: str, xlabel: str, ylabel: str
+) -> Axes:
+    """One line per column in `y`, against column `x`."""
+    _, ax = plt.subplots(figsize=(7, 3.5))
+    frame.plot(x=x, y=y, ax=ax, legend=len(y) > 1)
+    _label(ax, title, xlabel, ylabel)
+    return ax
+
+
+def _label(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.figure.tight_layout()
