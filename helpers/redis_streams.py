@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 
 import redis
 
+from helpers import orders
 from helpers.brokers import endpoint
+from helpers.orders import MalformedMessage
 
 Entry = tuple[str, dict[str, str]]  # (entry id, fields)
 Handler = Callable[[str, dict[str, str]], None]
-
-
-class MalformedEntry(ValueError):
-    """An entry that can never be processed (bad JSON, missing fields): retrying will not help."""
 
 
 def client(url: str | None = None) -> redis.Redis:
@@ -47,15 +45,10 @@ def create_group(r: redis.Redis, stream: str, group: str, start_id: str = "0") -
 
 
 def parse_order(fields: dict[str, str]) -> dict:
-    """The lessons' payload: {"order_id": int, "amount": number} as JSON in the 'data' field."""
-    try:
-        order = json.loads(fields["data"])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise MalformedEntry(f"not JSON in 'data': {exc}") from None
-    missing = {"order_id", "amount"} - set(order) if isinstance(order, dict) else {"(object)"}
-    if missing:
-        raise MalformedEntry(f"missing fields: {sorted(missing)}")
-    return order
+    """The order in an entry's 'data' field; MalformedMessage if it is missing or invalid."""
+    if "data" not in fields:
+        raise MalformedMessage("no 'data' field")
+    return orders.parse_order(fields["data"])
 
 
 @dataclass
@@ -151,7 +144,7 @@ def _retry(r, stream, group, entry_id, fields, handler, max_deliveries) -> str:
         return f"delivered {delivered - 1} times without an ack"
     try:
         handler(entry_id, fields)
-    except MalformedEntry as exc:
+    except MalformedMessage as exc:
         return f"malformed: {exc}"
     except Exception as exc:
         if delivered >= max_deliveries:

@@ -8,8 +8,8 @@ import redis
 
 from helpers.faults import WorkerProcess, count_lost_and_duplicated
 from helpers.naming import unique_name
+from helpers.orders import MalformedMessage
 from helpers.redis_streams import (
-    MalformedEntry,
     add_entries,
     client,
     consume,
@@ -42,9 +42,9 @@ def test_create_group_is_safe_to_run_twice(r, stream):
 
 def test_parse_order_names_what_is_wrong():
     assert parse_order({"data": '{"order_id": 1, "amount": 9.5}'})["amount"] == 9.5
-    with pytest.raises(MalformedEntry, match="not JSON"):
+    with pytest.raises(MalformedMessage, match="not JSON"):
         parse_order({"data": "{not json"})
-    with pytest.raises(MalformedEntry, match="amount"):
+    with pytest.raises(MalformedMessage, match="amount"):
         parse_order({"data": json.dumps({"order_id": 1})})
 
 

@@ -1,0 +1,106 @@
+"""Consumers for the work-queue lessons: competing consumers at different speeds, and a poison-aware
+consumer that dead-letters what it cannot process, with the reason.
+
+Each consumer thread has its own connection (pika connections are not thread-safe).
+Not for the crash experiments, which need a separate process (see `worker`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pika
+
+from helpers.orders import MalformedMessage
+
+from .connection import connect
+
+
+@dataclass
+class DispatchReport:
+    prefetch: int
+    counts: dict[str, int]  # consumer name -> messages it processed
+    seconds: float  # from the first consumer starting until the last message was acked
+
+
+def competing_consumers(
+    queue: str, work_s: dict[str, float], *, prefetch: int, expected: int, url: str | None = None
+) -> DispatchReport:
+    """Run one consumer per entry of `work_s` (name -> seconds of work per message) on `queue`
+    with manual acks and `basic_qos(prefetch_count=prefetch)` (0 = unlimited) until `expected`
+    messages are acked in total."""
+    counts = dict.fromkeys(work_s, 0)
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def run(name: str, seconds: float) -> None:
+        connection = connect(url)
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=prefetch)  # at most this many unacked at a time
+        for method, _props, _body in channel.consume(queue, inactivity_timeout=0.05):
+            if done.is_set():
+                break
+            if method is None:
+                continue
+            time.sleep(seconds)  # the "work"
+            channel.basic_ack(method.delivery_tag)
+            with lock:
+                counts[name] += 1
+                if sum(counts.values()) >= expected:
+                    done.set()
+        channel.cancel()  # unacked prefetched messages return to the queue
+        connection.close()
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=run, args=item) for item in work_s.items()]
+    for thread in threads:
+        thread.start()
+    finished = done.wait(timeout=120)
+    seconds = time.perf_counter() - began
+    done.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    if not finished:
+        raise TimeoutError(f"only {sum(counts.values())}/{expected} messages processed in 120 s")
+    return DispatchReport(prefetch=prefetch, counts=counts, seconds=seconds)
+
+
+@dataclass
+class PoisonReport:
+    processed: list[dict] = field(default_factory=list)
+    dead_lettered: dict[str, str] = field(default_factory=dict)  # message id -> reason
+
+
+def consume_or_dead_letter(
+    channel,
+    queue: str,
+    handler: Callable[[bytes], dict],
+    *,
+    dead_letter_exchange: str,
+    idle_s: float = 0.5,
+) -> PoisonReport:
+    """Process every message on `queue`; a MalformedMessage goes to `dead_letter_exchange` with
+    headers saying why (x-error) and where from (x-original-queue), published with a confirm
+    before the original is acked, so a crash in between can duplicate but never lose it."""
+    report = PoisonReport()
+    channel.confirm_delivery()  # basic_publish now returns only once the broker has it
+    for method, props, body in channel.consume(queue, inactivity_timeout=idle_s):
+        if method is None:
+            break
+        try:
+            report.processed.append(handler(body))
+        except MalformedMessage as exc:
+            headers = {**(props.headers or {}), "x-error": str(exc), "x-original-queue": queue}
+            channel.basic_publish(
+                dead_letter_exchange,
+                method.routing_key,
+                body,
+                pika.BasicProperties(headers=headers, message_id=props.message_id, delivery_mode=2),
+            )
+            report.dead_lettered[props.message_id] = str(exc)
+        channel.basic_ack(method.delivery_tag)
+    channel.cancel()
+    return report

@@ -1,0 +1,111 @@
+"""Request-reply over RabbitMQ: a server that answers on `reply_to`, and a client that matches
+answers to questions by `correlation_id` and gives up at a deadline.
+
+Not for work queues: RPC over a broker is for when the caller must wait for an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import pika
+
+from .connection import connect
+
+
+class RpcTimeout(TimeoutError):
+    """No reply within the deadline: the server is down, overloaded, or the request was lost."""
+
+
+class RpcServer:
+    """Answers requests on `queue` in a background thread: reply = handler(request)."""
+
+    def __init__(self, queue: str, handler: Callable[[dict], dict], url: str | None = None):
+        self.queue, self.handler = queue, handler
+        self.connection = connect(url)
+        self.channel = self.connection.channel()
+        self.channel.queue_declare(queue=queue)
+        self.channel.basic_qos(prefetch_count=1)  # one request at a time per server
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> RpcServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _serve(self) -> None:
+        for method, props, body in self.channel.consume(self.queue, inactivity_timeout=0.05):
+            if self._stop.is_set():
+                break
+            if method is None:
+                continue
+            reply = self.handler(json.loads(body))
+            self.channel.basic_publish(
+                exchange="",
+                routing_key=props.reply_to,  # the caller's private queue
+                body=json.dumps(reply).encode(),
+                properties=pika.BasicProperties(correlation_id=props.correlation_id),
+            )
+            self.channel.basic_ack(method.delivery_tag)  # after replying: a crash re-serves it
+        self.channel.cancel()
+        self.connection.close()
+
+
+class RpcClient:
+    """Sends requests to a queue and collects the replies addressed to it."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.connection = connect(url)
+        self.channel = self.connection.channel()
+        # Exclusive, server-named: only this client reads it, and it vanishes with the connection.
+        self.reply_queue = self.channel.queue_declare(queue="", exclusive=True).method.queue
+        self.replies: dict[str, dict] = {}
+        self.channel.basic_consume(self.reply_queue, self._on_reply, auto_ack=True)
+
+    def _on_reply(self, _channel, _method, props, body) -> None:
+        self.replies[props.correlation_id] = json.loads(body)
+
+    def send(self, queue: str, request: dict, *, ttl_s: float | None = None) -> str:
+        """Publish a request; returns its correlation id."""
+        correlation_id = uuid.uuid4().hex
+        self.channel.basic_publish(
+            exchange="",
+            routing_key=queue,
+            body=json.dumps(request).encode(),
+            properties=pika.BasicProperties(
+                reply_to=self.reply_queue,
+                correlation_id=correlation_id,
+                # A request nobody answers in time is worthless: let the broker drop it.
+                expiration=None if ttl_s is None else str(int(ttl_s * 1000)),
+            ),
+        )
+        return correlation_id
+
+    def collect(self, correlation_ids: list[str], timeout_s: float) -> dict[str, dict]:
+        """Wait for the replies to these requests; RpcTimeout if any is missing at the deadline."""
+        deadline = time.monotonic() + timeout_s
+        while not all(c in self.replies for c in correlation_ids):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                missing = sum(c not in self.replies for c in correlation_ids)
+                raise RpcTimeout(
+                    f"{missing} of {len(correlation_ids)} replies missing after {timeout_s} s: "
+                    "is a server consuming the request queue?"
+                )
+            self.connection.process_data_events(time_limit=min(remaining, 0.05))
+        return {c: self.replies.pop(c) for c in correlation_ids}
+
+    def call(self, queue: str, request: dict, timeout_s: float = 5.0) -> dict:
+        correlation_id = self.send(queue, request, ttl_s=timeout_s)
+        return self.collect([correlation_id], timeout_s)[correlation_id]
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,212 @@
+"""helpers.rabbitmq against the real RabbitMQ, including the failure paths."""
+
+import json
+import time
+
+import pika
+import pytest
+
+from helpers.brokers import BrokersUnavailable
+from helpers.faults import WorkerProcess, count_lost_and_duplicated
+from helpers.naming import unique_name
+from helpers.orders import MalformedMessage, parse_order
+from helpers.rabbitmq import (
+    RpcClient,
+    RpcServer,
+    RpcTimeout,
+    Topology,
+    competing_consumers,
+    connect,
+    consume_or_dead_letter,
+    declare_retry_topology,
+    drain,
+    process_with_retries,
+    publish_confirmed,
+    publish_json,
+)
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def channel(rabbitmq_ep):
+    connection = connect(rabbitmq_ep.url)
+    yield connection.channel()
+    connection.close()
+
+
+@pytest.fixture
+def topology(rabbitmq_ep):
+    connection = connect(rabbitmq_ep.url)
+    topology = Topology(connection.channel())
+    yield topology
+    topology.delete_all()
+    connection.close()
+
+
+def test_connect_to_a_broker_that_is_down_fails_fast_and_names_the_fix():
+    began = time.monotonic()
+    with pytest.raises(BrokersUnavailable, match="make brokers-up"):
+        connect(f"amqp://guest:guest@localhost:{free_port()}/%2F")
+    assert time.monotonic() - began < 5
+
+
+def test_wrong_credentials_are_named(rabbitmq_ep):
+    url = rabbitmq_ep.url.replace("guest:guest", "guest:wrong")
+    with pytest.raises(BrokersUnavailable, match="refused the login"):
+        connect(url)
+
+
+def test_publish_json_and_drain_round_trip_and_topology_cleanup(topology, channel):
+    queue = topology.queue(unique_name("t-q"))
+    for i in range(5):
+        publish_json(topology.channel, queue, {"order_id": i, "amount": i}, message_id=str(i))
+    got = drain(topology.channel, queue)
+    assert [m.json()["order_id"] for m in got] == [0, 1, 2, 3, 4]
+    assert [m.message_id for m in got] == ["0", "1", "2", "3", "4"]
+    assert topology.message_count(queue) == 0
+    topology.delete_all()
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="NOT_FOUND"):
+        channel.queue_declare(queue=queue, passive=True)
+
+
+@pytest.mark.parametrize("batch_size", [1, 50])
+def test_confirms_ack_every_message_that_reached_the_queue(topology, rabbitmq_ep, batch_size):
+    queue = topology.queue(unique_name("t-confirm"), durable=True)
+    report = publish_confirmed([b"m"] * 200, queue, batch_size=batch_size, url=rabbitmq_ep.url)
+    assert sorted(report.acked) == list(range(200)) and report.nacked == []
+    assert topology.message_count(queue) == 200 and report.throughput_msg_s > 0
+
+
+def test_confirms_name_exactly_the_messages_a_full_queue_refused(topology, rabbitmq_ep):
+    full = {"x-max-length": 10, "x-overflow": "reject-publish"}
+    queue = topology.queue(unique_name("t-full"), arguments=full)
+    bodies = [str(i).encode() for i in range(25)]
+    report = publish_confirmed(bodies, queue, batch_size=25, url=rabbitmq_ep.url)
+    assert sorted(report.acked) == list(range(10))
+    assert sorted(report.nacked) == list(range(10, 25))
+    assert [m.body for m in drain(topology.channel, queue)] == bodies[:10]
+
+
+def test_without_confirms_the_publisher_learns_nothing(topology, rabbitmq_ep):
+    queue = topology.queue(unique_name("t-noconfirm"))
+    report = publish_confirmed([b"m"] * 100, queue, batch_size=None, url=rabbitmq_ep.url)
+    assert report.acked == [] and report.nacked == [] and report.seconds > 0
+    assert len(drain(topology.channel, queue)) == 100
+
+
+def test_prefetch_one_gives_the_fast_consumer_most_of_the_work(topology, rabbitmq_ep):
+    queue = topology.queue(unique_name("t-work"))
+    for i in range(60):
+        publish_json(topology.channel, queue, i)
+    report = competing_consumers(
+        queue, {"slow": 0.03, "fast": 0.001}, prefetch=1, expected=60, url=rabbitmq_ep.url
+    )
+    assert sum(report.counts.values()) == 60
+    assert report.counts["fast"] > 2 * report.counts["slow"]
+    assert topology.message_count(queue) == 0
+
+
+@pytest.mark.parametrize("ack", ["manual", "auto"])
+def test_a_killed_worker_loses_nothing_with_manual_acks_only(topology, rabbitmq_ep, tmp_path, ack):
+    queue = topology.queue(unique_name(f"t-kill-{ack}"), durable=True)
+    ids = [str(i) for i in range(200)]
+    publish_confirmed([i.encode() for i in ids], queue, batch_size=200, url=rabbitmq_ep.url)
+    worker = WorkerProcess(
+        "helpers.rabbitmq.worker",
+        ["--url", rabbitmq_ep.url, "--queue", queue, "--ack", ack, "--prefetch", "20",
+         "--delay-ms", "5"],
+        tmp_path / "worker.txt",
+    )  # fmt: skip
+    worker.wait_for("processed", 20)
+    worker.kill()
+    time.sleep(0.2)  # the broker notices the dead connection and requeues its unacked messages
+    rest = [m.body.decode() for m in drain(topology.channel, queue)]
+    counts = count_lost_and_duplicated(ids, worker.records("processed") + rest)
+    if ack == "manual":
+        assert counts["lost"] == 0
+    else:
+        assert counts["lost"] > 0, "auto-ack should lose what the dead worker had been sent"
+
+
+def test_poison_messages_go_to_the_dead_letter_queue_with_the_reason(topology):
+    dlx = topology.exchange(unique_name("t-dlx"), "fanout")
+    dlq = topology.queue(unique_name("t-dlq"))
+    topology.bind(dlq, dlx)
+    queue = topology.queue(unique_name("t-orders"), arguments={"x-dead-letter-exchange": dlx})
+    bodies = [json.dumps({"order_id": i, "amount": 1}) for i in range(10)]
+    bodies += ["{oops", json.dumps({"order_id": 99}), "[1, 2]"]
+    for i, body in enumerate(bodies):
+        topology.channel.basic_publish(
+            "", queue, body.encode(), pika.BasicProperties(message_id=str(i))
+        )
+    report = consume_or_dead_letter(
+        topology.channel, queue, lambda body: parse_order(body), dead_letter_exchange=dlx
+    )
+    assert len(report.processed) == 10 and set(report.dead_lettered) == {"10", "11", "12"}
+    dead = {m.message_id: m.headers for m in drain(topology.channel, dlq)}
+    assert set(dead) == {"10", "11", "12"}
+    assert "not JSON" in dead["10"]["x-error"] and "amount" in dead["11"]["x-error"]
+    assert all(h["x-original-queue"] == queue for h in dead.values())
+
+
+def test_parse_order_rejects_what_can_never_be_processed():
+    assert parse_order(b'{"order_id": 1, "amount": 2}') == {"order_id": 1, "amount": 2}
+    for bad in (b"{", b"[]", b'{"amount": 1}', b"\xff"):
+        with pytest.raises(MalformedMessage):
+            parse_order(bad)
+
+
+def test_rpc_replies_reach_the_caller_that_asked_under_concurrency(rabbitmq_ep):
+    queue = unique_name("t-rpc")
+
+    def slow_square(request: dict) -> dict:
+        time.sleep(0.002 * (10 - request["n"] % 10))  # later requests answer sooner
+        return {"n": request["n"], "square": request["n"] ** 2}
+
+    with (
+        RpcServer(queue, slow_square, rabbitmq_ep.url),
+        RpcServer(queue, slow_square, rabbitmq_ep.url),
+    ):
+        client = RpcClient(rabbitmq_ep.url)
+        sent = {client.send(queue, {"n": n}): n for n in range(40)}
+        replies = client.collect(list(sent), timeout_s=10)
+        client.channel.queue_delete(queue=queue)
+        client.close()
+    assert all(replies[c] == {"n": n, "square": n * n} for c, n in sent.items())
+
+
+def test_rpc_without_a_server_times_out_at_its_deadline(topology, rabbitmq_ep):
+    queue = topology.queue(unique_name("t-rpc-down"))
+    client = RpcClient(rabbitmq_ep.url)
+    began = time.monotonic()
+    with pytest.raises(RpcTimeout, match="is a server consuming"):
+        client.call(queue, {"n": 1}, timeout_s=0.5)
+    assert 0.5 <= time.monotonic() - began < 2
+    client.close()
+
+
+def test_retry_with_delay_then_parking_lot(topology):
+    names = declare_retry_topology(topology, unique_name("t-retry"), delay_ms=50)
+    for message_id in ("flaky", "broken"):
+        topology.channel.basic_publish(
+            names.work_exchange, "task", message_id.encode(),
+            pika.BasicProperties(message_id=message_id),
+        )  # fmt: skip
+
+    def handler(body: bytes, attempt: int) -> None:
+        if body == b"broken" or attempt < 3:
+            raise RuntimeError(f"attempt {attempt} failed")
+
+    began = time.monotonic()
+    log = process_with_retries(
+        topology.channel, names, handler, max_attempts=4, expected=2,
+        clock=lambda: time.monotonic() - began,
+    )  # fmt: skip
+    assert log.succeeded == ["flaky"] and log.parked == ["broken"]
+    attempts = {}
+    for row in log.attempts:
+        attempts.setdefault(row["message_id"], []).append(row["attempt"])
+    assert attempts == {"flaky": [1, 2, 3], "broken": [1, 2, 3, 4]}
+    parked = drain(topology.channel, names.parking_lot)
+    assert [m.body for m in parked] == [b"broken"]
+    assert "attempt 4 failed" in parked[0].headers["x-last-error"]
