@@ -7,7 +7,7 @@ import pika
 import pytest
 
 from helpers.brokers import BrokersUnavailable
-from helpers.faults import WorkerProcess, count_lost_and_duplicated
+from helpers.faults import count_lost_and_duplicated
 from helpers.naming import unique_name
 from helpers.orders import MalformedMessage, parse_order
 from helpers.rabbitmq import (
@@ -23,6 +23,7 @@ from helpers.rabbitmq import (
     process_with_retries,
     publish_confirmed,
     publish_json,
+    start_worker,
 )
 from tests.conftest import free_port
 
@@ -96,14 +97,20 @@ def test_without_confirms_the_publisher_learns_nothing(topology, rabbitmq_ep):
 
 def test_prefetch_one_gives_the_fast_consumer_most_of_the_work(topology, rabbitmq_ep):
     queue = topology.queue(unique_name("t-work"))
-    for i in range(60):
-        publish_json(topology.channel, queue, i)
-    report = competing_consumers(
-        queue, {"slow": 0.03, "fast": 0.001}, prefetch=1, expected=60, url=rabbitmq_ep.url
-    )
-    assert sum(report.counts.values()) == 60
-    assert report.counts["fast"] > 2 * report.counts["slow"]
+    messages = [str(i).encode() for i in range(60)]
+    work = {"slow": 0.03, "fast": 0.001}
+    fair = competing_consumers(queue, work, messages, prefetch=1, url=rabbitmq_ep.url)
+    assert sum(fair.counts.values()) == 60
+    assert fair.counts["fast"] > 2 * fair.counts["slow"]
     assert topology.message_count(queue) == 0
+
+
+def test_unlimited_prefetch_splits_the_work_round_robin(topology, rabbitmq_ep):
+    queue = topology.queue(unique_name("t-work"))
+    messages = [str(i).encode() for i in range(60)]
+    work = {"slow": 0.005, "fast": 0.001}
+    split = competing_consumers(queue, work, messages, prefetch=0, url=rabbitmq_ep.url)
+    assert split.counts == {"slow": 30, "fast": 30}
 
 
 @pytest.mark.parametrize("ack", ["manual", "auto"])
@@ -111,12 +118,9 @@ def test_a_killed_worker_loses_nothing_with_manual_acks_only(topology, rabbitmq_
     queue = topology.queue(unique_name(f"t-kill-{ack}"), durable=True)
     ids = [str(i) for i in range(200)]
     publish_confirmed([i.encode() for i in ids], queue, batch_size=200, url=rabbitmq_ep.url)
-    worker = WorkerProcess(
-        "helpers.rabbitmq.worker",
-        ["--url", rabbitmq_ep.url, "--queue", queue, "--ack", ack, "--prefetch", "20",
-         "--delay-ms", "5"],
-        tmp_path / "worker.txt",
-    )  # fmt: skip
+    worker = start_worker(
+        queue, ack=ack, record_file=tmp_path / "w.txt", prefetch=20, delay_ms=5, url=rabbitmq_ep.url
+    )
     worker.wait_for("processed", 20)
     worker.kill()
     time.sleep(0.2)  # the broker notices the dead connection and requeues its unacked messages

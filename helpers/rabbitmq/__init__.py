@@ -3,11 +3,12 @@ draining, publisher confirms, competing and poison-aware consumers, a crashable 
 request-reply, and retry-with-delay queues."""
 
 from .confirms import ConfirmReport, publish_confirmed
-from .connection import Topology, connect, parameters
+from .connection import Topology, connect, parameters, queue_depth
 from .consumers import DispatchReport, competing_consumers, consume_or_dead_letter
 from .messages import PERSISTENT, TRANSIENT, Received, drain, publish_json
 from .retry import attempts_so_far, declare_retry_topology, process_with_retries
 from .rpc import RpcClient, RpcServer, RpcTimeout
+from .worker import start_worker
 
 __all__ = [
     "PERSISTENT",
@@ -29,4 +30,6 @@ __all__ = [
     "process_with_retries",
     "publish_confirmed",
     "publish_json",
+    "queue_depth",
+    "start_worker",
 ]

@@ -39,6 +39,23 @@ def connect(url: str | None = None, timeout_s: float = 5.0) -> pika.BlockingConn
         ) from None
 
 
+def queue_depth(connection: pika.BlockingConnection, queue: str) -> int | None:
+    """Messages ready in `queue`, or None if it does not exist.
+
+    Uses a throwaway channel: a passive declare of a missing queue makes the broker close it.
+    """
+    channel = connection.channel()
+    try:
+        return channel.queue_declare(queue=queue, passive=True).method.message_count
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == 404:
+            return None
+        raise
+    finally:
+        if channel.is_open:
+            channel.close()
+
+
 class Topology:
     """Declares queues, exchanges and bindings on a channel and deletes them all in `delete_all`."""
 

@@ -27,44 +27,62 @@ class DispatchReport:
 
 
 def competing_consumers(
-    queue: str, work_s: dict[str, float], *, prefetch: int, expected: int, url: str | None = None
+    queue: str,
+    work_s: dict[str, float],
+    messages: list[bytes],
+    *,
+    prefetch: int,
+    url: str | None = None,
+    timeout_s: float = 120.0,
 ) -> DispatchReport:
-    """Run one consumer per entry of `work_s` (name -> seconds of work per message) on `queue`
-    with manual acks and `basic_qos(prefetch_count=prefetch)` (0 = unlimited) until `expected`
-    messages are acked in total."""
+    """Subscribe one consumer per entry of `work_s` (name -> seconds of work per message) to
+    `queue` with manual acks and `basic_qos(prefetch_count=prefetch)` (0 = unlimited), then
+    publish `messages` and wait until all are acked.
+
+    Every consumer is subscribed before the first publish: otherwise, with unlimited prefetch,
+    the first one to subscribe would be pushed everything.
+    """
     counts = dict.fromkeys(work_s, 0)
     done = threading.Event()
     lock = threading.Lock()
+    subscribed = threading.Barrier(len(work_s) + 1)
 
     def run(name: str, seconds: float) -> None:
         connection = connect(url)
         channel = connection.channel()
         channel.basic_qos(prefetch_count=prefetch)  # at most this many unacked at a time
-        for method, _props, _body in channel.consume(queue, inactivity_timeout=0.05):
-            if done.is_set():
-                break
-            if method is None:
-                continue
+
+        def on_message(ch, method, _props, _body) -> None:
             time.sleep(seconds)  # the "work"
-            channel.basic_ack(method.delivery_tag)
+            ch.basic_ack(method.delivery_tag)
             with lock:
                 counts[name] += 1
-                if sum(counts.values()) >= expected:
+                if sum(counts.values()) >= len(messages):
                     done.set()
-        channel.cancel()  # unacked prefetched messages return to the queue
-        connection.close()
 
-    began = time.perf_counter()
+        channel.basic_consume(queue, on_message)
+        subscribed.wait()
+        while not done.is_set():
+            connection.process_data_events(time_limit=0.05)
+        connection.close()  # anything prefetched but unacked returns to the queue
+
     threads = [threading.Thread(target=run, args=item) for item in work_s.items()]
     for thread in threads:
         thread.start()
-    finished = done.wait(timeout=120)
+    subscribed.wait(timeout=30)
+    publisher = connect(url)
+    began = time.perf_counter()
+    channel = publisher.channel()
+    for body in messages:
+        channel.basic_publish("", queue, body)
+    finished = done.wait(timeout=timeout_s)
     seconds = time.perf_counter() - began
+    publisher.close()
     done.set()
     for thread in threads:
         thread.join(timeout=10)
     if not finished:
-        raise TimeoutError(f"only {sum(counts.values())}/{expected} messages processed in 120 s")
+        raise TimeoutError(f"{sum(counts.values())}/{len(messages)} processed in {timeout_s} s")
     return DispatchReport(prefetch=prefetch, counts=counts, seconds=seconds)
 
 

@@ -12,8 +12,29 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
+
+from helpers.faults import WorkerProcess
 
 from .connection import connect
+
+
+def start_worker(
+    queue: str, *, ack: str, record_file: Path | str, prefetch: int = 0, delay_ms: float = 10,
+    url: str | None = None,
+) -> WorkerProcess:  # fmt: skip
+    """Run this module as a separate process consuming `queue`; see the module docstring."""
+    args = [
+        "--queue",
+        queue,
+        "--ack",
+        ack,
+        "--prefetch",
+        str(prefetch),
+        "--delay-ms",
+        str(delay_ms),
+    ]
+    return WorkerProcess(__name__, args + (["--url", url] if url else []), Path(record_file))
 
 
 def main() -> None:
