@@ -7,6 +7,7 @@ from .connection import Topology, connect, parameters, queue_depth
 from .consumers import DispatchReport, competing_consumers, consume_or_dead_letter
 from .messages import PERSISTENT, TRANSIENT, Received, drain, publish_json
 from .retry import attempts_so_far, declare_retry_topology, process_with_retries
+from .routing import observe_routing, requeue_until_gone
 from .rpc import RpcClient, RpcServer, RpcTimeout
 from .worker import start_worker
 
@@ -30,6 +31,8 @@ __all__ = [
     "process_with_retries",
     "publish_confirmed",
     "publish_json",
+    "observe_routing",
     "queue_depth",
+    "requeue_until_gone",
     "start_worker",
 ]

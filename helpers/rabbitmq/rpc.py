@@ -33,13 +33,19 @@ class RpcServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> RpcServer:
+    def start(self) -> RpcServer:
         self._thread.start()
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+    def __enter__(self) -> RpcServer:
+        return self.start()
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
 
     def _serve(self) -> None:
         for method, props, body in self.channel.consume(self.queue, inactivity_timeout=0.05):
@@ -68,10 +74,12 @@ class RpcClient:
         # Exclusive, server-named: only this client reads it, and it vanishes with the connection.
         self.reply_queue = self.channel.queue_declare(queue="", exclusive=True).method.queue
         self.replies: dict[str, dict] = {}
+        self.arrival_order: list[str] = []  # correlation ids, in the order the replies came
         self.channel.basic_consume(self.reply_queue, self._on_reply, auto_ack=True)
 
     def _on_reply(self, _channel, _method, props, body) -> None:
         self.replies[props.correlation_id] = json.loads(body)
+        self.arrival_order.append(props.correlation_id)
 
     def send(self, queue: str, request: dict, *, ttl_s: float | None = None) -> str:
         """Publish a request; returns its correlation id."""
