@@ -1,0 +1,30 @@
+"""Kafka helpers for the notebooks (confluent-kafka): topics with unique names and clean-up,
+producer/consumer factories with documented defaults, delivery-report accounting, reading a whole
+topic, rebalance timelines, and the crash experiment for delivery guarantees."""
+
+from .admin import Topics, admin_client, wait_until_ready
+from .clients import (
+    CONSUMER_DEFAULTS,
+    PRODUCER_DEFAULTS,
+    DeliveryLog,
+    consumer,
+    producer,
+    read_all,
+)
+from .groups import rebalance_timeline
+from .guarantees import produce_numbered, run_with_crashes
+
+__all__ = [
+    "CONSUMER_DEFAULTS",
+    "PRODUCER_DEFAULTS",
+    "DeliveryLog",
+    "Topics",
+    "admin_client",
+    "consumer",
+    "produce_numbered",
+    "producer",
+    "read_all",
+    "rebalance_timeline",
+    "run_with_crashes",
+    "wait_until_ready",
+]
