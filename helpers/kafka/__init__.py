@@ -11,17 +11,21 @@ from .clients import (
     producer,
     read_all,
 )
+from .deadletter import DeadLetterReport, dead_letter_topic, process_or_dead_letter
 from .groups import rebalance_timeline
 from .guarantees import produce_numbered, run_with_crashes
 
 __all__ = [
     "CONSUMER_DEFAULTS",
     "PRODUCER_DEFAULTS",
+    "DeadLetterReport",
     "DeliveryLog",
     "Topics",
     "admin_client",
     "consumer",
+    "dead_letter_topic",
     "produce_numbered",
+    "process_or_dead_letter",
     "producer",
     "read_all",
     "rebalance_timeline",

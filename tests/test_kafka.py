@@ -1,0 +1,120 @@
+"""helpers.kafka against the real broker, including crashes and the failure paths."""
+
+import json
+import time
+
+import pytest
+from confluent_kafka import KafkaException
+
+from helpers import kafka
+from helpers.naming import unique_name
+from helpers.orders import parse_order
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def topics(kafka_ep):
+    created = kafka.Topics(kafka_ep.url)
+    yield created
+    created.delete_all()
+
+
+def test_topics_are_created_ready_and_deleted(topics, kafka_ep):
+    name = topics.create(unique_name("t-topic"), partitions=3)
+    metadata = kafka.admin_client(kafka_ep.url).list_topics(name, timeout=5).topics[name]
+    assert len(metadata.partitions) == 3 and all(
+        p.leader >= 0 for p in metadata.partitions.values()
+    )
+    topics.delete_all()
+    deadline = time.monotonic() + 10
+    while name in kafka.admin_client(kafka_ep.url).list_topics(timeout=5).topics:
+        assert time.monotonic() < deadline, "topic was not deleted"
+        time.sleep(0.2)
+    topics.delete_all()  # idempotent
+
+
+def test_delivery_log_counts_acks_per_partition_and_read_all_reads_everything(topics, kafka_ep):
+    name = topics.create(unique_name("t-log"), partitions=2)
+    producer, log = kafka.producer(kafka_ep.url), kafka.DeliveryLog()
+    for i in range(100):
+        producer.produce(name, key=str(i), value=str(i), on_delivery=log.report)
+    producer.flush(30)
+    assert log.delivered == 100 and not log.failed and sum(log.partitions.values()) == 100
+    assert sorted(int(m.value()) for m in kafka.read_all(name, url=kafka_ep.url)) == list(
+        range(100)
+    )
+
+
+def test_a_broker_that_is_down_fails_deliveries_with_a_reason():
+    producer = kafka.producer(f"localhost:{free_port()}", message_timeout_ms=1500)
+    log = kafka.DeliveryLog()
+    producer.produce("anything", value=b"x", on_delivery=log.report)
+    began = time.monotonic()
+    producer.flush(10)
+    assert time.monotonic() - began < 5 and log.delivered == 0
+    assert len(log.failed) == 1 and "timed out" in log.failed[0].lower()
+
+
+def test_idempotence_refuses_settings_that_would_break_it(kafka_ep):
+    with pytest.raises(KafkaException, match="acks"):
+        kafka.producer(kafka_ep.url, enable_idempotence=True, acks="1")
+
+
+def test_read_committed_hides_aborted_transactions(topics, kafka_ep):
+    name = topics.create(unique_name("t-txn"))
+    writer = kafka.producer(kafka_ep.url, transactional_id=unique_name("t-writer"))
+    writer.init_transactions(30)
+    for outcome in ("commit", "abort"):
+        writer.begin_transaction()
+        writer.produce(name, value=outcome)
+        writer.flush(30)
+        if outcome == "commit":
+            writer.commit_transaction(30)
+        else:
+            writer.abort_transaction(30)
+    committed = kafka.read_all(name, url=kafka_ep.url)
+    everything = kafka.read_all(name, url=kafka_ep.url, isolation="read_uncommitted")
+    assert [m.value() for m in committed] == [b"commit"]
+    assert sorted(m.value() for m in everything) == [b"abort", b"commit"]
+
+
+def test_rebalance_timeline_leaves_the_extra_consumer_idle(topics, kafka_ep):
+    name = topics.create(unique_name("t-group"), partitions=2)
+    timeline = kafka.rebalance_timeline(name, unique_name("t-g"), 2, ["+a", "+b", "+c", "-a"],
+                                        url=kafka_ep.url)  # fmt: skip
+    assert timeline.loc["a joins", "a"] == "0,1"
+    assert (timeline.loc["c joins", ["a", "b", "c"]] == "idle").sum() == 1
+    assert "idle" not in timeline.loc["a leaves", ["b", "c"]].tolist()
+
+
+@pytest.mark.parametrize("mode", ["exactly-once", "at-least-once"])
+def test_a_killed_worker_loses_nothing_and_exactly_once_duplicates_nothing(
+    topics, kafka_ep, tmp_path, mode
+):
+    source = topics.create(unique_name("t-in"), partitions=2)
+    output = topics.create(unique_name("t-out"), partitions=2)
+    keys = kafka.produce_numbered(source, 1000, url=kafka_ep.url)
+    result = kafka.run_with_crashes(
+        mode, input_topic=source, output_topic=output, group=unique_name("t-proc"),
+        input_keys=keys, crashes=1, kill_every=300, record_dir=tmp_path, url=kafka_ep.url,
+    )  # fmt: skip
+    assert result["lost"] == 0 and result["unexpected"] == 0
+    if mode == "exactly-once":
+        assert result["duplicated"] == 0
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_with_error_headers(topics, kafka_ep):
+    source = topics.create(unique_name("t-orders"))
+    topics.create(kafka.dead_letter_topic(source))
+    producer = kafka.producer(kafka_ep.url)
+    for body in [json.dumps({"order_id": 1, "amount": 2}), "{bad", json.dumps({"order_id": 3})]:
+        producer.produce(source, value=body)
+    producer.flush(30)
+    report = kafka.process_or_dead_letter(
+        source, unique_name("t-dlt"), lambda m: parse_order(m.value()), url=kafka_ep.url
+    )
+    assert report.processed == [{"order_id": 1, "amount": 2}] and report.dead_lettered == 2
+    dead = kafka.read_all(kafka.dead_letter_topic(source), url=kafka_ep.url)
+    headers = [dict(m.headers()) for m in dead]
+    assert [h["dlt.original.offset"] for h in headers] == [b"1", b"2"]
+    assert all(h["dlt.exception"] == b"MalformedMessage" for h in headers)
