@@ -1,0 +1,53 @@
+"""The outbox relay: publishes the event store's unsent outbox rows to Kafka and marks them sent.
+
+Events and their outbox rows are committed in one SQLite transaction (see `store.append`), so an
+event is never stored without being queued for publishing. The relay publishes with the
+idempotent producer and marks rows sent only after Kafka acknowledged them: a crash before the
+mark republishes them (duplicates, which consumers drop by event id), never loses them.
+
+    python -m helpers.eventsourcing.outbox --db events.db [--die-after-publishing N]
+
+`--die-after-publishing N` SIGKILLs the relay after N messages are acknowledged by Kafka but
+before they are marked sent: the worst moment to crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+
+from helpers.kafka import producer
+
+from .store import EventStore
+
+
+def relay_once(store: EventStore, url: str | None = None, die_after: int | None = None) -> int:
+    """Publish every unsent outbox row; returns how many were published and marked."""
+    rows = store.unsent()
+    if not rows:
+        return 0
+    sink = producer(url)
+    for topic, event in rows:
+        # Key = stream id: one aggregate's events stay in order in one partition.
+        sink.produce(topic, key=event.stream_id, value=event.to_json(),
+                     headers=[("event-id", event.event_id.encode())])  # fmt: skip
+    if sink.flush(30):
+        raise RuntimeError("Kafka did not acknowledge every outbox message; nothing marked sent")
+    if die_after is not None and len(rows) >= die_after:
+        os.kill(os.getpid(), signal.SIGKILL)  # published, not yet marked: the crash window
+    store.mark_sent([event.position for _topic, event in rows])
+    return len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--url")
+    parser.add_argument("--die-after-publishing", type=int)
+    args = parser.parse_args()
+    relay_once(EventStore(args.db), args.url, args.die_after_publishing)
+
+
+if __name__ == "__main__":
+    main()
