@@ -16,18 +16,30 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import threading
+
+from confluent_kafka import Producer
 
 from helpers.kafka import producer
 
 from .store import EventStore
 
 
-def relay_once(store: EventStore, url: str | None = None, die_after: int | None = None) -> int:
-    """Publish every unsent outbox row; returns how many were published and marked."""
+def relay_once(
+    store: EventStore,
+    url: str | None = None,
+    die_after: int | None = None,
+    sink: Producer | None = None,
+) -> int:
+    """Publish every unsent outbox row; returns how many were published and marked.
+
+    Pass a long-lived `sink` when relaying repeatedly: a new idempotent producer must first
+    fetch a producer id from the broker, which costs a round trip or more.
+    """
     rows = store.unsent()
     if not rows:
         return 0
-    sink = producer(url)
+    sink = sink or producer(url)
     for topic, event in rows:
         # Key = stream id: one aggregate's events stay in order in one partition.
         sink.produce(topic, key=event.stream_id, value=event.to_json(),
@@ -38,6 +50,19 @@ def relay_once(store: EventStore, url: str | None = None, die_after: int | None 
         os.kill(os.getpid(), signal.SIGKILL)  # published, not yet marked: the crash window
     store.mark_sent([event.position for _topic, event in rows])
     return len(rows)
+
+
+def relay_until(
+    stop: threading.Event, store: EventStore, url: str | None = None, interval_s: float = 0.01
+) -> int:
+    """Relay continuously (polling the outbox every `interval_s`) until `stop` is set."""
+    published, sink = 0, producer(url)
+    while not stop.is_set():
+        sent = relay_once(store, sink=sink)
+        published += sent
+        if not sent:
+            stop.wait(interval_s)
+    return published + relay_once(store, sink=sink)  # whatever arrived while stopping
 
 
 def main() -> None:

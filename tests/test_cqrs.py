@@ -1,0 +1,64 @@
+"""The Order write side and the read-model projection, end to end through the real Kafka."""
+
+import threading
+
+import pytest
+
+from helpers import eventsourcing as es
+from helpers import kafka
+from helpers.naming import unique_name
+
+
+@pytest.fixture
+def topic(kafka_ep):
+    topics = kafka.Topics(kafka_ep.url)
+    yield topics.create(unique_name("t-orders"), partitions=2)
+    topics.delete_all()
+
+
+def test_order_rules_are_enforced_on_the_write_side(tmp_path):
+    service = es.OrderService(es.EventStore(tmp_path / "w.db"), "unused-topic")
+    service.handle(es.CreateOrder("o-1", "alice", items=1, total_cents=100))
+    with pytest.raises(es.DomainError, match="already exists"):
+        service.handle(es.CreateOrder("o-1", "alice", items=1, total_cents=100))
+    with pytest.raises(es.DomainError, match="positive total"):
+        service.handle(es.CreateOrder("o-2", "bob", items=1, total_cents=0))
+    with pytest.raises(es.DomainError, match="cannot be shipped"):
+        service.handle(es.ShipOrder("o-3"))
+    service.handle(es.ShipOrder("o-1"))
+    with pytest.raises(es.DomainError, match="cannot be shipped from OrderShipped"):
+        service.handle(es.ShipOrder("o-1"))
+
+
+def test_applying_an_event_twice_changes_nothing(tmp_path):
+    model = es.OrdersReadModel(tmp_path / "r.db")
+    created = {"event_id": "e1", "stream_id": "o-1", "type": "OrderCreated", "recorded_at": 1.0,
+               "data": {"customer": "alice", "items": 2, "total_cents": 500}}  # fmt: skip
+    assert model.apply(created) is True
+    assert model.apply(created) is False
+    assert model.order_summary().loc["created", "orders"] == 1
+
+
+def test_projection_through_kafka_matches_the_write_side_and_replays_idempotently(
+    tmp_path, topic, kafka_ep
+):
+    store = es.EventStore(tmp_path / "w.db")
+    service = es.OrderService(store, topic)
+    for i in range(20):
+        service.handle(es.CreateOrder(f"o-{i}", f"c-{i % 3}", items=1, total_cents=100 + i))
+    for i in range(0, 20, 4):
+        service.handle(es.ShipOrder(f"o-{i}"))
+    assert es.relay_once(store, kafka_ep.url) == 25
+    model = es.OrdersReadModel(tmp_path / "r.db")
+    applied = es.project(topic, model, unique_name("t-p"), until_applied=25, url=kafka_ep.url)
+    assert applied == 25
+    summary = model.order_summary()
+    assert summary.loc["shipped", "orders"] == 5 and summary.loc["created", "orders"] == 15
+    assert list(model.orders_by_customer("c-0")["total_cents"]) == [
+        100 + i for i in range(0, 20, 3)
+    ]
+    before = model.all_orders()
+    stop = threading.Event()
+    threading.Timer(2.0, stop.set).start()
+    assert es.project(topic, model, unique_name("t-p2"), stop=stop, url=kafka_ep.url) == 0
+    assert model.all_orders().equals(before)
