@@ -31,9 +31,13 @@ def execute(source: Path) -> str | None:
     failure = None
     try:
         papermill.execute_notebook(
-            str(source), str(executed), cwd=str(source.parent), kernel_name="python3",
-            execution_timeout=CELL_TIMEOUT_S, progress_bar=False,
-        )  # fmt: skip
+            str(source),
+            str(executed),
+            cwd=str(source.parent),
+            kernel_name="python3",
+            execution_timeout=CELL_TIMEOUT_S,
+            progress_bar=False,
+        )
     except PapermillExecutionError as exc:
         failure = (
             f"{source}: cell {exc.cell_index} (execution count {exc.exec_count}) failed: "

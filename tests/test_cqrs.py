@@ -32,8 +32,13 @@ def test_order_rules_are_enforced_on_the_write_side(tmp_path):
 
 def test_applying_an_event_twice_changes_nothing(tmp_path):
     model = es.OrdersReadModel(tmp_path / "r.db")
-    created = {"event_id": "e1", "stream_id": "o-1", "type": "OrderCreated", "recorded_at": 1.0,
-               "data": {"customer": "alice", "items": 2, "total_cents": 500}}  # fmt: skip
+    created = {
+        "event_id": "e1",
+        "stream_id": "o-1",
+        "type": "OrderCreated",
+        "recorded_at": 1.0,
+        "data": {"customer": "alice", "items": 2, "total_cents": 500},
+    }
     assert model.apply(created) is True
     assert model.apply(created) is False
     assert model.order_summary().loc["created", "orders"] == 1

@@ -129,8 +129,17 @@ def test_outbox_relay_crash_after_publish_duplicates_but_loses_nothing(store, ka
             account = BankAccount(f"acc-{i}")
             account.open(f"owner-{i}")
             repo.save(account, outbox_topic=topic)
-        relay = [sys.executable, "-m", "helpers.eventsourcing.outbox", "--db", store.path,
-                 "--url", kafka_ep.url, "--die-after-publishing", "1"]  # fmt: skip
+        relay = [
+            sys.executable,
+            "-m",
+            "helpers.eventsourcing.relay_process",
+            "--db",
+            store.path,
+            "--url",
+            kafka_ep.url,
+            "--die-after-publishing",
+            "1",
+        ]
         assert subprocess.run(relay, timeout=60).returncode == -9  # SIGKILLed after publishing
         assert len(store.unsent()) == 5, "nothing was marked sent before the crash"
         assert relay_once(store, kafka_ep.url) == 5  # the restarted relay republishes

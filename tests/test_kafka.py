@@ -80,8 +80,9 @@ def test_read_committed_hides_aborted_transactions(topics, kafka_ep):
 
 def test_rebalance_timeline_leaves_the_extra_consumer_idle(topics, kafka_ep):
     name = topics.create(unique_name("t-group"), partitions=2)
-    timeline = kafka.rebalance_timeline(name, unique_name("t-g"), 2, ["+a", "+b", "+c", "-a"],
-                                        url=kafka_ep.url)  # fmt: skip
+    timeline = kafka.rebalance_timeline(
+        name, unique_name("t-g"), 2, ["+a", "+b", "+c", "-a"], url=kafka_ep.url
+    )
     assert timeline.loc["a joins", "a"] == "0,1"
     assert (timeline.loc["c joins", ["a", "b", "c"]] == "idle").sum() == 1
     assert "idle" not in timeline.loc["a leaves", ["b", "c"]].tolist()
@@ -95,9 +96,16 @@ def test_a_killed_worker_loses_nothing_and_exactly_once_duplicates_nothing(
     output = topics.create(unique_name("t-out"), partitions=2)
     keys = kafka.produce_numbered(source, 1000, url=kafka_ep.url)
     result = kafka.run_with_crashes(
-        mode, input_topic=source, output_topic=output, group=unique_name("t-proc"),
-        input_keys=keys, crashes=1, kill_every=300, record_dir=tmp_path, url=kafka_ep.url,
-    )  # fmt: skip
+        mode,
+        input_topic=source,
+        output_topic=output,
+        group=unique_name("t-proc"),
+        input_keys=keys,
+        crashes=1,
+        kill_every=300,
+        record_dir=tmp_path,
+        url=kafka_ep.url,
+    )
     assert result["lost"] == 0 and result["unexpected"] == 0
     if mode == "exactly-once":
         assert result["duplicated"] == 0

@@ -193,9 +193,11 @@ def test_retry_with_delay_then_parking_lot(topology):
     names = declare_retry_topology(topology, unique_name("t-retry"), delay_ms=50)
     for message_id in ("flaky", "broken"):
         topology.channel.basic_publish(
-            names.work_exchange, "task", message_id.encode(),
+            names.work_exchange,
+            "task",
+            message_id.encode(),
             pika.BasicProperties(message_id=message_id),
-        )  # fmt: skip
+        )
 
     def handler(body: bytes, attempt: int) -> None:
         if body == b"broken" or attempt < 3:
@@ -203,9 +205,13 @@ def test_retry_with_delay_then_parking_lot(topology):
 
     began = time.monotonic()
     log = process_with_retries(
-        topology.channel, names, handler, max_attempts=4, expected=2,
+        topology.channel,
+        names,
+        handler,
+        max_attempts=4,
+        expected=2,
         clock=lambda: time.monotonic() - began,
-    )  # fmt: skip
+    )
     assert log.succeeded == ["flaky"] and log.parked == ["broken"]
     attempts = {}
     for row in log.attempts:

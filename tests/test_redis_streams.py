@@ -63,10 +63,20 @@ def test_a_killed_worker_leaves_its_entries_pending_and_recovery_loses_nothing(r
     ids = add_entries(r, stream, good + ["{bad json", json.dumps({"order_id": 7})])
     worker = WorkerProcess(
         "helpers.redis_worker",
-        ["--url", _url(r), "--stream", stream,
-         "--group", "g", "--consumer", "doomed", "--delay-ms", "5"],
+        [
+            "--url",
+            _url(r),
+            "--stream",
+            stream,
+            "--group",
+            "g",
+            "--consumer",
+            "doomed",
+            "--delay-ms",
+            "5",
+        ],
         tmp_path / "worker.txt",
-    )  # fmt: skip
+    )
     worker.wait_for("processed", 20)
     worker.kill()
     pending_after_kill = r.xpending(stream, "g")["pending"]
@@ -76,9 +86,15 @@ def test_a_killed_worker_leaves_its_entries_pending_and_recovery_loses_nothing(r
     acked, dead = list(worker.records("acked")), {}
     for _ in range(3):  # each pass claims what is idle and retries it, up to 2 deliveries
         report = recover(
-            r, stream, "g", "rescuer", lambda _i, f: parse_order(f),
-            dead_letter_stream=f"{stream}.dlq", min_idle_ms=10, max_deliveries=2,
-        )  # fmt: skip
+            r,
+            stream,
+            "g",
+            "rescuer",
+            lambda _i, f: parse_order(f),
+            dead_letter_stream=f"{stream}.dlq",
+            min_idle_ms=10,
+            max_deliveries=2,
+        )
         acked += report.acked
         dead.update(report.dead_lettered)
         rest = consume(r, stream, "g", "rescuer", lambda _i, f: parse_order(f), idle_stop_ms=100)

@@ -78,12 +78,19 @@ def _fetch_kafka_jars(lib: Path) -> None:
     scratch = Path(tempfile.mkdtemp(dir=lib.parent, prefix=".lib-"))
     done = subprocess.run(
         [
-            mvn, "-q", "-B", "-f", str(KAFKA_POM),
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(KAFKA_POM),
             "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={scratch}",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={scratch}",
         ],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if done.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
         raise BrokerStartError(
@@ -110,21 +117,44 @@ def _kafka_launch(ep: Endpoint) -> Launch:
     data, tmp = home / "data", home / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     config = home / "server.properties"
-    _render("kafka/server.properties.template", config, port=ep.port,
-            controller_port=ep.port + 1, data_dir=data)  # fmt: skip
+    _render(
+        "kafka/server.properties.template",
+        config,
+        port=ep.port,
+        controller_port=ep.port + 1,
+        data_dir=data,
+    )
     classpath = f"{_kafka_lib_dir()}/*"
     if not (data / "meta.properties").exists():
         _run_checked(
-            [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-             "-t", _kafka_cluster_id(), "-c", str(config)],
+            [
+                java,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                _kafka_cluster_id(),
+                "-c",
+                str(config),
+            ],
             "formatting the Kafka log directory",
-        )  # fmt: skip
+        )
     command = [
-        java, f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-        "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",  # zstd/snappy unpack here
+        java,
+        f"-Xms{KAFKA_HEAP}",
+        f"-Xmx{KAFKA_HEAP}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Djava.io.tmpdir={tmp}",  # zstd/snappy unpack here
         f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
-        "-cp", classpath, "kafka.Kafka", str(config),
-    ]  # fmt: skip
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        str(config),
+    ]
     return Launch(command, dict(os.environ), ready_timeout_s=120)
 
 
@@ -140,8 +170,12 @@ def _rabbitmq_launch(ep: Endpoint) -> Launch:
     home = state.broker_dir("rabbitmq")
     (home / "home").mkdir(parents=True, exist_ok=True)
     config = home / "rabbitmq.conf"
-    _render("rabbitmq/rabbitmq.conf.template", config, port=ep.port,
-            management_port=rabbitmq_management_port())  # fmt: skip
+    _render(
+        "rabbitmq/rabbitmq.conf.template",
+        config,
+        port=ep.port,
+        management_port=rabbitmq_management_port(),
+    )
     # Writing the plugins file is exactly what `rabbitmq-plugins --offline enable` does.
     shutil.copyfile(TEMPLATES_DIR / "rabbitmq" / "enabled_plugins", home / "enabled_plugins")
     env_file = home / "rabbitmq-env.conf"
@@ -237,10 +271,14 @@ def _spawn(broker: str, launch: Launch) -> int:
         # Own session and no inherited pipes: the broker outlives this command and never keeps
         # a caller (make, CI) waiting for its output to close.
         process = subprocess.Popen(
-            launch.command, env=launch.env, cwd=state.broker_dir(broker),
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            launch.command,
+            env=launch.env,
+            cwd=state.broker_dir(broker),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     state.pid_file(broker).write_text(f"{process.pid}\n")
     return process.pid
 

@@ -104,8 +104,9 @@ class AccountRepository:
 
     def save(self, account: BankAccount, outbox_topic: str | None = None) -> list[RecordedEvent]:
         """Append the account's new events; ConcurrencyError if someone else appended first."""
-        recorded = self.store.append(account.account_id, account.pending, account.version,
-                                     outbox_topic=outbox_topic)  # fmt: skip
+        recorded = self.store.append(
+            account.account_id, account.pending, account.version, outbox_topic=outbox_topic
+        )
         account.pending = []
         if recorded:
             account.version = recorded[-1].version

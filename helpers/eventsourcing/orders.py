@@ -40,8 +40,14 @@ class OrderService:
                 raise DomainError(f"order {command.order_id} already exists")
             if command.items <= 0 or command.total_cents <= 0:
                 raise DomainError("an order needs at least one item and a positive total")
-            event = NewEvent("OrderCreated", {"customer": command.customer, "items": command.items,
-                                              "total_cents": command.total_cents})  # fmt: skip
+            event = NewEvent(
+                "OrderCreated",
+                {
+                    "customer": command.customer,
+                    "items": command.items,
+                    "total_cents": command.total_cents,
+                },
+            )
         else:
             if status != "OrderCreated":
                 raise DomainError(f"order {command.order_id} cannot be shipped from {status}")

@@ -5,15 +5,12 @@ event is never stored without being queued for publishing. The relay publishes w
 idempotent producer and marks rows sent only after Kafka acknowledged them: a crash before the
 mark republishes them (duplicates, which consumers drop by event id), never loses them.
 
-    python -m helpers.eventsourcing.outbox --db events.db [--die-after-publishing N]
-
-`--die-after-publishing N` SIGKILLs the relay after N messages are acknowledged by Kafka but
-before they are marked sent: the worst moment to crash.
+`python -m helpers.eventsourcing.relay_process` runs it as its own process, which can be told to
+SIGKILL itself at the worst moment (published, not yet marked sent).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import threading
@@ -42,8 +39,12 @@ def relay_once(
     sink = sink or producer(url)
     for topic, event in rows:
         # Key = stream id: one aggregate's events stay in order in one partition.
-        sink.produce(topic, key=event.stream_id, value=event.to_json(),
-                     headers=[("event-id", event.event_id.encode())])  # fmt: skip
+        sink.produce(
+            topic,
+            key=event.stream_id,
+            value=event.to_json(),
+            headers=[("event-id", event.event_id.encode())],
+        )
     if sink.flush(30):
         raise RuntimeError("Kafka did not acknowledge every outbox message; nothing marked sent")
     if die_after is not None and len(rows) >= die_after:
@@ -63,16 +64,3 @@ def relay_until(
         if not sent:
             stop.wait(interval_s)
     return published + relay_once(store, sink=sink)  # whatever arrived while stopping
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--url")
-    parser.add_argument("--die-after-publishing", type=int)
-    args = parser.parse_args()
-    relay_once(EventStore(args.db), args.url, args.die_after_publishing)
-
-
-if __name__ == "__main__":
-    main()

@@ -37,9 +37,12 @@ class OrdersReadModel:
         """Apply one event (as published by the outbox relay); False if it was already applied."""
         with self.lock:
             self.db.execute("BEGIN")
-            seen = self.db.execute(
-                "INSERT OR IGNORE INTO applied VALUES (?)", (event["event_id"],)
-            ).rowcount == 0  # fmt: skip
+            seen = (
+                self.db.execute(
+                    "INSERT OR IGNORE INTO applied VALUES (?)", (event["event_id"],)
+                ).rowcount
+                == 0
+            )
             if not seen:
                 self._apply(event)
             self.db.execute("COMMIT")
@@ -50,9 +53,14 @@ class OrdersReadModel:
         if event["type"] == "OrderCreated":
             self.db.execute(
                 "INSERT INTO orders VALUES (?, ?, ?, ?, 'created', ?, NULL)",
-                (order_id, data["customer"], data["items"], data["total_cents"],
-                 event["recorded_at"]),
-            )  # fmt: skip
+                (
+                    order_id,
+                    data["customer"],
+                    data["items"],
+                    data["total_cents"],
+                    event["recorded_at"],
+                ),
+            )
         elif event["type"] == "OrderShipped":
             self.db.execute(
                 "UPDATE orders SET status = 'shipped', shipped_at = ? WHERE order_id = ?",
@@ -62,8 +70,9 @@ class OrdersReadModel:
     def orders_by_customer(self, customer: str) -> pd.DataFrame:
         return self._query(
             "SELECT order_id, items, total_cents, status FROM orders WHERE customer = ?"
-            " ORDER BY created_at", (customer,)
-        )  # fmt: skip
+            " ORDER BY created_at",
+            (customer,),
+        )
 
     def order_summary(self) -> pd.DataFrame:
         return self._query(

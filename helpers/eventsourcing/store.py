@@ -114,8 +114,10 @@ class EventStore:
                 for offset, event in enumerate(events, start=1):
                     recorded.append(self._insert(db, stream_id, expected_version + offset, event))
                     if outbox_topic:
-                        db.execute("INSERT INTO outbox (position, topic) VALUES (?, ?)",
-                                   (recorded[-1].position, outbox_topic))  # fmt: skip
+                        db.execute(
+                            "INSERT INTO outbox (position, topic) VALUES (?, ?)",
+                            (recorded[-1].position, outbox_topic),
+                        )
                 db.execute("COMMIT")
             except sqlite3.IntegrityError as exc:  # the unique key caught a conflicting writer
                 db.execute("ROLLBACK")
@@ -132,8 +134,16 @@ class EventStore:
             " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (event_id, stream_id, version, event.type, event.schema_version, data, now),
         )
-        return RecordedEvent(cursor.lastrowid, event_id, stream_id, version, event.type,
-                             event.schema_version, event.data, now)  # fmt: skip
+        return RecordedEvent(
+            cursor.lastrowid,
+            event_id,
+            stream_id,
+            version,
+            event.type,
+            event.schema_version,
+            event.data,
+            now,
+        )
 
     @staticmethod
     def _version(db, stream_id: str) -> int:
@@ -157,8 +167,9 @@ class EventStore:
         with self._connection() as db:
             rows = db.execute(
                 "SELECT position, event_id, stream_id, version, type, schema_version, data,"
-                f" recorded_at FROM events WHERE {where}", args
-            ).fetchall()  # fmt: skip
+                f" recorded_at FROM events WHERE {where}",
+                args,
+            ).fetchall()
         return [self._upcast(RecordedEvent(*row[:6], json.loads(row[6]), row[7])) for row in rows]
 
     # --- upcasting ---------------------------------------------------------------------------
@@ -203,8 +214,9 @@ class EventStore:
         if not rows:
             return []
         topics = dict((position, topic) for topic, position in rows)
-        events = self._read(f"position IN ({','.join('?' * len(topics))}) ORDER BY position",
-                            tuple(topics))  # fmt: skip
+        events = self._read(
+            f"position IN ({','.join('?' * len(topics))}) ORDER BY position", tuple(topics)
+        )
         return [(topics[e.position], e) for e in events]
 
     def mark_sent(self, positions: list[int]) -> None:

@@ -80,8 +80,13 @@ def read_all(
 
     Stops once each partition has been read up to its end and nothing arrived for `idle_s`.
     """
-    reader = Consumer(_config({"group.id": "lab-reader", "enable.auto.commit": False,
-                               "isolation.level": isolation}, url, {}))  # fmt: skip
+    reader = Consumer(
+        _config(
+            {"group.id": "lab-reader", "enable.auto.commit": False, "isolation.level": isolation},
+            url,
+            {},
+        )
+    )
     try:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])

@@ -38,8 +38,18 @@ def run_with_crashes(
 ) -> dict:
     """Returns counts of lost and duplicated outputs, as seen by a read_committed consumer."""
     record = Path(record_dir) / f"{group}.txt"
-    args = ["--mode", mode, "--input", input_topic, "--output", output_topic, "--group", group,
-            "--work-ms", str(work_ms)] + (["--url", url] if url else [])  # fmt: skip
+    args = [
+        "--mode",
+        mode,
+        "--input",
+        input_topic,
+        "--output",
+        output_topic,
+        "--group",
+        group,
+        "--work-ms",
+        str(work_ms),
+    ] + (["--url", url] if url else [])
     for crash in range(1, crashes + 1):
         worker = WorkerProcess("helpers.kafka.processor", args, record)
         worker.wait_for("processed", crash * kill_every, timeout_s=60)

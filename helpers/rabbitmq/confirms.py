@@ -59,8 +59,9 @@ class _Publisher:
         self.batch_size = batch_size
         self.properties = pika.BasicProperties(delivery_mode=2 if persistent else 1)
         mode = "no confirms" if batch_size is None else f"confirm every {batch_size}"
-        self.report = ConfirmReport(mode="one by one" if batch_size == 1 else mode,
-                                    messages=len(bodies))  # fmt: skip
+        self.report = ConfirmReport(
+            mode="one by one" if batch_size == 1 else mode, messages=len(bodies)
+        )
         self.next_index = 0
         self.delivery_tag = 0
         self.outstanding: dict[int, int] = {}  # delivery tag -> body index

@@ -28,10 +28,12 @@ class RetryTopology:
 
 def declare_retry_topology(topology: Topology, base: str, delay_ms: int) -> RetryTopology:
     names = RetryTopology(
-        work_exchange=f"{base}.work", work_queue=f"{base}.work",
-        retry_exchange=f"{base}.retry", retry_queue=f"{base}.retry",
+        work_exchange=f"{base}.work",
+        work_queue=f"{base}.work",
+        retry_exchange=f"{base}.retry",
+        retry_queue=f"{base}.retry",
         parking_lot=f"{base}.parking-lot",
-    )  # fmt: skip
+    )
     topology.exchange(names.work_exchange, "direct")
     topology.exchange(names.retry_exchange, "direct")
     topology.queue(names.work_queue, arguments={"x-dead-letter-exchange": names.retry_exchange})

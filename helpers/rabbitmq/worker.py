@@ -1,72 +1,22 @@
-"""A RabbitMQ consumer that runs as its own process, so a notebook can SIGKILL it mid-work.
-
-    python -m helpers.rabbitmq.worker --queue Q --ack manual --prefetch 10 --delay-ms 10 --record F
-
-Each message body is a message id. Per message it records "processed <id>" (and "redelivered
-<id>" when the broker flags it), then, with --ack manual, acks it and records "acked <id>".
-With --ack auto the broker forgets each message the moment it sends it. Exits when the queue
-has been idle for --idle-exit-ms.
-"""
+"""Start the crashable RabbitMQ consumer (`crashable_worker`) as a separate process."""
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 from helpers.faults import WorkerProcess
 
-from .connection import connect
-
 
 def start_worker(
-    queue: str, *, ack: str, record_file: Path | str, prefetch: int = 0, delay_ms: float = 10,
+    queue: str,
+    *,
+    ack: str,
+    record_file: Path | str,
+    prefetch: int = 0,
+    delay_ms: float = 10,
     url: str | None = None,
-) -> WorkerProcess:  # fmt: skip
-    """Run this module as a separate process consuming `queue`; see the module docstring."""
-    args = [
-        "--queue",
-        queue,
-        "--ack",
-        ack,
-        "--prefetch",
-        str(prefetch),
-        "--delay-ms",
-        str(delay_ms),
-    ]
-    return WorkerProcess(__name__, args + (["--url", url] if url else []), Path(record_file))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queue", required=True)
-    parser.add_argument("--record", required=True)
-    parser.add_argument("--url")
-    parser.add_argument("--ack", choices=["auto", "manual"], required=True)
-    parser.add_argument("--prefetch", type=int, default=0, help="0 = unlimited")
-    parser.add_argument("--delay-ms", type=float, default=10.0)
-    parser.add_argument("--idle-exit-ms", type=int, default=2000)
-    args = parser.parse_args()
-
-    channel = connect(args.url).channel()
-    channel.basic_qos(prefetch_count=args.prefetch)
-    auto_ack = args.ack == "auto"
-    messages = channel.consume(
-        args.queue, auto_ack=auto_ack, inactivity_timeout=args.idle_exit_ms / 1000
-    )
-    with open(args.record, "a", buffering=1) as record:  # line-buffered: survives SIGKILL
-        for method, _props, body in messages:
-            if method is None:
-                return
-            message_id = body.decode()
-            time.sleep(args.delay_ms / 1000)  # the "work"
-            record.write(f"processed {message_id}\n")
-            if method.redelivered:
-                record.write(f"redelivered {message_id}\n")
-            if not auto_ack:
-                channel.basic_ack(method.delivery_tag)
-                record.write(f"acked {message_id}\n")
-
-
-if __name__ == "__main__":
-    main()
+) -> WorkerProcess:
+    """Consume `queue` in a new process (see `crashable_worker`); SIGKILL it with `.kill()`."""
+    args = ["--queue", queue, "--ack", ack, "--prefetch", str(prefetch)]
+    args += ["--delay-ms", str(delay_ms)] + (["--url", url] if url else [])
+    return WorkerProcess("helpers.rabbitmq.crashable_worker", args, Path(record_file))

@@ -1,0 +1,20 @@
+"""The order saga (ProcessPayment, ReserveInventory, CompleteOrder; compensations CancelOrder and
+RefundPayment) in both styles, choreography and orchestration, with idempotent participants,
+injected failures and the invariants every order must satisfy."""
+
+from .choreography import run_choreography
+from .invariants import final_states, violations
+from .orchestrator import SagaStore, orchestrate, serve_participants
+from .participants import Inventory, Order, Payments
+
+__all__ = [
+    "Inventory",
+    "Order",
+    "Payments",
+    "SagaStore",
+    "final_states",
+    "orchestrate",
+    "run_choreography",
+    "serve_participants",
+    "violations",
+]
