@@ -28,6 +28,23 @@ def lines(
     return ax
 
 
+def timeline(
+    frame: pd.DataFrame, *, x: str, lane: str, label: str, title: str, xlabel: str
+) -> Axes:
+    """One marker per row at (x, its lane), annotated with `label`: who did what, when."""
+    lanes = list(dict.fromkeys(frame[lane]))
+    _, ax = plt.subplots(figsize=(8, 1 + 0.7 * len(lanes)))
+    ys = [lanes.index(value) for value in frame[lane]]
+    ax.plot(frame[x], ys, color="lightgray", zorder=1)  # the order in which things happened
+    ax.scatter(frame[x], ys, zorder=2)
+    for x_value, y_value, text in zip(frame[x], ys, frame[label], strict=True):
+        ax.annotate(text, (x_value, y_value), xytext=(4, 6), textcoords="offset points", fontsize=8)
+    ax.set_yticks(range(len(lanes)), lanes)
+    ax.set_ylim(-0.5, len(lanes) - 0.3)
+    _label(ax, title, xlabel, lane)
+    return ax
+
+
 def _label(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title)
     ax.set_xlabel(xlabel)

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 
-from helpers.plots import bars, lines  # noqa: E402
+from helpers.plots import bars, lines, timeline  # noqa: E402
 
 
 def test_bars_carry_title_units_and_values():
@@ -22,3 +22,12 @@ def test_lines_show_a_legend_only_for_several_series():
     two = lines(frame, x="t_s", y=["lag", "pending"], title="T", xlabel="time (s)", ylabel="n")
     assert one.get_legend() is None and two.get_legend() is not None
     assert list(one.get_lines()[0].get_ydata()) == [0, 5, 1]
+
+
+def test_timeline_puts_each_event_on_its_lane():
+    frame = pd.DataFrame(
+        {"t_ms": [0, 5, 9], "service": ["order", "payment", "order"], "event": ["a", "b", "c"]}
+    )
+    ax = timeline(frame, x="t_ms", lane="service", label="event", title="T", xlabel="time (ms)")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["order", "payment"]
+    assert [a.get_text() for a in ax.texts] == ["a", "b", "c"]
