@@ -18,6 +18,7 @@ import yaml
 from helpers.brokers import BROKERS, Endpoint, endpoint, up
 from helpers.brokers.config import ENV_VARS
 from helpers.brokers.docker import COMPOSE_FILE, engine_available
+from helpers.kafka import Topics
 
 log = logging.getLogger("lab.tests")
 
@@ -54,6 +55,14 @@ def rabbitmq_ep(broker_endpoints: dict[str, Endpoint]) -> Endpoint:
 @pytest.fixture(scope="session")
 def redis_ep(broker_endpoints: dict[str, Endpoint]) -> Endpoint:
     return broker_endpoints["redis"]
+
+
+@pytest.fixture
+def topics(kafka_ep: Endpoint):
+    """Kafka topics for one test, all deleted after it."""
+    created = Topics(kafka_ep.url)
+    yield created
+    created.delete_all()
 
 
 def free_port() -> int:

@@ -5,15 +5,12 @@ import threading
 import pytest
 
 from helpers import eventsourcing as es
-from helpers import kafka
 from helpers.naming import unique_name
 
 
 @pytest.fixture
-def topic(kafka_ep):
-    topics = kafka.Topics(kafka_ep.url)
-    yield topics.create(unique_name("t-orders"), partitions=2)
-    topics.delete_all()
+def topic(topics):
+    return topics.create(unique_name("t-orders"), partitions=2)
 
 
 def test_order_rules_are_enforced_on_the_write_side(tmp_path):

@@ -12,13 +12,6 @@ from helpers.orders import parse_order
 from tests.conftest import free_port
 
 
-@pytest.fixture
-def topics(kafka_ep):
-    created = kafka.Topics(kafka_ep.url)
-    yield created
-    created.delete_all()
-
-
 def test_topics_are_created_ready_and_deleted(topics, kafka_ep):
     name = topics.create(unique_name("t-topic"), partitions=3)
     metadata = kafka.admin_client(kafka_ep.url).list_topics(name, timeout=5).topics[name]

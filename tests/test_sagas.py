@@ -4,20 +4,11 @@ import subprocess
 import sys
 import threading
 
-import pytest
-
-from helpers import kafka, sagas
+from helpers import sagas
 from helpers.naming import unique_name
 
 ORDERS = [sagas.Order(f"o-{i}", f"c-{i % 4}", 1_000 + i, 1 + i % 3) for i in range(40)]
 STOCK = 80  # enough for every order (79 units): outcomes depend only on injected failures
-
-
-@pytest.fixture
-def topics(kafka_ep):
-    created = kafka.Topics(kafka_ep.url)
-    yield created
-    created.delete_all()
 
 
 def test_choreography_keeps_every_invariant_under_failures(topics, kafka_ep):
