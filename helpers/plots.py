@@ -37,8 +37,9 @@ def timeline(
     ys = [lanes.index(value) for value in frame[lane]]
     ax.plot(frame[x], ys, color="lightgray", zorder=1)  # the order in which things happened
     ax.scatter(frame[x], ys, zorder=2)
-    for x_value, y_value, text in zip(frame[x], ys, frame[label], strict=True):
-        ax.annotate(text, (x_value, y_value), xytext=(4, 6), textcoords="offset points", fontsize=8)
+    for i, (x_value, y_value, text) in enumerate(zip(frame[x], ys, frame[label], strict=True)):
+        offset = (4, 6) if i % 2 == 0 else (4, -12)  # alternate so close events stay readable
+        ax.annotate(text, (x_value, y_value), xytext=offset, textcoords="offset points", fontsize=8)
     ax.set_yticks(range(len(lanes)), lanes)
     ax.set_ylim(-0.5, len(lanes) - 0.3)
     _label(ax, title, xlabel, lane)
