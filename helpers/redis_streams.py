@@ -19,7 +19,6 @@ from helpers import orders
 from helpers.brokers import endpoint
 from helpers.orders import MalformedMessage
 
-Entry = tuple[str, dict[str, str]]  # (entry id, fields)
 Handler = Callable[[str, dict[str, str]], None]
 
 
@@ -64,22 +63,17 @@ def consume(
     consumer: str,
     handler: Handler,
     *,
-    max_entries: int | None = None,
     idle_stop_ms: int = 1000,
     count: int = 10,
 ) -> ConsumeReport:
     """Read new entries ('>') as `consumer`, ack each one the handler accepts.
 
     An entry whose handler raises is *not* acked: it stays in the pending entries list for a
-    recoverer. Stops after `max_entries`, or when nothing new arrives for `idle_stop_ms`.
+    recoverer. Stops when nothing new arrives for `idle_stop_ms`.
     """
     report = ConsumeReport()
     while True:
-        seen = len(report.acked) + len(report.failed)
-        if max_entries is not None and seen >= max_entries:
-            break
-        want = count if max_entries is None else min(count, max_entries - seen)
-        batches = r.xreadgroup(group, consumer, {stream: ">"}, count=want, block=idle_stop_ms)
+        batches = r.xreadgroup(group, consumer, {stream: ">"}, count=count, block=idle_stop_ms)
         if not batches:
             break
         for entry_id, fields in batches[0][1]:
