@@ -120,33 +120,26 @@ def test_a_v1_deposit_is_read_as_v2(store):
     assert repo.load("acc-1").balance_cents == 1250
 
 
-def test_outbox_relay_crash_after_publish_duplicates_but_loses_nothing(store, kafka_ep, tmp_path):
-    topics = kafka.Topics(kafka_ep.url)
+def test_outbox_relay_crashes_never_lose_an_event(store, topics, kafka_ep):
     topic = topics.create(unique_name("t-outbox"))
-    try:
-        repo = AccountRepository(store)
-        for i in range(5):  # 5 events, each committed with its outbox row
-            account = BankAccount(f"acc-{i}")
-            account.open(f"owner-{i}")
-            repo.save(account, outbox_topic=topic)
-        relay = [
-            sys.executable,
-            "-m",
-            "helpers.eventsourcing.relay_process",
-            "--db",
-            store.path,
-            "--url",
-            kafka_ep.url,
-            "--die-after-publishing",
-            "1",
-        ]
-        assert subprocess.run(relay, timeout=60).returncode == -9  # SIGKILLed after publishing
-        assert len(store.unsent()) == 5, "nothing was marked sent before the crash"
-        assert relay_once(store, kafka_ep.url) == 5  # the restarted relay republishes
-        assert store.unsent() == []
-        published = [
-            json.loads(m.value())["event_id"] for m in kafka.read_all(topic, url=kafka_ep.url)
-        ]
-        assert len(published) == 10 and len(set(published)) == 5  # duplicates, nothing lost
-    finally:
-        topics.delete_all()
+    repo = AccountRepository(store)
+    for i in range(5):  # 5 events, each committed with its outbox row
+        account = BankAccount(f"acc-{i}")
+        account.open(f"owner-{i}")
+        repo.save(account, outbox_topic=topic)
+
+    def relay_crashing(at: str) -> int:
+        module = "helpers.eventsourcing.relay_process"
+        args = ["--db", store.path, "--url", kafka_ep.url, "--crash-at", at]
+        return subprocess.run([sys.executable, "-m", module, *args], timeout=60).returncode
+
+    def published() -> list[str]:
+        return [json.loads(m.value())["event_id"] for m in kafka.read_all(topic, url=kafka_ep.url)]
+
+    assert relay_crashing("before-publish") == -9
+    assert published() == [] and len(store.unsent()) == 5  # committed, unpublished, still queued
+    assert relay_crashing("after-publish") == -9
+    assert len(published()) == 5 and len(store.unsent()) == 5  # published, not marked sent
+    assert relay_once(store, kafka_ep.url) == 5  # the restarted relay republishes
+    assert store.unsent() == []
+    assert len(published()) == 10 and len(set(published())) == 5  # duplicates, nothing lost

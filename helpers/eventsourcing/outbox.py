@@ -21,21 +21,27 @@ from helpers.kafka import producer
 
 from .store import EventStore
 
+CRASH_POINTS = ("before-publish", "after-publish")
+
 
 def relay_once(
     store: EventStore,
     url: str | None = None,
-    die_after: int | None = None,
+    crash_at: str | None = None,
     sink: Producer | None = None,
 ) -> int:
     """Publish every unsent outbox row; returns how many were published and marked.
 
-    Pass a long-lived `sink` when relaying repeatedly: a new idempotent producer must first
-    fetch a producer id from the broker, which costs a round trip or more.
+    `crash_at` SIGKILLs this process at one of the two dangerous moments: after the rows were
+    read but before anything was published, or after Kafka acknowledged them but before they
+    were marked sent. Pass a long-lived `sink` when relaying repeatedly: a new idempotent
+    producer must first fetch a producer id from the broker, which costs a round trip or more.
     """
     rows = store.unsent()
     if not rows:
         return 0
+    if crash_at == "before-publish":
+        os.kill(os.getpid(), signal.SIGKILL)  # committed in the store, not yet published
     sink = sink or producer(url)
     for topic, event in rows:
         # Key = stream id: one aggregate's events stay in order in one partition.
@@ -47,8 +53,8 @@ def relay_once(
         )
     if sink.flush(30):
         raise RuntimeError("Kafka did not acknowledge every outbox message; nothing marked sent")
-    if die_after is not None and len(rows) >= die_after:
-        os.kill(os.getpid(), signal.SIGKILL)  # published, not yet marked: the crash window
+    if crash_at == "after-publish":
+        os.kill(os.getpid(), signal.SIGKILL)  # published, not yet marked sent
     store.mark_sent([event.position for _topic, event in rows])
     return len(rows)
 

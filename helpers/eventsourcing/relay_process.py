@@ -1,16 +1,16 @@
-"""The outbox relay as its own process, so it can crash at the worst moment.
+"""The outbox relay as its own process, so it can crash at the worst moments.
 
-    python -m helpers.eventsourcing.relay_process --db events.db [--die-after-publishing N]
+    python -m helpers.eventsourcing.relay_process --db events.db [--crash-at before-publish]
 
-`--die-after-publishing N` SIGKILLs the relay after N messages are acknowledged by Kafka but
-before they are marked sent. See `outbox`.
+`--crash-at before-publish` SIGKILLs it after reading the unsent rows, before publishing them;
+`--crash-at after-publish` after Kafka acknowledged them, before marking them sent. See `outbox`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from .outbox import relay_once
+from .outbox import CRASH_POINTS, relay_once
 from .store import EventStore
 
 
@@ -18,9 +18,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--url")
-    parser.add_argument("--die-after-publishing", type=int)
+    parser.add_argument("--crash-at", choices=CRASH_POINTS)
     args = parser.parse_args()
-    relay_once(EventStore(args.db), args.url, args.die_after_publishing)
+    relay_once(EventStore(args.db), args.url, crash_at=args.crash_at)
 
 
 if __name__ == "__main__":
