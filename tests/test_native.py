@@ -72,6 +72,20 @@ def test_down_stops_only_what_up_started(own_redis, tmp_path):
         bystander.wait(timeout=10)
 
 
+def test_pointing_the_endpoint_elsewhere_while_ours_runs_is_refused_at_once(own_redis, monkeypatch):
+    pid = up(("redis",))[0].pid
+    other = free_port()
+    monkeypatch.setenv("REDIS_URL", f"redis://localhost:{other}/0")
+    began = time.monotonic()
+    with pytest.raises(ProvisionError, match=f"serves localhost:{own_redis}.*localhost:{other}"):
+        up(("redis",))
+    assert time.monotonic() - began < 5
+    report = status(("redis",))[0]
+    assert report.backend != "native" and report.pid is None and not report.healthy
+    monkeypatch.setenv("REDIS_URL", f"redis://localhost:{own_redis}/0")
+    assert status(("redis",))[0].pid == pid
+
+
 def test_a_died_broker_shows_unhealthy_with_its_log(own_redis):
     pid = up(("redis",))[0].pid
     os.kill(pid, signal.SIGKILL)

@@ -255,6 +255,7 @@ def start(ep: Endpoint) -> tuple[int, float]:
         check_ports_free(ep)
         launch = _LAUNCHERS[ep.broker](ep)
         pid = _spawn(ep.broker, launch)
+        state.address_file(ep.broker).write_text(f"{ep.address}\n")
         timeout = launch.ready_timeout_s
     else:
         timeout = 120.0  # ours, perhaps still booting from an earlier `up`

@@ -53,7 +53,15 @@ def up(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
     to_start: list[Endpoint] = []
     for broker in brokers:
         ep = endpoint(broker)
-        if state.running_pid(broker):
+        pid = state.running_pid(broker)
+        if pid:
+            started_for = state.recorded_address(broker)
+            if started_for not in (None, ep.address):
+                raise ProvisionError(
+                    f"{broker}: the lab's {broker} (pid {pid}) serves {started_for}, but "
+                    f"{ENV_VARS[broker]} points at {ep.address}. Run `make brokers-down` first "
+                    f"to move it, or unset {ENV_VARS[broker]}."
+                )
             to_start.append(ep)  # ours: `native.start` waits until it is healthy
             continue
         health = probe(ep, deep=True)
@@ -134,8 +142,9 @@ def status(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
 def _status(broker: str) -> BrokerStatus:
     ep = endpoint(broker)
     health = probe(ep, timeout=3.0)
-    pid = state.running_pid(broker)
-    if pid or state.recorded_pid(broker):
+    ours = state.recorded_address(broker) in (None, ep.address)  # started for this endpoint
+    pid = state.running_pid(broker) if ours else None
+    if ours and (pid or state.recorded_pid(broker)):
         backend = "native"
         version = health.version or (native.kafka_version() if broker == "kafka" else None)
         log = str(state.log_file(broker))
@@ -145,7 +154,7 @@ def _status(broker: str) -> BrokerStatus:
         backend = "external" if health.ok else "-"
         version, log = health.version, None
     detail = health.detail
-    if state.recorded_pid(broker) and not pid:
+    if ours and state.recorded_pid(broker) and not pid:
         detail = f"died (pid {state.recorded_pid(broker)}); last lines of its log:\n" + (
             state.log_tail(broker)
         )

@@ -28,6 +28,18 @@ def pid_file(broker: str) -> Path:
     return broker_dir(broker) / f"{broker}.pid"
 
 
+def address_file(broker: str) -> Path:
+    return broker_dir(broker) / f"{broker}.address"
+
+
+def recorded_address(broker: str) -> str | None:
+    """The host:port the lab's broker was started for, if one was."""
+    try:
+        return address_file(broker).read_text().strip()
+    except OSError:
+        return None
+
+
 def log_file(broker: str) -> Path:
     return broker_dir(broker) / f"{broker}.log"
 
