@@ -96,6 +96,17 @@ def test_every_dependency_is_pinned_exactly():
     assert not loose, f"pin these with ==: {loose}"
 
 
+def test_constraints_lock_every_dependency_at_its_pyproject_pin():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    locked = dict(line.split("==") for line in lines if line.strip() and not line.startswith("#"))
+    locked = {name.lower().replace("_", "-"): version for name, version in locked.items()}
+    for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        name, version = requirement.split("==")
+        name = name.split("[")[0].lower().replace("_", "-")
+        assert locked.get(name) == version, f"constraints.txt has {name}=={locked.get(name)}"
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
