@@ -12,11 +12,11 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def impostor_server() -> Iterator[int]:
-    """Listen on a free loopback port until the block ends; yield the port."""
+def impostor_server(host: str = "127.0.0.1") -> Iterator[int]:
+    """Listen on a free port of `host` (a loopback address) until the block ends; yield it."""
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", 0))
+    server.bind((host, 0))
     server.listen()
     server.settimeout(0.2)
     stop = threading.Event()

@@ -35,11 +35,19 @@ def test_client_ports_match_the_native_defaults(service, monkeypatch):
     for var in ("KAFKA_BOOTSTRAP_SERVERS", "RABBITMQ_URL", "REDIS_URL"):
         monkeypatch.delenv(var, raising=False)
     port = endpoint(service).port
-    assert f"{port}:{port}" in SERVICES[service]["ports"], DEFAULT_URLS[service]
+    assert f"127.0.0.1:{port}:{port}" in SERVICES[service]["ports"], DEFAULT_URLS[service]
+
+
+@pytest.mark.parametrize("service", ["kafka", "rabbitmq", "redis"])
+def test_ports_are_published_on_loopback_only(service):
+    for mapping in SERVICES[service]["ports"]:
+        assert str(mapping).startswith("127.0.0.1:"), (
+            f"{service} publishes {mapping} to the network"
+        )
 
 
 def test_rabbitmq_publishes_the_management_ui():
-    assert "15672:15672" in SERVICES["rabbitmq"]["ports"]
+    assert "127.0.0.1:15672:15672" in SERVICES["rabbitmq"]["ports"]
     assert SERVICES["rabbitmq"]["image"].endswith("-management")
 
 

@@ -2,12 +2,18 @@
 
 import pytest
 
-from helpers.brokers import BrokerConfigError, endpoint
+from helpers.brokers import (
+    BrokerConfigError,
+    endpoint,
+    kafka_config,
+    status_table,
+)
+from helpers.brokers.config import mask_password
 
 
 @pytest.fixture(autouse=True)
 def no_endpoint_overrides(monkeypatch):
-    for var in ("KAFKA_BOOTSTRAP_SERVERS", "RABBITMQ_URL", "REDIS_URL"):
+    for var in ("KAFKA_BOOTSTRAP_SERVERS", "RABBITMQ_URL", "REDIS_URL", "KAFKA_CONFIG"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -51,4 +57,46 @@ def test_malformed_values_name_the_variable_and_show_an_example(monkeypatch, var
     with pytest.raises(BrokerConfigError) as info:
         endpoint(broker[var])
     message = str(info.value)
-    assert var in message and repr(value) in message and "Example:" in message
+    assert var in message and repr(mask_password(value)) in message and "Example:" in message
+
+
+def test_passwords_are_masked_wherever_an_endpoint_is_shown(monkeypatch):
+    monkeypatch.setenv("RABBITMQ_URL", "amqp://lab:s3cret-pw@localhost:1/%2F")
+    monkeypatch.setenv("REDIS_URL", "redis://:s3cret-pw@localhost:1/0")
+    for broker in ("rabbitmq", "redis"):
+        assert "s3cret" not in endpoint(broker).display_url
+        assert "****" in endpoint(broker).display_url
+    shown = status_table(("rabbitmq", "redis")).to_string()
+    assert "s3cret" not in shown and "lab:****@" in shown
+    monkeypatch.setenv("RABBITMQ_URL", "amqp://lab:s3cret-pw@localhost:notaport/")
+    with pytest.raises(BrokerConfigError) as info:
+        endpoint("rabbitmq")
+    assert "s3cret" not in str(info.value) and "lab:****@" in str(info.value)
+
+
+def test_kafka_config_file_adds_client_settings(monkeypatch, tmp_path):
+    settings = tmp_path / "client.properties"
+    settings.write_text("# a managed cluster\nsecurity.protocol=SASL_SSL\nsasl.mechanism = PLAIN\n")
+    monkeypatch.setenv("KAFKA_CONFIG", str(settings))
+    assert kafka_config() == {
+        "bootstrap.servers": "localhost:9092",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "PLAIN",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ("security.protocol SSL\n", "line 1: expected key=value"),
+        ("bootstrap.servers=elsewhere:9092\n", "set it with KAFKA_BOOTSTRAP_SERVERS"),
+        (None, "cannot be read"),
+    ],
+)
+def test_a_bad_kafka_config_file_is_named(monkeypatch, tmp_path, content, error):
+    settings = tmp_path / "client.properties"
+    if content is not None:
+        settings.write_text(content)
+    monkeypatch.setenv("KAFKA_CONFIG", str(settings))
+    with pytest.raises(BrokerConfigError, match=error):
+        kafka_config()

@@ -4,16 +4,21 @@ Redis starts in well under a second, so it carries the lifecycle checks that app
 idempotent `up`, `down` by pid only, a died broker in `status`, a port taken by someone else.
 """
 
+import ipaddress
 import os
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
 from helpers.brokers import (
     ProvisionError,
+    crash,
     down,
     endpoint,
     install,
@@ -23,7 +28,7 @@ from helpers.brokers import (
     status,
     up,
 )
-from helpers.brokers.probes import port_is_open
+from helpers.brokers.probes import Health, port_is_open
 from tests.conftest import USE_TESTCONTAINERS, free_port
 from tests.impostor import impostor_server
 
@@ -98,14 +103,26 @@ def test_a_died_broker_shows_unhealthy_with_its_log(own_redis):
     assert up(("redis",))[0].healthy, "up did not bring a died broker back"
 
 
-def test_restart_keeps_acknowledged_writes(own_redis):
+@pytest.mark.parametrize("appendonly", ["yes", "no"])
+def test_a_crash_keeps_acknowledged_writes_only_with_the_append_only_file(own_redis, appendonly):
     up(("redis",))
+    client = redis.Redis(port=own_redis, socket_connect_timeout=2)
+    client.config_set("appendonly", appendonly)  # the restart reads redis.conf: AOF on again
+    for i in range(100):
+        client.xadd("crash-check", {"i": i})  # each one acknowledged
+    crash("redis")  # SIGKILL, no shutdown
+    assert client.xlen("crash-check") == (100 if appendonly == "yes" else 0)
+    assert not _blocked_signals(state.running_pid("redis")) & {signal.SIGTERM, signal.SIGINT}
+
+
+def test_restart_is_a_clean_shutdown_on_the_same_data(own_redis):
+    pid = up(("redis",))[0].pid
     client = redis.Redis(port=own_redis, socket_connect_timeout=2)
     for i in range(100):
         client.xadd("restart-check", {"i": i})
-    time.sleep(1.2)  # appendfsync everysec: let the last second reach the disk
     restart("redis")
     assert client.xlen("restart-check") == 100
+    assert status(("redis",))[0].pid not in (None, pid)  # a new process
 
 
 def test_a_port_taken_by_another_service_stops_up_with_the_port_named(tmp_path, monkeypatch):
@@ -156,3 +173,179 @@ def _pings(client: redis.Redis) -> bool:
         return client.ping()
     except redis.ConnectionError:
         return False
+
+
+# --- only our own processes are ever signalled --------------------------------------------------
+
+
+def test_a_recycled_pid_is_not_ours(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        state.broker_dir("redis").mkdir(parents=True)
+        state.record_process("redis", bystander.pid)
+        assert state.running_pid("redis") == bystander.pid
+        started = float(state.pid_file("redis").read_text().split()[1])
+        # The same pid, a different start time: what a recycled pid looks like.
+        state.pid_file("redis").write_text(f"{bystander.pid} {started - 100}\n")
+        assert state.running_pid("redis") is None
+        assert down(("redis",)) == [] and bystander.poll() is None, "signalled someone else"
+        state.pid_file("redis").write_text(f"{bystander.pid}\n")  # an old record, no start time
+        assert state.running_pid("redis") is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_process_that_does_not_lead_its_group_is_signalled_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    in_our_group = subprocess.Popen(["sleep", "60"])  # shares the test runner's process group
+    try:
+        state.broker_dir("redis").mkdir(parents=True)
+        state.record_process("redis", in_our_group.pid)
+        assert native.kill("redis")  # SIGKILL: to the group only if the process leads it
+        in_our_group.wait(timeout=10)  # it died, and the test runner in the same group did not
+        assert not psutil.pid_exists(in_our_group.pid)
+    finally:
+        in_our_group.kill()
+
+
+def test_two_ups_at_once_start_one_broker(tmp_path):
+    port = free_port()
+    env = {**os.environ, "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_BROKERS_BACKEND": "native"}
+    env["REDIS_URL"] = f"redis://localhost:{port}/0"
+    command = [sys.executable, "-m", "helpers.brokers", "up", "redis"]
+    ups = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        outputs = [up_.communicate(timeout=60)[0] for up_ in ups]
+        assert [up_.returncode for up_ in ups] == [0, 0], outputs
+        servers = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if f":{port}" in " ".join(p.info["cmdline"] or []) or _serves(p, port)
+        ]
+        assert len(servers) == 1, servers
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "helpers.brokers", "down", "redis"], env=env, timeout=60
+        )
+
+
+def test_a_start_that_never_gets_ready_stops_what_it_started(own_redis, monkeypatch):
+    monkeypatch.setattr(native, "probe", lambda *a, **k: Health(False, "not ready (simulated)"))
+    launch = native._LAUNCHERS["redis"]
+    monkeypatch.setitem(
+        native._LAUNCHERS,
+        "redis",
+        lambda ep: native.Launch(**{**launch(ep).__dict__, "ready_timeout_s": 1}),
+    )
+    with pytest.raises(native.BrokerStartError, match="did not become ready in time"):
+        native.start(endpoint("redis"))
+    assert state.recorded_pid("redis") is None
+    assert not port_is_open("127.0.0.1", own_redis), "the unready broker was left running"
+
+
+def test_a_relative_state_dir_is_resolved_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LAB_STATE_DIR", "relative-state")
+    monkeypatch.setenv("LAB_BROKERS_BACKEND", "native")
+    monkeypatch.setenv("REDIS_URL", f"redis://localhost:{free_port()}/0")
+    try:
+        assert up(("redis",))[0].healthy
+        assert state.pid_file("redis") == tmp_path / "relative-state" / "redis" / "redis.pid"
+        assert (tmp_path / "relative-state" / "redis" / "data").is_dir()
+    finally:
+        native.stop("redis")
+
+
+def test_an_external_broker_is_never_written_to(tmp_path, monkeypatch):
+    port = free_port()
+    external = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, socket_connect_timeout=2)
+        deadline = time.monotonic() + 10
+        while not _pings(client) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+        monkeypatch.setenv("REDIS_URL", f"redis://localhost:{port}/0")
+        assert up(("redis",))[0].backend == "external"
+        writes = [c for c in client.info("commandstats") if c in ("cmdstat_xadd", "cmdstat_del")]
+        assert writes == [] and client.dbsize() == 0
+    finally:
+        external.terminate()
+        external.wait(timeout=10)
+
+
+def test_a_service_on_a_remote_address_is_not_blamed_on_a_local_pid(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    with impostor_server(host="127.0.0.2") as port:
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.2:{port}/0")
+        with pytest.raises(ProvisionError) as info:
+            up(("redis",))
+    message = str(info.value)
+    assert "answers, but not as redis" in message and "REDIS_URL" in message
+    assert "taken by" not in message
+
+
+def test_a_redis_older_than_7_is_refused_with_the_fix(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "redis-server"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\necho 'Redis server v=6.0.16 sha=00000000:0 malloc=jemalloc-5.2.1'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("REDIS_URL", f"redis://localhost:{free_port()}/0")
+    with pytest.raises(native.BrokerStartError, match=r"redis 6\.0\.16 is older than 7\.0"):
+        native.start(endpoint("redis"))
+    assert state.recorded_pid("redis") is None
+
+
+def test_the_lab_brokers_listen_on_loopback_only(broker_endpoints):
+    listening = {}
+    for broker in ("kafka", "rabbitmq", "redis"):
+        pid = state.running_pid(broker)
+        if pid is None:
+            pytest.skip(f"{broker} is not a native broker of this lab")
+        tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        for process in tree:
+            for conn in process.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN:
+                    listening[(broker, conn.laddr.port)] = conn.laddr.ip
+    assert listening, "no listening sockets found"
+    exposed = {
+        k: ip
+        for k, ip in listening.items()
+        if not ipaddress.ip_address(ip.removeprefix("::ffff:")).is_loopback
+    }
+    assert not exposed, f"listening beyond loopback: {exposed}"
+
+
+def test_up_exits_non_zero_when_a_broker_is_unhealthy(monkeypatch, capsys):
+    from helpers.brokers import __main__ as cli
+    from helpers.brokers.provision import BrokerStatus
+
+    sick = BrokerStatus("redis", "redis://localhost:1/0", "native", False, None, None, None, "died")
+    monkeypatch.setattr(cli, "up", lambda brokers: [sick])
+    assert cli.main(["up", "redis"]) == 1
+    assert "redis: died" in capsys.readouterr().out
+
+
+def _serves(process: psutil.Process, port: int) -> bool:
+    try:
+        return any(c.laddr and c.laddr.port == port for c in process.net_connections(kind="tcp"))
+    except psutil.Error:
+        return False
+
+
+def _blocked_signals(pid: int) -> set[int]:
+    """The signals a process has blocked (a broker that blocks SIGTERM cannot be stopped)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(
+        next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk")), 16
+    )
+    return {number for number in range(1, 65) if mask & (1 << (number - 1))}

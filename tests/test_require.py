@@ -66,3 +66,15 @@ def test_a_stopped_default_broker_names_the_command_that_starts_it(broker_endpoi
     finally:
         native.start(broker_endpoints["redis"])
     assert require("redis")
+
+
+def test_kafka_config_reaches_the_clients(monkeypatch, tmp_path, broker_endpoints):
+    settings = tmp_path / "client.properties"
+    settings.write_text("security.protocol=SSL\n")  # TLS against the lab's plaintext listener
+    monkeypatch.setenv("KAFKA_CONFIG", str(settings))
+    began = time.monotonic()
+    with pytest.raises(BrokersUnavailable, match="kafka"):
+        require("kafka")
+    assert time.monotonic() - began < 6
+    monkeypatch.delenv("KAFKA_CONFIG")
+    assert require("kafka")

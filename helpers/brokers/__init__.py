@@ -13,9 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 
-from .config import BROKERS, FIX_UP, BrokerConfigError, Endpoint, endpoint, endpoints
+from .config import (
+    BROKERS,
+    FIX_UP,
+    BrokerConfigError,
+    Endpoint,
+    endpoint,
+    endpoints,
+    kafka_config,
+)
 from .probes import probe
-from .provision import ProvisionError, down, restart, status, up
+from .provision import ProvisionError, crash, down, restart, status, up
 
 __all__ = [
     "BROKERS",
@@ -23,9 +31,11 @@ __all__ = [
     "BrokersUnavailable",
     "Endpoint",
     "ProvisionError",
+    "crash",
     "down",
     "endpoint",
     "endpoints",
+    "kafka_config",
     "require",
     "restart",
     "status",
@@ -57,7 +67,8 @@ def require(*brokers: str, timeout_s: float = 2.5) -> dict[str, Endpoint]:
     health = {b: future.result() for b, future in futures.items()}
     for broker, ep in found.items():
         if not health[broker].ok:
-            problems.append(f"- {broker} at {ep.address}: {health[broker].detail}. {_fix(ep)}")
+            fix = "Fix: use a newer one." if health[broker].speaks else _fix(ep)
+            problems.append(f"- {broker} at {ep.address}: {health[broker].detail}. {fix}")
     if problems:
         raise BrokersUnavailable("Brokers unavailable:\n" + "\n".join(problems))
     return found

@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     brokers = tuple(args.brokers) or BROKERS
     try:
         if args.action == "up":
-            print_table(up(brokers))
+            statuses = up(brokers)
+            print_table(statuses)
+            return 0 if all(s.healthy for s in statuses) else 1
         elif args.action == "down":
             stopped = down(brokers)
             print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")

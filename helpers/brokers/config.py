@@ -32,8 +32,12 @@ TEMPLATES_DIR = PROJECT_ROOT / "brokers"
 
 
 def state_dir() -> Path:
-    """Where native brokers keep config, data, pid files and logs (LAB_STATE_DIR overrides)."""
-    return Path(os.environ.get("LAB_STATE_DIR", PROJECT_ROOT / ".brokers"))
+    """Where native brokers keep config, data, pid files and logs (LAB_STATE_DIR overrides).
+
+    Always absolute: brokers run with their own folder as working directory, so a relative
+    LAB_STATE_DIR would otherwise point somewhere else for them.
+    """
+    return Path(os.environ.get("LAB_STATE_DIR") or PROJECT_ROOT / ".brokers").expanduser().resolve()
 
 
 def cache_dir() -> Path:
@@ -67,6 +71,16 @@ class Endpoint:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked: what status tables, logs and errors show."""
+        return mask_password(self.url)
+
+
+def mask_password(url: str) -> str:
+    """`amqp://guest:****@host/` for `amqp://guest:guest@host/`; other text unchanged."""
+    return re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1****@", url)
+
 
 def endpoint(broker: str) -> Endpoint:
     """The endpoint of one broker, validated; raises BrokerConfigError naming the variable."""
@@ -86,7 +100,7 @@ def endpoints(*brokers: str) -> dict[str, Endpoint]:
 
 def _bad(var: str, value: str, why: str, example: str) -> BrokerConfigError:
     return BrokerConfigError(
-        f"{var}={value!r} is not valid: {why}. Example: {var}={example} "
+        f"{var}={mask_password(value)!r} is not valid: {why}. Example: {var}={example} "
         f"(or unset {var} to use the local default)."
     )
 
@@ -123,3 +137,73 @@ def _parse_redis(value: str, var: str) -> tuple[str, int]:
 
 
 _PARSERS = {"kafka": _parse_kafka, "rabbitmq": _parse_rabbitmq, "redis": _parse_redis}
+
+
+# --- Kafka client settings beyond the bootstrap servers --------------------------------------
+
+KAFKA_CONFIG_VAR = "KAFKA_CONFIG"
+
+
+def kafka_client_settings() -> dict[str, str]:
+    """librdkafka properties from the file KAFKA_CONFIG names (`key=value` lines, `#` comments),
+    e.g. `security.protocol`, `sasl.*`, `ssl.*` for a managed cluster; {} when it is unset.
+
+    The values may be secrets: they are passed to clients, never printed.
+    """
+    path = os.environ.get(KAFKA_CONFIG_VAR, "").strip()
+    if not path:
+        return {}
+    try:
+        lines = Path(path).expanduser().read_text().splitlines()
+    except OSError as exc:
+        raise BrokerConfigError(
+            f"{KAFKA_CONFIG_VAR}={path!r} cannot be read ({exc.strerror}): point it at a file of "
+            "librdkafka properties such as 'security.protocol=SASL_SSL', or unset it."
+        ) from None
+    settings = {}
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise BrokerConfigError(
+                f"{KAFKA_CONFIG_VAR} file {path}, line {number}: expected key=value "
+                "(e.g. security.protocol=SASL_SSL)"
+            )
+        settings[key.strip()] = value.strip()
+    if "bootstrap.servers" in settings:
+        raise BrokerConfigError(
+            f"{KAFKA_CONFIG_VAR} file {path} sets bootstrap.servers: set it with "
+            "KAFKA_BOOTSTRAP_SERVERS instead, so every tool agrees on one address."
+        )
+    return settings
+
+
+def kafka_config(url: str | None = None) -> dict[str, str]:
+    """The settings every Kafka client of the lab starts from: bootstrap servers (`url`, or the
+    endpoint) plus the KAFKA_CONFIG properties."""
+    return {"bootstrap.servers": url or endpoint("kafka").url, **kafka_client_settings()}
+
+
+# --- versions the lessons depend on ----------------------------------------------------------
+
+# Redis 7.0: XINFO GROUPS reports lag and entries-read (XAUTOCLAIM needs 6.2).
+# RabbitMQ 3.10: quorum queues with x-delivery-limit and at-least-once dead-lettering.
+MINIMUM_VERSIONS = {"redis": (7, 0), "rabbitmq": (3, 10)}
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+def too_old(broker: str, version: str | None) -> str | None:
+    """Why `version` of `broker` cannot run the lessons, or None if it can (or is unknown)."""
+    minimum = MINIMUM_VERSIONS.get(broker)
+    if not minimum or not version or version_tuple(version) >= minimum:
+        return None
+    wanted = ".".join(map(str, minimum))
+    return (
+        f"{broker} {version} is older than {wanted}, which the lessons need "
+        f"({'XINFO lag and XAUTOCLAIM' if broker == 'redis' else 'quorum queue delivery limits'})"
+    )

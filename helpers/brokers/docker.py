@@ -62,12 +62,13 @@ def down(brokers: list[str]) -> list[str]:
 
 
 def restart(broker: str) -> None:
+    """Stop the container (SIGTERM) and start it again; `up` then waits for its healthcheck."""
     _compose("restart", broker, timeout_s=120)
-    _compose("up", "-d", "--wait", broker, timeout_s=300)
 
 
 def kill(broker: str) -> None:
-    _compose("kill", broker, timeout_s=60)
+    """SIGKILL the broker's container; `up` starts it again on the same volume."""
+    _compose("kill", "-s", "SIGKILL", broker, timeout_s=60)
 
 
 def _compose(*args: str, timeout_s: float) -> None:

@@ -1,7 +1,8 @@
 """Run Kafka, RabbitMQ and Redis as local processes, without Docker.
 
 State lives under `.brokers/<broker>/`: rendered config, data, one pid file and one log.
-`start` is idempotent; `stop` and `kill` only ever signal the pid that `start` recorded.
+`start` is idempotent; `stop` and `kill` only ever signal the process that `start` recorded
+(same pid *and* start time). Every listener binds to the loopback interface only.
 Not for deciding *whether* to run natively (see `provision`).
 """
 
@@ -15,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from pathlib import Path
 from string import Template
 
 from . import install, state
-from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, cache_dir
+from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, cache_dir, too_old
 from .probes import port_is_open, probe
 
 KAFKA_POM = TEMPLATES_DIR / "kafka" / "pom.xml"
@@ -194,6 +196,9 @@ def _rabbitmq_launch(ep: Endpoint) -> Launch:
         "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
         "RABBITMQ_CONF_ENV_FILE": str(env_file),
         "RABBITMQ_PID_FILE": str(home / "beam.pid"),
+        # Loopback only: the port mapper and the inter-node (distribution) listener too.
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
     }
     return Launch([server], env, ready_timeout_s=90)
 
@@ -207,6 +212,7 @@ def rabbitmq_node_name(ep: Endpoint) -> str:
 
 def _redis_launch(ep: Endpoint) -> Launch:
     server = install.ensure("redis-server")
+    _check_version("redis", server, ["--version"], r"v=([\d.]+)")
     home = state.broker_dir("redis")
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -216,6 +222,19 @@ def _redis_launch(ep: Endpoint) -> Launch:
 
 
 # --- common ------------------------------------------------------------------------------
+
+
+def _check_version(broker: str, program: str, args: list[str], pattern: str) -> None:
+    out = subprocess.run([program, *args], capture_output=True, text=True, timeout=30).stdout
+    match = re.search(pattern, out)
+    reason = too_old(broker, match.group(1) if match else None)
+    if reason:
+        fix = install.install_command(f"{broker}-server")
+        raise BrokerStartError(
+            f"{program}: {reason}. Install a newer one ({fix} on a current Debian/Ubuntu), "
+            f"or point the lab at one with {ENV_VARS[broker]}."
+        )
+
 
 _LAUNCHERS = {"kafka": _kafka_launch, "rabbitmq": _rabbitmq_launch, "redis": _redis_launch}
 
@@ -233,8 +252,13 @@ def ports(ep: Endpoint) -> dict[int, str]:
     return {ep.port: f"{ep.broker} clients ({ENV_VARS[ep.broker]})", **extra}
 
 
-def check_ports_free(ep: Endpoint) -> None:
+def check_ports_free(ep: Endpoint, grace_s: float = 3.0) -> None:
+    """Refuse to start over someone else's listener. A broker killed a moment ago may still hold
+    its ports while the kernel tears it down, so each port gets `grace_s` to become free."""
+    deadline = time.monotonic() + grace_s
     for port, purpose in ports(ep).items():
+        while port_is_open("127.0.0.1", port, timeout=0.5) and time.monotonic() < deadline:
+            time.sleep(0.1)
         if port_is_open("127.0.0.1", port, timeout=0.5):
             raise BrokerStartError(
                 f"cannot start {ep.broker}: port {port} ({purpose}) is already taken by "
@@ -244,94 +268,131 @@ def check_ports_free(ep: Endpoint) -> None:
             )
 
 
-def start(ep: Endpoint) -> tuple[int, float]:
+def start(ep: Endpoint, name: str | None = None) -> tuple[int, float]:
     """Start the broker for `ep` unless ours already runs; wait until it is really ready.
 
-    Returns (pid, seconds until healthy).
+    Returns (pid, seconds until healthy). A broker that does not become ready in time is
+    stopped again, so a failed start leaves nothing running that nobody tracks.
     """
+    name = name or ep.broker
     began = time.monotonic()
-    pid = state.running_pid(ep.broker)
-    if pid is None:
-        check_ports_free(ep)
-        launch = _LAUNCHERS[ep.broker](ep)
-        pid = _spawn(ep.broker, launch)
-        state.address_file(ep.broker).write_text(f"{ep.address}\n")
-        timeout = launch.ready_timeout_s
-    else:
-        timeout = 120.0  # ours, perhaps still booting from an earlier `up`
-    _wait_ready(ep, pid, began + timeout)
+    pid = state.running_pid(name)
+    if pid is not None:
+        _wait_ready(ep, name, pid, began + 120.0)  # ours, perhaps still booting
+        return pid, time.monotonic() - began
+    check_ports_free(ep)
+    launch = _LAUNCHERS[ep.broker](ep)
+    pid = _spawn(name, launch)
+    state.address_file(name).write_text(f"{ep.address}\n")
+    try:
+        _wait_ready(ep, name, pid, began + launch.ready_timeout_s)
+    except BaseException:
+        _signal_and_wait(name, signal.SIGTERM, 10.0)
+        raise
     return pid, time.monotonic() - began
 
 
-def _spawn(broker: str, launch: Launch) -> int:
-    log = state.log_file(broker)
+def _spawn(name: str, launch: Launch) -> int:
+    log = state.log_file(name)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {broker}\n".encode())
+    with open(log, "ab") as out, _interrupts_deferred():
+        out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
         out.flush()
         # Own session and no inherited pipes: the broker outlives this command and never keeps
         # a caller (make, CI) waiting for its output to close.
         process = subprocess.Popen(
             launch.command,
             env=launch.env,
-            cwd=state.broker_dir(broker),
+            cwd=state.broker_dir(name),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    state.pid_file(broker).write_text(f"{process.pid}\n")
+        state.record_process(name, process.pid)
     return process.pid
 
 
-def _wait_ready(ep: Endpoint, pid: int, deadline: float) -> None:
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold Ctrl-C and SIGTERM until the pid is recorded: an interrupt between the spawn and
+    the pid file would leave a broker nobody can stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python runs signal handlers in the main thread only
+        return
+    # Handlers, not a blocked signal mask: a child inherits the mask, and a broker started with
+    # SIGTERM blocked would ignore `stop`.
+    received: list[int] = []
+    deferred = (signal.SIGINT, signal.SIGTERM)
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in deferred
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            signal.raise_signal(received[0])  # now that the pid is on disk
+
+
+def _wait_ready(ep: Endpoint, name: str, pid: int, deadline: float) -> None:
     while True:
-        if not state.is_alive(pid):
+        if state.running_pid(name) != pid:
             raise BrokerStartError(
-                f"{ep.broker} (pid {pid}) exited while starting. Last lines of "
-                f"{state.log_file(ep.broker)}:\n{state.log_tail(ep.broker)}"
+                f"{name} (pid {pid}) exited while starting. Last lines of "
+                f"{state.log_file(name)}:\n{state.log_tail(name)}"
             )
-        health = probe(ep, timeout=3.0, deep=True)
+        health = probe(ep, timeout=3.0, deep=True)  # our own broker: a write round trip is fine
         if health.ok:
             return
+        if health.speaks:  # it answers, but cannot serve the lessons (too old): waiting won't help
+            raise BrokerStartError(f"{name} (pid {pid}): {health.detail}")
         if time.monotonic() > deadline:
             raise BrokerStartError(
-                f"{ep.broker} (pid {pid}) did not become ready in time: {health.detail}. "
-                f"Last lines of {state.log_file(ep.broker)}:\n{state.log_tail(ep.broker)}"
+                f"{name} (pid {pid}) did not become ready in time: {health.detail}. "
+                f"Last lines of {state.log_file(name)}:\n{state.log_tail(name)}"
             )
         time.sleep(0.5)
 
 
-def stop(broker: str, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+def stop(name: str, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     """Stop our broker gracefully (SIGTERM, then SIGKILL after `timeout_s`). True if it ran."""
-    return _signal_and_wait(broker, signal.SIGTERM, timeout_s)
+    return _signal_and_wait(name, signal.SIGTERM, timeout_s)
 
 
-def kill(broker: str) -> bool:
+def kill(name: str) -> bool:
     """SIGKILL our broker: a crash, for the reliability lessons. True if it ran."""
-    return _signal_and_wait(broker, signal.SIGKILL, 10.0)
+    return _signal_and_wait(name, signal.SIGKILL, 10.0)
 
 
-def _signal_and_wait(broker: str, sig: signal.Signals, timeout_s: float) -> bool:
-    pid = state.running_pid(broker)
+def _signal_and_wait(name: str, sig: signal.Signals, timeout_s: float) -> bool:
+    pid = state.running_pid(name)
     if pid is None:
-        state.pid_file(broker).unlink(missing_ok=True)
+        state.forget_process(name)
         return False
     # SIGKILL goes to the whole session we created (RabbitMQ's script and its Erlang VM);
     # SIGTERM to the leader is enough, as each broker shuts down cleanly on it.
-    if sig == signal.SIGKILL:
-        os.killpg(pid, sig)
-    else:
-        os.kill(pid, sig)
+    _send(pid, sig, whole_group=sig == signal.SIGKILL)
     deadline = time.monotonic() + timeout_s
-    while state.running_pid(broker) == pid and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if state.running_pid(broker) == pid:
-        os.killpg(pid, signal.SIGKILL)
+    while state.running_pid(name) == pid and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if state.running_pid(name) == pid:
+        _send(pid, signal.SIGKILL, whole_group=True)
         time.sleep(0.5)
     _reap(pid)
-    state.pid_file(broker).unlink(missing_ok=True)
+    state.forget_process(name)
     return True
+
+
+def _send(pid: int, sig: signal.Signals, whole_group: bool) -> None:
+    # Only a process that leads its own group (we started it with a new session) gets its
+    # whole group signalled; anything else gets the signal alone. Gone already is fine.
+    with contextlib.suppress(ProcessLookupError):
+        if whole_group and state.leads_its_group(pid):
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
 
 
 def _reap(pid: int) -> None:

@@ -2,7 +2,8 @@
 
 A port that accepts TCP is not a healthy broker: every probe completes a real exchange
 (Kafka metadata, an AMQP handshake, a Redis PING) and, when `deep`, a write round trip
-(topic create/delete, queue declare, XADD). Not for starting or stopping brokers.
+(topic create/delete, queue declare, XADD). Only a broker the lab started itself gets a deep
+probe: someone else's cluster is never written to. Not for starting or stopping brokers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import redis
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from .config import Endpoint
+from .config import Endpoint, kafka_config, too_old
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Health:
     detail: str  # why it is unhealthy, or a short description of what answered
     version: str | None = None
     listening: bool = False  # something accepted a TCP connection on the port
+    speaks: bool = False  # ...and answered in the broker's own protocol
 
 
 def port_is_open(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -48,7 +50,10 @@ def probe(ep: Endpoint, timeout: float = 3.0, deep: bool = False) -> Health:
             f"{type(exc).__name__}: {_first_line(exc)}",
             listening=True,
         )
-    return Health(True, "ok", version=version, listening=True)
+    old = too_old(ep.broker, version)
+    if old:
+        return Health(False, f"{old}: upgrade it", version, listening=True, speaks=True)
+    return Health(True, "ok", version=version, listening=True, speaks=True)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -59,7 +64,7 @@ def _first_line(exc: BaseException) -> str:
 def _kafka(ep: Endpoint, timeout: float, deep: bool) -> str | None:
     admin = AdminClient(
         {
-            "bootstrap.servers": ep.url,
+            **kafka_config(ep.url),
             "socket.timeout.ms": int(timeout * 1000),
             # A probe of a wrong port should say one sentence, not log a page of retries.
             "log_level": 0,

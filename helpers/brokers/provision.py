@@ -5,7 +5,9 @@
 - native: local processes under `.brokers/` (see `native`).
 
 `LAB_BROKERS_BACKEND=native|docker` forces a backend for the brokers that must be started.
-Not for notebooks, which only call `require` (see the package's __init__).
+`up`, `down`, `restart` and `crash` hold the lab's provisioning lock, so two of them never run
+at once. Not for notebooks, which only call `require` (see the package's __init__), and
+`restart`/`crash` for the durability lessons.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def _backend_choice() -> str:
 
 def up(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
     """Make every named broker healthy. Idempotent: what already runs is left alone."""
+    with state.locked():
+        return _up(brokers)
+
+
+def _up(brokers: tuple[str, ...]) -> list[BrokerStatus]:
     to_start: list[Endpoint] = []
     for broker in brokers:
         ep = endpoint(broker)
@@ -64,14 +71,23 @@ def up(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
                 )
             to_start.append(ep)  # ours: `native.start` waits until it is healthy
             continue
-        health = probe(ep, deep=True)
+        health = probe(ep)  # read-only: an external broker is never written to
         if health.ok:
             continue
-        if health.listening:
+        if health.speaks:
+            raise ProvisionError(
+                f"{broker} at {ep.address} answers but cannot be used: {health.detail}."
+            )
+        if health.listening and ep.is_local:
             raise ProvisionError(
                 f"{broker}: port {ep.port} is taken by {state.who_listens(ep.port)}, which does "
                 f"not answer as {broker} ({health.detail}). Stop it, or set "
                 f"{ENV_VARS[broker]} to another local port."
+            )
+        if health.listening:
+            raise ProvisionError(
+                f"{broker}: {ep.address} (from {ENV_VARS[broker]}) answers, but not as "
+                f"{broker} ({health.detail}). Check the host and port in {ENV_VARS[broker]}."
             )
         if not ep.is_local:
             raise ProvisionError(
@@ -113,25 +129,40 @@ def _start_native(endpoints: list[Endpoint]) -> dict[str, float]:
 
 def down(brokers: tuple[str, ...] = BROKERS) -> list[str]:
     """Stop what `up` started (native pids, docker services); never anything else."""
-    stopped = [b for b in brokers if native.stop(b)]
-    if docker.started() & set(brokers):
-        stopped += docker.down(list(brokers))
-    return stopped
+    with state.locked():
+        stopped = [b for b in brokers if native.stop(b)]
+        if docker.started() & set(brokers):
+            stopped += docker.down(list(brokers))
+        return stopped
 
 
 def restart(broker: str) -> float:
-    """Stop and start a broker that `up` started, keeping its data. Returns seconds taken."""
+    """Stop a broker that `up` started (SIGTERM: it shuts down cleanly) and start it again on
+    the same data. Returns the seconds taken."""
+    return _cycle(broker, clean=True)
+
+
+def crash(broker: str) -> float:
+    """SIGKILL a broker that `up` started (no shutdown: what it had not written is gone) and
+    start it again on the same data. Returns the seconds taken."""
+    return _cycle(broker, clean=False)
+
+
+def _cycle(broker: str, clean: bool) -> float:
     began = time.monotonic()
-    if broker in docker.started():
-        docker.restart(broker)
-    elif state.recorded_pid(broker) is not None:
-        native.stop(broker)
-        native.start(endpoint(broker))
-    else:
-        raise ProvisionError(
-            f"{broker} was not started by this lab (external endpoint), so it cannot be "
-            f"restarted from here. Run `{FIX_UP}` to use a lab-managed broker."
-        )
+    with state.locked():
+        if broker in docker.started():
+            docker.restart(broker) if clean else docker.kill(broker)
+            docker.up([broker])
+        elif state.running_pid(broker) is not None:
+            native.stop(broker) if clean else native.kill(broker)
+            native.start(endpoint(broker))
+        else:
+            raise ProvisionError(
+                f"{broker} is not a broker this lab started and runs (an external endpoint, or "
+                f"stopped), so it cannot be {'restarted' if clean else 'crashed'} from here. "
+                f"Run `{FIX_UP}` to use a lab-managed broker."
+            )
     return time.monotonic() - began
 
 
@@ -160,7 +191,7 @@ def _status(broker: str) -> BrokerStatus:
         )
     return BrokerStatus(
         broker=broker,
-        endpoint=ep.url,
+        endpoint=ep.display_url,
         backend=backend,
         healthy=health.ok,
         version=version,

@@ -1,81 +1,106 @@
 """What a native broker left on disk: its folder, pid file and log, and whether that pid is ours.
 
-Not for starting processes; `native` does that and records them here.
+A process is ours only if both its pid and its start time match what `native` recorded when it
+spawned it: pids are reused, and `down` must never signal someone else's process. `locked()`
+serialises `up`/`down`/`restart` across processes, so two at once cannot start a broker that
+nobody tracks. Not for starting processes; `native` does that and records them here.
+
+Every function takes a process *name*: a broker ("kafka") or a node of a cluster ("kafka-2").
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 
 from .config import state_dir
 
-# A pid is only ours if the live process still looks like the broker we started: pids are
-# reused, and `down` must never signal someone else's process.
-SIGNATURES = {
-    "kafka": "kafka.Kafka",
-    "rabbitmq": "rabbit",
-    "redis": "redis-server",
-}
+LOCK_TIMEOUT_S = 300.0
 
 
-def broker_dir(broker: str) -> Path:
-    return state_dir() / broker
+def broker_dir(name: str) -> Path:
+    return state_dir() / name
 
 
-def pid_file(broker: str) -> Path:
-    return broker_dir(broker) / f"{broker}.pid"
+def pid_file(name: str) -> Path:
+    return broker_dir(name) / f"{name}.pid"
 
 
-def address_file(broker: str) -> Path:
-    return broker_dir(broker) / f"{broker}.address"
+def address_file(name: str) -> Path:
+    return broker_dir(name) / f"{name}.address"
 
 
-def recorded_address(broker: str) -> str | None:
+def log_file(name: str) -> Path:
+    return broker_dir(name) / f"{name}.log"
+
+
+def recorded_address(name: str) -> str | None:
     """The host:port the lab's broker was started for, if one was."""
     try:
-        return address_file(broker).read_text().strip()
+        return address_file(name).read_text().strip()
     except OSError:
         return None
 
 
-def log_file(broker: str) -> Path:
-    return broker_dir(broker) / f"{broker}.log"
+def record_process(name: str, pid: int) -> None:
+    """Write '<pid> <start time>' atomically: a reader sees the whole record or none."""
+    started = psutil.Process(pid).create_time()
+    target = pid_file(name)
+    scratch = target.with_suffix(".pid.tmp")
+    scratch.write_text(f"{pid} {started!r}\n")
+    os.replace(scratch, target)
 
 
-def recorded_pid(broker: str) -> int | None:
+def forget_process(name: str) -> None:
+    pid_file(name).unlink(missing_ok=True)
+
+
+def _record(name: str) -> tuple[int, float | None] | None:
     try:
-        return int(pid_file(broker).read_text().strip())
-    except (OSError, ValueError):
+        fields = pid_file(name).read_text().split()
+        return int(fields[0]), float(fields[1]) if len(fields) > 1 else None
+    except (OSError, ValueError, IndexError):
         return None
 
 
-def running_pid(broker: str) -> int | None:
-    """The recorded pid if that process is alive and is still our broker, else None."""
-    pid = recorded_pid(broker)
-    if pid is None:
+def recorded_pid(name: str) -> int | None:
+    record = _record(name)
+    return record[0] if record else None
+
+
+def running_pid(name: str) -> int | None:
+    """The recorded pid if that very process (same pid, same start time) is still alive."""
+    record = _record(name)
+    if record is None or record[1] is None:  # no start time: cannot prove it is ours
         return None
+    pid, started = record
     try:
         process = psutil.Process(pid)
+        same = abs(process.create_time() - started) < 0.01
         alive = process.status() != psutil.STATUS_ZOMBIE
-        cmdline = " ".join(process.cmdline())
     except psutil.Error:
         return None
-    return pid if alive and SIGNATURES[broker] in cmdline else None
+    return pid if same and alive else None
 
 
-def is_alive(pid: int) -> bool:
-    # Checks liveness only: right after a spawn the child may not have exec'd the broker yet.
+def leads_its_group(pid: int) -> bool:
+    """True if `pid` leads its process group: only then may the whole group be signalled."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
         return False
 
 
-def log_tail(broker: str, lines: int = 15) -> str:
+def log_tail(name: str, lines: int = 15) -> str:
     try:
-        text = log_file(broker).read_text(errors="replace")
+        text = log_file(name).read_text(errors="replace")
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])
@@ -93,3 +118,43 @@ def who_listens(port: int) -> str:
     except psutil.Error:
         pass
     return "another process"
+
+
+# --- one `up`/`down` at a time -----------------------------------------------------------------
+
+_held = threading.local()  # re-entrant within a thread: `restart` calls `stop` then `start`
+_threads = threading.RLock()
+
+
+@contextlib.contextmanager
+def locked(timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the lab's provisioning lock (a file lock in the state folder, so other processes
+    wait too). Raises TimeoutError naming the lock file if another `up`/`down` holds it."""
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    path = state_dir() / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _threads, open(path, "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"another `brokers up/down` has held {path} for {timeout_s:.0f} s; "
+                        "wait for it to finish, or stop it"
+                    ) from None
+                time.sleep(0.1)
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
+            fcntl.flock(handle, fcntl.LOCK_UN)
