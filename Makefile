@@ -12,11 +12,12 @@ PYTEST_ARGS ?=
 BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup lab test book lint format brokers-up brokers-down brokers-status clean distclean
+.PHONY: help setup lab test soak book lint format brokers-up brokers-down brokers-status clean distclean
 
 help:
 	@echo "make lab             set up, start the brokers, serve JupyterLab on notebooks/ (port \$$JUPYTER_PORT, default 8888)"
 	@echo "make test            set up, start the brokers, run helper tests, notebook hygiene and every notebook (nbval)"
+	@echo "make soak            the crash experiments, larger, killed at random, under CPU load (SOAK_RUNS, SOAK_SCALE)"
 	@echo "make book            execute every notebook and write HTML with plots under build/book/"
 	@echo "make brokers-up      start Kafka, RabbitMQ and Redis (external > docker > native)"
 	@echo "make brokers-down    stop the brokers that brokers-up started"
@@ -48,6 +49,9 @@ lab: brokers-up
 
 test: brokers-up
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+soak: brokers-up
+	$(PY) -m pytest -m soak -s tests/test_soak.py $(PYTEST_ARGS)
 
 book: brokers-up
 	$(PY) -m scripts.build_book

@@ -1,44 +1,98 @@
 """Fault injection and accounting: worker processes that can be SIGKILLed mid-work, and the
-count of lost and duplicated messages against what was sent.
+count of lost and duplicated messages.
 
-A worker is a real separate process (`python -m <module> ...`) that appends one line per event
-("processed <id>", "acked <id>") to its own record file, flushed at once, so what it did before
-being killed survives it. Not for starting brokers (see `helpers.brokers`).
+Counting is done from **effects**, never from a diary written after the fact: a worker records
+the effect of a message ("processed <id>") with one `write()` to its effect file *before* it
+acknowledges the message, so the record survives a SIGKILL at any later instant (the kernel
+keeps what was written). Lost and duplicated are then counted over the effects of every consumer
+that touched the messages, or read from the broker itself.
+
+A worker can also be told to kill itself at a named crash point (`CrashPoint`), so that a lesson
+shows the same outcome on every run. Not for starting brokers (see `helpers.brokers`).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
-class WorkerProcess:
-    """A consumer running in its own process, with a record file of what it did."""
+class EffectLog:
+    """The worker's side: append one line per effect, each with a single unbuffered write()."""
 
-    def __init__(self, module: str, args: list[str], record_file: Path) -> None:
-        self.record_file = Path(record_file)
-        self.record_file.parent.mkdir(parents=True, exist_ok=True)
-        self.record_file.touch()
-        self.log_file = self.record_file.with_suffix(".log")
+    def __init__(self, path: Path | str) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def record(self, kind: str, message_id: str) -> None:
+        os.write(self._fd, f"{kind} {message_id}\n".encode())
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class CrashPoint:
+    """SIGKILL this process the `after`-th time `reached(name)` is called with the chosen name.
+
+    A worker names the places where it may die (e.g. "before-ack") and calls `reached()` there;
+    the launcher picks one place and the count on the command line (None: never crash).
+    `prepare` runs just before dying, e.g. to make sure the effects so far reached the broker.
+    """
+
+    def __init__(self, name: str | None, after: int | None) -> None:
+        self.name, self.after, self.count = name, after, 0
+
+    def reached(self, name: str, prepare: Callable[[], object] | None = None) -> None:
+        if name != self.name or self.after is None:
+            return
+        self.count += 1
+        if self.count >= self.after:
+            if prepare:
+                prepare()
+            os.kill(os.getpid(), signal.SIGKILL)  # no clean-up, no final ack: a crash
+
+
+def crash_point_args(crash_at: str | None, crash_after: int | None) -> list[str]:
+    """The command-line arguments that tell a worker where to kill itself."""
+    if crash_at is None:
+        return []
+    return ["--crash-at", crash_at, "--crash-after", str(crash_after)]
+
+
+class WorkerProcess:
+    """A consumer running in its own process (`python -m module args...`), its output in
+    `<name>.log` and, when it records effects to a file, `<name>.effects` (passed as --effects).
+    A worker whose effects are messages on the broker records none."""
+
+    def __init__(
+        self, module: str, args: list[str], workdir: Path | str, name: str, effects: bool = True
+    ) -> None:
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.effect_file = workdir / f"{name}.effects"
+        self.log_file = workdir / f"{name}.log"
+        if effects:
+            self.effect_file.touch()
+            args = [*args, "--effects", str(self.effect_file)]
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", module, *args, "--record", str(self.record_file)],
+                [sys.executable, "-m", module, *args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
 
-    def records(self, kind: str) -> list[str]:
-        """The ids recorded with `kind` ("processed", "acked"...), in order."""
-        lines = self.record_file.read_text().splitlines()
+    def records(self, kind: str = "processed") -> list[str]:
+        """The ids recorded with `kind`, in order (a line cut by a kill is ignored)."""
+        lines = self.effect_file.read_text().split("\n")[:-1]  # only complete lines
         return [line.split(" ", 1)[1] for line in lines if line.startswith(kind + " ")]
 
-    def wait_for(self, kind: str, count: int, timeout_s: float = 30.0) -> int:
+    def wait_for(self, count: int, kind: str = "processed", timeout_s: float = 60.0) -> int:
         """Block until `count` records of `kind` exist (or the deadline); return how many."""
         deadline = time.monotonic() + timeout_s
         while (seen := len(self.records(kind))) < count:
@@ -56,7 +110,7 @@ class WorkerProcess:
         self.process.wait(timeout=10)
 
     def wait(self, timeout_s: float = 60.0) -> int:
-        """Wait for a worker that stops by itself; its exit code."""
+        """Wait for a worker that stops by itself (or kills itself); its exit code."""
         try:
             return self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -67,10 +121,10 @@ class WorkerProcess:
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
-def count_lost_and_duplicated(sent: Iterable[str], delivered: Iterable[str]) -> dict[str, int]:
-    """Compare what was sent with every delivery a consumer acted on (with repeats)."""
+def count_lost_and_duplicated(sent: Iterable[str], effects: Iterable[str]) -> dict[str, int]:
+    """Compare what was sent with every effect a consumer produced (with repeats)."""
     sent_set = set(sent)
-    counts = Counter(delivered)
+    counts = Counter(effects)
     return {
         "sent": len(sent_set),
         "delivered_once_or_more": len(sent_set & counts.keys()),

@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 
 from helpers import orders
-from helpers.brokers import endpoint
+from helpers.brokers import endpoint, state
+from helpers.faults import WorkerProcess, crash_point_args
 from helpers.orders import MalformedMessage
 
 Handler = Callable[[str, dict[str, str]], None]
@@ -176,6 +178,21 @@ def add_entries(r: redis.Redis, stream: str, payloads: Iterable[dict | str]) -> 
         return pipe.execute()
 
 
+def disk_bytes_written() -> int | None:
+    """Bytes the lab's native Redis process has made the kernel write to storage (from
+    /proc/<pid>/io), or None when the lab does not run Redis natively on this machine."""
+    if state.recorded_address("redis") != endpoint("redis").address:
+        return None  # the endpoint is not the Redis the lab started
+    pid = state.running_pid("redis")
+    if pid is None:
+        return None
+    try:
+        io = Path(f"/proc/{pid}/io").read_text()
+    except OSError:
+        return None
+    return int(next(line.split()[1] for line in io.splitlines() if line.startswith("write_bytes")))
+
+
 def xadd_rate(r: redis.Redis, stream: str, count: int) -> float:
     """Entries per second for `count` sequential XADDs, each waiting for its reply."""
     began = time.perf_counter()
@@ -233,3 +250,23 @@ def lag_timeline(
         )
         time.sleep(interval_s)
     return rows
+
+
+def start_worker(
+    stream: str,
+    group: str,
+    consumer: str,
+    *,
+    workdir: Path | str,
+    delay_ms: float = 10,
+    url: str | None = None,
+    crash_at: str | None = None,
+    crash_after: int | None = None,
+) -> WorkerProcess:
+    """Consume `stream` as `consumer` of `group` in a new process (see `helpers.redis_worker`).
+    It kills itself at `crash_at` the `crash_after`-th time it gets there; or SIGKILL it from
+    outside with `.kill()`."""
+    args = ["--stream", stream, "--group", group, "--consumer", consumer]
+    args += ["--delay-ms", str(delay_ms)] + (["--url", url] if url else [])
+    args += crash_point_args(crash_at, crash_after)
+    return WorkerProcess("helpers.redis_worker", args, workdir, consumer)

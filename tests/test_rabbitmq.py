@@ -24,6 +24,7 @@ from helpers.rabbitmq import (
     publish_confirmed,
     publish_json,
     start_worker,
+    wait_until_unconsumed,
 )
 from tests.conftest import free_port
 
@@ -114,22 +115,44 @@ def test_unlimited_prefetch_splits_the_work_round_robin(topology, rabbitmq_ep):
 
 
 @pytest.mark.parametrize("ack", ["manual", "auto"])
-def test_a_killed_worker_loses_nothing_with_manual_acks_only(topology, rabbitmq_ep, tmp_path, ack):
+def test_a_worker_killed_before_an_ack_loses_nothing_with_manual_acks_only(
+    topology, rabbitmq_ep, tmp_path, ack
+):
     queue = topology.queue(unique_name(f"t-kill-{ack}"), durable=True)
     ids = [str(i) for i in range(200)]
     publish_confirmed([i.encode() for i in ids], queue, batch_size=200, url=rabbitmq_ep.url)
+    worker = start_worker(queue, ack=ack, workdir=tmp_path, prefetch=20, delay_ms=5,
+                          url=rabbitmq_ep.url, crash_at="before-ack", crash_after=20)  # fmt: skip
+    assert worker.wait() == -9
+    wait_until_unconsumed(topology.channel, queue)
+    rest = drain(topology.channel, queue)
+    effects = worker.records("processed")
+    counts = count_lost_and_duplicated(ids, effects + [m.body.decode() for m in rest])
+    assert len(effects) == 20 and counts["unexpected"] == 0
+    redelivered = sum(m.redelivered for m in rest)
+    if ack == "manual":  # the 20th was processed, never acked: redelivered and processed twice
+        assert counts["lost"] == 0 and counts["duplicated"] == 1, counts
+        assert 1 <= redelivered <= 20  # what the dead worker held unacked (up to the prefetch)
+    else:  # everything pushed to the dead worker was forgotten by the broker
+        assert counts["lost"] == 200 - 20 - len(rest) and counts["lost"] > 0, counts
+        assert counts["duplicated"] == 0 and redelivered == 0
+
+
+def test_a_worker_killed_from_outside_at_any_moment_loses_nothing_with_manual_acks(
+    topology, rabbitmq_ep, tmp_path
+):
+    queue = topology.queue(unique_name("t-kill-outside"), durable=True)
+    ids = [str(i) for i in range(200)]
+    publish_confirmed([i.encode() for i in ids], queue, batch_size=200, url=rabbitmq_ep.url)
     worker = start_worker(
-        queue, ack=ack, record_file=tmp_path / "w.txt", prefetch=20, delay_ms=5, url=rabbitmq_ep.url
+        queue, ack="manual", workdir=tmp_path, prefetch=20, delay_ms=2, url=rabbitmq_ep.url
     )
-    worker.wait_for("processed", 20)
+    worker.wait_for(37)
     worker.kill()
-    time.sleep(0.2)  # the broker notices the dead connection and requeues its unacked messages
+    wait_until_unconsumed(topology.channel, queue)
     rest = [m.body.decode() for m in drain(topology.channel, queue)]
     counts = count_lost_and_duplicated(ids, worker.records("processed") + rest)
-    if ack == "manual":
-        assert counts["lost"] == 0
-    else:
-        assert counts["lost"] > 0, "auto-ack should lose what the dead worker had been sent"
+    assert counts["lost"] == 0 and counts["duplicated"] <= 1, counts
 
 
 def test_poison_messages_go_to_the_dead_letter_queue_with_the_reason(topology):

@@ -1,12 +1,14 @@
 """The delivery-guarantee experiment: run the consume-transform-produce worker (see `processor`)
-over N input messages, SIGKILL it a number of times mid-batch, let a last incarnation finish,
-and count lost and duplicated outputs. Not for anything but that experiment."""
+over N input messages, crash it a number of times mid-batch, let a last incarnation finish, and
+count lost and duplicated outputs on the broker. Not for anything but that experiment."""
 
 from __future__ import annotations
 
+import random
+import time
 from pathlib import Path
 
-from helpers.faults import WorkerProcess, count_lost_and_duplicated
+from helpers.faults import WorkerProcess, count_lost_and_duplicated, crash_point_args
 
 from .clients import producer, read_all
 
@@ -31,32 +33,37 @@ def run_with_crashes(
     group: str,
     input_keys: list[str],
     crashes: int,
-    kill_every: int,
-    record_dir: Path | str,
+    kill_every: int | None = None,
+    kill_within_s: float | None = None,
+    workdir: Path | str,
     url: str | None = None,
     work_ms: float = 0.5,
 ) -> dict:
-    """Returns counts of lost and duplicated outputs, as seen by a read_committed consumer."""
-    record = Path(record_dir) / f"{group}.txt"
-    args = [
-        "--mode",
-        mode,
-        "--input",
-        input_topic,
-        "--output",
-        output_topic,
-        "--group",
-        group,
-        "--work-ms",
-        str(work_ms),
-    ] + (["--url", url] if url else [])
+    """Crash the worker `crashes` times, then let one finish; count outputs by key.
+
+    Each incarnation either kills itself mid-batch after `kill_every` more messages (the same
+    outcome on every run), or is SIGKILLed from outside at a random moment within
+    `kill_within_s` seconds (wherever the kill lands). Returns lost and duplicated outputs as a
+    read_committed consumer sees them.
+    """
+    args = ["--mode", mode, "--input", input_topic, "--output", output_topic, "--group", group]
+    args += ["--work-ms", str(work_ms)] + (["--url", url] if url else [])
     for crash in range(1, crashes + 1):
-        worker = WorkerProcess("helpers.kafka.processor", args, record)
-        worker.wait_for("processed", crash * kill_every, timeout_s=60)
-        worker.kill()
-    last = WorkerProcess("helpers.kafka.processor", args, record)
-    if last.wait(timeout_s=120) != 0:
+        if kill_every is not None:
+            crashing = args + crash_point_args("mid-batch", kill_every)
+            worker = WorkerProcess(_MODULE, crashing, workdir, f"{group}-{crash}", effects=False)
+            if worker.wait(timeout_s=120) != -9:
+                raise RuntimeError(f"the {mode} worker did not crash as told:\n{worker.tail()}")
+        else:
+            worker = WorkerProcess(_MODULE, args, workdir, f"{group}-{crash}", effects=False)
+            time.sleep(random.uniform(0.2, kill_within_s))
+            worker.kill()
+    last = WorkerProcess(_MODULE, args, workdir, f"{group}-last", effects=False)
+    if last.wait(timeout_s=300) != 0:
         raise RuntimeError(f"the last {mode} worker failed:\n{last.tail()}")
     outputs = [m.key().decode() for m in read_all(output_topic, url=url)]
     counts = count_lost_and_duplicated(input_keys, outputs)
     return {"mode": mode, "crashes": crashes, **counts}
+
+
+_MODULE = "helpers.kafka.processor"

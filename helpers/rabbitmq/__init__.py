@@ -3,7 +3,7 @@ draining, publisher confirms, competing and poison-aware consumers, a crashable 
 request-reply, and retry-with-delay queues."""
 
 from .confirms import ConfirmReport, publish_confirmed
-from .connection import Topology, connect, parameters, queue_depth
+from .connection import Topology, connect, parameters, queue_depth, wait_until_unconsumed
 from .consumers import DispatchReport, competing_consumers, consume_or_dead_letter
 from .messages import PERSISTENT, TRANSIENT, Received, drain, publish_json
 from .retry import attempts_so_far, declare_retry_topology, process_with_retries
@@ -35,4 +35,5 @@ __all__ = [
     "queue_depth",
     "requeue_until_gone",
     "start_worker",
+    "wait_until_unconsumed",
 ]

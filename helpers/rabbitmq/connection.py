@@ -6,6 +6,8 @@ Not for publishing or consuming (see `messages`, `confirms`, `consumers`).
 
 from __future__ import annotations
 
+import time
+
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
@@ -54,6 +56,17 @@ def queue_depth(connection: pika.BlockingConnection, queue: str) -> int | None:
     finally:
         if channel.is_open:
             channel.close()
+
+
+def wait_until_unconsumed(channel: BlockingChannel, queue: str, timeout_s: float = 10.0) -> None:
+    """Wait until the broker reports no consumer on `queue`: after a consumer's connection died,
+    this is when its unacked messages are back in the queue (counted from the broker, not
+    guessed with a sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while channel.queue_declare(queue=queue, passive=True).method.consumer_count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{queue} still has a consumer after {timeout_s} s")
+        time.sleep(0.05)
 
 
 class Topology:
