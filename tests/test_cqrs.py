@@ -1,10 +1,11 @@
 """The Order write side and the read-model projection, end to end through the real Kafka."""
 
-import threading
+import time
 
 import pytest
 
 from helpers import eventsourcing as es
+from helpers.background import Background, BackgroundFailed
 from helpers.naming import unique_name
 
 
@@ -52,15 +53,42 @@ def test_projection_through_kafka_matches_the_write_side_and_replays_idempotentl
         service.handle(es.ShipOrder(f"o-{i}"))
     assert es.relay_once(store, kafka_ep.url) == 25
     model = es.OrdersReadModel(tmp_path / "r.db")
-    applied = es.project(topic, model, unique_name("t-p"), until_applied=25, url=kafka_ep.url)
-    assert applied == 25
+    first = es.project(topic, model, unique_name("t-p"), until_applied=25, url=kafka_ep.url)
+    assert first.applied == 25
     summary = model.order_summary()
     assert summary.loc["shipped", "orders"] == 5 and summary.loc["created", "orders"] == 15
     assert list(model.orders_by_customer("c-0")["total_cents"]) == [
         100 + i for i in range(0, 20, 3)
     ]
     before = model.all_orders()
-    stop = threading.Event()
-    threading.Timer(2.0, stop.set).start()
-    assert es.project(topic, model, unique_name("t-p2"), stop=stop, url=kafka_ep.url) == 0
+    again = es.project(topic, model, unique_name("t-p2"), to_end=True, url=kafka_ep.url)
+    assert again.read == 25 and again.applied == 0  # every event read again, none applied
     assert model.all_orders().equals(before)
+
+
+def test_a_failing_event_is_rolled_back_and_later_events_still_apply(tmp_path):
+    model = es.OrdersReadModel(tmp_path / "r.db")
+    created = {"stream_id": "o-1", "type": "OrderCreated", "recorded_at": 1.0,
+               "data": {"customer": "alice", "items": 2, "total_cents": 500}}  # fmt: skip
+    assert model.apply({"event_id": "e1", **created})
+    with pytest.raises(es.ProjectionError, match="e2 .*OrderCreated of o-1"):
+        model.apply({"event_id": "e2", **created})  # a second OrderCreated: primary key clash
+    shipped = {"event_id": "e3", "stream_id": "o-1", "type": "OrderShipped", "recorded_at": 2.0}
+    assert model.apply({**shipped, "data": {}})  # the store is not wedged by the failure
+    assert model.apply({"event_id": "e2", **created, "stream_id": "o-2"})  # e2 was not recorded
+    assert model.order_summary()["orders"].to_dict() == {"created": 1, "shipped": 1}
+
+
+def test_a_projector_that_dies_raises_in_the_caller(tmp_path, topic, kafka_ep):
+    store = es.EventStore(tmp_path / "w.db")
+    service = es.OrderService(store, topic)
+    service.handle(es.CreateOrder("o-1", "alice", items=1, total_cents=100))
+    es.relay_once(store, kafka_ep.url)
+    broken = es.OrdersReadModel(tmp_path / "r.db")
+    broken.db.execute("DROP TABLE orders")  # every apply now fails
+    projector = Background(es.project, topic, broken, unique_name("t-p"), url=kafka_ep.url)
+    deadline = time.monotonic() + 30
+    while projector.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(BackgroundFailed, match="could not be applied"):
+        projector.stop()

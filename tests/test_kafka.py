@@ -81,27 +81,73 @@ def test_rebalance_timeline_leaves_the_extra_consumer_idle(topics, kafka_ep):
     assert "idle" not in timeline.loc["a leaves", ["b", "c"]].tolist()
 
 
-@pytest.mark.parametrize("mode", ["exactly-once", "at-least-once"])
-def test_a_killed_worker_loses_nothing_and_exactly_once_duplicates_nothing(
+def test_an_eager_rebalance_revokes_everything_a_cooperative_one_only_what_moves(topics, kafka_ep):
+    name = topics.create(unique_name("t-group"), partitions=2)
+    steps = ["+a", "+b"]
+    eager, cooperative = (
+        kafka.rebalance_timeline(name, unique_name("t-g"), 2, steps, strategy=s, url=kafka_ep.url)
+        for s in (kafka.EAGER, kafka.COOPERATIVE)
+    )
+    assert eager.loc["b joins", "revoked_from_others"] == 2  # a gave up both partitions...
+    assert cooperative.loc["b joins", "revoked_from_others"] == 1  # ...or only the one b took
+
+
+def test_python_side_callback_settings_keep_their_names(kafka_ep, topics):
+    name = topics.create(unique_name("t-commit"))
+    producer = kafka.producer(kafka_ep.url)
+    producer.produce(name, value=b"x")
+    producer.flush(30)
+    commits = []
+    reader = kafka.consumer(
+        unique_name("t-g"), kafka_ep.url, on_commit=lambda err, parts: commits.append(err)
+    )
+    reader.subscribe([name])
+    assert len(kafka.consume_n(reader, 1, timeout_s=20)) == 1
+    reader.commit(asynchronous=True)  # its result arrives through on_commit...
+    deadline = time.monotonic() + 10
+    while not commits and time.monotonic() < deadline:
+        reader.poll(0.1)  # ...served by poll
+    reader.close()
+    assert commits == [None]
+
+
+# (lost > 0, duplicated > 0) when the worker dies mid-batch, after some outputs were acknowledged
+EXPECTED = {
+    "at-most-once": (True, False),
+    "at-least-once": (False, True),
+    "exactly-once": (False, False),
+}
+
+
+@pytest.mark.parametrize("mode", EXPECTED)
+def test_a_worker_killed_mid_batch_loses_or_duplicates_as_its_guarantee_says(
     topics, kafka_ep, tmp_path, mode
 ):
+    result = _crash_experiment(topics, kafka_ep, tmp_path, mode, kill_every=300)
+    assert (result["lost"] > 0, result["duplicated"] > 0) == EXPECTED[mode], result
+    assert result["unexpected"] == 0
+
+
+def test_exactly_once_survives_kills_at_random_moments(topics, kafka_ep, tmp_path):
+    result = _crash_experiment(topics, kafka_ep, tmp_path, "exactly-once", kill_within_s=1.0)
+    assert result["lost"] == 0 and result["duplicated"] == 0, result
+
+
+def _crash_experiment(topics, kafka_ep, tmp_path, mode, **kill) -> dict:
     source = topics.create(unique_name("t-in"), partitions=2)
     output = topics.create(unique_name("t-out"), partitions=2)
     keys = kafka.produce_numbered(source, 1000, url=kafka_ep.url)
-    result = kafka.run_with_crashes(
+    return kafka.run_with_crashes(
         mode,
         input_topic=source,
         output_topic=output,
         group=unique_name("t-proc"),
         input_keys=keys,
         crashes=1,
-        kill_every=300,
-        record_dir=tmp_path,
+        workdir=tmp_path,
         url=kafka_ep.url,
+        **kill,
     )
-    assert result["lost"] == 0 and result["unexpected"] == 0
-    if mode == "exactly-once":
-        assert result["duplicated"] == 0
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_with_error_headers(topics, kafka_ep):

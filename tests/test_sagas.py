@@ -1,8 +1,11 @@
 """The order saga in both styles, against the real Kafka, with injected failures and a crash."""
 
+import sqlite3
 import subprocess
 import sys
 import threading
+
+import pytest
 
 from helpers import sagas
 from helpers.naming import unique_name
@@ -77,3 +80,12 @@ def test_violations_are_reported():
     found = sagas.violations(table, 10, inventory)
     assert "o-1: cancelled but charged and not refunded" in found
     assert any("money not conserved" in f for f in found)
+
+
+def test_a_failed_state_change_is_rolled_back_and_the_store_keeps_working(tmp_path):
+    store = sagas.SagaStore(tmp_path / "sagas.db")
+    store.place(ORDERS[0])
+    with pytest.raises(sqlite3.IntegrityError):
+        store.move(ORDERS[0].order_id, "NEW", None)  # NOT NULL: the update fails
+    assert store.statuses() == {ORDERS[0].order_id: "NEW"}  # unchanged...
+    assert store.move(ORDERS[0].order_id, "NEW", "PAYMENT_PENDING")  # ...and not wedged

@@ -5,7 +5,7 @@ repository; the outbox relay to Kafka; the Order write side and its read-model p
 from .bank import AccountRepository, BankAccount, DomainError, upcast_deposit_v1
 from .orders import CreateOrder, OrderService, ShipOrder
 from .outbox import relay_once, relay_until
-from .projection import OrdersReadModel, project
+from .projection import OrdersReadModel, ProjectionError, project
 from .store import ConcurrencyError, EventStore, NewEvent, RecordedEvent
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "NewEvent",
     "OrderService",
     "OrdersReadModel",
+    "ProjectionError",
     "RecordedEvent",
     "ShipOrder",
     "project",

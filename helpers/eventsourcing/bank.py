@@ -84,6 +84,7 @@ class AccountRepository:
 
     def __init__(self, store: EventStore, snapshot_every: int = 0) -> None:
         self.store, self.snapshot_every = store, snapshot_every
+        self.replayed = 0  # events the last `load` had to replay: its cost, counted
         store.register_upcaster("MoneyDeposited", 1, upcast_deposit_v1)
 
     def load(self, account_id: str, use_snapshot: bool = True) -> BankAccount:
@@ -93,8 +94,10 @@ class AccountRepository:
             account.version, state = snapshot
             account.owner, account.balance_cents = state["owner"], state["balance_cents"]
             account.is_open = state["is_open"]
-        for event in self.store.read_stream(account_id, after_version=account.version):
+        events = self.store.read_stream(account_id, after_version=account.version)
+        for event in events:
             self._apply(account, event)
+        self.replayed = len(events)
         return account
 
     @staticmethod

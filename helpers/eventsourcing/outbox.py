@@ -60,7 +60,7 @@ def relay_once(
 
 
 def relay_until(
-    stop: threading.Event, store: EventStore, url: str | None = None, interval_s: float = 0.01
+    store: EventStore, url: str | None = None, *, stop: threading.Event, interval_s: float = 0.01
 ) -> int:
     """Relay continuously (polling the outbox every `interval_s`) until `stop` is set."""
     published, sink = 0, producer(url)

@@ -12,9 +12,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from helpers.kafka import consumer
 
@@ -27,6 +29,10 @@ CREATE TABLE IF NOT EXISTS applied (event_id TEXT PRIMARY KEY);
 """
 
 
+class ProjectionError(RuntimeError):
+    """An event could not be applied to the read model; nothing of it was written."""
+
+
 class OrdersReadModel:
     def __init__(self, path: Path | str) -> None:
         self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -34,19 +40,28 @@ class OrdersReadModel:
         self.lock = threading.Lock()  # the projector thread writes while the notebook queries
 
     def apply(self, event: dict) -> bool:
-        """Apply one event (as published by the outbox relay); False if it was already applied."""
+        """Apply one event (as published by the outbox relay); False if it was already applied.
+
+        The event and its id are written in one transaction: on any error it is rolled back,
+        so the model is unchanged and later events can still be applied, and ProjectionError
+        names the event that failed.
+        """
         with self.lock:
             self.db.execute("BEGIN")
-            seen = (
-                self.db.execute(
+            try:
+                inserted = self.db.execute(
                     "INSERT OR IGNORE INTO applied VALUES (?)", (event["event_id"],)
                 ).rowcount
-                == 0
-            )
-            if not seen:
-                self._apply(event)
-            self.db.execute("COMMIT")
-        return not seen
+                if inserted:
+                    self._apply(event)
+                self.db.execute("COMMIT")
+            except Exception as exc:
+                self.db.execute("ROLLBACK")
+                raise ProjectionError(
+                    f"event {event.get('event_id')} ({event.get('type')} of "
+                    f"{event.get('stream_id')}) could not be applied: {exc}"
+                ) from exc
+        return bool(inserted)
 
     def _apply(self, event: dict) -> None:
         data, order_id = event["data"], event["stream_id"]
@@ -91,6 +106,12 @@ class OrdersReadModel:
         self.db.close()
 
 
+@dataclass
+class ProjectionReport:
+    read: int = 0  # events consumed from the topic
+    applied: int = 0  # ...of which changed the read model (the rest were already applied)
+
+
 def project(
     topic: str,
     model: OrdersReadModel,
@@ -98,32 +119,64 @@ def project(
     *,
     stop: threading.Event | None = None,
     until_applied: int | None = None,
+    to_end: bool = False,
     on_applied: Callable[[dict], None] | None = None,
     url: str | None = None,
     timeout_s: float = 60.0,
-) -> int:
-    """Consume `topic` from the beginning (for a new group) into `model`.
-
-    Runs until `stop` is set, or until `until_applied` new events have been applied (within
-    `timeout_s`); returns how many were applied (duplicates are not counted). Commits offsets
-    after applying.
+) -> ProjectionReport:
+    """Consume `topic` from the beginning (for a new group) into `model`, committing offsets
+    after applying. Runs until `stop` is set, until `until_applied` new events have been applied,
+    or (`to_end`) until every event that was in the topic when it started has been read; the last
+    two within `timeout_s`.
     """
     source = consumer(group, url)
     source.subscribe([topic])
-    applied, deadline = 0, time.monotonic() + timeout_s
+    end = TopicEnd(source, topic) if to_end else None
+    report, deadline = ProjectionReport(), time.monotonic() + timeout_s
     try:
-        while not (stop and stop.is_set()) and (until_applied is None or applied < until_applied):
-            if until_applied is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"projection applied {applied}/{until_applied} in {timeout_s} s")
+        while not _done(stop, until_applied, end, report):
+            if time.monotonic() > deadline and (until_applied is not None or to_end):
+                raise TimeoutError(f"projection incomplete after {timeout_s} s: {report}")
             batch = [m for m in source.consume(100, timeout=0.05) if not m.error()]
             for message in batch:
                 event = json.loads(message.value())
+                report.read += 1
+                if end:
+                    end.passed(message)
                 if model.apply(event):
-                    applied += 1
+                    report.applied += 1
                     if on_applied:
                         on_applied(event)
             if batch:
                 source.commit(asynchronous=False)
     finally:
         source.close()
-    return applied
+    return report
+
+
+class TopicEnd:
+    """Where each partition of a topic ends now (the broker's high watermark), and whether a
+    reader has got there."""
+
+    def __init__(self, source: Consumer, topic: str) -> None:
+        partitions = source.list_topics(topic, timeout=10).topics[topic].partitions
+        self.high, self.next = {}, {}
+        for p in partitions:
+            self.next[p], self.high[p] = source.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=10
+            )
+
+    def passed(self, message: Message) -> None:
+        self.next[message.partition()] = message.offset() + 1
+
+    @property
+    def reached(self) -> bool:
+        return all(self.next[p] >= high for p, high in self.high.items())
+
+
+def _done(stop, until_applied, end: TopicEnd | None, report: ProjectionReport) -> bool:
+    if stop is not None and stop.is_set():
+        return True
+    if until_applied is not None:
+        return report.applied >= until_applied
+    return end is not None and end.reached

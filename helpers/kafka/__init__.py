@@ -6,22 +6,28 @@ from .admin import Topics, admin_client, wait_until_ready
 from .clients import (
     CONSUMER_DEFAULTS,
     PRODUCER_DEFAULTS,
+    ClientStats,
     DeliveryLog,
+    consume_n,
     consumer,
     producer,
     read_all,
 )
 from .deadletter import DeadLetterReport, dead_letter_topic, process_or_dead_letter
-from .groups import rebalance_timeline
+from .groups import COOPERATIVE, EAGER, rebalance_timeline
 from .guarantees import produce_numbered, run_with_crashes
 
 __all__ = [
+    "COOPERATIVE",
     "CONSUMER_DEFAULTS",
+    "EAGER",
+    "ClientStats",
     "PRODUCER_DEFAULTS",
     "DeadLetterReport",
     "DeliveryLog",
     "Topics",
     "admin_client",
+    "consume_n",
     "consumer",
     "dead_letter_topic",
     "produce_numbered",

@@ -8,11 +8,11 @@ import time
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from helpers.brokers import endpoint
+from helpers.brokers import endpoint, kafka_config
 
 
 def admin_client(url: str | None = None) -> AdminClient:
-    return AdminClient({"bootstrap.servers": url or endpoint("kafka").url})
+    return AdminClient(kafka_config(url))
 
 
 class Topics:
@@ -23,10 +23,20 @@ class Topics:
         self.admin = admin_client(self.url)
         self.created: list[str] = []
 
-    def create(self, name: str, partitions: int = 1, config: dict | None = None) -> str:
-        """Create `name` and wait until every partition has a leader (ready to produce to)."""
+    def create(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: dict | None = None,
+        replication_factor: int = -1,
+    ) -> str:
+        """Create `name` and wait until every partition has a leader (ready to produce to).
+
+        The replication factor defaults to the cluster's `default.replication.factor` (-1).
+        """
+        settings = {k: str(v) for k, v in (config or {}).items()}
         future = self.admin.create_topics(
-            [NewTopic(name, partitions, 1, config={k: str(v) for k, v in (config or {}).items()})],
+            [NewTopic(name, partitions, replication_factor, config=settings)],
             operation_timeout=10,
         )[name]
         future.result(timeout=30)

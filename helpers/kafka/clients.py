@@ -12,6 +12,7 @@ Not for topic administration (see `admin`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,21 +26,24 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from helpers.brokers import endpoint
+from helpers.brokers import kafka_config
 
 PRODUCER_DEFAULTS = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
 CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest", "enable.auto.commit": False}
 
 
 def _config(defaults: dict, url: str | None, overrides: dict) -> dict:
-    settings = {"bootstrap.servers": url or endpoint("kafka").url, **defaults}
+    settings = {**kafka_config(url), **defaults}
     settings.update({_config_key(key): value for key, value in overrides.items()})
     return settings
 
 
+# confluent-kafka's Python-side settings: they keep their underscores (librdkafka's use dots).
+PYTHON_SIDE_KEYS = {"on_delivery", "on_commit", "logger"}
+
+
 def _config_key(key: str) -> str:
-    # Callbacks are Python-side settings and keep their names; the rest are librdkafka's.
-    if key.endswith("_cb") or key in ("on_delivery", "logger"):
+    if key.endswith("_cb") or key in PYTHON_SIDE_KEYS:
         return key
     return key.replace("_", ".")
 
@@ -59,6 +63,7 @@ class DeliveryLog:
     delivered: int = 0
     failed: list[str] = field(default_factory=list)
     partitions: Counter = field(default_factory=Counter)  # partition -> messages delivered
+    placements: dict[str, int] = field(default_factory=dict)  # key -> partition it landed in
 
     def report(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -66,6 +71,34 @@ class DeliveryLog:
         else:
             self.delivered += 1
             self.partitions[message.partition()] += 1
+            if message.key() is not None:
+                self.placements[message.key().decode(errors="replace")] = message.partition()
+
+
+@dataclass
+class ClientStats:
+    """The latest statistics librdkafka reported: create the client with
+    `statistics_interval_ms=100, stats_cb=stats.update`, and poll it to receive them."""
+
+    latest: dict = field(default_factory=dict)
+
+    def update(self, json_text: str) -> None:
+        self.latest = json.loads(json_text)
+
+    def requests(self, kind: str) -> int:
+        """Requests of one kind ("Produce", "Fetch", ...) sent to all brokers so far."""
+        brokers = self.latest.get("brokers", {}).values()
+        return sum(broker.get("req", {}).get(kind, 0) for broker in brokers)
+
+
+def consume_n(source: Consumer, count: int, timeout_s: float = 30.0) -> list[Message]:
+    """Poll a subscribed consumer until it has returned `count` messages (or the deadline)."""
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    while len(messages) < count and time.monotonic() < deadline:
+        batch = source.consume(num_messages=count - len(messages), timeout=0.2)
+        messages += [m for m in batch if not m.error()]
+    return messages
 
 
 def read_all(

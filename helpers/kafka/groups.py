@@ -1,7 +1,11 @@
 """Watch a consumer group rebalance: consumers join and leave one at a time, and after each step
-the partition assignment is recorded once the group has settled.
+the partition assignment is recorded once the group has settled, with how many partitions the
+step took away from the members that stayed (they stop consuming those until reassigned).
 
-Each consumer polls in its own thread, as separate services would. Not for processing messages.
+Each consumer polls in its own thread, as separate services would. The assignment strategy is a
+parameter: librdkafka's default `range,roundrobin` is *eager* (every member gives up every
+partition on every rebalance); `cooperative-sticky` is *incremental* (only the partitions that
+move are revoked). Not for processing messages.
 """
 
 from __future__ import annotations
@@ -10,31 +14,45 @@ import threading
 import time
 
 import pandas as pd
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 from .clients import consumer
 
+EAGER = "range,roundrobin"  # librdkafka's default
+COOPERATIVE = "cooperative-sticky"
+
 
 class _Member:
-    def __init__(self, name: str, topic: str, group: str, url: str | None) -> None:
+    def __init__(self, name: str, topic: str, group: str, strategy: str, url: str | None) -> None:
         self.name = name
-        self.assigned: list[int] = []
-        self.rebalances = 0  # assignments received: every rebalance brings one (eager protocol)
+        self.assigned: set[int] = set()
+        self.assignments = 0  # assignment callbacks received
+        self.revoked = 0  # partitions taken away from this member, in total
         self.stop = threading.Event()
         # Frequent heartbeats: members hear about a rebalance within ~0.3 s instead of 3 s.
         self.client: Consumer = consumer(
-            group, url, session_timeout_ms=6000, heartbeat_interval_ms=300
+            group,
+            url,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=300,
+            partition_assignment_strategy=strategy,
         )
-        self.client.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.client.subscribe(
+            [topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
         self.thread = threading.Thread(target=self._poll, daemon=True)
         self.thread.start()
 
-    def _on_assign(self, _consumer, partitions) -> None:
-        self.assigned = sorted(p.partition for p in partitions)
-        self.rebalances += 1
+    # Eager: on_assign gets the whole new assignment and on_revoke the whole old one.
+    # Cooperative: both get only the partitions that change (the client then calls
+    # incremental_assign/unassign itself).
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned |= {p.partition for p in partitions}
+        self.assignments += 1
 
-    def _on_revoke(self, _consumer, _partitions) -> None:
-        self.assigned = []
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned -= {p.partition for p in partitions}
+        self.revoked += len(partitions)
 
     def _poll(self) -> None:
         while not self.stop.is_set():
@@ -47,47 +65,63 @@ class _Member:
 
 
 def rebalance_timeline(
-    topic: str, group: str, partitions: int, steps: list[str], url: str | None = None
+    topic: str,
+    group: str,
+    partitions: int,
+    steps: list[str],
+    *,
+    strategy: str = EAGER,
+    url: str | None = None,
 ) -> pd.DataFrame:
     """Apply steps like "+c1" (c1 joins) and "-c1" (c1 leaves); one row per step with each
-    member's partitions ("idle" if it has none) and the seconds until the group settled."""
+    member's partitions ("idle" if it has none), `revoked_from_others` (partitions the step took
+    from members that stayed) and the seconds until the group settled."""
     members: dict[str, _Member] = {}
     rows = []
     try:
         for step in steps:
             began = time.monotonic()
             name = step[1:]
-            seen = {n: m.rebalances for n, m in members.items()}
+            stayers = {n: m for n, m in members.items() if n != name}
+            revoked_before = {n: m.revoked for n, m in stayers.items()}
             if step.startswith("+"):
-                members[name] = _Member(name, topic, group, url)
+                members[name] = _Member(name, topic, group, strategy, url)
             else:
                 members.pop(name).leave()
-            _wait_until_settled(members, partitions, seen)
+            _wait_until_settled(members, partitions, newcomer=members.get(name))
             row = {"step": f"{name} {'joins' if step[0] == '+' else 'leaves'}"}
-            row |= {n: ",".join(map(str, m.assigned)) or "idle" for n, m in members.items()}
-            rows.append(row | {"settled_after_s": round(time.monotonic() - began, 2)})
+            row |= {n: _show(m.assigned) for n, m in members.items()}
+            revoked = sum(m.revoked - revoked_before[n] for n, m in stayers.items())
+            rows.append(row | {"revoked_from_others": revoked})
+            rows[-1]["settled_after_s"] = round(time.monotonic() - began, 2)
     finally:
         for member in members.values():
             member.leave()
     timeline = pd.DataFrame(rows).set_index("step").fillna("-")
-    return timeline[[c for c in timeline.columns if c != "settled_after_s"] + ["settled_after_s"]]
+    last = ["revoked_from_others", "settled_after_s"]
+    return timeline[[c for c in timeline.columns if c not in last] + last]
 
 
-def _wait_until_settled(members: dict[str, _Member], partitions: int, seen: dict, timeout_s=60):
-    """Until every member went through the rebalance this step caused, every partition is owned
-    exactly once, and nothing changed for a third of a second."""
+def _show(partitions: set[int]) -> str:
+    return ",".join(map(str, sorted(partitions))) or "idle"
+
+
+def _wait_until_settled(
+    members: dict[str, _Member], partitions: int, newcomer: _Member | None, timeout_s: float = 60
+) -> None:
+    """Until a newcomer has had its assignment, every partition is owned exactly once, and
+    nothing changed for half a second (a cooperative rebalance takes two rounds)."""
     deadline = time.monotonic() + timeout_s
     last, stable_since = None, time.monotonic()
     while time.monotonic() < deadline:
-        rebalanced = all(m.rebalances > seen.get(n, 0) for n, m in members.items())
-        snapshot = {n: tuple(m.assigned) for n, m in members.items()}
+        snapshot = {n: tuple(sorted(m.assigned)) for n, m in members.items()}
         owned = sorted(p for assigned in snapshot.values() for p in assigned)
         if snapshot != last:
             last, stable_since = snapshot, time.monotonic()
         elif (
-            rebalanced
+            (newcomer is None or newcomer.assignments > 0)
             and owned == list(range(partitions))
-            and time.monotonic() - stable_since > 0.3
+            and time.monotonic() - stable_since > 0.5
         ):
             return
         time.sleep(0.05)

@@ -47,11 +47,10 @@ class SagaStore:
     def __init__(self, path: Path | str) -> None:
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript("""
-            CREATE TABLE IF NOT EXISTS sagas (order_id TEXT PRIMARY KEY, payload TEXT NOT NULL,
-                                              state TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS steps (order_id TEXT, state TEXT, at REAL);
-        """)
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS sagas (order_id TEXT PRIMARY KEY, payload TEXT NOT NULL,"
+            " state TEXT NOT NULL)"
+        )
 
     def place(self, order: Order) -> None:
         self.db.execute(
@@ -60,14 +59,21 @@ class SagaStore:
         )
 
     def move(self, order_id: str, expected: str, new: str) -> bool:
-        """Change state if the saga is in `expected`; False for a stale or duplicate reply."""
+        """Change state if the saga is in `expected`; False for a stale or duplicate reply.
+
+        One transaction; on an error it is rolled back (the saga keeps its state) and the error
+        is raised, so the orchestrator stops instead of carrying on with a wedged store.
+        """
         self.db.execute("BEGIN IMMEDIATE")
-        changed = self.db.execute(
-            "UPDATE sagas SET state = ? WHERE order_id = ? AND state = ?", (new, order_id, expected)
-        ).rowcount
-        if changed:
-            self.db.execute("INSERT INTO steps VALUES (?, ?, ?)", (order_id, new, time.time()))
-        self.db.execute("COMMIT")
+        try:
+            changed = self.db.execute(
+                "UPDATE sagas SET state = ? WHERE order_id = ? AND state = ?",
+                (new, order_id, expected),
+            ).rowcount
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         return bool(changed)
 
     def in_state(self, *states: str) -> list[tuple[str, dict, str]]:
@@ -80,9 +86,6 @@ class SagaStore:
     def statuses(self) -> dict[str, str]:
         rows = self.db.execute("SELECT order_id, state FROM sagas").fetchall()
         return {order_id: FINAL.get(state, state) for order_id, state in rows}
-
-    def steps(self) -> list[tuple[str, str, float]]:
-        return self.db.execute("SELECT order_id, state, at FROM steps ORDER BY at").fetchall()
 
 
 def orchestrate(
