@@ -15,8 +15,13 @@ class MalformedMessage(ValueError):
     """A message that can never be processed: retrying will not help."""
 
 
-def parse_order(data: str | bytes) -> dict:
-    """{"order_id": ..., "amount": ...} from JSON text; MalformedMessage saying what is wrong."""
+def parse_order(data: str | bytes | None) -> dict:
+    """{"order_id": ..., "amount": ...} from JSON text; MalformedMessage saying what is wrong.
+
+    `None` (a Redis entry without a `data` field, a Kafka tombstone) is malformed too.
+    """
+    if data is None:
+        raise MalformedMessage("no data")
     try:
         order = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

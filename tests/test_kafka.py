@@ -7,6 +7,7 @@ import pytest
 from confluent_kafka import KafkaException
 
 from helpers import kafka
+from helpers.deadletter import DeadLetter
 from helpers.naming import unique_name
 from helpers.orders import parse_order
 from tests.conftest import free_port
@@ -162,6 +163,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_with_error_headers(topics, 
     )
     assert report.processed == [{"order_id": 1, "amount": 2}] and report.dead_lettered == 2
     dead = kafka.read_all(kafka.dead_letter_topic(source), url=kafka_ep.url)
-    headers = [dict(m.headers()) for m in dead]
-    assert [h["dlt.original.offset"] for h in headers] == [b"1", b"2"]
-    assert all(h["dlt.exception"] == b"MalformedMessage" for h in headers)
+    letters = [DeadLetter.read(m.headers()) for m in dead]
+    assert [letter.position for letter in letters] == ["0:1", "0:2"]
+    assert {letter.reason for letter in letters} == {"malformed"}
+    assert all(letter.error.startswith("MalformedMessage: ") for letter in letters)

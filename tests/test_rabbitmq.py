@@ -7,6 +7,7 @@ import pika
 import pytest
 
 from helpers.brokers import BrokersUnavailable
+from helpers.deadletter import DeadLetter
 from helpers.faults import count_lost_and_duplicated
 from helpers.naming import unique_name
 from helpers.orders import MalformedMessage, parse_order
@@ -172,8 +173,11 @@ def test_poison_messages_go_to_the_dead_letter_queue_with_the_reason(topology):
     assert len(report.processed) == 10 and set(report.dead_lettered) == {"10", "11", "12"}
     dead = {m.message_id: m.headers for m in drain(topology.channel, dlq)}
     assert set(dead) == {"10", "11", "12"}
-    assert "not JSON" in dead["10"]["x-error"] and "amount" in dead["11"]["x-error"]
-    assert all(h["x-original-queue"] == queue for h in dead.values())
+    letters = {message_id: DeadLetter.read(h) for message_id, h in dead.items()}
+    assert "not JSON" in letters["10"].error and "amount" in letters["11"].error
+    assert all(
+        letter.source == queue and letter.reason == "malformed" for letter in letters.values()
+    )
 
 
 def test_parse_order_rejects_what_can_never_be_processed():
@@ -242,4 +246,6 @@ def test_retry_with_delay_then_parking_lot(topology):
     assert attempts == {"flaky": [1, 2, 3], "broken": [1, 2, 3, 4]}
     parked = drain(topology.channel, names.parking_lot)
     assert [m.body for m in parked] == [b"broken"]
-    assert "attempt 4 failed" in parked[0].headers["x-last-error"]
+    letter = DeadLetter.read(parked[0].headers)
+    assert letter.reason == "attempts-exhausted" and "attempt 4 failed" in letter.error
+    assert letter.attempts == 4

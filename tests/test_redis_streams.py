@@ -6,15 +6,15 @@ import time
 import pytest
 import redis
 
+from helpers.deadletter import DeadLetter
 from helpers.faults import count_lost_and_duplicated
 from helpers.naming import unique_name
-from helpers.orders import MalformedMessage
+from helpers.orders import MalformedMessage, parse_order
 from helpers.redis_streams import (
     add_entries,
     client,
     consume,
     create_group,
-    parse_order,
     recover,
     start_worker,
 )
@@ -42,17 +42,17 @@ def test_create_group_is_safe_to_run_twice(r, stream):
 
 
 def test_parse_order_names_what_is_wrong():
-    assert parse_order({"data": '{"order_id": 1, "amount": 9.5}'})["amount"] == 9.5
+    assert parse_order('{"order_id": 1, "amount": 9.5}')["amount"] == 9.5
     with pytest.raises(MalformedMessage, match="not JSON"):
-        parse_order({"data": "{not json"})
+        parse_order("{not json")
     with pytest.raises(MalformedMessage, match="amount"):
-        parse_order({"data": json.dumps({"order_id": 1})})
+        parse_order(json.dumps({"order_id": 1}))
 
 
 def test_consume_acks_what_the_handler_accepts_and_leaves_failures_pending(r, stream):
     create_group(r, stream, "g")
     ids = add_entries(r, stream, [{"order_id": i, "amount": i} for i in range(20)] + ["{bad"])
-    report = consume(r, stream, "g", "c1", lambda _id, fields: parse_order(fields))
+    report = consume(r, stream, "g", "c1", lambda _id, fields: parse_order(fields.get("data")))
     assert report.acked == ids[:20] and report.failed == [ids[20]]
     pending = r.xpending(stream, "g")
     assert pending["pending"] == 1 and pending["min"] == ids[20]
@@ -67,7 +67,7 @@ def test_a_killed_worker_leaves_its_entries_pending_and_recovery_loses_nothing(
     ids = add_entries(r, stream, good + ["{bad json", json.dumps({"order_id": 7})])
     crash_point = {"crash_at": "before-ack", "crash_after": 20} if kill == "self" else {}
     worker = start_worker(
-        stream, "g", "doomed", workdir=tmp_path, delay_ms=5, url=_url(r), **crash_point
+        stream, "g", "doomed", workdir=tmp_path, work_s=0.005, url=_url(r), **crash_point
     )
     if kill == "self":
         assert worker.wait() == -9
@@ -79,17 +79,18 @@ def test_a_killed_worker_leaves_its_entries_pending_and_recovery_loses_nothing(
     rescued = []
 
     def handler(entry_id, fields):
-        parse_order(fields)
+        parse_order(fields.get("data"))
         rescued.append(entry_id)
 
     for _ in range(3):  # each pass claims what is idle and retries it, up to 2 deliveries
         time.sleep(0.02)
         recover(r, stream, "g", "rescuer", handler, dead_letter_stream=f"{stream}.dlq",
-                min_idle_ms=10, max_deliveries=2)  # fmt: skip
-        consume(r, stream, "g", "rescuer", handler, idle_stop_ms=100)
+                min_idle_s=0.01, max_deliveries=2)  # fmt: skip
+        consume(r, stream, "g", "rescuer", handler, idle_s=0.1)
 
     dlq = r.xrange(f"{stream}.dlq")
-    reasons = {fields["dlq_source_id"]: fields["dlq_reason"] for _id, fields in dlq}
+    letters = [DeadLetter.read(fields) for _id, fields in dlq]
+    reasons = {letter.position: f"{letter.reason}: {letter.error}" for letter in letters}
     counts = count_lost_and_duplicated(ids, worker.records("processed") + rescued + list(reasons))
     assert r.xpending(stream, "g")["pending"] == 0
     assert counts["lost"] == 0 and counts["unexpected"] == 0, counts

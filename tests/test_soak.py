@@ -25,6 +25,7 @@ from helpers import rabbitmq as rmq
 from helpers import redis_streams as rs
 from helpers.faults import count_lost_and_duplicated
 from helpers.naming import unique_name
+from helpers.orders import parse_order
 
 pytestmark = pytest.mark.soak
 
@@ -131,19 +132,19 @@ def test_redis_worker_killed_at_random_then_recovered(redis_ep, tmp_path, table,
     stream = unique_name("soak-redis")
     rs.create_group(r, stream, "g")
     ids = rs.add_entries(r, stream, [{"order_id": i, "amount": 1} for i in range(_n(2000))])
-    worker = rs.start_worker(stream, "g", "w", workdir=tmp_path, delay_ms=1, url=redis_ep.url)
+    worker = rs.start_worker(stream, "g", "w", workdir=tmp_path, work_s=0.001, url=redis_ep.url)
     time.sleep(random.uniform(0.3, 2.0))
     worker.kill()
     rescued: list[str] = []
 
     def handler(entry_id: str, fields: dict) -> None:
-        rs.parse_order(fields)
+        parse_order(fields.get("data"))
         rescued.append(entry_id)
 
     time.sleep(0.05)
     rs.recover(r, stream, "g", "rescuer", handler, dead_letter_stream=f"{stream}.dlq",
-               min_idle_ms=20, max_deliveries=3)  # fmt: skip
-    rs.consume(r, stream, "g", "rescuer", handler, idle_stop_ms=300)
+               min_idle_s=0.02, max_deliveries=3)  # fmt: skip
+    rs.consume(r, stream, "g", "rescuer", handler, idle_s=0.3)
     counts = count_lost_and_duplicated(ids, worker.records("processed") + rescued)
     pending = r.xpending(stream, "g")["pending"]
     unexpected = int(counts["lost"] != 0) + int(pending != 0) + int(counts["duplicated"] > 10)

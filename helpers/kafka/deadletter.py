@@ -1,5 +1,6 @@
 """A consumer that never blocks on a poison message: what cannot be processed goes to the
-`<topic>.DLT` dead-letter topic with headers saying why and where it came from.
+`<topic>.DLT` dead-letter topic with the lab's dead-letter headers (why, and where from: see
+`helpers.deadletter`), after the message's own headers.
 
 The DLT copy is acknowledged by the broker before the input offset is committed, so a crash in
 between can duplicate a dead letter but never lose a message. Not for transient failures, which
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
+
+from helpers.deadletter import DeadLetter
 
 from .clients import consumer, producer
 
@@ -64,11 +67,6 @@ def process_or_dead_letter(
 
 
 def _error_headers(message: Message, exc: Exception) -> list[tuple[str, bytes]]:
-    return [
-        ("dlt.exception", type(exc).__name__.encode()),
-        ("dlt.exception.message", str(exc).encode()),
-        ("dlt.original.topic", message.topic().encode()),
-        ("dlt.original.partition", str(message.partition()).encode()),
-        ("dlt.original.offset", str(message.offset()).encode()),
-        *(message.headers() or []),
-    ]
+    position = f"{message.partition()}:{message.offset()}"
+    letter = DeadLetter.of(exc, message.topic(), position)
+    return [*(message.headers() or []), *letter.kafka_headers()]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pika
 
+from helpers.deadletter import DeadLetter
 from helpers.orders import MalformedMessage
 
 from .connection import connect
@@ -101,8 +102,9 @@ def consume_or_dead_letter(
     idle_s: float = 0.5,
 ) -> PoisonReport:
     """Process every message on `queue`; a MalformedMessage goes to `dead_letter_exchange` with
-    headers saying why (x-error) and where from (x-original-queue), published with a confirm
-    before the original is acked, so a crash in between can duplicate but never lose it."""
+    the lab's dead-letter headers (why, and where from: see `helpers.deadletter`), published with
+    a confirm before the original is acked, so a crash in between can duplicate but never lose
+    it."""
     report = PoisonReport()
     channel.confirm_delivery()  # basic_publish now returns only once the broker has it
     for method, props, body in channel.consume(queue, inactivity_timeout=idle_s):
@@ -111,14 +113,15 @@ def consume_or_dead_letter(
         try:
             report.processed.append(handler(body))
         except MalformedMessage as exc:
-            headers = {**(props.headers or {}), "x-error": str(exc), "x-original-queue": queue}
+            letter = DeadLetter.of(exc, queue, props.message_id or "", 1 + method.redelivered)
+            headers = {**(props.headers or {}), **letter.fields()}
             channel.basic_publish(
                 dead_letter_exchange,
                 method.routing_key,
                 body,
                 pika.BasicProperties(headers=headers, message_id=props.message_id, delivery_mode=2),
             )
-            report.dead_lettered[props.message_id] = str(exc)
+            report.dead_lettered[props.message_id] = letter.error
         channel.basic_ack(method.delivery_tag)
     channel.cancel()
     return report

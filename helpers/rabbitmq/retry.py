@@ -10,9 +10,11 @@ Not for poison messages that can never succeed: send those straight to a dead-le
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pika
+
+from helpers.deadletter import DeadLetter
 
 from .connection import Topology
 
@@ -93,7 +95,9 @@ def process_with_retries(
         except Exception as exc:
             if attempt >= max_attempts:
                 row["outcome"] = "parked"
-                headers = {**(props.headers or {}), "x-last-error": str(exc)}
+                letter = DeadLetter.of(exc, names.work_queue, props.message_id, attempt)
+                letter = replace(letter, reason="attempts-exhausted")
+                headers = {**(props.headers or {}), **letter.fields()}
                 parked = pika.BasicProperties(message_id=props.message_id, headers=headers)
                 channel.basic_publish("", names.parking_lot, body, parked)  # confirmed
                 log.parked.append(props.message_id)
