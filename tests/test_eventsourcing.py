@@ -2,8 +2,6 @@
 equivalence, upcasting, and the outbox relay under a crash (against the real Kafka)."""
 
 import json
-import subprocess
-import sys
 import threading
 from collections import Counter
 
@@ -18,6 +16,7 @@ from helpers.eventsourcing import (
     EventStore,
     NewEvent,
     relay_once,
+    start_relay,
 )
 from helpers.naming import unique_name
 
@@ -120,7 +119,7 @@ def test_a_v1_deposit_is_read_as_v2(store):
     assert repo.load("acc-1").balance_cents == 1250
 
 
-def test_outbox_relay_crashes_never_lose_an_event(store, topics, kafka_ep):
+def test_outbox_relay_crashes_never_lose_an_event(store, topics, kafka_ep, tmp_path):
     topic = topics.create(unique_name("t-outbox"))
     repo = AccountRepository(store)
     for i in range(5):  # 5 events, each committed with its outbox row
@@ -129,9 +128,9 @@ def test_outbox_relay_crashes_never_lose_an_event(store, topics, kafka_ep):
         repo.save(account, outbox_topic=topic)
 
     def relay_crashing(at: str) -> int:
-        module = "helpers.eventsourcing.relay_process"
-        args = ["--db", store.path, "--url", kafka_ep.url, "--crash-at", at]
-        return subprocess.run([sys.executable, "-m", module, *args], timeout=60).returncode
+        relay = start_relay(store.path, workdir=tmp_path, name=at, url=kafka_ep.url,
+                            crash_at=at, crash_after=1)  # fmt: skip
+        return relay.wait(timeout_s=60)
 
     def published() -> list[str]:
         return [json.loads(m.value())["event_id"] for m in kafka.read_all(topic, url=kafka_ep.url)]

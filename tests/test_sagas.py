@@ -1,8 +1,6 @@
 """The order saga in both styles, against the real Kafka, with injected failures and a crash."""
 
 import sqlite3
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -37,26 +35,19 @@ def test_the_orchestrator_survives_a_sigkill_and_both_styles_agree(topics, kafka
         args=(commands, replies, payments, inventory, stop, kafka_ep.url),
     )
     participants.start()
-    run = [
-        sys.executable,
-        "-m",
-        "helpers.sagas.orchestrator_process",
-        "--db",
-        str(tmp_path / "sagas.db"),
-        "--commands",
-        commands,
-        "--replies",
-        replies,
-        "--group",
-        unique_name("t-orch"),
-        "--url",
-        kafka_ep.url,
-    ]
+    group, launch = unique_name("t-orch"), {"workdir": tmp_path, "url": kafka_ep.url}
     try:
-        assert subprocess.run(run + ["--die-after", "25"], timeout=120).returncode == -9
+        crash = {"crash_at": "after-state-saved", "crash_after": 25}
+        first = sagas.start_orchestrator(
+            store.path, commands, replies, group, name="first", **crash, **launch
+        )
+        assert first.wait(timeout_s=120) == -9
         unfinished = [s for s in store.statuses().values() if s not in ("completed", "cancelled")]
         assert unfinished, "the crash came after every saga had finished"
-        assert subprocess.run(run, timeout=120).returncode == 0
+        second = sagas.start_orchestrator(
+            store.path, commands, replies, group, name="second", **launch
+        )
+        assert second.wait(timeout_s=120) == 0
     finally:
         stop.set()
         participants.join(timeout=30)

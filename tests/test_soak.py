@@ -114,7 +114,7 @@ def test_kafka_guarantees_with_kills_at_random(kafka_ep, topics, tmp_path, table
     result = kafka.run_with_crashes(mode, input_topic=source, output_topic=output,
                                     group=unique_name("soak-g"), input_keys=keys, crashes=crashes,
                                     kill_within_s=3.0, workdir=tmp_path, url=kafka_ep.url,
-                                    work_ms=0.0)  # fmt: skip
+                                    work_s=0.0)  # fmt: skip
     promised = {
         "at-most-once": result["duplicated"] == 0,
         "at-least-once": result["lost"] == 0,
@@ -164,15 +164,13 @@ def test_outbox_relay_killed_at_random(kafka_ep, topics, tmp_path, table, run):
         account.open(f"Client {i}")
         account.deposit(100)
         repo.save(account, outbox_topic=topic)
-    relay = [sys.executable, "-m", "helpers.eventsourcing.relay_process", "--db", str(store.path)]
-    relay += ["--url", kafka_ep.url]
     crashes = 3
-    for _ in range(crashes):
-        process = subprocess.Popen(relay)
+    for crash in range(crashes):
+        relay = es.start_relay(store.path, workdir=tmp_path, name=f"r{crash}", url=kafka_ep.url)
         time.sleep(random.uniform(0.2, 1.5))
-        process.kill()
-        process.wait()
-    assert subprocess.run(relay, timeout=300).returncode == 0
+        relay.kill()
+    last = es.start_relay(store.path, workdir=tmp_path, name="last", url=kafka_ep.url)
+    assert last.wait(timeout_s=300) == 0
     published = [dict(m.headers())["event-id"].decode() for m in kafka.read_all(topic)]
     stored = [e.event_id for e in store.read_all(limit=1_000_000)]
     counts = count_lost_and_duplicated(stored, published)
@@ -198,17 +196,17 @@ def test_saga_orchestrator_killed_at_random(kafka_ep, topics, tmp_path, table, r
         args=(commands, replies, payments, inventory, stop, kafka_ep.url),
     )
     participants.start()
-    orchestrator = [sys.executable, "-m", "helpers.sagas.orchestrator_process", "--db",
-                    str(tmp_path / "sagas.db"), "--commands", commands, "--replies", replies,
-                    "--group", unique_name("soak-orch"), "--url", kafka_ep.url]  # fmt: skip
-    crashes = 3
+    group, crashes = unique_name("soak-orch"), 3
+    launch = {"workdir": tmp_path, "url": kafka_ep.url}
     try:
-        for _ in range(crashes):
-            process = subprocess.Popen(orchestrator)
+        for crash in range(crashes):
+            orchestrator = sagas.start_orchestrator(
+                store.path, commands, replies, group, name=f"o{crash}", **launch
+            )
             time.sleep(random.uniform(0.5, 2.5))
-            process.kill()
-            process.wait()
-        assert subprocess.run(orchestrator, timeout=300).returncode == 0
+            orchestrator.kill()
+        last = sagas.start_orchestrator(store.path, commands, replies, group, name="last", **launch)
+        assert last.wait(timeout_s=300) == 0
     finally:
         stop.set()
         participants.join(timeout=60)

@@ -4,8 +4,8 @@ repository; the outbox relay to Kafka; the Order write side and its read-model p
 
 from .bank import AccountRepository, BankAccount, DomainError, upcast_deposit_v1
 from .orders import CreateOrder, OrderService, ShipOrder
-from .outbox import relay_once, relay_until
 from .projection import OrdersReadModel, ProjectionError, project
+from .relay import relay_once, relay_until, start_relay
 from .store import ConcurrencyError, EventStore, NewEvent, RecordedEvent
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "project",
     "relay_once",
     "relay_until",
+    "start_relay",
     "upcast_deposit_v1",
 ]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from helpers.kafka import consumer
+from helpers.kafka import Output, consumer, run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -133,24 +133,28 @@ def project(
     source.subscribe([topic])
     end = TopicEnd(source, topic) if to_end else None
     report, deadline = ProjectionReport(), time.monotonic() + timeout_s
-    try:
-        while not _done(stop, until_applied, end, report):
-            if time.monotonic() > deadline and (until_applied is not None or to_end):
-                raise TimeoutError(f"projection incomplete after {timeout_s} s: {report}")
-            batch = [m for m in source.consume(100, timeout=0.05) if not m.error()]
-            for message in batch:
-                event = json.loads(message.value())
-                report.read += 1
-                if end:
-                    end.passed(message)
-                if model.apply(event):
-                    report.applied += 1
-                    if on_applied:
-                        on_applied(event)
-            if batch:
-                source.commit(asynchronous=False)
-    finally:
-        source.close()
+
+    def apply(message: Message) -> list[Output]:
+        event = json.loads(message.value())
+        report.read += 1
+        if end:
+            end.passed(message)
+        if model.apply(event):  # False: applied before (a replay, or a duplicate from the relay)
+            report.applied += 1
+            if on_applied:
+                on_applied(event)
+        return []  # a projection writes to its read model, not to Kafka
+
+    def finished() -> bool:
+        if until_applied is not None:
+            done = report.applied >= until_applied
+        else:
+            done = end is not None and end.reached
+        if not done and (until_applied is not None or end) and time.monotonic() > deadline:
+            raise TimeoutError(f"projection incomplete after {timeout_s} s: {report}")
+        return done
+
+    run(source, apply, commit="after", stop=stop, until=finished)
     return report
 
 
@@ -172,11 +176,3 @@ class TopicEnd:
     @property
     def reached(self) -> bool:
         return all(self.next[p] >= high for p, high in self.high.items())
-
-
-def _done(stop, until_applied, end: TopicEnd | None, report: ProjectionReport) -> bool:
-    if stop is not None and stop.is_set():
-        return True
-    if until_applied is not None:
-        return report.applied >= until_applied
-    return end is not None and end.reached

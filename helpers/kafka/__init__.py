@@ -10,31 +10,45 @@ from .clients import (
     DeliveryLog,
     consume_n,
     consumer,
+    flush_or_raise,
     producer,
     read_all,
 )
-from .deadletter import DeadLetterReport, dead_letter_topic, process_or_dead_letter
+from .deadletter import (
+    DeadLetterReport,
+    dead_letter_topic,
+    or_dead_letter,
+    process_or_dead_letter,
+)
 from .groups import COOPERATIVE, EAGER, rebalance_timeline
 from .guarantees import produce_numbered, run_with_crashes
+from .loop import Commit, LoopReport, Output, process_batch, run
 
 __all__ = [
     "COOPERATIVE",
     "CONSUMER_DEFAULTS",
     "EAGER",
-    "ClientStats",
     "PRODUCER_DEFAULTS",
+    "ClientStats",
+    "Commit",
     "DeadLetterReport",
     "DeliveryLog",
+    "LoopReport",
+    "Output",
     "Topics",
     "admin_client",
     "consume_n",
     "consumer",
     "dead_letter_topic",
-    "produce_numbered",
+    "flush_or_raise",
+    "or_dead_letter",
+    "process_batch",
     "process_or_dead_letter",
+    "produce_numbered",
     "producer",
     "read_all",
     "rebalance_timeline",
+    "run",
     "run_with_crashes",
     "wait_until_ready",
 ]

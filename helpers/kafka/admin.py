@@ -10,9 +10,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from helpers.brokers import endpoint, kafka_config
 
+from .clients import report_error
+
 
 def admin_client(url: str | None = None) -> AdminClient:
-    return AdminClient(kafka_config(url))
+    return AdminClient({**kafka_config(url), "error_cb": report_error})
 
 
 class Topics:

@@ -13,6 +13,7 @@ Not for topic administration (see `admin`).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     KafkaError,
+    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -32,8 +34,33 @@ PRODUCER_DEFAULTS = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
 CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest", "enable.auto.commit": False}
 
 
+log = logging.getLogger("lab.kafka")
+
+
+class UndeliveredError(RuntimeError):
+    """Messages were not acknowledged by the broker in time: nothing downstream may count them."""
+
+
+def report_error(error: KafkaError) -> None:
+    """Every lab client's `error_cb`: a fatal error raises in the poll or flush that served it;
+    the others (a broker briefly unreachable) are logged, as the client recovers by itself."""
+    if error.fatal():
+        raise KafkaException(error)
+    log.warning("kafka client: %s", error.str())
+
+
+def flush_or_raise(sink: Producer | None, timeout_s: float = 30.0) -> None:
+    """Wait until every queued message is acknowledged; UndeliveredError if any is left.
+
+    `flush` returns how many are still queued: ignoring it would let a consumer commit past
+    outputs that never reached the broker, and at-least-once would silently lose them.
+    """
+    if sink is not None and (left := sink.flush(timeout_s)):
+        raise UndeliveredError(f"{left} messages not acknowledged by Kafka within {timeout_s} s")
+
+
 def _config(defaults: dict, url: str | None, overrides: dict) -> dict:
-    settings = {**kafka_config(url), **defaults}
+    settings = {**kafka_config(url), "error_cb": report_error, **defaults}
     settings.update({_config_key(key): value for key, value in overrides.items()})
     return settings
 

@@ -2,14 +2,13 @@
 `<topic>.DLT` dead-letter topic with the lab's dead-letter headers (why, and where from: see
 `helpers.deadletter`), after the message's own headers.
 
-The DLT copy is acknowledged by the broker before the input offset is committed, so a crash in
-between can duplicate a dead letter but never lose a message. Not for transient failures, which
-deserve a retry rather than the DLT.
+It runs on the lab's consume loop with commit "after": the DLT copy is acknowledged by the broker
+before the input offset is committed, so a crash in between can duplicate a dead letter but never
+lose a message. Not for transient failures, which deserve a retry rather than the DLT.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,10 +17,30 @@ from confluent_kafka import Message
 from helpers.deadletter import DeadLetter
 
 from .clients import consumer, producer
+from .loop import Output, run
 
 
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.DLT"
+
+
+def or_dead_letter(handle: Callable[[Message], object], processed: list) -> Callable:
+    """A loop handler: `handle` each message (keeping what it returns in `processed`); if it
+    raises, the output is the message itself, to the DLT, with the dead-letter headers."""
+
+    def handler(message: Message) -> list[Output]:
+        try:
+            processed.append(handle(message))
+            return []
+        except Exception as exc:
+            where = f"{message.partition()}:{message.offset()}"
+            letter = DeadLetter.of(exc, message.topic(), where)
+            headers = [*(message.headers() or []), *letter.kafka_headers()]
+            return [
+                Output(dead_letter_topic(message.topic()), message.value(), message.key(), headers)
+            ]
+
+    return handler
 
 
 @dataclass
@@ -33,40 +52,16 @@ class DeadLetterReport:
 def process_or_dead_letter(
     topic: str,
     group: str,
-    handler: Callable[[Message], object],
+    handle: Callable[[Message], object],
     *,
     url: str | None = None,
     idle_s: float = 2.0,
 ) -> DeadLetterReport:
-    """Consume `topic` until idle for `idle_s`; any exception from `handler` dead-letters."""
-    source = consumer(group, url)
-    sink = producer(url)
-    source.subscribe([topic])
+    """Consume `topic` until idle for `idle_s`; any exception from `handle` dead-letters."""
     report = DeadLetterReport()
-    quiet_since = time.monotonic()
-    try:
-        while time.monotonic() - quiet_since < idle_s:
-            batch = [m for m in source.consume(100, timeout=0.2) if not m.error()]
-            if not batch:
-                continue
-            quiet_since = time.monotonic()
-            for message in batch:
-                try:
-                    report.processed.append(handler(message))
-                except Exception as exc:
-                    headers = _error_headers(message, exc)
-                    dlt = dead_letter_topic(topic)
-                    sink.produce(dlt, key=message.key(), value=message.value(), headers=headers)
-                    report.dead_lettered += 1
-            if sink.flush(30):
-                raise RuntimeError("dead letters were not acknowledged; not committing")
-            source.commit(asynchronous=False)
-    finally:
-        source.close()
+    source = consumer(group, url)
+    source.subscribe([topic])
+    handler = or_dead_letter(handle, report.processed)
+    loop = run(source, handler, sink=producer(url), commit="after", idle_exit_s=idle_s)
+    report.dead_lettered = loop.messages - len(report.processed)
     return report
-
-
-def _error_headers(message: Message, exc: Exception) -> list[tuple[str, bytes]]:
-    position = f"{message.partition()}:{message.offset()}"
-    letter = DeadLetter.of(exc, message.topic(), position)
-    return [*(message.headers() or []), *letter.kafka_headers()]

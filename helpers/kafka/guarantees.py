@@ -8,9 +8,10 @@ import random
 import time
 from pathlib import Path
 
-from helpers.faults import WorkerProcess, count_lost_and_duplicated, crash_point_args
+from helpers.faults import count_lost_and_duplicated
 
-from .clients import producer, read_all
+from .clients import flush_or_raise, producer, read_all
+from .processor import start_processor
 
 
 def produce_numbered(topic: str, count: int, url: str | None = None) -> list[str]:
@@ -20,8 +21,7 @@ def produce_numbered(topic: str, count: int, url: str | None = None) -> list[str
     for key in keys:
         sink.produce(topic, key=key, value=key)
         sink.poll(0)
-    if sink.flush(60):
-        raise RuntimeError("some input messages were not acknowledged")
+    flush_or_raise(sink, 60)
     return keys
 
 
@@ -37,7 +37,7 @@ def run_with_crashes(
     kill_within_s: float | None = None,
     workdir: Path | str,
     url: str | None = None,
-    work_ms: float = 0.5,
+    work_s: float = 0.0005,
 ) -> dict:
     """Crash the worker `crashes` times, then let one finish; count outputs by key.
 
@@ -46,24 +46,23 @@ def run_with_crashes(
     `kill_within_s` seconds (wherever the kill lands). Returns lost and duplicated outputs as a
     read_committed consumer sees them.
     """
-    args = ["--mode", mode, "--input", input_topic, "--output", output_topic, "--group", group]
-    args += ["--work-ms", str(work_ms)] + (["--url", url] if url else [])
+    topics = {"input_topic": input_topic, "output_topic": output_topic, "group": group}
+    common = {**topics, "workdir": workdir, "url": url, "work_s": work_s}
     for crash in range(1, crashes + 1):
+        name = f"{group}-{crash}"
         if kill_every is not None:
-            crashing = args + crash_point_args("mid-batch", kill_every)
-            worker = WorkerProcess(_MODULE, crashing, workdir, f"{group}-{crash}", effects=False)
+            worker = start_processor(
+                mode, name=name, crash_at="mid-batch", crash_after=kill_every, **common
+            )
             if worker.wait(timeout_s=120) != -9:
                 raise RuntimeError(f"the {mode} worker did not crash as told:\n{worker.tail()}")
         else:
-            worker = WorkerProcess(_MODULE, args, workdir, f"{group}-{crash}", effects=False)
+            worker = start_processor(mode, name=name, **common)
             time.sleep(random.uniform(0.2, kill_within_s))
             worker.kill()
-    last = WorkerProcess(_MODULE, args, workdir, f"{group}-last", effects=False)
+    last = start_processor(mode, name=f"{group}-last", **common)
     if last.wait(timeout_s=300) != 0:
         raise RuntimeError(f"the last {mode} worker failed:\n{last.tail()}")
     outputs = [m.key().decode() for m in read_all(output_topic, url=url)]
     counts = count_lost_and_duplicated(input_keys, outputs)
     return {"mode": mode, "crashes": crashes, **counts}
-
-
-_MODULE = "helpers.kafka.processor"

@@ -4,7 +4,7 @@ injected failures and the invariants every order must satisfy."""
 
 from .choreography import run_choreography
 from .invariants import final_states, violations
-from .orchestrator import SagaStore, orchestrate, serve_participants
+from .orchestrator import SagaStore, orchestrate, serve_participants, start_orchestrator
 from .participants import Inventory, Order, Payments
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "orchestrate",
     "run_choreography",
     "serve_participants",
+    "start_orchestrator",
     "violations",
 ]

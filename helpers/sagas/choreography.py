@@ -17,7 +17,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from helpers.kafka import consumer, producer
+from confluent_kafka import Message
+
+from helpers.kafka import Output, consumer, flush_or_raise, producer, run
 
 from .participants import Inventory, Order, Payments
 
@@ -71,17 +73,16 @@ def order_service(status: dict[str, str], seen: Counter) -> Reactor:
 
 
 def _run_service(topic: str, group: str, react: Reactor, stop: threading.Event, url) -> None:
-    source, sink = consumer(group, url), producer(url)
+    """One service: its own consumer group on the events topic; its reactions are acknowledged
+    before the event that caused them counts as handled (commit "after")."""
+
+    def handle(message: Message) -> list[Output]:
+        reactions = react(json.loads(message.value()))
+        return [Output(topic, json.dumps(r), key=r["order_id"]) for r in reactions]
+
+    source = consumer(group, url)
     source.subscribe([topic])
-    while not stop.is_set():
-        batch = [m for m in source.consume(100, timeout=0.05) if not m.error()]
-        for message in batch:
-            for reaction in react(json.loads(message.value())):
-                sink.produce(topic, key=reaction["order_id"], value=json.dumps(reaction))
-        if batch:
-            sink.flush(30)  # reactions acknowledged before the input counts as handled
-            source.commit(asynchronous=False)
-    source.close()
+    run(source, handle, sink=producer(url), commit="after", stop=stop)
 
 
 def run_choreography(
@@ -111,7 +112,7 @@ def run_choreography(
     for o in orders:
         placed = {"type": "OrderPlaced", "service": "order", **o.__dict__}
         placer.produce(topic, key=o.order_id, value=json.dumps(placed))
-    placer.flush(30)
+    flush_or_raise(placer)
     deadline = time.monotonic() + timeout_s
     # Over when every order is final and every failed reservation's refund has been published.
     while time.monotonic() < deadline and (

@@ -8,20 +8,25 @@ The state lives in SQLite and changes in one transaction per step, so the orches
 SIGKILLed at any moment: on restart it re-sends the command of every saga still pending (the
 participants are idempotent) and carries on with the replies Kafka kept for it.
 
-    python -m helpers.sagas.orchestrator_process --db sagas.db --commands C --replies R --group G
+    python -m helpers.sagas.orchestrator --db sagas.db --commands C --replies R --group G \\
+        [--crash-at after-state-saved --crash-after 150]
+
+Crash point `after-state-saved`: a state change is committed, the command it calls for not yet
+sent; the restarted orchestrator must re-send it. `start_orchestrator` launches the process.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import signal
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
-from helpers.kafka import consumer, producer
+from confluent_kafka import Message
+
+from helpers.faults import CrashPoint, WorkerProcess, crash_point_args
+from helpers.kafka import Output, consumer, producer, run
 
 from .participants import Inventory, Order, Payments
 
@@ -45,6 +50,7 @@ class SagaStore:
     """Saga state per order, and a log of every state change, in SQLite."""
 
     def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(
@@ -88,6 +94,9 @@ class SagaStore:
         return {order_id: FINAL.get(state, state) for order_id, state in rows}
 
 
+CRASH_POINTS = ("after-state-saved",)
+
+
 def orchestrate(
     store: SagaStore,
     commands: str,
@@ -95,45 +104,54 @@ def orchestrate(
     group: str,
     *,
     url: str | None = None,
-    die_after: int | None = None,
+    crash: CrashPoint | None = None,
     idle_exit_s: float = 3.0,
 ) -> None:
-    sink = producer(url)
+    """Drive every saga in `store` to a final state; return when none is pending any more."""
+    crash = crash or CrashPoint(None, None)
+    # Resume after a crash: re-send the command every pending saga waits on (participants are
+    # idempotent, so a command that had been sent already is answered the same way again).
+    resend = [
+        _command(commands, o, p, PENDING_COMMAND[s]) for o, p, s in store.in_state(*PENDING_COMMAND)
+    ]
+
+    def start_sagas() -> list[Output]:
+        outputs = [resend.pop() for _ in range(len(resend))]
+        for order_id, payload, _state in store.in_state("NEW"):
+            if store.move(order_id, "NEW", "PAYMENT_PENDING"):
+                outputs.append(_command(commands, order_id, payload, "ProcessPayment"))
+        return outputs
+
+    def on_reply(message: Message) -> list[Output]:
+        reply = json.loads(message.value())
+        before, after = TRANSITIONS[reply["type"]]
+        if not store.move(reply["order_id"], before, after):
+            return []  # a stale or duplicate reply: the saga has moved on
+        crash.reached("after-state-saved")  # the state is saved, the next command not yet sent
+        if after not in PENDING_COMMAND:
+            return []  # final
+        return [_command(commands, reply["order_id"], _payload(reply), PENDING_COMMAND[after])]
+
     # Static membership: a restarted orchestrator takes over its partitions at once, instead of
     # waiting for the killed one's session to time out.
     source = consumer(
         group, url, group_instance_id=f"{group}-orchestrator", session_timeout_ms=6000
     )
     source.subscribe([replies])
+    pending = lambda: bool(store.in_state("NEW", *PENDING_COMMAND))  # noqa: E731
+    run(
+        source,
+        on_reply,
+        sink=producer(url),
+        commit="after",
+        tick=start_sagas,
+        busy=pending,
+        idle_exit_s=idle_exit_s,
+    )
 
-    def send(order_id: str, payload: dict, command: str) -> None:
-        sink.produce(commands, key=order_id, value=json.dumps({"type": command, **payload}))
 
-    for order_id, payload, state in store.in_state(*PENDING_COMMAND):  # resume after a crash
-        send(order_id, payload, PENDING_COMMAND[state])
-    moves, idle_since = 0, time.monotonic()
-    while time.monotonic() - idle_since < idle_exit_s:
-        for order_id, payload, _state in store.in_state("NEW"):
-            if store.move(order_id, "NEW", "PAYMENT_PENDING"):
-                send(order_id, payload, "ProcessPayment")
-        sink.flush(30)
-        batch = [m for m in source.consume(100, timeout=0.05) if not m.error()]
-        for message in batch:
-            reply = json.loads(message.value())
-            before, after = TRANSITIONS[reply["type"]]
-            if store.move(reply["order_id"], before, after):
-                moves += 1
-                if die_after is not None and moves >= die_after:
-                    os.kill(os.getpid(), signal.SIGKILL)  # state saved, command not yet sent
-                if after in PENDING_COMMAND:
-                    send(reply["order_id"], _payload(reply), PENDING_COMMAND[after])
-        if batch:
-            sink.flush(30)  # the next commands are out before the replies count as handled
-            source.commit(asynchronous=False)
-            idle_since = time.monotonic()
-        elif store.in_state("NEW", *PENDING_COMMAND):
-            idle_since = time.monotonic()  # still waiting for replies: not idle
-    source.close()
+def _command(topic: str, order_id: str, payload: dict, name: str) -> Output:
+    return Output(topic, json.dumps({"type": name, **payload}), key=order_id)
 
 
 def _payload(message: dict) -> dict:
@@ -149,25 +167,58 @@ def serve_participants(
     url: str | None = None,
 ) -> None:
     """The payment and inventory services, answering the orchestrator's commands."""
-    source, sink = consumer(f"{commands}.participants", url), producer(url)
+
+    def answer(message: Message) -> list[Output]:
+        command = json.loads(message.value())
+        order_id = command["order_id"]
+        if command["type"] == "ProcessPayment":
+            paid = payments.charge(order_id, command["amount_cents"])
+            kind = "PaymentProcessed" if paid else "PaymentFailed"
+        elif command["type"] == "ReserveInventory":
+            reserved = inventory.reserve(order_id, command["quantity"])
+            kind = "InventoryReserved" if reserved else "InventoryReservationFailed"
+        else:
+            payments.refund(order_id)
+            kind = "PaymentRefunded"
+        return [Output(replies, json.dumps({"type": kind, **_payload(command)}), key=order_id)]
+
+    source = consumer(f"{commands}.participants", url)
     source.subscribe([commands])
-    while not stop.is_set():
-        batch = [m for m in source.consume(100, timeout=0.05) if not m.error()]
-        for message in batch:
-            command = json.loads(message.value())
-            order_id = command["order_id"]
-            if command["type"] == "ProcessPayment":
-                paid = payments.charge(order_id, command["amount_cents"])
-                kind = "PaymentProcessed" if paid else "PaymentFailed"
-            elif command["type"] == "ReserveInventory":
-                reserved = inventory.reserve(order_id, command["quantity"])
-                kind = "InventoryReserved" if reserved else "InventoryReservationFailed"
-            else:
-                payments.refund(order_id)
-                kind = "PaymentRefunded"
-            reply = {"type": kind, **_payload(command)}
-            sink.produce(replies, key=order_id, value=json.dumps(reply))
-        if batch:
-            sink.flush(30)
-            source.commit(asynchronous=False)
-    source.close()
+    run(source, answer, sink=producer(url), commit="after", stop=stop)
+
+
+def start_orchestrator(
+    db: Path | str,
+    commands: str,
+    replies: str,
+    group: str,
+    *,
+    workdir: Path | str,
+    name: str,
+    url: str | None = None,
+    crash_at: str | None = None,
+    crash_after: int | None = None,
+) -> WorkerProcess:
+    """Run `orchestrate` in a new process; it kills itself at `crash_at` the `crash_after`-th
+    time it gets there. Its effects are the saga states in `db`."""
+    args = ["--db", str(db), "--commands", commands, "--replies", replies, "--group", group]
+    args += (["--url", url] if url else []) + crash_point_args(crash_at, crash_after)
+    return WorkerProcess("helpers.sagas.orchestrator", args, workdir, name, effects=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for option in ("--db", "--commands", "--replies", "--group"):
+        parser.add_argument(option, required=True)
+    parser.add_argument("--url")
+    parser.add_argument("--crash-at", choices=CRASH_POINTS)
+    parser.add_argument("--crash-after", type=int, help="crash the Nth time the point is reached")
+    args = parser.parse_args()
+    crash = CrashPoint(args.crash_at, args.crash_after)
+    orchestrate(
+        SagaStore(args.db), args.commands, args.replies, args.group, url=args.url, crash=crash
+    )
+
+
+if __name__ == "__main__":
+    main()
