@@ -9,12 +9,16 @@ import pytest
 
 from helpers import kafka
 from helpers.eventsourcing import (
+    BANK_EVENTS,
     AccountRepository,
     BankAccount,
+    Codec,
     ConcurrencyError,
     DomainError,
+    Event,
     EventStore,
-    NewEvent,
+    MoneyDeposited,
+    StoredEvent,
     relay_once,
     start_relay,
 )
@@ -23,7 +27,7 @@ from helpers.naming import unique_name
 
 @pytest.fixture
 def store(tmp_path):
-    return EventStore(tmp_path / "events.db")
+    return EventStore(tmp_path / "events.db", BANK_EVENTS)
 
 
 def opened(repo: AccountRepository, account_id: str = "acc-1", deposit: int = 0) -> BankAccount:
@@ -110,13 +114,32 @@ def test_a_snapshot_loads_the_same_state_as_the_full_history(store):
     assert with_snapshot.version == from_history.version == 36
 
 
-def test_a_v1_deposit_is_read_as_v2(store):
+def test_a_v1_deposit_is_read_as_v2_and_stays_v1_in_the_store(store):
     repo = AccountRepository(store)
     opened(repo)
-    store.append("acc-1", [NewEvent("MoneyDeposited", {"amount": 12.5}, schema_version=1)], 1)
-    [event] = store.read_stream("acc-1", after_version=1)
-    assert (event.schema_version, event.data) == (2, {"amount_cents": 1250, "currency": "EUR"})
-    assert repo.load("acc-1").balance_cents == 1250
+    store.append("acc-1", [StoredEvent("MoneyDeposited", {"amount": 12.1}, schema_version=1)], 1)
+    [recorded] = store.read_stream("acc-1", after_version=1)
+    assert recorded.event == MoneyDeposited(amount_cents=1210, currency="EUR")  # not 1209.99...
+    assert (recorded.schema_version, recorded.data) == (1, {"amount": 12.1})  # as it was written
+    assert repo.load("acc-1").balance_cents == 1210
+
+
+def test_typed_events_round_trip_and_unknown_ones_are_named():
+    deposit = MoneyDeposited(amount_cents=500, currency="EUR")
+    assert BANK_EVENTS.encode(deposit) == (
+        "MoneyDeposited",
+        2,
+        {"amount_cents": 500, "currency": "EUR"},
+    )
+    assert BANK_EVENTS.decode(*BANK_EVENTS.encode(deposit)) == deposit
+    with pytest.raises(ValueError, match="unknown event type 'Teleported'"):
+        BANK_EVENTS.decode("Teleported", 1, {})
+
+    class Renamed(Event):
+        version = 3
+
+    with pytest.raises(ValueError, match="no upcaster for Renamed v1"):
+        Codec(Renamed).decode("Renamed", 1, {})
 
 
 def test_outbox_relay_crashes_never_lose_an_event(store, topics, kafka_ep, tmp_path):

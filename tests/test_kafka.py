@@ -29,7 +29,7 @@ def test_topics_are_created_ready_and_deleted(topics, kafka_ep):
 
 def test_delivery_log_counts_acks_per_partition_and_read_all_reads_everything(topics, kafka_ep):
     name = topics.create(unique_name("t-log"), partitions=2)
-    producer, log = kafka.producer(kafka_ep.url), kafka.DeliveryLog()
+    producer, log = kafka.producer(kafka_ep.url), kafka.DeliveryReport()
     for i in range(100):
         producer.produce(name, key=str(i), value=str(i), on_delivery=log.report)
     producer.flush(30)
@@ -41,7 +41,7 @@ def test_delivery_log_counts_acks_per_partition_and_read_all_reads_everything(to
 
 def test_a_broker_that_is_down_fails_deliveries_with_a_reason():
     producer = kafka.producer(f"localhost:{free_port()}", message_timeout_ms=1500)
-    log = kafka.DeliveryLog()
+    log = kafka.DeliveryReport()
     producer.produce("anything", value=b"x", on_delivery=log.report)
     began = time.monotonic()
     producer.flush(10)

@@ -122,7 +122,7 @@ def test_a_worker_killed_before_an_ack_loses_nothing_with_manual_acks_only(
     queue = topology.queue(unique_name(f"t-kill-{ack}"), durable=True)
     ids = [str(i) for i in range(200)]
     publish_confirmed([i.encode() for i in ids], queue, batch_size=200, url=rabbitmq_ep.url)
-    worker = start_worker(queue, ack=ack, workdir=tmp_path, prefetch=20, delay_ms=5,
+    worker = start_worker(queue, ack=ack, workdir=tmp_path, prefetch=20, work_s=0.005,
                           url=rabbitmq_ep.url, crash_at="before-ack", crash_after=20)  # fmt: skip
     assert worker.wait() == -9
     wait_until_unconsumed(topology.channel, queue)
@@ -146,7 +146,7 @@ def test_a_worker_killed_from_outside_at_any_moment_loses_nothing_with_manual_ac
     ids = [str(i) for i in range(200)]
     publish_confirmed([i.encode() for i in ids], queue, batch_size=200, url=rabbitmq_ep.url)
     worker = start_worker(
-        queue, ack="manual", workdir=tmp_path, prefetch=20, delay_ms=2, url=rabbitmq_ep.url
+        queue, ack="manual", workdir=tmp_path, prefetch=20, work_s=0.002, url=rabbitmq_ep.url
     )
     worker.wait_for(37)
     worker.kill()
@@ -217,7 +217,7 @@ def test_rpc_without_a_server_times_out_at_its_deadline(topology, rabbitmq_ep):
 
 
 def test_retry_with_delay_then_parking_lot(topology):
-    names = declare_retry_topology(topology, unique_name("t-retry"), delay_ms=50)
+    names = declare_retry_topology(topology, unique_name("t-retry"), delay_s=0.05)
     for message_id in ("flaky", "broken"):
         topology.channel.basic_publish(
             names.work_exchange,

@@ -87,7 +87,7 @@ def test_rabbitmq_manual_ack_worker_killed_at_random(rabbitmq_ep, tmp_path, tabl
     effects, crashes = [], 3
     for crash in range(crashes + 1):
         worker = rmq.start_worker(queue, ack="manual", workdir=tmp_path, name=f"w{crash}",
-                                  prefetch=50, delay_ms=1, url=rabbitmq_ep.url)  # fmt: skip
+                                  prefetch=50, work_s=0.001, url=rabbitmq_ep.url)  # fmt: skip
         if crash < crashes:
             time.sleep(random.uniform(0.3, 2.0))
             worker.kill()

@@ -257,9 +257,9 @@ def check_ports_free(ep: Endpoint, grace_s: float = 3.0) -> None:
     its ports while the kernel tears it down, so each port gets `grace_s` to become free."""
     deadline = time.monotonic() + grace_s
     for port, purpose in ports(ep).items():
-        while port_is_open("127.0.0.1", port, timeout=0.5) and time.monotonic() < deadline:
+        while port_is_open("127.0.0.1", port, timeout_s=0.5) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if port_is_open("127.0.0.1", port, timeout=0.5):
+        if port_is_open("127.0.0.1", port, timeout_s=0.5):
             raise BrokerStartError(
                 f"cannot start {ep.broker}: port {port} ({purpose}) is already taken by "
                 f"{state.who_listens(port)}, which is not a {ep.broker} broker this lab started. "
@@ -343,7 +343,7 @@ def _wait_ready(ep: Endpoint, name: str, pid: int, deadline: float) -> None:
                 f"{name} (pid {pid}) exited while starting. Last lines of "
                 f"{state.log_file(name)}:\n{state.log_tail(name)}"
             )
-        health = probe(ep, timeout=3.0, deep=True)  # our own broker: a write round trip is fine
+        health = probe(ep, timeout_s=3.0, deep=True)  # our own broker: a write round trip is fine
         if health.ok:
             return
         if health.speaks:  # it answers, but cannot serve the lessons (too old): waiting won't help

@@ -29,20 +29,20 @@ class Health:
     speaks: bool = False  # ...and answered in the broker's own protocol
 
 
-def port_is_open(host: str, port: int, timeout: float = 1.0) -> bool:
+def port_is_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout_s):
             return True
     except OSError:
         return False
 
 
-def probe(ep: Endpoint, timeout: float = 3.0, deep: bool = False) -> Health:
-    """Check one broker; never raises, never takes much longer than `timeout`."""
-    if not port_is_open(ep.host, ep.port, timeout=min(timeout, 1.5)):
+def probe(ep: Endpoint, timeout_s: float = 3.0, deep: bool = False) -> Health:
+    """Check one broker; never raises, never takes much longer than `timeout_s`."""
+    if not port_is_open(ep.host, ep.port, timeout_s=min(timeout_s, 1.5)):
         return Health(False, f"nothing is listening on {ep.address}")
     try:
-        version = _PROBES[ep.broker](ep, timeout, deep)
+        version = _PROBES[ep.broker](ep, timeout_s, deep)
     except Exception as exc:  # any failure of the exchange means "not a healthy broker"
         return Health(
             False,
@@ -61,32 +61,32 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def _kafka(ep: Endpoint, timeout: float, deep: bool) -> str | None:
+def _kafka(ep: Endpoint, timeout_s: float, deep: bool) -> str | None:
     admin = AdminClient(
         {
             **kafka_config(ep.url),
-            "socket.timeout.ms": int(timeout * 1000),
+            "socket.timeout.ms": int(timeout_s * 1000),
             # A probe of a wrong port should say one sentence, not log a page of retries.
             "log_level": 0,
         }
     )
-    metadata = admin.list_topics(timeout=timeout)
+    metadata = admin.list_topics(timeout=timeout_s)
     if not metadata.brokers:
         raise KafkaException(f"metadata from {ep.address} lists no broker")
     if deep:
         name = f"_lab_ready_{uuid.uuid4().hex[:8]}"
-        admin.create_topics([NewTopic(name, 1, 1)], operation_timeout=timeout)[name].result(
-            timeout=timeout * 3
+        admin.create_topics([NewTopic(name, 1, 1)], operation_timeout=timeout_s)[name].result(
+            timeout=timeout_s * 3
         )
-        admin.delete_topics([name], operation_timeout=timeout)[name].result(timeout=timeout * 3)
+        admin.delete_topics([name], operation_timeout=timeout_s)[name].result(timeout=timeout_s * 3)
     return None  # the Kafka protocol does not report the broker's release
 
 
-def _rabbitmq(ep: Endpoint, timeout: float, deep: bool) -> str | None:
+def _rabbitmq(ep: Endpoint, timeout_s: float, deep: bool) -> str | None:
     params = pika.URLParameters(ep.url)
-    params.socket_timeout = timeout
-    params.stack_timeout = timeout
-    params.blocked_connection_timeout = timeout
+    params.socket_timeout = timeout_s
+    params.stack_timeout = timeout_s
+    params.blocked_connection_timeout = timeout_s
     params.connection_attempts = 1
     connection = pika.BlockingConnection(params)
     try:
@@ -99,8 +99,10 @@ def _rabbitmq(ep: Endpoint, timeout: float, deep: bool) -> str | None:
         connection.close()
 
 
-def _redis(ep: Endpoint, timeout: float, deep: bool) -> str | None:
-    client = redis.Redis.from_url(ep.url, socket_connect_timeout=timeout, socket_timeout=timeout)
+def _redis(ep: Endpoint, timeout_s: float, deep: bool) -> str | None:
+    client = redis.Redis.from_url(
+        ep.url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+    )
     try:
         client.ping()
         if deep:

@@ -172,7 +172,7 @@ def status(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
 
 def _status(broker: str) -> BrokerStatus:
     ep = endpoint(broker)
-    health = probe(ep, timeout=3.0)
+    health = probe(ep, timeout_s=3.0)
     ours = state.recorded_address(broker) in (None, ep.address)  # started for this endpoint
     pid = state.running_pid(broker) if ours else None
     if ours and (pid or state.recorded_pid(broker)):

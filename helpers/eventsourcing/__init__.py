@@ -1,27 +1,35 @@
-"""Event sourcing building blocks for the notebooks: an SQLite event store with optimistic
-concurrency, snapshots, upcasting and a transactional outbox; the BankAccount aggregate and its
-repository; the outbox relay to Kafka; the Order write side and its read-model projection."""
+"""Event sourcing building blocks for the notebooks: typed, versioned events and their codec; an
+SQLite event store with optimistic concurrency, snapshots, upcasting and a transactional outbox;
+the BankAccount aggregate and its repository; the outbox relay to Kafka. CQRS is `helpers.cqrs`."""
 
-from .bank import AccountRepository, BankAccount, DomainError, upcast_deposit_v1
-from .orders import CreateOrder, OrderService, ShipOrder
-from .projection import OrdersReadModel, ProjectionError, project
+from .bank import (
+    BANK_EVENTS,
+    AccountOpened,
+    AccountRepository,
+    BankAccount,
+    MoneyDeposited,
+    MoneyWithdrawn,
+    upcast_deposit_v1,
+)
+from .errors import ConcurrencyError, DomainError
+from .events import Codec, Event
 from .relay import relay_once, relay_until, start_relay
-from .store import ConcurrencyError, EventStore, NewEvent, RecordedEvent
+from .store import EventStore, RecordedEvent, StoredEvent
 
 __all__ = [
+    "BANK_EVENTS",
+    "AccountOpened",
     "AccountRepository",
     "BankAccount",
+    "Codec",
     "ConcurrencyError",
-    "CreateOrder",
     "DomainError",
+    "Event",
     "EventStore",
-    "NewEvent",
-    "OrderService",
-    "OrdersReadModel",
-    "ProjectionError",
+    "MoneyDeposited",
+    "MoneyWithdrawn",
     "RecordedEvent",
-    "ShipOrder",
-    "project",
+    "StoredEvent",
     "relay_once",
     "relay_until",
     "start_relay",

@@ -1,5 +1,6 @@
 """An append-only event store on SQLite, with optimistic concurrency, a global position for
-subscribers, snapshots, upcasting on read, and a transactional outbox.
+subscribers, snapshots, typed events upcast on read (see `events.Codec`), and a transactional
+outbox.
 
 - `append(stream_id, events, expected_version)` writes events as versions expected+1, +2, ... in one
   transaction; if the stream is not at `expected_version` it raises ConcurrencyError. A UNIQUE
@@ -17,10 +18,14 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from .errors import ConcurrencyError
+from .events import Codec, Event
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -47,14 +52,12 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
-class ConcurrencyError(Exception):
-    """The stream moved on since it was read: reload, re-check the command, retry."""
-
-
 @dataclass(frozen=True)
-class NewEvent:
+class StoredEvent:
+    """An event in the form the store keeps it: what an old writer wrote, exactly."""
+
     type: str
-    data: dict
+    data: dict[str, Any]
     schema_version: int = 1
 
 
@@ -63,23 +66,24 @@ class RecordedEvent:
     position: int
     event_id: str
     stream_id: str
-    version: int
+    version: int  # its place in the stream: 1, 2, 3, ...
     type: str
-    schema_version: int
-    data: dict = field(hash=False)
+    schema_version: int  # as stored
+    data: dict[str, Any] = field(hash=False)  # as stored
     recorded_at: float
+    event: Event | None = field(hash=False)  # as the current code reads it (upcast); None
+    # when the store was opened without a codec, as the outbox relay does: it forwards the
+    # stored form and never needs to understand it
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__)
-
-
-Upcaster = Callable[[dict], dict]
+        """The stored form, for the outbox relay: readers upcast it with their own codec."""
+        fields = {k: v for k, v in self.__dict__.items() if k != "event"}
+        return json.dumps(fields)
 
 
 class EventStore:
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        self.upcasters: dict[tuple[str, int], Upcaster] = {}
+    def __init__(self, path: Path | str, codec: Codec | None = None) -> None:
+        self.path, self.codec = str(path), codec
         with self._connection() as db:
             db.executescript(SCHEMA)
 
@@ -98,7 +102,7 @@ class EventStore:
     def append(
         self,
         stream_id: str,
-        events: list[NewEvent],
+        events: list[Event | StoredEvent],
         expected_version: int,
         outbox_topic: str | None = None,
     ) -> list[RecordedEvent]:
@@ -127,23 +131,32 @@ class EventStore:
                 raise
         return recorded
 
-    def _insert(self, db, stream_id: str, version: int, event: NewEvent) -> RecordedEvent:
-        event_id, now, data = str(uuid.uuid4()), time.time(), json.dumps(event.data)
+    def _insert(
+        self, db: sqlite3.Connection, stream_id: str, version: int, event: Event | StoredEvent
+    ) -> RecordedEvent:
+        if isinstance(event, Event):
+            event = StoredEvent(*self._encode(event))
+        event_id, now = str(uuid.uuid4()), time.time()
         cursor = db.execute(
             "INSERT INTO events (event_id, stream_id, version, type, schema_version, data,"
             " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (event_id, stream_id, version, event.type, event.schema_version, data, now),
-        )
-        return RecordedEvent(
-            cursor.lastrowid,
-            event_id,
-            stream_id,
-            version,
-            event.type,
-            event.schema_version,
-            event.data,
-            now,
-        )
+            (event_id, stream_id, version, event.type, event.schema_version,
+             json.dumps(event.data), now),
+        )  # fmt: skip
+        row = (cursor.lastrowid, event_id, stream_id, version, event.type, event.schema_version)
+        return self._recorded(row, event.data, now)
+
+    def _encode(self, event: Event) -> tuple[str, dict[str, Any], int]:
+        if self.codec is None:
+            raise TypeError("this store was opened without a codec: it cannot store typed events")
+        event_type, schema_version, data = self.codec.encode(event)
+        return event_type, data, schema_version
+
+    def _recorded(self, row: tuple, data: dict[str, Any], recorded_at: float) -> RecordedEvent:
+        position, event_id, stream_id, version, event_type, schema_version = row
+        typed = self.codec.decode(event_type, schema_version, data) if self.codec else None
+        return RecordedEvent(position, event_id, stream_id, version, event_type, schema_version,
+                             data, recorded_at, typed)  # fmt: skip
 
     @staticmethod
     def _version(db, stream_id: str) -> int:
@@ -170,19 +183,7 @@ class EventStore:
                 f" recorded_at FROM events WHERE {where}",
                 args,
             ).fetchall()
-        return [self._upcast(RecordedEvent(*row[:6], json.loads(row[6]), row[7])) for row in rows]
-
-    # --- upcasting ---------------------------------------------------------------------------
-
-    def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
-        """Read `event_type` events stored at `from_version` as `from_version + 1`."""
-        self.upcasters[(event_type, from_version)] = upcaster
-
-    def _upcast(self, event: RecordedEvent) -> RecordedEvent:
-        while (event.type, event.schema_version) in self.upcasters:
-            data = self.upcasters[(event.type, event.schema_version)](dict(event.data))
-            event = replace(event, schema_version=event.schema_version + 1, data=data)
-        return event
+        return [self._recorded(row[:6], json.loads(row[6]), row[7]) for row in rows]
 
     # --- snapshots ---------------------------------------------------------------------------
 

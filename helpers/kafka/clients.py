@@ -84,7 +84,7 @@ def consumer(group: str, url: str | None = None, **overrides) -> Consumer:
 
 
 @dataclass
-class DeliveryLog:
+class DeliveryReport:
     """Delivery-report accounting: pass `log.report` as `on_delivery` to `produce`."""
 
     delivered: int = 0

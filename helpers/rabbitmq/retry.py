@@ -28,7 +28,7 @@ class RetryTopology:
     parking_lot: str
 
 
-def declare_retry_topology(topology: Topology, base: str, delay_ms: int) -> RetryTopology:
+def declare_retry_topology(topology: Topology, base: str, delay_s: float) -> RetryTopology:
     names = RetryTopology(
         work_exchange=f"{base}.work",
         work_queue=f"{base}.work",
@@ -41,7 +41,10 @@ def declare_retry_topology(topology: Topology, base: str, delay_ms: int) -> Retr
     topology.queue(names.work_queue, arguments={"x-dead-letter-exchange": names.retry_exchange})
     topology.queue(
         names.retry_queue,
-        arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": names.work_exchange},
+        arguments={
+            "x-message-ttl": int(delay_s * 1000),  # RabbitMQ takes milliseconds
+            "x-dead-letter-exchange": names.work_exchange,
+        },
     )
     topology.queue(names.parking_lot)
     # The routing key survives dead-lettering, so one key routes the message around the loop.
@@ -59,7 +62,7 @@ def attempts_so_far(headers: dict | None, work_queue: str) -> int:
 
 
 @dataclass
-class RetryLog:
+class RetryReport:
     attempts: list[dict] = field(default_factory=list)  # one row per delivery
     succeeded: list[str] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)
@@ -74,13 +77,13 @@ def process_with_retries(
     expected: int,
     clock: Callable[[], float],
     timeout_s: float = 30.0,
-) -> RetryLog:
+) -> RetryReport:
     """Consume the work queue until `expected` messages succeeded or were parked.
 
     handler(body, attempt) raises to fail an attempt. A failed message is rejected (to the retry
     queue) until its `max_attempts`-th attempt, then copied to the parking lot and acked.
     """
-    log = RetryLog()
+    log = RetryReport()
     channel.confirm_delivery()
     for method, props, body in channel.consume(names.work_queue, inactivity_timeout=timeout_s):
         if method is None:

@@ -11,7 +11,6 @@ reactions. Not for the orchestrated version (see `orchestrator`).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -21,52 +20,47 @@ from confluent_kafka import Message
 
 from helpers.kafka import Output, consumer, flush_or_raise, producer, run
 
+from .messages import Kind, SagaMessage
 from .participants import Inventory, Order, Payments
 
-Event = dict
-Reactor = Callable[[Event], list[Event]]
-
-
-def event(kind: str, order: Event, service: str) -> Event:
-    keep = ("order_id", "customer", "amount_cents", "quantity")
-    return {"type": kind, "service": service, **{k: order[k] for k in keep}}
+Reactor = Callable[[SagaMessage], list[SagaMessage]]
 
 
 def payment_service(payments: Payments) -> Reactor:
-    def react(e: Event) -> list[Event]:
-        if e["type"] == "OrderPlaced":
-            paid = payments.charge(e["order_id"], e["amount_cents"])
-            return [event("PaymentProcessed" if paid else "PaymentFailed", e, "payment")]
-        if e["type"] == "InventoryReservationFailed":
-            payments.refund(e["order_id"])  # compensation
-            return [event("PaymentRefunded", e, "payment")]
+    def react(m: SagaMessage) -> list[SagaMessage]:
+        if m.kind == Kind.ORDER_PLACED:
+            paid = payments.charge(m.order.order_id, m.order.amount_cents)
+            return [m.answer(Kind.PAYMENT_PROCESSED if paid else Kind.PAYMENT_FAILED, "payment")]
+        if m.kind == Kind.INVENTORY_RESERVATION_FAILED:
+            payments.refund(m.order.order_id)  # compensation: RefundPayment
+            return [m.answer(Kind.PAYMENT_REFUNDED, "payment")]
         return []
 
     return react
 
 
 def inventory_service(inventory: Inventory) -> Reactor:
-    def react(e: Event) -> list[Event]:
-        if e["type"] == "PaymentProcessed":
-            reserved = inventory.reserve(e["order_id"], e["quantity"])
-            kind = "InventoryReserved" if reserved else "InventoryReservationFailed"
-            return [event(kind, e, "inventory")]
+    def react(m: SagaMessage) -> list[SagaMessage]:
+        if m.kind == Kind.PAYMENT_PROCESSED:
+            reserved = inventory.reserve(m.order.order_id, m.order.quantity)
+            kind = Kind.INVENTORY_RESERVED if reserved else Kind.INVENTORY_RESERVATION_FAILED
+            return [m.answer(kind, "inventory")]
         return []
 
     return react
 
 
-def order_service(status: dict[str, str], seen: Counter) -> Reactor:
-    def react(e: Event) -> list[Event]:
-        seen[e["type"]] += 1  # the order service sees every event: it tells when sagas are over
-        if status.get(e["order_id"]) != "pending":
+def order_service(status: dict[str, str], seen: Counter[Kind]) -> Reactor:
+    def react(m: SagaMessage) -> list[SagaMessage]:
+        seen[m.kind] += 1  # the order service sees every event: it tells when sagas are over
+        if status.get(m.order.order_id) != "pending":
             return []  # already final: a duplicate event changes nothing
-        if e["type"] == "InventoryReserved":
-            status[e["order_id"]] = "completed"
-            return [event("OrderCompleted", e, "order")]
-        if e["type"] in ("PaymentFailed", "InventoryReservationFailed"):
-            status[e["order_id"]] = "cancelled"  # compensation: CancelOrder
-            return [event("OrderCancelled", e, "order")]
+        if m.kind == Kind.INVENTORY_RESERVED:
+            status[m.order.order_id] = "completed"
+            return [m.answer(Kind.ORDER_COMPLETED, "order")]
+        if m.kind in (Kind.PAYMENT_FAILED, Kind.INVENTORY_RESERVATION_FAILED):
+            status[m.order.order_id] = "cancelled"  # compensation: CancelOrder
+            return [m.answer(Kind.ORDER_CANCELLED, "order")]
         return []
 
     return react
@@ -77,8 +71,8 @@ def _run_service(topic: str, group: str, react: Reactor, stop: threading.Event, 
     before the event that caused them counts as handled (commit "after")."""
 
     def handle(message: Message) -> list[Output]:
-        reactions = react(json.loads(message.value()))
-        return [Output(topic, json.dumps(r), key=r["order_id"]) for r in reactions]
+        reactions = react(SagaMessage.from_json(message.value()))
+        return [Output(topic, r.to_json(), key=r.order.order_id) for r in reactions]
 
     source = consumer(group, url)
     source.subscribe([topic])
@@ -95,7 +89,7 @@ def run_choreography(
     timeout_s: float = 60.0,
 ) -> dict[str, str]:
     """Place every order and let the services react until each order is final; its status."""
-    status, seen = {o.order_id: "pending" for o in orders}, Counter()
+    status, seen = {o.order_id: "pending" for o in orders}, Counter[Kind]()
     stop = threading.Event()
     services = {
         "payment": payment_service(payments),
@@ -110,13 +104,15 @@ def run_choreography(
         thread.start()
     placer = producer(url)
     for o in orders:
-        placed = {"type": "OrderPlaced", "service": "order", **o.__dict__}
-        placer.produce(topic, key=o.order_id, value=json.dumps(placed))
+        placer.produce(
+            topic, key=o.order_id, value=SagaMessage(Kind.ORDER_PLACED, o, "order").to_json()
+        )
     flush_or_raise(placer)
     deadline = time.monotonic() + timeout_s
     # Over when every order is final and every failed reservation's refund has been published.
     while time.monotonic() < deadline and (
-        "pending" in status.values() or seen["PaymentRefunded"] < seen["InventoryReservationFailed"]
+        "pending" in status.values()
+        or seen[Kind.PAYMENT_REFUNDED] < seen[Kind.INVENTORY_RESERVATION_FAILED]
     ):
         time.sleep(0.05)
     stop.set()

@@ -21,6 +21,7 @@ import argparse
 import json
 import sqlite3
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 from confluent_kafka import Message
@@ -28,20 +29,21 @@ from confluent_kafka import Message
 from helpers.faults import CrashPoint, WorkerProcess, crash_point_args
 from helpers.kafka import Output, consumer, producer, run
 
+from .messages import Kind, SagaMessage
 from .participants import Inventory, Order, Payments
 
-# state -> the command it waits on; reply type -> (from state, to state)
+# state -> the command it waits on; reply kind -> (from state, to state)
 PENDING_COMMAND = {
-    "PAYMENT_PENDING": "ProcessPayment",
-    "INVENTORY_PENDING": "ReserveInventory",
-    "REFUND_PENDING": "RefundPayment",
+    "PAYMENT_PENDING": Kind.PROCESS_PAYMENT,
+    "INVENTORY_PENDING": Kind.RESERVE_INVENTORY,
+    "REFUND_PENDING": Kind.REFUND_PAYMENT,
 }
 TRANSITIONS = {
-    "PaymentProcessed": ("PAYMENT_PENDING", "INVENTORY_PENDING"),
-    "PaymentFailed": ("PAYMENT_PENDING", "CANCELLED"),
-    "InventoryReserved": ("INVENTORY_PENDING", "COMPLETED"),
-    "InventoryReservationFailed": ("INVENTORY_PENDING", "REFUND_PENDING"),
-    "PaymentRefunded": ("REFUND_PENDING", "CANCELLED"),
+    Kind.PAYMENT_PROCESSED: ("PAYMENT_PENDING", "INVENTORY_PENDING"),
+    Kind.PAYMENT_FAILED: ("PAYMENT_PENDING", "CANCELLED"),
+    Kind.INVENTORY_RESERVED: ("INVENTORY_PENDING", "COMPLETED"),
+    Kind.INVENTORY_RESERVATION_FAILED: ("INVENTORY_PENDING", "REFUND_PENDING"),
+    Kind.PAYMENT_REFUNDED: ("REFUND_PENDING", "CANCELLED"),
 }
 FINAL = {"COMPLETED": "completed", "CANCELLED": "cancelled"}
 
@@ -61,7 +63,7 @@ class SagaStore:
     def place(self, order: Order) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO sagas VALUES (?, ?, 'NEW')",
-            (order.order_id, json.dumps(order.__dict__)),
+            (order.order_id, json.dumps(asdict(order))),
         )
 
     def move(self, order_id: str, expected: str, new: str) -> bool:
@@ -82,12 +84,12 @@ class SagaStore:
             raise
         return bool(changed)
 
-    def in_state(self, *states: str) -> list[tuple[str, dict, str]]:
+    def in_state(self, *states: str) -> list[tuple[Order, str]]:
         marks = ",".join("?" * len(states))
         rows = self.db.execute(
-            f"SELECT order_id, payload, state FROM sagas WHERE state IN ({marks})", states
+            f"SELECT payload, state FROM sagas WHERE state IN ({marks})", states
         ).fetchall()
-        return [(order_id, json.loads(payload), state) for order_id, payload, state in rows]
+        return [(Order(**json.loads(payload)), state) for payload, state in rows]
 
     def statuses(self) -> dict[str, str]:
         rows = self.db.execute("SELECT order_id, state FROM sagas").fetchall()
@@ -111,26 +113,25 @@ def orchestrate(
     crash = crash or CrashPoint(None, None)
     # Resume after a crash: re-send the command every pending saga waits on (participants are
     # idempotent, so a command that had been sent already is answered the same way again).
-    resend = [
-        _command(commands, o, p, PENDING_COMMAND[s]) for o, p, s in store.in_state(*PENDING_COMMAND)
-    ]
+    pending = store.in_state(*PENDING_COMMAND)
+    resend = [_command(commands, order, PENDING_COMMAND[state]) for order, state in pending]
 
     def start_sagas() -> list[Output]:
         outputs = [resend.pop() for _ in range(len(resend))]
-        for order_id, payload, _state in store.in_state("NEW"):
-            if store.move(order_id, "NEW", "PAYMENT_PENDING"):
-                outputs.append(_command(commands, order_id, payload, "ProcessPayment"))
+        for order, _state in store.in_state("NEW"):
+            if store.move(order.order_id, "NEW", "PAYMENT_PENDING"):
+                outputs.append(_command(commands, order, Kind.PROCESS_PAYMENT))
         return outputs
 
     def on_reply(message: Message) -> list[Output]:
-        reply = json.loads(message.value())
-        before, after = TRANSITIONS[reply["type"]]
-        if not store.move(reply["order_id"], before, after):
+        reply = SagaMessage.from_json(message.value())
+        before, after = TRANSITIONS[reply.kind]
+        if not store.move(reply.order.order_id, before, after):
             return []  # a stale or duplicate reply: the saga has moved on
         crash.reached("after-state-saved")  # the state is saved, the next command not yet sent
         if after not in PENDING_COMMAND:
             return []  # final
-        return [_command(commands, reply["order_id"], _payload(reply), PENDING_COMMAND[after])]
+        return [_command(commands, reply.order, PENDING_COMMAND[after])]
 
     # Static membership: a restarted orchestrator takes over its partitions at once, instead of
     # waiting for the killed one's session to time out.
@@ -138,24 +139,20 @@ def orchestrate(
         group, url, group_instance_id=f"{group}-orchestrator", session_timeout_ms=6000
     )
     source.subscribe([replies])
-    pending = lambda: bool(store.in_state("NEW", *PENDING_COMMAND))  # noqa: E731
+    unfinished = lambda: bool(store.in_state("NEW", *PENDING_COMMAND))  # noqa: E731
     run(
         source,
         on_reply,
         sink=producer(url),
         commit="after",
         tick=start_sagas,
-        busy=pending,
+        busy=unfinished,
         idle_exit_s=idle_exit_s,
     )
 
 
-def _command(topic: str, order_id: str, payload: dict, name: str) -> Output:
-    return Output(topic, json.dumps({"type": name, **payload}), key=order_id)
-
-
-def _payload(message: dict) -> dict:
-    return {k: message[k] for k in ("order_id", "customer", "amount_cents", "quantity")}
+def _command(topic: str, order: Order, kind: Kind) -> Output:
+    return Output(topic, SagaMessage(kind, order, "orchestrator").to_json(), key=order.order_id)
 
 
 def serve_participants(
@@ -169,18 +166,19 @@ def serve_participants(
     """The payment and inventory services, answering the orchestrator's commands."""
 
     def answer(message: Message) -> list[Output]:
-        command = json.loads(message.value())
-        order_id = command["order_id"]
-        if command["type"] == "ProcessPayment":
-            paid = payments.charge(order_id, command["amount_cents"])
-            kind = "PaymentProcessed" if paid else "PaymentFailed"
-        elif command["type"] == "ReserveInventory":
-            reserved = inventory.reserve(order_id, command["quantity"])
-            kind = "InventoryReserved" if reserved else "InventoryReservationFailed"
+        command = SagaMessage.from_json(message.value())
+        order = command.order
+        if command.kind == Kind.PROCESS_PAYMENT:
+            paid = payments.charge(order.order_id, order.amount_cents)
+            kind, service = (Kind.PAYMENT_PROCESSED if paid else Kind.PAYMENT_FAILED), "payment"
+        elif command.kind == Kind.RESERVE_INVENTORY:
+            reserved = inventory.reserve(order.order_id, order.quantity)
+            kind = Kind.INVENTORY_RESERVED if reserved else Kind.INVENTORY_RESERVATION_FAILED
+            service = "inventory"
         else:
-            payments.refund(order_id)
-            kind = "PaymentRefunded"
-        return [Output(replies, json.dumps({"type": kind, **_payload(command)}), key=order_id)]
+            payments.refund(order.order_id)
+            kind, service = Kind.PAYMENT_REFUNDED, "payment"
+        return [Output(replies, command.answer(kind, service).to_json(), key=order.order_id)]
 
     source = consumer(f"{commands}.participants", url)
     source.subscribe([commands])

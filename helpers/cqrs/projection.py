@@ -20,6 +20,8 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from helpers.kafka import Output, consumer, run
 
+from .orders import ORDER_EVENTS, OrderCreated, OrderShipped
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
     order_id TEXT PRIMARY KEY, customer TEXT NOT NULL, items INTEGER NOT NULL,
@@ -40,7 +42,8 @@ class OrdersReadModel:
         self.lock = threading.Lock()  # the projector thread writes while the notebook queries
 
     def apply(self, event: dict) -> bool:
-        """Apply one event (as published by the outbox relay); False if it was already applied.
+        """Apply one event, as the outbox relay published it (the store's form: type, schema
+        version, data, ids); False if it was already applied.
 
         The event and its id are written in one transaction: on any error it is rolled back,
         so the model is unchanged and later events can still be applied, and ProjectionError
@@ -63,24 +66,22 @@ class OrdersReadModel:
                 ) from exc
         return bool(inserted)
 
-    def _apply(self, event: dict) -> None:
-        data, order_id = event["data"], event["stream_id"]
-        if event["type"] == "OrderCreated":
-            self.db.execute(
-                "INSERT INTO orders VALUES (?, ?, ?, ?, 'created', ?, NULL)",
-                (
-                    order_id,
-                    data["customer"],
-                    data["items"],
-                    data["total_cents"],
-                    event["recorded_at"],
-                ),
-            )
-        elif event["type"] == "OrderShipped":
-            self.db.execute(
-                "UPDATE orders SET status = 'shipped', shipped_at = ? WHERE order_id = ?",
-                (event["recorded_at"], order_id),
-            )
+    def _apply(self, published: dict) -> None:
+        order_id, at = published["stream_id"], published["recorded_at"]
+        event = ORDER_EVENTS.decode(
+            published["type"], published["schema_version"], published["data"]
+        )
+        match event:
+            case OrderCreated(customer=customer, items=items, total_cents=total_cents):
+                self.db.execute(
+                    "INSERT INTO orders VALUES (?, ?, ?, ?, 'created', ?, NULL)",
+                    (order_id, customer, items, total_cents, at),
+                )
+            case OrderShipped():
+                self.db.execute(
+                    "UPDATE orders SET status = 'shipped', shipped_at = ? WHERE order_id = ?",
+                    (at, order_id),
+                )
 
     def orders_by_customer(self, customer: str) -> pd.DataFrame:
         return self._query(
