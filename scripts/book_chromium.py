@@ -73,7 +73,9 @@ def ensure() -> str:
     try:
         return install.ensure("chromium")
     except install.MissingProgram as exc:
-        raise ChromiumUnavailable(f"{exc}\n(or set CHROMIUM=/path/to/chromium-or-chrome)") from None
+        raise ChromiumUnavailable(
+            f"{exc}\nOr point CHROMIUM at an installed Chromium or Google Chrome."
+        ) from None
 
 
 def ensure_program(program: str) -> str:

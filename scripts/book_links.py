@@ -66,6 +66,12 @@ def chapter_links(main: str, stem: str, stems: set[str]) -> str:
     return _rewrite(main, "href", rewrite)
 
 
+def broken_anchors(page: str) -> list[str]:
+    """The links to a place in `page` (href="#...") that no element of it has as its id."""
+    ids = set(re.findall(r'(?<=\s)id="([^"]+)"', page))
+    return sorted({h for h in HREF.findall(page) if h.startswith("#") and h[1:] not in ids})
+
+
 def _rewrite(page: str, attributes: str, rewrite: Callable[[str], str]) -> str:
     """`page` with the value of every one of `attributes` ("href|src") rewritten."""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from scripts import book_chromium, book_pages
+from scripts import book_chromium, book_links, book_pages
 from scripts.book_pages import NotebookRun
 from scripts.navigation import notebooks
 
@@ -62,10 +62,37 @@ def find_chromium() -> str | None:
         return None
 
 
+def run_all(sources: list[Path]) -> list[NotebookRun]:
+    runs = []
+    for number, source in enumerate(sources, 1):
+        print(f"[{number}/{len(sources)}] {source.name} ...", flush=True)
+        began = time.monotonic()
+        failure = execute(source)
+        run = NotebookRun(source, BOOK / f"{source.stem}.html", time.monotonic() - began, failure)
+        verdict = "FAILED" if failure else "ok"
+        print(f"[{number}/{len(sources)}] {verdict} {source.name} ({run.run_s:.0f} s)", flush=True)
+        runs.append(run)
+    return runs
+
+
+def write_book(runs: list[NotebookRun]) -> Path:
+    book = BOOK / "revision-book.html"
+    book.write_text(book_pages.revision_book(runs))
+    for anchor in book_links.broken_anchors(book.read_text()):
+        print(
+            f"warning: {book.name} links to {anchor}, which nothing has as its id: "
+            "fix the link, or the heading it names",
+            file=sys.stderr,
+        )
+    return book
+
+
 def print_pdf(chromium: str) -> Path:
-    pdf = BOOK / "revision-book.pdf"
+    pdf, book = BOOK / "revision-book.pdf", BOOK / "revision-book.html"
+    if not book.exists():
+        raise book_chromium.ChromiumFailed(f"there is no {book} to print: run make book first")
     print(f"printing {pdf.name} with {chromium}", flush=True)
-    book_chromium.print_pdf(BOOK / "revision-book.html", pdf, chromium)
+    book_chromium.print_pdf(book, pdf, chromium)
     return pdf
 
 
@@ -77,27 +104,23 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     BOOK.mkdir(parents=True, exist_ok=True)
     if args.pdf_only:  # after installing Chromium, without running every notebook again
-        print(f"book: {print_pdf(book_chromium.ensure())}")
+        try:
+            print(f"book: {print_pdf(book_chromium.ensure())}")
+        except (book_chromium.ChromiumUnavailable, book_chromium.ChromiumFailed) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
+    (BOOK / "revision-book.pdf").unlink(missing_ok=True)  # never left beside a newer book
     # Before the long part: an installation, or the news that there will be no PDF, comes first.
     chromium = None if args.no_pdf else find_chromium()
-    sources = [p.resolve() for p in args.notebooks] or notebooks()
-    runs = []
-    for number, source in enumerate(sources, 1):
-        print(f"[{number}/{len(sources)}] {source.name} ...", flush=True)
-        began = time.monotonic()
-        failure = execute(source)
-        run = NotebookRun(source, BOOK / f"{source.stem}.html", time.monotonic() - began, failure)
-        runs.append(run)
-        verdict = "FAILED" if failure else "ok"
-        print(f"[{number}/{len(sources)}] {verdict} {source.name} ({run.run_s:.0f} s)", flush=True)
+    runs = run_all([p.resolve() for p in args.notebooks] or notebooks())
     failures = [r.failure for r in runs if r.failure]
-    book = pdf = None
-    if any(r.page.exists() for r in runs):
-        book = BOOK / "revision-book.html"
-        book.write_text(book_pages.revision_book([r for r in runs if r.page.exists()]))
+    rendered = [r for r in runs if r.page.exists()]
+    book = write_book(rendered) if rendered else None
+    pdf = None
+    if book and chromium:
         try:
-            pdf = print_pdf(chromium) if chromium else None
+            pdf = print_pdf(chromium)
         except book_chromium.ChromiumFailed as exc:
             failures.append(f"{BOOK / 'revision-book.pdf'}: {exc}")
     (BOOK / "index.html").write_text(book_pages.index_page(runs, book, pdf))

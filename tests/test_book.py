@@ -11,7 +11,8 @@ import matplotlib.image
 import nbformat
 import pytest
 
-from scripts import book_pages, build_book
+from helpers.brokers import install
+from scripts import book_chromium, book_links, book_pages, build_book
 from scripts.book_pages import NotebookRun
 
 LONG_LINE = "line = " + " + ".join(f"'part-{i}'" for i in range(14)) + "  # END-OF-A-LONG-LINE"
@@ -95,6 +96,31 @@ def test_a_failing_cell_is_named_and_the_rest_is_still_rendered(tmp_path, monkey
     assert "This notebook failed" in book and "poison message" in book
 
 
+def test_without_chromium_the_html_is_built_and_the_pdf_skipped_naming_the_fix(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(build_book, "BOOK", tmp_path / "book")
+    monkeypatch.setattr(book_chromium, "find", lambda: None)  # Chromium is not installed...
+    monkeypatch.setattr(install, "find", lambda program: None)
+    monkeypatch.setattr(install, "_can_apt_install", lambda: False)  # ...and cannot be
+    source = synthetic_notebooks(tmp_path / "notebooks")[1]
+
+    assert build_book.main([str(source)]) == 0
+
+    out, err = capsys.readouterr()
+    assert "the PDF will be skipped" in err and "install" in err and "CHROMIUM" in err
+    assert "--pdf-only" in out
+    assert (tmp_path / "book" / "revision-book.html").exists()
+    assert not (tmp_path / "book" / "revision-book.pdf").exists()
+    assert ".pdf" not in (tmp_path / "book" / "index.html").read_text()
+
+
+def test_a_chromium_setting_that_is_no_program_is_named(monkeypatch):
+    monkeypatch.setenv("CHROMIUM", "/nowhere/chrome")
+    with pytest.raises(book_chromium.ChromiumUnavailable, match="CHROMIUM=/nowhere/chrome"):
+        book_chromium.ensure()
+
+
 @pytest.fixture
 def rendered(tmp_path) -> list[NotebookRun]:
     """The synthetic notebooks rendered as they are (not executed): quick, no kernel needed."""
@@ -144,8 +170,14 @@ def test_the_revision_book_has_a_cover_contents_and_every_notebook_with_unique_a
     assert 'href="https://docs.python.org/3/"' in book
     # ...and are never ambiguous: every anchor appears once.
     assert book.count('id="01-Plots-And-Tables--1.-A-plot"') == 1
+    assert book_links.broken_anchors(book) == []
     assert "7 min to read · ran in 2 s · passed" in book
     assert "About 10 minutes of reading" in book
+
+
+def test_links_to_a_missing_section_are_found():
+    page = '<h2 id="Setup">Setup</h2> <a href="#Setup">ok</a> <a href="#Set-up">renamed</a>'
+    assert book_links.broken_anchors(page) == ["#Set-up"]
 
 
 def test_the_index_shows_reading_time_run_time_and_the_result(rendered, tmp_path):
