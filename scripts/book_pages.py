@@ -118,12 +118,12 @@ def revision_book(runs: list[NotebookRun], built: date | None = None) -> str:
 def _cover(runs: list[NotebookRun], built: date) -> str:
     failed = [r.stem for r in runs if r.failure]
     result = f"{len(failed)} failed: {', '.join(failed)}" if failed else "all passed"
-    minutes = sum(reading_minutes(r.source) or 0 for r in runs)
+    hours, minutes = divmod(sum(reading_minutes(r.source) or 0 for r in runs), 60)
     return (
         f'<header class="book-cover"><h1 id="cover">{html.escape(BOOK_TITLE)}</h1>'
         '<p class="book-subtitle">Revision book</p>'
         f"<p>{len(runs)} notebooks executed on {built.isoformat()} against real brokers; "
-        f"{result}.</p><p>About {minutes} minutes of reading.</p></header>"
+        f"{result}.</p><p>About {hours} h {minutes:02d} min of reading.</p></header>"
     )
 
 

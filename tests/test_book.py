@@ -172,7 +172,7 @@ def test_the_revision_book_has_a_cover_contents_and_every_notebook_with_unique_a
     assert book.count('id="01-Plots-And-Tables--1.-A-plot"') == 1
     assert book_links.broken_anchors(book) == []
     assert "7 min to read · ran in 2 s · passed" in book
-    assert "About 10 minutes of reading" in book
+    assert "About 0 h 10 min of reading" in book
 
 
 def test_links_to_a_missing_section_are_found():
