@@ -112,7 +112,7 @@ class MultipleChoice(Question):
 
 @dataclass(kw_only=True)
 class WhatHappens(MultipleChoice):
-    """ "What happens when ...?": the choices are outcomes, one of them what really happens."""
+    """A "what happens when ...?" question: the choices are outcomes, one of them the real one."""
 
     kind: ClassVar[str] = "what happens when"
 

@@ -53,8 +53,9 @@ class ChromiumFailed(RuntimeError):
 def find() -> str | None:
     configured = os.environ.get("CHROMIUM")
     if configured:
-        if shutil.which(configured):
-            return shutil.which(configured)
+        path = shutil.which(configured)
+        if path:
+            return path
         raise ChromiumUnavailable(
             f"CHROMIUM={configured} is not an executable program: point it at Chromium or "
             "Google Chrome, or unset it to use the one on PATH"
