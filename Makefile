@@ -18,7 +18,7 @@ help:
 	@echo "make lab             set up, start the brokers, serve JupyterLab on notebooks/ (port \$$JUPYTER_PORT, default 8888)"
 	@echo "make test            set up, start the brokers, run helper tests, notebook hygiene and every notebook (nbval)"
 	@echo "make soak            the crash experiments, larger, killed at random, under CPU load (SOAK_RUNS, SOAK_SCALE)"
-	@echo "make book            execute every notebook and write HTML with plots under build/book/"
+	@echo "make book            execute every notebook; pages, one revision book (HTML + PDF) in build/book/"
 	@echo "make brokers-up      start Kafka, RabbitMQ and Redis (external > docker > native)"
 	@echo "make brokers-down    stop the brokers that brokers-up started"
 	@echo "make brokers-status  broker, endpoint, backend, health, version, pid, log"

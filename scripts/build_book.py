@@ -1,32 +1,35 @@
-"""Execute every notebook against the brokers and render an HTML revision book under build/book/.
+"""Execute every notebook against the brokers and build the revision book under build/book/.
 
-    python -m scripts.build_book [notebooks/NN-Name.ipynb ...]
+    python -m scripts.build_book [--no-pdf] [notebooks/NN-Name.ipynb ...]
+    python -m scripts.build_book --pdf-only   # print build/book/revision-book.html again
 
-Each notebook runs in a fresh kernel (papermill); its executed copy and an HTML page with the
-plots land in build/book/, with an index.html. A failing notebook is still rendered up to the
-failure; the command exits 1 naming each notebook and cell that failed.
+Each notebook runs in a fresh kernel (papermill) with notebooks/ as its working directory; its
+executed copy and an HTML page with its plots land in build/book/. Then come index.html (reading
+time, run time and result of each notebook), revision-book.html (cover, contents and every notebook
+in one document) and revision-book.pdf, printed by headless Chromium. A failing notebook is still
+rendered up to the failure; the command exits 1 naming each notebook and cell that failed.
 """
 
 from __future__ import annotations
 
-import html
+import argparse
 import sys
 import time
 from pathlib import Path
 
-import nbformat
 import papermill
-from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
-from scripts.navigation import notebooks, title
+from scripts import book_chromium, book_links, book_pages
+from scripts.book_pages import NotebookRun
+from scripts.navigation import notebooks
 
 BOOK = Path(__file__).resolve().parents[1] / "build" / "book"
 CELL_TIMEOUT_S = 300
 
 
 def execute(source: Path) -> str | None:
-    """Run one notebook into the book; return a description of the failure, if any."""
+    """Run one notebook into the book and render its page; return the failure, if any."""
     executed = BOOK / source.name
     failure = None
     try:
@@ -36,7 +39,7 @@ def execute(source: Path) -> str | None:
             cwd=str(source.parent),
             kernel_name="python3",
             execution_timeout=CELL_TIMEOUT_S,
-            progress_bar=False,
+            progress_bar=sys.stderr.isatty(),  # a cell-by-cell bar where someone watches
         )
     except PapermillExecutionError as exc:
         failure = (
@@ -46,46 +49,86 @@ def execute(source: Path) -> str | None:
     except Exception as exc:  # kernel died, timeout, unreadable notebook
         failure = f"{source}: could not be executed: {type(exc).__name__}: {exc}"
     if executed.exists():
-        render(executed)
+        executed.with_suffix(".html").write_text(book_pages.render_page(executed, source))
     return failure
 
 
-def render(executed: Path) -> None:
-    notebook = nbformat.read(executed, as_version=4)
-    for cell in notebook.cells:  # links between notebooks become links between pages
-        if cell.cell_type == "markdown":
-            cell.source = cell.source.replace(".ipynb)", ".html)")
-    body, _ = HTMLExporter().from_notebook_node(notebook)
-    executed.with_suffix(".html").write_text(body)
+def find_chromium() -> str | None:
+    """Chromium, installed if need be; None (and why) when the PDF cannot be printed here."""
+    try:
+        return book_chromium.ensure()
+    except book_chromium.ChromiumUnavailable as exc:
+        print(f"warning: the PDF will be skipped: {exc}", file=sys.stderr, flush=True)
+        return None
 
 
-def write_index(pages: list[tuple[Path, str | None, float]]) -> None:
-    items = "\n".join(
-        f'<li><a href="{p.stem}.html">{html.escape(title(p))}</a> ({seconds:.0f} s)'
-        + (f" <strong>failed</strong>: {html.escape(failure)}" if failure else "")
-        + "</li>"
-        for p, failure, seconds in pages
-    )
-    (BOOK / "index.html").write_text(
-        "<!doctype html><meta charset='utf-8'><title>Message Queues &amp; Event Streaming Lab"
-        f"</title><h1>Message Queues &amp; Event Streaming Lab</h1><ol>{items}</ol>\n"
-    )
+def run_all(sources: list[Path]) -> list[NotebookRun]:
+    runs = []
+    for number, source in enumerate(sources, 1):
+        print(f"[{number}/{len(sources)}] {source.name} ...", flush=True)
+        began = time.monotonic()
+        failure = execute(source)
+        run = NotebookRun(source, BOOK / f"{source.stem}.html", time.monotonic() - began, failure)
+        verdict = "FAILED" if failure else "ok"
+        print(f"[{number}/{len(sources)}] {verdict} {source.name} ({run.run_s:.0f} s)", flush=True)
+        runs.append(run)
+    return runs
+
+
+def write_book(runs: list[NotebookRun]) -> Path:
+    book = BOOK / "revision-book.html"
+    book.write_text(book_pages.revision_book(runs))
+    for anchor in book_links.broken_anchors(book.read_text()):
+        print(
+            f"warning: {book.name} links to {anchor}, which nothing has as its id: "
+            "fix the link, or the heading it names",
+            file=sys.stderr,
+        )
+    return book
+
+
+def print_pdf(chromium: str) -> Path:
+    pdf, book = BOOK / "revision-book.pdf", BOOK / "revision-book.html"
+    if not book.exists():
+        raise book_chromium.ChromiumFailed(f"there is no {book} to print: run make book first")
+    print(f"printing {pdf.name} with {chromium}", flush=True)
+    book_chromium.print_pdf(book, pdf, chromium)
+    return pdf
 
 
 def main(argv: list[str]) -> int:
-    sources = [Path(a).resolve() for a in argv] or notebooks()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")
+    parser.add_argument("--no-pdf", action="store_true", help="HTML only")
+    parser.add_argument("--pdf-only", action="store_true", help="print the last book again")
+    args = parser.parse_args(argv)
     BOOK.mkdir(parents=True, exist_ok=True)
-    pages = []
-    for source in sources:
-        began = time.monotonic()
-        failure = execute(source)
-        pages.append((source, failure, time.monotonic() - began))
-        print(f"{'FAILED' if failure else 'ok':6} {source.name} ({pages[-1][2]:.0f} s)", flush=True)
-    write_index(pages)
-    failures = [f for _, f, _ in pages if f]
+    if args.pdf_only:  # after installing Chromium, without running every notebook again
+        try:
+            print(f"book: {print_pdf(book_chromium.ensure())}")
+        except (book_chromium.ChromiumUnavailable, book_chromium.ChromiumFailed) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    (BOOK / "revision-book.pdf").unlink(missing_ok=True)  # never left beside a newer book
+    # Before the long part: an installation, or the news that there will be no PDF, comes first.
+    chromium = None if args.no_pdf else find_chromium()
+    runs = run_all([p.resolve() for p in args.notebooks] or notebooks())
+    failures = [r.failure for r in runs if r.failure]
+    rendered = [r for r in runs if r.page.exists()]
+    book = write_book(rendered) if rendered else None
+    pdf = None
+    if book and chromium:
+        try:
+            pdf = print_pdf(chromium)
+        except book_chromium.ChromiumFailed as exc:
+            failures.append(f"{BOOK / 'revision-book.pdf'}: {exc}")
+    (BOOK / "index.html").write_text(book_pages.index_page(runs, book, pdf))
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
-    print(f"book: {BOOK / 'index.html'}")
+    print(f"book: {BOOK / 'index.html'}" + (f" and {pdf}" if pdf else ""))
+    if not chromium and not args.no_pdf:
+        print("no PDF: see the warning above; then run: python -m scripts.build_book --pdf-only")
     return 1 if failures else 0
 
 
