@@ -17,11 +17,6 @@ from pathlib import Path
 
 from helpers.brokers import install
 
-# The lab's installer knows the brokers' programs; the book adds its own to the same table so
-# they are installed by the same rules. (program -> Debian package, Homebrew formula)
-install.PACKAGES.setdefault("chromium", ("chromium", "--cask chromium"))
-install.PACKAGES.setdefault("pdftotext", ("poppler-utils", "poppler"))
-
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 MAC_APPS = (
     "/Applications/Chromium.app/Contents/MacOS/Chromium",

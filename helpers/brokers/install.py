@@ -1,4 +1,5 @@
-"""Find the programs the native brokers need, installing them with apt-get where that is possible.
+"""Find the programs the lab needs (the native brokers', and the book's Chromium), installing them
+with apt-get where that is possible.
 
 Where it is not (another platform, no root and no sudo) the error names the exact command to run.
 Not for running the programs.
@@ -25,6 +26,8 @@ PACKAGES = {
     "mvn": ("maven", "maven"),
     "rabbitmq-server": ("rabbitmq-server", "rabbitmq"),
     "redis-server": ("redis-server", "redis"),
+    "chromium": ("chromium", "--cask chromium"),  # prints the revision book to PDF
+    "pdftotext": ("poppler-utils", "poppler"),  # reads the PDF back in the book's test
 }
 
 # Debian's /usr/sbin/rabbitmq-server switches to the rabbitmq user, who cannot write the
@@ -76,7 +79,7 @@ def ensure(program: str) -> str:
 def _install(program: str) -> str:
     command = install_command(program)
     if _can_apt_install():
-        print(f"[brokers] {program} is missing; installing: {command}", flush=True)
+        print(f"[lab] {program} is missing; installing: {command}", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         sudo = [] if _is_root() else ["sudo", "-n"]
         debian = PACKAGES[program][0]
