@@ -31,6 +31,19 @@ CREATE TABLE IF NOT EXISTS applied (event_id TEXT PRIMARY KEY);
 """
 
 
+def apply_once(db: sqlite3.Connection, event_id: str, write: Callable[[], None]) -> bool:
+    db.execute("BEGIN")  # the event's id and its effect on the tables: both, or neither
+    try:
+        first_time = db.execute("INSERT OR IGNORE INTO applied VALUES (?)", (event_id,)).rowcount
+        if first_time:
+            write()  # the projection's own UPDATEs and INSERTs
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")  # nothing half-applied, and the next event can still be applied
+        raise
+    return bool(first_time)  # False: seen before (a replay, or the relay's duplicate)
+
+
 class ProjectionError(RuntimeError):
     """An event could not be applied to the read model; nothing of it was written."""
 
@@ -50,21 +63,13 @@ class OrdersReadModel:
         names the event that failed.
         """
         with self.lock:
-            self.db.execute("BEGIN")
             try:
-                inserted = self.db.execute(
-                    "INSERT OR IGNORE INTO applied VALUES (?)", (event["event_id"],)
-                ).rowcount
-                if inserted:
-                    self._apply(event)
-                self.db.execute("COMMIT")
+                return apply_once(self.db, event["event_id"], lambda: self._apply(event))
             except Exception as exc:
-                self.db.execute("ROLLBACK")
                 raise ProjectionError(
                     f"event {event.get('event_id')} ({event.get('type')} of "
                     f"{event.get('stream_id')}) could not be applied: {exc}"
                 ) from exc
-        return bool(inserted)
 
     def _apply(self, published: dict) -> None:
         order_id, at = published["stream_id"], published["recorded_at"]

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
+from pika.spec import Basic
 
 from helpers.deadletter import DeadLetter
 from helpers.orders import MalformedMessage
@@ -43,28 +45,18 @@ def competing_consumers(
     Every consumer is subscribed before the first publish: otherwise, with unlimited prefetch,
     the first one to subscribe would be pushed everything.
     """
-    counts = dict.fromkeys(work_s, 0)
+    processed: dict[str, list[bytes]] = {name: [] for name in work_s}
     done = threading.Event()
-    lock = threading.Lock()
     subscribed = threading.Barrier(len(work_s) + 1)
 
     def run(name: str, seconds: float) -> None:
         connection = connect(url)
-        channel = connection.channel()
-        channel.basic_qos(prefetch_count=prefetch)  # at most this many unacked at a time
-
-        def on_message(ch, method, _props, _body) -> None:
-            time.sleep(seconds)  # the "work"
-            ch.basic_ack(method.delivery_tag)
-            with lock:
-                counts[name] += 1
-                if sum(counts.values()) >= len(messages):
-                    done.set()
-
-        channel.basic_consume(queue, on_message)
+        subscribe(connection, queue, prefetch=prefetch, work_s=seconds, processed=processed[name])
         subscribed.wait()
         while not done.is_set():
             connection.process_data_events(time_limit=0.05)
+            if sum(map(len, processed.values())) >= len(messages):
+                done.set()
         connection.close()  # anything prefetched but unacked returns to the queue
 
     threads = [threading.Thread(target=run, args=item) for item in work_s.items()]
@@ -82,9 +74,24 @@ def competing_consumers(
     done.set()
     for thread in threads:
         thread.join(timeout=10)
+    counts = {name: len(bodies) for name, bodies in processed.items()}
     if not finished:
         raise TimeoutError(f"{sum(counts.values())}/{len(messages)} processed in {timeout_s} s")
     return DispatchReport(prefetch=prefetch, counts=counts, seconds=seconds)
+
+
+def subscribe(connection: BlockingConnection, queue: str, *, prefetch: int, work_s: float,
+              processed: list[bytes]) -> BlockingChannel:  # fmt: skip
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=prefetch)  # at most this many unacked at a time (0: no limit)
+
+    def on_message(ch: BlockingChannel, method: Basic.Deliver, _properties, body: bytes) -> None:
+        time.sleep(work_s)  # the "work"
+        processed.append(body)
+        ch.basic_ack(method.delivery_tag)  # done: the broker may send this consumer another one
+
+    channel.basic_consume(queue, on_message)  # deliveries are handled in process_data_events
+    return channel
 
 
 @dataclass

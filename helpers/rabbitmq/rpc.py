@@ -13,8 +13,31 @@ import uuid
 from collections.abc import Callable
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
 
 from .connection import connect
+
+
+def send_request(channel: BlockingChannel, queue: str, request: dict, reply_queue: str,
+                 ttl_s: float | None) -> str:  # fmt: skip
+    correlation_id = uuid.uuid4().hex  # how the caller will recognise the answer
+    properties = pika.BasicProperties(
+        reply_to=reply_queue,  # where the server must send the answer
+        correlation_id=correlation_id,
+        # A request nobody answers in time is worthless: let the broker drop it.
+        expiration=None if ttl_s is None else str(int(ttl_s * 1000)),
+    )
+    channel.basic_publish("", queue, json.dumps(request).encode(), properties)
+    return correlation_id
+
+
+def answer_request(channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties,
+                   body: bytes, handler: Callable[[dict], dict]) -> None:  # fmt: skip
+    reply = handler(json.loads(body))
+    answer = pika.BasicProperties(correlation_id=properties.correlation_id)  # the same id back
+    channel.basic_publish("", properties.reply_to, json.dumps(reply).encode(), answer)
+    channel.basic_ack(method.delivery_tag)  # after replying: a crash re-serves the request
 
 
 class RpcTimeout(TimeoutError):
@@ -53,14 +76,7 @@ class RpcServer:
                 break
             if method is None:
                 continue
-            reply = self.handler(json.loads(body))
-            self.channel.basic_publish(
-                exchange="",
-                routing_key=props.reply_to,  # the caller's private queue
-                body=json.dumps(reply).encode(),
-                properties=pika.BasicProperties(correlation_id=props.correlation_id),
-            )
-            self.channel.basic_ack(method.delivery_tag)  # after replying: a crash re-serves it
+            answer_request(self.channel, method, props, body, self.handler)
         self.channel.cancel()
         self.connection.close()
 
@@ -83,19 +99,7 @@ class RpcClient:
 
     def send(self, queue: str, request: dict, *, ttl_s: float | None = None) -> str:
         """Publish a request; returns its correlation id."""
-        correlation_id = uuid.uuid4().hex
-        self.channel.basic_publish(
-            exchange="",
-            routing_key=queue,
-            body=json.dumps(request).encode(),
-            properties=pika.BasicProperties(
-                reply_to=self.reply_queue,
-                correlation_id=correlation_id,
-                # A request nobody answers in time is worthless: let the broker drop it.
-                expiration=None if ttl_s is None else str(int(ttl_s * 1000)),
-            ),
-        )
-        return correlation_id
+        return send_request(self.channel, queue, request, self.reply_queue, ttl_s)
 
     def collect(self, correlation_ids: list[str], timeout_s: float) -> dict[str, dict]:
         """Wait for the replies to these requests; RpcTimeout if any is missing at the deadline."""

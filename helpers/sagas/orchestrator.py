@@ -114,24 +114,17 @@ def orchestrate(
     # Resume after a crash: re-send the command every pending saga waits on (participants are
     # idempotent, so a command that had been sent already is answered the same way again).
     pending = store.in_state(*PENDING_COMMAND)
-    resend = [_command(commands, order, PENDING_COMMAND[state]) for order, state in pending]
+    resend = [command_message(commands, order, PENDING_COMMAND[state]) for order, state in pending]
 
     def start_sagas() -> list[Output]:
         outputs = [resend.pop() for _ in range(len(resend))]
         for order, _state in store.in_state("NEW"):
             if store.move(order.order_id, "NEW", "PAYMENT_PENDING"):
-                outputs.append(_command(commands, order, Kind.PROCESS_PAYMENT))
+                outputs.append(command_message(commands, order, Kind.PROCESS_PAYMENT))
         return outputs
 
     def on_reply(message: Message) -> list[Output]:
-        reply = SagaMessage.from_json(message.value())
-        before, after = TRANSITIONS[reply.kind]
-        if not store.move(reply.order.order_id, before, after):
-            return []  # a stale or duplicate reply: the saga has moved on
-        crash.reached("after-state-saved")  # the state is saved, the next command not yet sent
-        if after not in PENDING_COMMAND:
-            return []  # final
-        return [_command(commands, reply.order, PENDING_COMMAND[after])]
+        return advance(store, SagaMessage.from_json(message.value()), commands, crash)
 
     # Static membership: a restarted orchestrator takes over its partitions at once, instead of
     # waiting for the killed one's session to time out.
@@ -151,7 +144,17 @@ def orchestrate(
     )
 
 
-def _command(topic: str, order: Order, kind: Kind) -> Output:
+def advance(store: SagaStore, reply: SagaMessage, commands: str, crash: CrashPoint) -> list[Output]:
+    before, after = TRANSITIONS[reply.kind]  # e.g. PaymentProcessed: PAYMENT_ -> INVENTORY_PENDING
+    if not store.move(reply.order.order_id, before, after):  # one SQLite transaction
+        return []  # a stale or duplicate reply: the saga has moved on
+    crash.reached("after-state-saved")  # the state is saved, the next command not yet sent
+    if after not in PENDING_COMMAND:
+        return []  # COMPLETED or CANCELLED: the saga is over
+    return [command_message(commands, reply.order, PENDING_COMMAND[after])]  # e.g. ReserveInventory
+
+
+def command_message(topic: str, order: Order, kind: Kind) -> Output:
     return Output(topic, SagaMessage(kind, order, "orchestrator").to_json(), key=order.order_id)
 
 
