@@ -22,7 +22,7 @@ help:
 	@echo "make brokers-up      start Kafka, RabbitMQ and Redis (external > docker > native)"
 	@echo "make brokers-down    stop the brokers that brokers-up started"
 	@echo "make brokers-status  broker, endpoint, backend, health, version, pid, log"
-	@echo "make lint            ruff over helpers/, tests/ and the notebooks"
+	@echo "make lint            ruff over helpers/, tests/, scripts/ and the notebooks; mypy (strict) over helpers/"
 	@echo "make clean           stop the brokers, delete their state and build/; distclean also deletes .venv"
 
 setup: $(SETUP_STAMP)
@@ -61,6 +61,7 @@ LINTED := helpers tests scripts notebooks
 lint: setup
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
 
 format: setup
 	$(VENV)/bin/ruff check --fix $(LINTED)
