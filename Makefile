@@ -45,12 +45,15 @@ help:
 
 setup: $(SETUP_STAMP)
 
+# With the interpreter's own pip where it has one (a folder of its own, not the system's
+# packages), else with the pip of a throw-away venv. Written aside and renamed when complete.
 $(UV):
 	@echo "fetching uv $(UV_VERSION) from PyPI (once per machine)"
 	@rm -rf "$(UV_DIR).tmp" && mkdir -p "$(dir $(UV_DIR))" && \
-	{ $(PYTHON) -m pip install -q --disable-pip-version-check --target "$(UV_DIR).tmp" uv==$(UV_VERSION) 2>/dev/null || \
-	  { $(PYTHON) -m venv "$(UV_DIR).tmp" && "$(UV_DIR).tmp/bin/pip" install -q --disable-pip-version-check uv==$(UV_VERSION); }; } && \
-	mv "$(UV_DIR).tmp" "$(UV_DIR)" || \
+	if $(PYTHON) -m pip --version >/dev/null 2>&1; \
+	then $(PYTHON) -m pip install -q --disable-pip-version-check --target "$(UV_DIR).tmp" uv==$(UV_VERSION); \
+	else $(PYTHON) -m venv "$(UV_DIR).tmp" && "$(UV_DIR).tmp/bin/pip" install -q --disable-pip-version-check uv==$(UV_VERSION); \
+	fi && mv "$(UV_DIR).tmp" "$(UV_DIR)" || \
 	{ rm -rf "$(UV_DIR).tmp"; echo "uv $(UV_VERSION) could not be fetched: installing with pip instead (slower)"; }
 
 $(RUNTIME_STAMP): pyproject.toml constraints.txt | $(if $(filter uv,$(LAB_INSTALLER)),$(UV))
