@@ -91,12 +91,13 @@ def _kafka(tool: str, args: list[str]) -> Command:
     extra = []
     if not _given(args, "--bootstrap-server"):
         ep = endpoint("kafka")
-        if not port_is_open(ep.host, ep.port):  # the tools would retry for a minute or forever
-            source = "" if ep.source == "default" else f" (from {ep.source})"
-            raise ToolError(
-                f"nothing is listening on {ep.address}{source}: start the lab's brokers with "
-                "`make brokers-up`, or pass --bootstrap-server HOST:PORT."
-            )
+        asks_for_help = _given(args, "--help", "--version")
+        # Without a broker the tools would retry for a minute, or forever.
+        if not asks_for_help and not port_is_open(ep.host, ep.port):
+            fix = ": start the lab's brokers with `make brokers-up`"
+            if ep.source != "default":
+                fix = f" (from {ep.source}): check it, or unset it and run `make brokers-up`"
+            raise ToolError(f"nothing is listening on {ep.address}{fix}.")
         extra += ["--bootstrap-server", ep.url]
     config = None if _given(args, *CONFIG_OPTIONS) else _kafka_tools_config()
     if config:
