@@ -5,12 +5,29 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 JUPYTER_PORT ?= 8888
-SETUP_STAMP := $(VENV)/.setup-done
 PYTEST_ARGS ?=
+# Set-up in two stages: what `brokers-up` imports (the helpers and the broker clients), then
+# the rest of the dev extra (JupyterLab, pytest, nbval, ruff), installed while the brokers start.
+RUNTIME_STAMP := $(VENV)/.runtime-done
+SETUP_STAMP := $(VENV)/.setup-done
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+# uv (pinned, from PyPI) installs the environment in seconds where pip takes a minute. It is
+# fetched once per machine into the cache the Kafka jars share; where it cannot be had, or with
+# LAB_INSTALLER=pip, pip installs the same pinned packages.
+UV_VERSION := 0.13.8
+LAB_INSTALLER ?= uv
+UV_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mq-lab/uv-$(UV_VERSION)
+UV := $(UV_DIR)/bin/uv
+USE_UV = [ "$(LAB_INSTALLER)" = uv ] && [ -x "$(UV)" ]
+INSTALL = if $(USE_UV); then "$(UV)" pip install --quiet --python $(PY) $(1); \
+	else $(PY) -m pip install --quiet --disable-pip-version-check $(1); fi
 
 # Open a browser only where there is a display to show it.
 BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# The dev extra installs while the brokers start; each one's output is printed in one piece.
+READY = $(MAKE) --no-print-directory -j2 $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target) setup brokers-up
 
 .PHONY: help setup lab test soak book lint format brokers-up brokers-down brokers-status clean distclean
 
@@ -24,36 +41,66 @@ help:
 	@echo "make brokers-status  broker, endpoint, backend, health, version, pid, log"
 	@echo "make lint            ruff over helpers/, tests/, scripts/ and the notebooks; mypy (strict) over helpers/"
 	@echo "make clean           stop the brokers, delete their state and build/; distclean also deletes .venv"
+	@echo "bin/kafka-topics, bin/rabbitmqctl, bin/redis-cli, ...: the brokers' own tools, pointed at the lab (README)"
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): pyproject.toml constraints.txt
+# With the interpreter's own pip where it has one (a folder of its own, not the system's
+# packages), else with the pip of a throw-away venv. Written aside and renamed when complete.
+$(UV):
+	@echo "fetching uv $(UV_VERSION) from PyPI (once per machine)"
+	@rm -rf "$(UV_DIR).tmp" && mkdir -p "$(dir $(UV_DIR))" && \
+	if $(PYTHON) -m pip --version >/dev/null 2>&1; \
+	then $(PYTHON) -m pip install -q --disable-pip-version-check --target "$(UV_DIR).tmp" uv==$(UV_VERSION); \
+	else $(PYTHON) -m venv "$(UV_DIR).tmp" && "$(UV_DIR).tmp/bin/pip" install -q --disable-pip-version-check uv==$(UV_VERSION); \
+	fi && mv "$(UV_DIR).tmp" "$(UV_DIR)" || \
+	{ rm -rf "$(UV_DIR).tmp"; echo "uv $(UV_VERSION) could not be fetched: installing with pip instead (slower)"; }
+
+$(RUNTIME_STAMP): pyproject.toml constraints.txt | $(if $(filter uv,$(LAB_INSTALLER)),$(UV))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11")'
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "Python's venv module is missing. Install it with: sudo apt-get install -y python3-venv"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@echo "setting up $(VENV) with $$($(USE_UV) && echo uv || echo pip)"
+	@if $(USE_UV); then "$(UV)" venv --quiet --allow-existing --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')" $(VENV); \
+	else $(PYTHON) -m venv $(VENV); fi
+	@$(call INSTALL,-c constraints.txt -e . pip) || \
+	{ echo "The install failed (above). To try with pip alone: rm -rf $(VENV) && LAB_INSTALLER=pip make setup"; exit 1; }
 	@touch $@
 
-brokers-up: setup
+# Adds packages only (the helpers and their clients stay as stage 1 left them), so brokers-up
+# may run from the same venv meanwhile.
+$(SETUP_STAMP): $(RUNTIME_STAMP)
+	@$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["dev"], sep="\n")' > $(VENV)/dev-requirements.txt
+	@$(call INSTALL,-c constraints.txt -r $(VENV)/dev-requirements.txt)
+	@# JupyterLab opens without asking to fetch news and without checking for updates.
+	@mkdir -p $(dir $(LAB_SETTINGS))
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_SETTINGS)
+	@touch $@
+
+brokers-up: $(RUNTIME_STAMP)
 	$(PY) -m helpers.brokers up
 
-brokers-down: setup
+brokers-down: $(RUNTIME_STAMP)
 	$(PY) -m helpers.brokers down
 
-brokers-status: setup
+brokers-status: $(RUNTIME_STAMP)
 	$(PY) -m helpers.brokers status
 
-lab: brokers-up
+lab:
+	@$(READY)
 	@echo "JupyterLab: http://localhost:$(JUPYTER_PORT)/lab  (Ctrl-C stops it; the brokers keep running until make brokers-down)"
+	@echo "The brokers' own tools: bin/kafka-topics, bin/kafka-console-consumer, bin/rabbitmqctl, bin/redis-cli, ... (see README)"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(JUPYTER_PORT) $(BROWSER_FLAG) $(ROOT_FLAG)
 
-test: brokers-up
+test:
+	@$(READY)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-soak: brokers-up
+soak:
+	@$(READY)
 	$(PY) -m pytest -m soak -s tests/test_soak.py $(PYTEST_ARGS)
 
-book: brokers-up
+book:
+	@$(READY)
 	$(PY) -m scripts.build_book
 
 LINTED := helpers tests scripts notebooks
