@@ -15,7 +15,14 @@ from scripts.navigation import MARKER, notebooks, update
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = notebooks()
-REQUIRED_HEADINGS = ["You will learn", "Check yourself", "Interview corner", "Clean-up"]
+REQUIRED_HEADINGS = [
+    "You will learn",
+    "Check yourself",
+    "Try it",
+    "Key takeaways",
+    "Interview corner",
+    "Clean-up",
+]
 
 
 def test_there_are_notebooks_and_they_are_named_nn_title():
@@ -46,6 +53,14 @@ def test_notebook_has_the_required_shape(path):
     missing = [h for h in REQUIRED_HEADINGS if h not in markdown]
     assert not missing, f"missing sections: {missing}"
     assert "<details>" in markdown, "the interview corner hides its answers in <details>"
+    order = [_heading_index(notebook, h) for h in ("Check yourself", "Try it", "Key takeaways")]
+    assert order == sorted(order) < [_heading_index(notebook, "Interview corner")] * 3, (
+        "Check yourself, Try it and Key takeaways come in that order, before the Interview corner"
+    )
+    section = [notebook.cells[_heading_index(notebook, "Try it")]]
+    section += _cells_after_heading(notebook, "Try it")
+    exercises = "\n".join(c.source for c in section)
+    assert 2 <= exercises.count("<summary>Answer") <= 4, "Try it: 2 to 4 exercises with answers"
     parameter_cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(parameter_cells) == 1, "exactly one code cell tagged 'parameters'"
     assert "require(" in code, "a notebook checks its brokers with helpers.brokers.require"
@@ -120,6 +135,14 @@ def test_ruff_is_clean_on_helpers_tests_scripts_and_notebooks():
     for args in (["check", *paths], ["format", "--check", *paths]):
         done = subprocess.run(ruff + args, cwd=ROOT, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _heading_index(notebook, heading: str) -> int:
+    return next(
+        i
+        for i, c in enumerate(notebook.cells)
+        if c.cell_type == "markdown" and c.source.startswith(f"## {heading}")
+    )
 
 
 def _cells_after_heading(notebook, heading):

@@ -10,8 +10,7 @@ Starting and stopping brokers is `python -m helpers.brokers up|down|status` (see
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .config import (
     BROKERS,
@@ -24,6 +23,9 @@ from .config import (
 )
 from .probes import probe
 from .provision import ProvisionError, crash, down, restart, status, up
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BROKERS",
@@ -82,6 +84,8 @@ def _fix(ep: Endpoint) -> str:
 
 def status_table(brokers: tuple[str, ...] = BROKERS) -> pd.DataFrame:
     """The broker status as a table, for notebooks."""
+    import pandas as pd  # here, not at the top: the command-line tools need no pandas
+
     rows = [
         {
             "broker": s.broker,
