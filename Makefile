@@ -29,7 +29,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The dev extra installs while the brokers start; each one's output is printed in one piece.
 READY = $(MAKE) --no-print-directory -j2 $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target) setup brokers-up
 
-.PHONY: help setup lab test soak book lint format brokers-up brokers-down brokers-status clean distclean
+.PHONY: help setup lab test soak book lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status clean distclean
 
 help:
 	@echo "make lab             set up, start the brokers, serve JupyterLab on notebooks/ (port \$$JUPYTER_PORT, default 8888)"
@@ -39,6 +39,8 @@ help:
 	@echo "make brokers-up      start Kafka, RabbitMQ and Redis (external > docker > native)"
 	@echo "make brokers-down    stop the brokers that brokers-up started"
 	@echo "make brokers-status  broker, endpoint, backend, health, version, pid, log"
+	@echo "make cluster-up      three-node Kafka, RabbitMQ and Redis (+ Sentinel) clusters beside the brokers"
+	@echo "make cluster-down    stop the cluster nodes; cluster-status: node, address, role, health, pid"
 	@echo "make lint            ruff over helpers/, tests/, scripts/ and the notebooks; mypy (strict) over helpers/"
 	@echo "make clean           stop the brokers, delete their state and build/; distclean also deletes .venv"
 	@echo "bin/kafka-topics, bin/rabbitmqctl, bin/redis-cli, ...: the brokers' own tools, pointed at the lab (README)"
@@ -85,6 +87,15 @@ brokers-down: $(RUNTIME_STAMP)
 brokers-status: $(RUNTIME_STAMP)
 	$(PY) -m helpers.brokers status
 
+cluster-up: $(RUNTIME_STAMP)
+	$(PY) -m helpers.brokers up --cluster
+
+cluster-down: $(RUNTIME_STAMP)
+	$(PY) -m helpers.brokers down --cluster
+
+cluster-status: $(RUNTIME_STAMP)
+	$(PY) -m helpers.brokers status --cluster
+
 lab:
 	@$(READY)
 	@echo "JupyterLab: http://localhost:$(JUPYTER_PORT)/lab  (Ctrl-C stops it; the brokers keep running until make brokers-down)"
@@ -115,7 +126,7 @@ format: setup
 	$(VENV)/bin/ruff format $(LINTED)
 
 clean:
-	@if [ -x $(PY) ]; then $(PY) -m helpers.brokers down; fi
+	@if [ -x $(PY) ]; then $(PY) -m helpers.brokers down --cluster; $(PY) -m helpers.brokers down; fi
 	rm -rf .brokers build notebooks/runs .pytest_cache .ruff_cache
 
 distclean: clean

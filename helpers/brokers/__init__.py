@@ -12,6 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from . import cluster
 from .config import (
     BROKERS,
     FIX_UP,
@@ -33,6 +34,7 @@ __all__ = [
     "BrokersUnavailable",
     "Endpoint",
     "ProvisionError",
+    "cluster",
     "crash",
     "down",
     "endpoint",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from tabulate import tabulate
 
-from . import BROKERS, BrokerConfigError, ProvisionError, down, restart, status, up
+from . import BROKERS, BrokerConfigError, ProvisionError, cluster, down, restart, status, up
 from .docker import DockerError
 from .install import MissingProgram
 from .native import BrokerStartError
@@ -40,8 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.brokers", description=__doc__)
     parser.add_argument("action", choices=["up", "down", "status", "restart"])
     parser.add_argument("brokers", nargs="*", choices=[[], *BROKERS], metavar="broker")
+    parser.add_argument(
+        "--cluster", action="store_true", help="the three-node clusters instead (up/down/status)"
+    )
     args = parser.parse_args(argv)
     brokers = tuple(args.brokers) or BROKERS
+    if args.cluster:
+        return cluster_main(args.action, brokers)
     try:
         if args.action == "up":
             statuses = up(brokers)
@@ -61,6 +67,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def cluster_main(action: str, clusters: tuple[str, ...]) -> int:
+    try:
+        if action == "up":
+            began = time.monotonic()
+            statuses = cluster.up(clusters)
+            print(tabulate([s.__dict__ for s in statuses], headers="keys"))
+            print(f"\nup in {time.monotonic() - began:.1f} s")
+        elif action == "down":
+            stopped = cluster.down(clusters)
+            print(f"stopped: {', '.join(stopped)}" if stopped else "no cluster node was running")
+            return 0
+        elif action == "status":
+            statuses = cluster.status(clusters)
+            print(tabulate([s.__dict__ for s in statuses], headers="keys"))
+        else:
+            print(
+                "error: restart applies to single brokers; use cluster.start_node", file=sys.stderr
+            )
+            return 2
+    except (*FAILURES, cluster.ClusterError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if all(s.healthy for s in statuses) else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,186 @@
+"""Start, stop, inspect and break the lab's three-node clusters (see `cluster_nodes` for the
+topology): `python -m helpers.brokers up --cluster`, or from a notebook:
+
+    from helpers.brokers import cluster
+    cluster.up(("kafka",))            # three Kafka nodes, healthy and registered
+    cluster.kill_node("kafka", 2)     # SIGKILL: a crash
+    cluster.start_node("kafka", 2)    # back, on the same data
+    cluster.status_table()            # node, address, role, healthy, pid
+
+Each node is a native process with its own folder, pid file and log under `.brokers/<node>/`,
+recognised (like the single-node brokers) by its pid and start time. The single-node brokers are
+never touched. Not for Docker: docker-compose.yml's `cluster` profile has the same topology.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import redis
+from confluent_kafka.admin import AdminClient
+
+from . import native, state
+from .cluster_nodes import (
+    NODES,
+    PRIMARY,
+    SENTINELS,
+    Node,
+    answers,
+    bootstrap_servers,
+    cluster_formed,
+    launch,
+    node,
+)
+from .probes import port_is_open
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CLUSTERS = ("kafka", "rabbitmq", "redis")
+FIX_UP = "make cluster-up  (or: python -m helpers.brokers up --cluster)"
+
+
+class ClusterError(RuntimeError):
+    """A cluster could not be brought up or is not up; the message says why and what to do."""
+
+
+def up(clusters: tuple[str, ...] = CLUSTERS, timeout_s: float = 180.0) -> list[NodeStatus]:
+    """Start every node of the named clusters that is not running, and wait until each cluster
+    is whole. Idempotent."""
+    with state.locked(), ThreadPoolExecutor(max_workers=len(clusters)) as pool:
+        list(pool.map(lambda c: _up(c, timeout_s), clusters))
+    return status(clusters)
+
+
+def _up(cluster: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    if cluster == "redis":  # the primary first, then its replicas, then those who watch them
+        groups = [[node("redis", 1)], [node("redis", 2), node("redis", 3)], SENTINELS]
+    else:
+        groups = [NODES[cluster]]  # all at once: the nodes wait for each other
+    for group in groups:
+        with ThreadPoolExecutor(max_workers=len(group)) as pool:
+            list(pool.map(lambda n: _start(n, deadline), group))
+    while (why := cluster_formed(cluster)) is not None:
+        if time.monotonic() > deadline:
+            raise ClusterError(f"the {cluster} cluster did not form in {timeout_s:.0f} s: {why}")
+        time.sleep(0.5)
+
+
+def down(clusters: tuple[str, ...] = CLUSTERS) -> list[str]:
+    """Stop every node of the named clusters (SIGTERM); their data stays for the next `up`."""
+    with state.locked():
+        nodes = [n for c in clusters for n in NODES[c]]
+        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+            stopped = list(pool.map(lambda n: native.stop(n.name), nodes))
+    return [n.name for n, was_running in zip(nodes, stopped, strict=True) if was_running]
+
+
+def kill_node(cluster: str, index: int, kind: str | None = None) -> None:
+    """SIGKILL one node: no shutdown, what it had not written or replicated is gone."""
+    n = node(cluster, index, kind)
+    if not native._signal_and_wait(n.name, signal.SIGKILL, 10.0):
+        raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
+
+
+def stop_node(cluster: str, index: int, kind: str | None = None) -> None:
+    """SIGTERM one node: a clean shutdown (Kafka hands its partitions' leadership over first)."""
+    n = node(cluster, index, kind)
+    if not native.stop(n.name):
+        raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
+
+
+def start_node(cluster: str, index: int, kind: str | None = None, timeout_s: float = 120) -> float:
+    """Start one node again on its data; the seconds until it answers."""
+    began = time.monotonic()
+    _start(node(cluster, index, kind), began + timeout_s)
+    return time.monotonic() - began
+
+
+def _start(n: Node, deadline: float) -> None:
+    pid = state.running_pid(n.name)
+    if pid is None:
+        for port, purpose in n.ports().items():
+            if port_is_open("127.0.0.1", port, timeout_s=0.5):
+                raise ClusterError(
+                    f"cannot start {n.name}: port {port} ({purpose}) is taken by "
+                    f"{state.who_listens(port)}. Stop it, or stop what holds the port."
+                )
+        pid = native._spawn(n.name, launch(n))
+        state.address_file(n.name).write_text(f"{n.address}\n")
+    while not answers(n):
+        if state.running_pid(n.name) != pid:
+            raise ClusterError(
+                f"{n.name} (pid {pid}) exited while starting. Last lines of "
+                f"{state.log_file(n.name)}:\n{state.log_tail(n.name)}"
+            )
+        if time.monotonic() > deadline:
+            native._signal_and_wait(n.name, signal.SIGTERM, 10.0)
+            raise ClusterError(f"{n.name} did not answer in time; see {state.log_file(n.name)}")
+        time.sleep(0.3)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+@dataclass
+class NodeStatus:
+    node: str
+    address: str
+    role: str  # Kafka: controller or broker; Redis: primary, replica or sentinel; RabbitMQ: member
+    healthy: bool
+    pid: int | None
+
+
+def status(clusters: tuple[str, ...] = CLUSTERS) -> list[NodeStatus]:
+    rows = []
+    for cluster in clusters:
+        controller = _kafka_controller() if cluster == "kafka" else None
+        for n in NODES[cluster]:
+            healthy = answers(n, timeout_s=1.0)
+            rows.append(NodeStatus(n.name, n.address, _role(n, healthy, controller), healthy,
+                                   state.running_pid(n.name)))  # fmt: skip
+    return rows
+
+
+def status_table(clusters: tuple[str, ...] = CLUSTERS) -> pd.DataFrame:
+    import pandas as pd  # not at the top: the command line needs no pandas
+
+    return pd.DataFrame([s.__dict__ for s in status(clusters)]).set_index("node")
+
+
+def require(*clusters: str) -> None:
+    """Raise ClusterError, naming the fix, unless every node of the named clusters is up."""
+    down = [s.node for s in status(clusters or CLUSTERS) if not s.healthy]
+    if down:
+        raise ClusterError(f"cluster nodes not running: {', '.join(down)}. Fix: run `{FIX_UP}`.")
+
+
+def _role(n: Node, healthy: bool, controller: int | None) -> str:
+    if not healthy:
+        return "-"
+    if n.kind == "kafka":
+        return "controller (active)" if n.index == controller else "broker"
+    if n.kind == "redis":
+        info = redis.Redis(port=n.port, socket_timeout=1).info("replication")
+        return "primary" if info["role"] == "master" else "replica"
+    return "sentinel" if n.kind == "sentinel" else "member"
+
+
+def _kafka_controller() -> int | None:
+    try:
+        admin = AdminClient({"bootstrap.servers": bootstrap_servers(), "log_level": 0})
+        return admin.describe_cluster(request_timeout=2).result(timeout=3).controller.id
+    except Exception:  # no quorum, or every node down
+        return None
+
+
+def redis_primary() -> tuple[str, int]:
+    """Where the Sentinels say the Redis primary is now."""
+    sentinel = redis.Redis(port=SENTINELS[0].port, decode_responses=True, socket_timeout=2)
+    host, port = sentinel.sentinel_get_master_addr_by_name(PRIMARY)
+    return host, int(port)

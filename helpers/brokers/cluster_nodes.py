@@ -1,0 +1,257 @@
+"""The nodes of the lab's three-node clusters: where each listens, how it is launched, and how to
+tell that it (and its cluster) is ready.
+
+- Kafka: three KRaft nodes, each broker and controller, static voters; clients 19092/19094/19096,
+  controllers one port above each.
+- RabbitMQ: three nodes (AMQP 5701-5703, management 15701-15703), clustered at first boot.
+- Redis: a primary (6380) and two replicas (6381, 6382), watched by three Sentinels
+  (26380-26382) that fail the primary over.
+
+All on loopback, on ports of their own, beside the single-node brokers. Not for starting or
+stopping them (see `cluster`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pika
+import redis
+from confluent_kafka.admin import AdminClient
+
+from . import install, native, state
+from .config import TEMPLATES_DIR, state_dir
+
+KAFKA_HEAP = "384m"  # three JVMs on a small machine
+PRIMARY = "lab-primary"  # the name the Sentinels know the Redis primary by
+
+
+@dataclass(frozen=True)
+class Node:
+    cluster: str  # kafka, rabbitmq or redis
+    kind: str  # kafka, rabbitmq, redis or sentinel
+    index: int  # 1, 2, 3
+    port: int  # where clients connect
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.index}"
+
+    @property
+    def address(self) -> str:
+        return f"localhost:{self.port}"
+
+    @property
+    def rabbitmq_node(self) -> str:
+        return f"lab-rabbit-{self.port}@localhost"
+
+    def ports(self) -> dict[int, str]:
+        """Every port the node binds, with what it is for."""
+        extra = {
+            "kafka": {self.port + 1: "its KRaft controller"},
+            "rabbitmq": {self.port + 10000: "its management UI", self.port + 20000: "Erlang"},
+        }.get(self.kind, {})
+        return {self.port: f"{self.name}'s clients", **extra}
+
+
+KAFKA = [Node("kafka", "kafka", i, 19090 + 2 * i) for i in (1, 2, 3)]
+RABBITMQ = [Node("rabbitmq", "rabbitmq", i, 5700 + i) for i in (1, 2, 3)]
+REDIS = [Node("redis", "redis", i, 6379 + i) for i in (1, 2, 3)]
+SENTINELS = [Node("redis", "sentinel", i, 26379 + i) for i in (1, 2, 3)]
+NODES = {"kafka": KAFKA, "rabbitmq": RABBITMQ, "redis": REDIS + SENTINELS}
+
+
+def node(cluster: str, index: int, kind: str | None = None) -> Node:
+    """`node("kafka", 2)`; `node("redis", 1, "sentinel")` for a Sentinel."""
+    kind = kind or cluster
+    matches = [n for n in NODES[cluster] if n.kind == kind and n.index == index]
+    if not matches:
+        raise ValueError(f"no {kind} node {index} in the {cluster} cluster (nodes are 1, 2, 3)")
+    return matches[0]
+
+
+def bootstrap_servers() -> str:
+    return ",".join(n.address for n in KAFKA)
+
+
+def amqp_url(index: int) -> str:
+    return f"amqp://guest:guest@localhost:{node('rabbitmq', index).port}/%2F"
+
+
+def sentinel_addresses() -> list[tuple[str, int]]:
+    return [("localhost", n.port) for n in SENTINELS]
+
+
+# --- launching ---------------------------------------------------------------------------------
+
+
+def launch(n: Node) -> native.Launch:
+    home = state.broker_dir(n.name)
+    home.mkdir(parents=True, exist_ok=True)
+    return {"kafka": _kafka, "rabbitmq": _rabbitmq, "redis": _redis, "sentinel": _sentinel}[n.kind](
+        n, home
+    )
+
+
+def _kafka(n: Node, home: Path) -> native.Launch:
+    java = install.ensure("java")
+    config, data, tmp = home / "server.properties", home / "data", home / "tmp"
+    tmp.mkdir(exist_ok=True)
+    voters = ",".join(f"{k.index}@localhost:{k.port + 1}" for k in KAFKA)
+    native._render(
+        "cluster/kafka.properties.template", config, node_id=n.index, voters=voters,
+        port=n.port, controller_port=n.port + 1, data_dir=data,
+    )  # fmt: skip
+    classpath = f"{native._kafka_lib_dir()}/*"
+    if not (data / "meta.properties").exists():  # every node formatted with the same cluster id
+        native._run_checked(
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", _cluster_id(),
+             "-c", str(config)],
+            f"formatting {n.name}'s log directory",
+        )  # fmt: skip
+    command = [java, f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", "-XX:+UseG1GC",
+               "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",
+               f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
+               "-cp", classpath, "kafka.Kafka", str(config)]  # fmt: skip
+    return native.Launch(command, dict(os.environ), ready_timeout_s=120)
+
+
+def _cluster_id() -> str:
+    path = state_dir() / "kafka-cluster.id"
+    if not path.exists():
+        path.write_text(native._kafka_cluster_id())
+    return path.read_text().strip()
+
+
+def _rabbitmq(n: Node, home: Path) -> native.Launch:
+    server = install.ensure("rabbitmq-server")
+    names = {f"node_{k.index}": k.rabbitmq_node for k in RABBITMQ}
+    config = home / "rabbitmq.conf"
+    native._render(
+        "cluster/rabbitmq.conf.template", config, port=n.port, management_port=n.port + 10000,
+        **names,
+    )  # fmt: skip
+    (home / "enabled_plugins").write_text("[rabbitmq_management].\n")
+    (home / "rabbitmq-env.conf").touch()  # not the system-wide one
+    cookie_home = home / "home"
+    cookie_home.mkdir(exist_ok=True)
+    _shared_cookie(cookie_home / ".erlang.cookie")
+    env = {
+        **os.environ,
+        "HOME": str(cookie_home),
+        "RABBITMQ_NODENAME": n.rabbitmq_node,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(n.port),
+        "RABBITMQ_DIST_PORT": str(n.port + 20000),
+        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(home / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(config),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
+        "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf"),
+        "RABBITMQ_PID_FILE": str(home / "beam.pid"),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+    }
+    return native.Launch([server], env, ready_timeout_s=120)
+
+
+def _shared_cookie(path: Path) -> None:
+    """Nodes cluster only if they share the Erlang cookie: one per lab, copied to every node."""
+    shared = state_dir() / "rabbitmq-cluster.cookie"
+    if not shared.exists():
+        shared.write_text(os.urandom(20).hex().upper())
+        shared.chmod(0o600)
+    if not path.exists() or path.read_text() != shared.read_text():
+        path.unlink(missing_ok=True)
+        path.write_text(shared.read_text())
+    path.chmod(0o400)  # Erlang refuses a cookie others can read
+
+
+def rabbitmqctl(*args: str, index: int = 1, timeout_s: float = 60) -> str:
+    """Run rabbitmqctl against one cluster node; its output, or RuntimeError with it."""
+    n = node("rabbitmq", index)
+    ctl = Path(install.ensure("rabbitmq-server")).with_name("rabbitmqctl")
+    env = {**os.environ, "HOME": str(state.broker_dir(n.name) / "home")}
+    done = subprocess.run(
+        [str(ctl), "-n", n.rabbitmq_node, *args],
+        env=env, capture_output=True, text=True, timeout=timeout_s,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {n.name}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _redis(n: Node, home: Path) -> native.Launch:
+    server = install.ensure("redis-server")
+    data = home / "data"
+    data.mkdir(exist_ok=True)
+    config = home / "redis.conf"
+    primary = node("redis", 1)
+    if not config.exists():  # once: Sentinel rewrites it when it makes this node a replica
+        follow = "" if n == primary else f"replicaof 127.0.0.1 {primary.port}"
+        native._render(
+            "cluster/redis.conf.template", config, port=n.port, data_dir=data, replicaof=follow
+        )
+    return native.Launch([server, str(config)], dict(os.environ), ready_timeout_s=30)
+
+
+def _sentinel(n: Node, home: Path) -> native.Launch:
+    server = install.ensure("redis-server")
+    config = home / "sentinel.conf"
+    if not config.exists():  # once: Sentinel keeps what it learns in it
+        native._render(
+            "cluster/sentinel.conf.template", config, port=n.port, data_dir=home,
+            primary_port=node("redis", 1).port,
+        )  # fmt: skip
+    return native.Launch([server, str(config), "--sentinel"], dict(os.environ), 30)
+
+
+# --- readiness ---------------------------------------------------------------------------------
+
+
+def answers(n: Node, timeout_s: float = 2.0) -> bool:
+    """The node answers in its own protocol (it may not have joined its cluster yet)."""
+    try:
+        if n.kind == "kafka":
+            admin = AdminClient({"bootstrap.servers": n.address, "log_level": 0})
+            return bool(admin.list_topics(timeout=timeout_s).brokers)
+        if n.kind == "rabbitmq":
+            params = pika.URLParameters(amqp_url(n.index))
+            params.socket_timeout = params.stack_timeout = timeout_s
+            params.connection_attempts = 1
+            pika.BlockingConnection(params).close()
+            return True
+        client = redis.Redis(port=n.port, socket_timeout=timeout_s, socket_connect_timeout=1)
+        return bool(client.ping())
+    except Exception:  # down, booting, or refusing: not ready
+        return False
+
+
+def cluster_formed(cluster: str) -> str | None:
+    """Why the cluster is not whole yet, or None when every member sees the others."""
+    try:
+        if cluster == "kafka":
+            admin = AdminClient({"bootstrap.servers": bootstrap_servers(), "log_level": 0})
+            brokers = admin.list_topics(timeout=3).brokers
+            return None if len(brokers) == 3 else f"{len(brokers)} of 3 Kafka brokers registered"
+        if cluster == "rabbitmq":
+            report = json.loads(rabbitmqctl("cluster_status", "--formatter", "json"))
+            running = report.get("running_nodes", [])
+            return None if len(running) == 3 else f"{len(running)} of 3 RabbitMQ nodes running"
+        return _redis_formed()
+    except Exception as exc:  # a node still booting
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _redis_formed() -> str | None:
+    sentinel = redis.Redis(port=SENTINELS[0].port, decode_responses=True, socket_timeout=2)
+    primary = sentinel.sentinel_master(PRIMARY)
+    if primary["num-slaves"] < 2 or primary["num-other-sentinels"] < 2:
+        replicas, sentinels = primary["num-slaves"], primary["num-other-sentinels"] + 1
+        return f"Sentinel sees {replicas} of 2 replicas and {sentinels} of 3 Sentinels"
+    return None
