@@ -7,6 +7,7 @@ A poison message is one no retry can fix (not JSON, a missing field); consumers 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 REQUIRED_FIELDS = ("order_id", "amount")
 
@@ -15,7 +16,7 @@ class MalformedMessage(ValueError):
     """A message that can never be processed: retrying will not help."""
 
 
-def parse_order(data: str | bytes | None) -> dict:
+def parse_order(data: str | bytes | None) -> dict[str, Any]:
     """{"order_id": ..., "amount": ...} from JSON text; MalformedMessage saying what is wrong.
 
     `None` (a Redis entry without a `data` field, a Kafka tombstone) is malformed too.

@@ -6,15 +6,18 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
 
 
 def bars(values: pd.Series | pd.DataFrame, *, title: str, ylabel: str, logy: bool = False) -> Axes:
     """Bar chart of a Series (one bar per index label) or a DataFrame (grouped bars)."""
-    _, ax = plt.subplots(figsize=(7, 3.5))
+    figure, ax = plt.subplots(figsize=(7, 3.5))
     values.plot.bar(ax=ax, rot=0, logy=logy, legend=isinstance(values, pd.DataFrame))
-    _label(ax, title, values.index.name or "", ylabel)
+    _label(figure, ax, title, str(values.index.name or ""), ylabel)
     for container in ax.containers:
-        ax.bar_label(container, fmt="{:,.0f}", fontsize=8)
+        if isinstance(container, BarContainer):  # not the error bars, if there are any
+            ax.bar_label(container, fmt="{:,.0f}", fontsize=8)
     return ax
 
 
@@ -22,9 +25,9 @@ def lines(
     frame: pd.DataFrame, *, x: str, y: list[str], title: str, xlabel: str, ylabel: str
 ) -> Axes:
     """One line per column in `y`, against column `x`."""
-    _, ax = plt.subplots(figsize=(7, 3.5))
+    figure, ax = plt.subplots(figsize=(7, 3.5))
     frame.plot(x=x, y=y, ax=ax, legend=len(y) > 1)
-    _label(ax, title, xlabel, ylabel)
+    _label(figure, ax, title, xlabel, ylabel)
     return ax
 
 
@@ -33,7 +36,7 @@ def timeline(
 ) -> Axes:
     """One marker per row at (x, its lane), annotated with `label`: who did what, when."""
     lanes = list(dict.fromkeys(frame[lane]))
-    _, ax = plt.subplots(figsize=(8, 1 + 0.7 * len(lanes)))
+    figure, ax = plt.subplots(figsize=(8, 1 + 0.7 * len(lanes)))
     ys = [lanes.index(value) for value in frame[lane]]
     ax.plot(frame[x], ys, color="lightgray", zorder=1)  # the order in which things happened
     ax.scatter(frame[x], ys, zorder=2)
@@ -42,13 +45,13 @@ def timeline(
         ax.annotate(text, (x_value, y_value), xytext=offset, textcoords="offset points", fontsize=8)
     ax.set_yticks(range(len(lanes)), lanes)
     ax.set_ylim(-0.5, len(lanes) - 0.3)
-    _label(ax, title, xlabel, lane)
+    _label(figure, ax, title, xlabel, lane)
     return ax
 
 
-def _label(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+def _label(figure: Figure, ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
-    ax.figure.tight_layout()
+    figure.tight_layout()

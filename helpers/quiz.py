@@ -237,7 +237,11 @@ class Report:
 
     def by_topic(self) -> pd.DataFrame:
         """Score per topic, weakest first: what to revise next."""
-        frame = self.to_frame().groupby("topic")["correct"].agg(questions="size", correct="sum")
+        frame = (
+            self.to_frame()
+            .groupby("topic")
+            .agg(questions=("correct", "size"), correct=("correct", "sum"))
+        )
         frame["percent"] = (100 * frame["correct"] / frame["questions"]).round(0)
         return frame.sort_values("percent")
 

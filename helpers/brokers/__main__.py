@@ -12,11 +12,12 @@ from . import BROKERS, BrokerConfigError, ProvisionError, cluster, down, restart
 from .docker import DockerError
 from .install import MissingProgram
 from .native import BrokerStartError
+from .provision import BrokerStatus
 
 FAILURES = (BrokerConfigError, ProvisionError, BrokerStartError, MissingProgram, DockerError)
 
 
-def print_table(statuses) -> None:
+def print_table(statuses: list[BrokerStatus]) -> None:
     rows = [
         [
             s.broker,

@@ -115,7 +115,9 @@ def _parse_kafka(value: str, var: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def _parse_url(value: str, var: str, schemes: tuple[str, ...], port: int, example: str):
+def _parse_url(
+    value: str, var: str, schemes: tuple[str, ...], port: int, example: str
+) -> tuple[str, int]:
     try:
         parts = urlsplit(value)
         parsed_port = parts.port

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -54,7 +55,10 @@ def kafka_version() -> str:
             match = re.fullmatch(r"kafka_2\.13-([\d.]+)\.jar", jar.name)
             if match:
                 return match.group(1)
-    return re.search(r"<kafka.version>([^<]+)</kafka.version>", KAFKA_POM.read_text()).group(1)
+    pinned = re.search(r"<kafka.version>([^<]+)</kafka.version>", KAFKA_POM.read_text())
+    if pinned is None:
+        raise BrokerStartError(f"{KAFKA_POM} does not pin <kafka.version>: restore it from git")
+    return pinned.group(1)
 
 
 def _kafka_lib_dir() -> Path:
@@ -314,7 +318,7 @@ def _spawn(name: str, launch: Launch) -> int:
 
 
 @contextlib.contextmanager
-def _interrupts_deferred():
+def _interrupts_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the pid is recorded: an interrupt between the spawn and
     the pid file would leave a broker nobody can stop."""
     if threading.current_thread() is not threading.main_thread():

@@ -78,9 +78,11 @@ def recorded_pid(name: str) -> int | None:
 def running_pid(name: str) -> int | None:
     """The recorded pid if that very process (same pid, same start time) is still alive."""
     record = _record(name)
-    if record is None or record[1] is None:  # no start time: cannot prove it is ours
+    if record is None:
         return None
     pid, started = record
+    if started is None:  # no start time: cannot prove it is ours
+        return None
     try:
         process = psutil.Process(pid)
         same = abs(process.create_time() - started) < 0.01

@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from helpers.kafka import Output, consumer, run
+from helpers.kafka.records import Record, value_of
 
 from .orders import ORDER_EVENTS, OrderCreated, OrderShipped
 
@@ -29,6 +31,9 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 CREATE TABLE IF NOT EXISTS applied (event_id TEXT PRIMARY KEY);
 """
+
+# An event as the outbox relay published it: a RecordedEvent's stored form, as JSON.
+PublishedEvent = dict[str, Any]
 
 
 def apply_once(db: sqlite3.Connection, event_id: str, write: Callable[[], None]) -> bool:
@@ -54,7 +59,7 @@ class OrdersReadModel:
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()  # the projector thread writes while the notebook queries
 
-    def apply(self, event: dict) -> bool:
+    def apply(self, event: PublishedEvent) -> bool:
         """Apply one event, as the outbox relay published it (the store's form: type, schema
         version, data, ids); False if it was already applied.
 
@@ -71,7 +76,7 @@ class OrdersReadModel:
                     f"{event.get('stream_id')}) could not be applied: {exc}"
                 ) from exc
 
-    def _apply(self, published: dict) -> None:
+    def _apply(self, published: PublishedEvent) -> None:
         order_id, at = published["stream_id"], published["recorded_at"]
         event = ORDER_EVENTS.decode(
             published["type"], published["schema_version"], published["data"]
@@ -104,7 +109,7 @@ class OrdersReadModel:
     def all_orders(self) -> pd.DataFrame:
         return self._query("SELECT * FROM orders ORDER BY order_id").set_index("order_id")
 
-    def _query(self, sql: str, args: tuple = ()) -> pd.DataFrame:
+    def _query(self, sql: str, args: tuple[str, ...] = ()) -> pd.DataFrame:
         with self.lock:
             return pd.read_sql_query(sql, self.db, params=args)
 
@@ -126,7 +131,7 @@ def project(
     stop: threading.Event | None = None,
     until_applied: int | None = None,
     to_end: bool = False,
-    on_applied: Callable[[dict], None] | None = None,
+    on_applied: Callable[[PublishedEvent], None] | None = None,
     url: str | None = None,
     timeout_s: float = 60.0,
 ) -> ProjectionReport:
@@ -140,8 +145,8 @@ def project(
     end = TopicEnd(source, topic) if to_end else None
     report, deadline = ProjectionReport(), time.monotonic() + timeout_s
 
-    def apply(message: Message) -> list[Output]:
-        event = json.loads(message.value())
+    def apply(message: Record) -> list[Output]:
+        event = json.loads(value_of(message))
         report.read += 1
         if end:
             end.passed(message)
@@ -170,13 +175,14 @@ class TopicEnd:
 
     def __init__(self, source: Consumer, topic: str) -> None:
         partitions = source.list_topics(topic, timeout=10).topics[topic].partitions
-        self.high, self.next = {}, {}
+        self.high: dict[int, int] = {}  # partition -> its end now
+        self.next: dict[int, int] = {}  # partition -> the offset the reader will read next
         for p in partitions:
             self.next[p], self.high[p] = source.get_watermark_offsets(
                 TopicPartition(topic, p), timeout=10
             )
 
-    def passed(self, message: Message) -> None:
+    def passed(self, message: Record) -> None:
         self.next[message.partition()] = message.offset() + 1
 
     @property

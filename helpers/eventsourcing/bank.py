@@ -127,6 +127,8 @@ class AccountRepository:
             account.is_open = state["is_open"]
         events = self.store.read_stream(account_id, after_version=account.version)
         for recorded in events:
+            if recorded.event is None:  # the store keeps the stored form only
+                raise TypeError("this store was opened without a codec: it cannot load accounts")
             account.apply(recorded.event)
             account.version = recorded.version
         self.replayed = len(events)

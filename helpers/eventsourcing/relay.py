@@ -22,6 +22,7 @@ from confluent_kafka import Producer
 
 from helpers.faults import CrashPoint, WorkerProcess, crash_point_args
 from helpers.kafka import flush_or_raise, producer
+from helpers.kafka.records import Headers
 
 from .store import EventStore
 
@@ -45,7 +46,7 @@ def relay_once(
     sink = sink or producer(url)
     for topic, event in rows:
         # Key = stream id: one aggregate's events stay in order in one partition.
-        headers = [("event-id", event.event_id.encode())]
+        headers: Headers = [("event-id", event.event_id.encode())]
         sink.produce(topic, key=event.stream_id, value=event.to_json(), headers=headers)
     flush_or_raise(sink)  # nothing is marked sent unless Kafka acknowledged it
     crash.reached("after-publish")  # published, not yet marked sent

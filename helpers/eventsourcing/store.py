@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
+# (position, event id, stream id, version, type, schema version): the columns that are not data
+EventRow = tuple[int, str, str, int, str, int]
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     """An event in the form the store keeps it: what an old writer wrote, exactly."""
@@ -143,7 +147,9 @@ class EventStore:
             (event_id, stream_id, version, event.type, event.schema_version,
              json.dumps(event.data), now),
         )  # fmt: skip
-        row = (cursor.lastrowid, event_id, stream_id, version, event.type, event.schema_version)
+        position = cursor.lastrowid
+        assert position is not None  # set by every INSERT into a table with a rowid
+        row = (position, event_id, stream_id, version, event.type, event.schema_version)
         return self._recorded(row, event.data, now)
 
     def _encode(self, event: Event) -> tuple[str, dict[str, Any], int]:
@@ -152,16 +158,17 @@ class EventStore:
         event_type, schema_version, data = self.codec.encode(event)
         return event_type, data, schema_version
 
-    def _recorded(self, row: tuple, data: dict[str, Any], recorded_at: float) -> RecordedEvent:
+    def _recorded(self, row: EventRow, data: dict[str, Any], recorded_at: float) -> RecordedEvent:
         position, event_id, stream_id, version, event_type, schema_version = row
         typed = self.codec.decode(event_type, schema_version, data) if self.codec else None
         return RecordedEvent(position, event_id, stream_id, version, event_type, schema_version,
                              data, recorded_at, typed)  # fmt: skip
 
     @staticmethod
-    def _version(db, stream_id: str) -> int:
+    def _version(db: sqlite3.Connection, stream_id: str) -> int:
         row = db.execute("SELECT MAX(version) FROM events WHERE stream_id = ?", (stream_id,))
-        return row.fetchone()[0] or 0
+        version: int = row.fetchone()[0] or 0
+        return version
 
     def version(self, stream_id: str) -> int:
         with self._connection() as db:
@@ -176,7 +183,7 @@ class EventStore:
         """Events of every stream in the order they were stored: what subscribers follow."""
         return self._read("position > ? ORDER BY position LIMIT ?", (after_position, limit))
 
-    def _read(self, where: str, args: tuple) -> list[RecordedEvent]:
+    def _read(self, where: str, args: tuple[str | int, ...]) -> list[RecordedEvent]:
         with self._connection() as db:
             rows = db.execute(
                 "SELECT position, event_id, stream_id, version, type, schema_version, data,"
@@ -187,7 +194,7 @@ class EventStore:
 
     # --- snapshots ---------------------------------------------------------------------------
 
-    def save_snapshot(self, stream_id: str, version: int, state: dict) -> None:
+    def save_snapshot(self, stream_id: str, version: int, state: dict[str, Any]) -> None:
         with self._connection() as db:
             db.execute(
                 "INSERT INTO snapshots VALUES (?, ?, ?) ON CONFLICT (stream_id) DO UPDATE"
@@ -195,7 +202,7 @@ class EventStore:
                 (stream_id, version, json.dumps(state)),
             )
 
-    def latest_snapshot(self, stream_id: str) -> tuple[int, dict] | None:
+    def latest_snapshot(self, stream_id: str) -> tuple[int, dict[str, Any]] | None:
         with self._connection() as db:
             row = db.execute(
                 "SELECT version, state FROM snapshots WHERE stream_id = ?", (stream_id,)

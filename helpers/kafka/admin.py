@@ -10,11 +10,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from helpers.brokers import endpoint, kafka_config
 
-from .clients import report_error
+from .clients import Config, report_error
 
 
 def admin_client(url: str | None = None) -> AdminClient:
-    return AdminClient({**kafka_config(url), "error_cb": report_error})
+    settings: Config = {**kafka_config(url), "error_cb": report_error}
+    return AdminClient(settings)
 
 
 class Topics:
@@ -29,7 +30,7 @@ class Topics:
         self,
         name: str,
         partitions: int = 1,
-        config: dict | None = None,
+        config: dict[str, object] | None = None,
         replication_factor: int = -1,
     ) -> str:
         """Create `name` and wait until every partition has a leader (ready to produce to).
@@ -63,8 +64,12 @@ def wait_until_ready(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         metadata = admin.list_topics(topic, timeout=5).topics.get(topic)
-        ready = metadata and not metadata.error and len(metadata.partitions) == partitions
-        if ready and all(p.leader >= 0 for p in metadata.partitions.values()):
+        if (
+            metadata is not None
+            and not metadata.error
+            and len(metadata.partitions) == partitions
+            and all(p.leader >= 0 for p in metadata.partitions.values())
+        ):
             return
         time.sleep(0.1)
     raise TimeoutError(f"topic {topic} had no leader for every partition after {timeout_s} s")

@@ -17,6 +17,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -30,8 +31,13 @@ from confluent_kafka import (
 
 from helpers.brokers import kafka_config
 
-PRODUCER_DEFAULTS = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
-CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest", "enable.auto.commit": False}
+from .records import Record, records
+
+# A client's configuration: librdkafka properties, and confluent-kafka's Python callbacks.
+Config = dict[str, Any]
+
+PRODUCER_DEFAULTS: Config = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
+CONSUMER_DEFAULTS: Config = {"auto.offset.reset": "earliest", "enable.auto.commit": False}
 
 
 log = logging.getLogger("lab.kafka")
@@ -59,8 +65,8 @@ def flush_or_raise(sink: Producer | None, timeout_s: float = 30.0) -> None:
         raise UndeliveredError(f"{left} messages not acknowledged by Kafka within {timeout_s} s")
 
 
-def _config(defaults: dict, url: str | None, overrides: dict) -> dict:
-    settings = {**kafka_config(url), "error_cb": report_error, **defaults}
+def _config(defaults: Config, url: str | None, overrides: Config) -> Config:
+    settings: Config = {**kafka_config(url), "error_cb": report_error, **defaults}
     settings.update({_config_key(key): value for key, value in overrides.items()})
     return settings
 
@@ -75,11 +81,11 @@ def _config_key(key: str) -> str:
     return key.replace("_", ".")
 
 
-def producer(url: str | None = None, **overrides) -> Producer:
+def producer(url: str | None = None, **overrides: Any) -> Producer:
     return Producer(_config(PRODUCER_DEFAULTS, url, overrides))
 
 
-def consumer(group: str, url: str | None = None, **overrides) -> Consumer:
+def consumer(group: str, url: str | None = None, **overrides: Any) -> Consumer:
     return Consumer(_config({**CONSUMER_DEFAULTS, "group.id": group}, url, overrides))
 
 
@@ -89,7 +95,7 @@ class DeliveryReport:
 
     delivered: int = 0
     failed: list[str] = field(default_factory=list)
-    partitions: Counter = field(default_factory=Counter)  # partition -> messages delivered
+    partitions: Counter[int] = field(default_factory=Counter)  # partition -> messages delivered
     placements: dict[str, int] = field(default_factory=dict)  # key -> partition it landed in
 
     def report(self, error: KafkaError | None, message: Message) -> None:
@@ -97,9 +103,11 @@ class DeliveryReport:
             self.failed.append(f"{message.key()!r}: {error.str()}")
         else:
             self.delivered += 1
-            self.partitions[message.partition()] += 1
-            if message.key() is not None:
-                self.placements[message.key().decode(errors="replace")] = message.partition()
+            partition, key = message.partition(), message.key()
+            assert partition is not None  # a delivered message has been written to a partition
+            self.partitions[partition] += 1
+            if key is not None:
+                self.placements[key.decode(errors="replace")] = partition
 
 
 @dataclass
@@ -107,7 +115,7 @@ class ClientStats:
     """The latest statistics librdkafka reported: create the client with
     `statistics_interval_ms=100, stats_cb=stats.update`, and poll it to receive them."""
 
-    latest: dict = field(default_factory=dict)
+    latest: dict[str, Any] = field(default_factory=dict)
 
     def update(self, json_text: str) -> None:
         self.latest = json.loads(json_text)
@@ -115,16 +123,17 @@ class ClientStats:
     def requests(self, kind: str) -> int:
         """Requests of one kind ("Produce", "Fetch", ...) sent to all brokers so far."""
         brokers = self.latest.get("brokers", {}).values()
-        return sum(broker.get("req", {}).get(kind, 0) for broker in brokers)
+        sent: int = sum(broker.get("req", {}).get(kind, 0) for broker in brokers)
+        return sent
 
 
-def consume_n(source: Consumer, count: int, timeout_s: float = 30.0) -> list[Message]:
+def consume_n(source: Consumer, count: int, timeout_s: float = 30.0) -> list[Record]:
     """Poll a subscribed consumer until it has returned `count` messages (or the deadline)."""
-    messages: list[Message] = []
+    messages: list[Record] = []
     deadline = time.monotonic() + timeout_s
     while len(messages) < count and time.monotonic() < deadline:
         batch = source.consume(num_messages=count - len(messages), timeout=0.2)
-        messages += [m for m in batch if not m.error()]
+        messages += records(batch)
     return messages
 
 
@@ -135,7 +144,7 @@ def read_all(
     isolation: str = "read_committed",
     idle_s: float = 1.0,
     timeout_s: float = 60.0,
-) -> list[Message]:
+) -> list[Record]:
     """Every message currently in `topic` (all partitions, from the beginning), without a group.
 
     Stops once each partition has been read up to its end and nothing arrived for `idle_s`.
@@ -150,11 +159,11 @@ def read_all(
     try:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        messages: list[Message] = []
+        messages: list[Record] = []
         quiet_since, deadline = time.monotonic(), time.monotonic() + timeout_s
         while time.monotonic() - quiet_since < idle_s and time.monotonic() < deadline:
             batch = reader.consume(num_messages=1000, timeout=0.2)
-            real = [m for m in batch if not m.error()]
+            real = records(batch)
             if real:
                 messages.extend(real)
                 quiet_since = time.monotonic()

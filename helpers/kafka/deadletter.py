@@ -12,23 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Message
-
 from helpers.deadletter import DeadLetter
 
 from .clients import consumer, producer
-from .loop import Output, run
+from .loop import Handler, Output, run
+from .records import Record
 
 
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.DLT"
 
 
-def or_dead_letter(handle: Callable[[Message], object], processed: list) -> Callable:
+def or_dead_letter(handle: Callable[[Record], object], processed: list[object]) -> Handler:
     """A loop handler: `handle` each message (keeping what it returns in `processed`); if it
     raises, the output is the message itself, to the DLT, with the dead-letter headers."""
 
-    def handler(message: Message) -> list[Output]:
+    def handler(message: Record) -> list[Output]:
         try:
             processed.append(handle(message))
             return []
@@ -45,14 +44,14 @@ def or_dead_letter(handle: Callable[[Message], object], processed: list) -> Call
 
 @dataclass
 class DeadLetterReport:
-    processed: list = field(default_factory=list)  # what the handler returned, in order
+    processed: list[object] = field(default_factory=list)  # what the handler returned, in order
     dead_lettered: int = 0
 
 
 def process_or_dead_letter(
     topic: str,
     group: str,
-    handle: Callable[[Message], object],
+    handle: Callable[[Record], object],
     *,
     url: str | None = None,
     idle_s: float = 2.0,

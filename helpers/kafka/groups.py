@@ -77,7 +77,7 @@ def rebalance_timeline(
     member's partitions ("idle" if it has none), `revoked_from_others` (partitions the step took
     from members that stayed) and the seconds until the group settled."""
     members: dict[str, _Member] = {}
-    rows = []
+    rows: list[dict[str, str | float]] = []
     try:
         for step in steps:
             began = time.monotonic()
@@ -89,7 +89,9 @@ def rebalance_timeline(
             else:
                 members.pop(name).leave()
             _wait_until_settled(members, partitions, newcomer=members.get(name))
-            row = {"step": f"{name} {'joins' if step[0] == '+' else 'leaves'}"}
+            row: dict[str, str | float] = {
+                "step": f"{name} {'joins' if step[0] == '+' else 'leaves'}"
+            }
             row |= {n: _show(m.assigned) for n, m in members.items()}
             revoked = sum(m.revoked - revoked_before[n] for n, m in stayers.items())
             rows.append(row | {"revoked_from_others": revoked})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import time
+from functools import partial
 from pathlib import Path
 
 from helpers.faults import count_lost_and_duplicated
@@ -38,7 +39,7 @@ def run_with_crashes(
     workdir: Path | str,
     url: str | None = None,
     work_s: float = 0.0005,
-) -> dict:
+) -> dict[str, str | int]:
     """Crash the worker `crashes` times, then let one finish; count outputs by key.
 
     Each incarnation either kills itself mid-batch after `kill_every` more messages (the same
@@ -46,23 +47,32 @@ def run_with_crashes(
     `kill_within_s` seconds (wherever the kill lands). Returns lost and duplicated outputs as a
     read_committed consumer sees them.
     """
-    topics = {"input_topic": input_topic, "output_topic": output_topic, "group": group}
-    common = {**topics, "workdir": workdir, "url": url, "work_s": work_s}
+    start = partial(
+        start_processor,
+        mode,
+        input_topic=input_topic,
+        output_topic=output_topic,
+        group=group,
+        workdir=workdir,
+        url=url,
+        work_s=work_s,
+    )
     for crash in range(1, crashes + 1):
         name = f"{group}-{crash}"
         if kill_every is not None:
-            worker = start_processor(
-                mode, name=name, crash_at="mid-batch", crash_after=kill_every, **common
-            )
+            worker = start(name=name, crash_at="mid-batch", crash_after=kill_every)
             if worker.wait(timeout_s=120) != -9:
                 raise RuntimeError(f"the {mode} worker did not crash as told:\n{worker.tail()}")
-        else:
-            worker = start_processor(mode, name=name, **common)
+        elif kill_within_s is not None:
+            worker = start(name=name)
             time.sleep(random.uniform(0.2, kill_within_s))
             worker.kill()
-    last = start_processor(mode, name=f"{group}-last", **common)
+        else:
+            raise ValueError("how to crash: give kill_every or kill_within_s")
+    last = start(name=f"{group}-last")
     if last.wait(timeout_s=300) != 0:
         raise RuntimeError(f"the last {mode} worker failed:\n{last.tail()}")
-    outputs = [m.key().decode() for m in read_all(output_topic, url=url)]
+    # Every output has its input's key; one without a key would count as unexpected.
+    outputs = [(m.key() or b"").decode() for m in read_all(output_topic, url=url)]
     counts = count_lost_and_duplicated(input_keys, outputs)
     return {"mode": mode, "crashes": crashes, **counts}

@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Producer
 
 from .clients import flush_or_raise
+from .records import Headers, Record, records
 
 Commit = Literal["before", "after", "transaction"]
 
@@ -36,11 +37,11 @@ class Output:
     topic: str
     value: str | bytes | None
     key: str | bytes | None = None
-    headers: list[tuple[str, bytes]] | None = None
+    headers: Headers | None = None
 
 
-Batch = list[Message]
-Handler = Callable[[Message], Iterable[Output]]
+Batch = list[Record]
+Handler = Callable[[Record], Iterable[Output]]
 Sink = Producer | None  # None: a consumer whose handler produces nothing
 After = Callable[[int, Batch], None] | None  # called after each message: where a worker may crash
 
@@ -67,8 +68,11 @@ def process_batch(
 def produce_outputs(batch: Batch, handle: Handler, sink: Sink, after: After) -> None:
     for index, message in enumerate(batch):
         for output in handle(message):
-            sink.produce(output.topic, value=output.value, key=output.key, headers=output.headers)
-            sink.poll(0)  # serve delivery reports, keep the local queue moving
+            producer = _producer_for(output, sink)
+            producer.produce(
+                output.topic, value=output.value, key=output.key, headers=output.headers
+            )
+            producer.poll(0)  # serve delivery reports, keep the local queue moving
         if after:
             after(index, batch)
 
@@ -103,7 +107,7 @@ def run(
         while not (stop and stop.is_set()) and not (until and until()):
             if tick:
                 _produce_now(tick(), sink)
-            batch = [m for m in source.consume(batch_size, timeout=poll_s) if not m.error()]
+            batch = records(source.consume(batch_size, timeout=poll_s))
             if batch:
                 process_batch(batch, handle, source, sink, commit, after)
                 report.batches, report.messages = report.batches + 1, report.messages + len(batch)
@@ -120,6 +124,13 @@ def run(
 def _produce_now(outputs: Iterable[Output], sink: Sink) -> None:
     outputs = list(outputs)
     for output in outputs:
-        sink.produce(output.topic, value=output.value, key=output.key, headers=output.headers)
+        producer = _producer_for(output, sink)
+        producer.produce(output.topic, value=output.value, key=output.key, headers=output.headers)
     if outputs:
         flush_or_raise(sink)
+
+
+def _producer_for(output: Output, sink: Sink) -> Producer:
+    if sink is None:  # a loop run without a sink, whose handler returned an output
+        raise ValueError(f"an output to {output.topic} but no producer: pass run(sink=...)")
+    return sink

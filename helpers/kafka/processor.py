@@ -23,14 +23,19 @@ import argparse
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Producer
 
 from helpers.faults import CrashPoint, WorkerProcess, crash_point_args
 
 from .clients import consumer, flush_or_raise, producer
-from .loop import Output, run
+from .loop import Batch, Commit, Output, run
+from .records import Record
 
-MODES = {"at-most-once": "before", "at-least-once": "after", "exactly-once": "transaction"}
+MODES: dict[str, Commit] = {
+    "at-most-once": "before",
+    "at-least-once": "after",
+    "exactly-once": "transaction",
+}
 CRASH_POINTS = ("mid-batch",)
 
 
@@ -86,11 +91,11 @@ def main() -> None:
     crash = CrashPoint(args.crash_at, args.crash_after)
     source, sink = build_clients(args)
 
-    def copy(message: Message) -> list[Output]:  # the "transform": one output per input
+    def copy(message: Record) -> list[Output]:  # the "transform": one output per input
         time.sleep(args.work_s)  # the "work"
         return [Output(args.output, message.value(), message.key())]
 
-    def mid_batch(index: int, batch: list[Message]) -> None:
+    def mid_batch(index: int, batch: Batch) -> None:
         if index < len(batch) - 1:  # not the last: the rest of the batch is still to do
             crash.reached("mid-batch", prepare=lambda: flush_or_raise(sink))
 

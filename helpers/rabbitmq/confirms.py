@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 import pika
+from pika.channel import Channel
+from pika.frame import Method
 from pika.spec import Basic
 
 from helpers.brokers import BrokersUnavailable
@@ -54,7 +56,14 @@ def publish_confirmed(
 
 
 class _Publisher:
-    def __init__(self, bodies, routing_key, exchange, batch_size, persistent) -> None:
+    def __init__(
+        self,
+        bodies: list[bytes],
+        routing_key: str,
+        exchange: str,
+        batch_size: int | None,
+        persistent: bool,
+    ) -> None:
         self.bodies, self.routing_key, self.exchange = bodies, routing_key, exchange
         self.batch_size = batch_size
         self.properties = pika.BasicProperties(delivery_mode=2 if persistent else 1)
@@ -81,7 +90,7 @@ class _Publisher:
             raise self.error
         return self.report
 
-    def _on_channel(self, channel) -> None:
+    def _on_channel(self, channel: Channel) -> None:
         self.channel = channel
         self.began = time.perf_counter()
         if self.batch_size is None:
@@ -105,9 +114,10 @@ class _Publisher:
         if self.next_index >= len(self.bodies):
             self._finish()
         else:
+            assert self.batch_size is not None  # only a confirm channel publishes in batches
             self._publish(self.batch_size)
 
-    def _on_confirm(self, frame) -> None:
+    def _on_confirm(self, frame: Method) -> None:
         method = frame.method
         tags = (
             [t for t in self.outstanding if t <= method.delivery_tag]
@@ -123,13 +133,13 @@ class _Publisher:
     def _finish(self) -> None:
         self.connection.close()  # queued after the publishes: completes once they are all sent
 
-    def _on_closed(self, connection, _reason) -> None:
+    def _on_closed(self, connection: pika.SelectConnection, _reason: Exception) -> None:
         # Every mode is timed to the clean close, so "no confirms" is not credited with
         # messages still sitting in the client's buffer.
         self.report.seconds = time.perf_counter() - self.began
         connection.ioloop.stop()
 
-    def _on_open_error(self, connection, exc) -> None:
+    def _on_open_error(self, connection: pika.SelectConnection, exc: Exception) -> None:
         self.error = BrokersUnavailable(
             f"RabbitMQ is not reachable ({exc!r}): run `make brokers-up` or fix RABBITMQ_URL."
         )

@@ -13,6 +13,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from helpers.brokers import BrokersUnavailable, endpoint
 
+from .messages import FieldTable
+
 
 def parameters(url: str | None = None, timeout_s: float = 5.0) -> pika.URLParameters:
     """Connection parameters for the lab's RabbitMQ (or `url`), failing within `timeout_s`."""
@@ -48,7 +50,8 @@ def queue_depth(connection: pika.BlockingConnection, queue: str) -> int | None:
     """
     channel = connection.channel()
     try:
-        return channel.queue_declare(queue=queue, passive=True).method.message_count
+        count: int = channel.queue_declare(queue=queue, passive=True).method.message_count
+        return count
     except pika.exceptions.ChannelClosedByBroker as exc:
         if exc.reply_code == 404:
             return None
@@ -77,7 +80,9 @@ class Topology:
         self.queues: list[str] = []
         self.exchanges: list[str] = []
 
-    def queue(self, name: str, *, durable: bool = False, arguments: dict | None = None) -> str:
+    def queue(
+        self, name: str, *, durable: bool = False, arguments: FieldTable | None = None
+    ) -> str:
         self.channel.queue_declare(queue=name, durable=durable, arguments=arguments)
         self.queues.append(name)
         return name
@@ -88,14 +93,15 @@ class Topology:
         return name
 
     def bind(
-        self, queue: str, exchange: str, routing_key: str = "", arguments: dict | None = None
+        self, queue: str, exchange: str, routing_key: str = "", arguments: FieldTable | None = None
     ) -> None:
         self.channel.queue_bind(
             queue=queue, exchange=exchange, routing_key=routing_key, arguments=arguments
         )
 
     def message_count(self, queue: str) -> int:
-        return self.channel.queue_declare(queue=queue, passive=True).method.message_count
+        count: int = self.channel.queue_declare(queue=queue, passive=True).method.message_count
+        return count
 
     def delete_all(self) -> None:
         """Delete what was declared; safe to call twice and after a broker restart."""

@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
-from pika.spec import Basic
+from pika.spec import Basic, BasicProperties
 
 from helpers.deadletter import DeadLetter
 from helpers.orders import MalformedMessage
@@ -85,7 +86,9 @@ def subscribe(connection: BlockingConnection, queue: str, *, prefetch: int, work
     channel = connection.channel()
     channel.basic_qos(prefetch_count=prefetch)  # at most this many unacked at a time (0: no limit)
 
-    def on_message(ch: BlockingChannel, method: Basic.Deliver, _properties, body: bytes) -> None:
+    def on_message(
+        ch: BlockingChannel, method: Basic.Deliver, _properties: BasicProperties, body: bytes
+    ) -> None:
         time.sleep(work_s)  # the "work"
         processed.append(body)
         ch.basic_ack(method.delivery_tag)  # done: the broker may send this consumer another one
@@ -96,14 +99,14 @@ def subscribe(connection: BlockingConnection, queue: str, *, prefetch: int, work
 
 @dataclass
 class PoisonReport:
-    processed: list[dict] = field(default_factory=list)
+    processed: list[dict[str, Any]] = field(default_factory=list)
     dead_lettered: dict[str, str] = field(default_factory=dict)  # message id -> reason
 
 
 def consume_or_dead_letter(
-    channel,
+    channel: BlockingChannel,
     queue: str,
-    handler: Callable[[bytes], dict],
+    handler: Callable[[bytes], dict[str, Any]],
     *,
     dead_letter_exchange: str,
     idle_s: float = 0.5,

@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic
 
 PERSISTENT = pika.DeliveryMode.Persistent
 TRANSIENT = pika.DeliveryMode.Transient
+
+FieldTable = dict[str, Any]  # AMQP's key-value table: message headers, queue and binding arguments
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class Received:
     routing_key: str
     exchange: str
     redelivered: bool
-    headers: dict
+    headers: FieldTable
     message_id: str | None
     correlation_id: str | None
 
@@ -37,7 +41,7 @@ def publish_json(
     *,
     exchange: str = "",
     persistent: bool = True,
-    headers: dict | None = None,
+    headers: FieldTable | None = None,
     message_id: str | None = None,
 ) -> None:
     channel.basic_publish(
@@ -76,7 +80,7 @@ def drain(
     return taken
 
 
-def _received(method, properties: pika.BasicProperties, body: bytes) -> Received:
+def _received(method: Basic.GetOk, properties: pika.BasicProperties, body: bytes) -> Received:
     return Received(
         body=body,
         routing_key=method.routing_key,

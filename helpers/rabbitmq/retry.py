@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
 
 from helpers.deadletter import DeadLetter
 
 from .connection import Topology
+from .messages import FieldTable
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def declare_retry_topology(topology: Topology, base: str, delay_s: float) -> Ret
     return names
 
 
-def attempts_so_far(headers: dict | None, work_queue: str) -> int:
+def attempts_so_far(headers: FieldTable | None, work_queue: str) -> int:
     """How many times this message was already rejected from `work_queue`, from `x-death`."""
     for death in (headers or {}).get("x-death", []):
         if death.get("queue") == work_queue and death.get("reason") == "rejected":
@@ -63,13 +65,13 @@ def attempts_so_far(headers: dict | None, work_queue: str) -> int:
 
 @dataclass
 class RetryReport:
-    attempts: list[dict] = field(default_factory=list)  # one row per delivery
+    attempts: list[dict[str, object]] = field(default_factory=list)  # one row per delivery
     succeeded: list[str] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)
 
 
 def process_with_retries(
-    channel,
+    channel: BlockingChannel,
     names: RetryTopology,
     handler: Callable[[bytes, int], None],
     *,
@@ -89,7 +91,11 @@ def process_with_retries(
         if method is None:
             raise TimeoutError(f"no message for {timeout_s} s; {log.succeeded=} {log.parked=}")
         attempt = attempts_so_far(props.headers, names.work_queue) + 1
-        row = {"message_id": props.message_id, "attempt": attempt, "at_s": clock()}
+        row: dict[str, object] = {
+            "message_id": props.message_id,
+            "attempt": attempt,
+            "at_s": clock(),
+        }
         try:
             handler(body, attempt)
             row["outcome"] = "succeeded"

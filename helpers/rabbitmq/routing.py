@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import pandas as pd
 import pika
+from pika.adapters.blocking_connection import BlockingChannel
 
 from .connection import Topology
-from .messages import drain
+from .messages import FieldTable, drain
 
 
 def observe_routing(
     topology: Topology,
     exchange: str,
     queues: dict[str, str],
-    messages: list[tuple[str, dict | None]],
+    messages: list[tuple[str, FieldTable | None]],
 ) -> pd.DataFrame:
     """Publish each (routing key, headers) to `exchange`, then drain every queue.
 
@@ -30,26 +31,26 @@ def observe_routing(
             exchange, routing_key, b"", pika.BasicProperties(message_id=str(index), headers=headers)
         )
     arrived = {
-        label: {int(m.message_id) for m in drain(topology.channel, queue)}
+        label: {m.message_id for m in drain(topology.channel, queue)}
         for label, queue in queues.items()
     }
     rows = [
-        {"message": _describe(key, headers), **{q: i in arrived[q] for q in queues}}
+        {"message": _describe(key, headers), **{q: str(i) in arrived[q] for q in queues}}
         for i, (key, headers) in enumerate(messages)
     ]
     return pd.DataFrame(rows).set_index("message")
 
 
-def _describe(routing_key: str, headers: dict | None) -> str:
+def _describe(routing_key: str, headers: FieldTable | None) -> str:
     if headers:
         return ", ".join(f"{k}={v}" for k, v in headers.items())
     return routing_key or "(empty key)"
 
 
-def requeue_until_gone(channel, queue: str, max_deliveries: int) -> pd.DataFrame:
+def requeue_until_gone(channel: BlockingChannel, queue: str, max_deliveries: int) -> pd.DataFrame:
     """Get the queue's next message and `basic_nack(requeue=True)` it, again and again, until it
     is gone (dead-lettered, dropped) or `max_deliveries` is reached. One row per delivery."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for _ in range(max_deliveries):
         method, properties, _body = channel.basic_get(queue)
         if method is None:

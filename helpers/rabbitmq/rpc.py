@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -18,8 +19,11 @@ from pika.spec import Basic, BasicProperties
 
 from .connection import connect
 
+Request = dict[str, Any]  # requests and replies travel as JSON objects
+Reply = dict[str, Any]
 
-def send_request(channel: BlockingChannel, queue: str, request: dict, reply_queue: str,
+
+def send_request(channel: BlockingChannel, queue: str, request: Request, reply_queue: str,
                  ttl_s: float | None) -> str:  # fmt: skip
     correlation_id = uuid.uuid4().hex  # how the caller will recognise the answer
     properties = pika.BasicProperties(
@@ -33,7 +37,7 @@ def send_request(channel: BlockingChannel, queue: str, request: dict, reply_queu
 
 
 def answer_request(channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties,
-                   body: bytes, handler: Callable[[dict], dict]) -> None:  # fmt: skip
+                   body: bytes, handler: Callable[[Request], Reply]) -> None:  # fmt: skip
     reply = handler(json.loads(body))
     answer = pika.BasicProperties(correlation_id=properties.correlation_id)  # the same id back
     channel.basic_publish("", properties.reply_to, json.dumps(reply).encode(), answer)
@@ -47,7 +51,9 @@ class RpcTimeout(TimeoutError):
 class RpcServer:
     """Answers requests on `queue` in a background thread: reply = handler(request)."""
 
-    def __init__(self, queue: str, handler: Callable[[dict], dict], url: str | None = None):
+    def __init__(
+        self, queue: str, handler: Callable[[Request], Reply], url: str | None = None
+    ) -> None:
         self.queue, self.handler = queue, handler
         self.connection = connect(url)
         self.channel = self.connection.channel()
@@ -67,7 +73,7 @@ class RpcServer:
     def __enter__(self) -> RpcServer:
         return self.start()
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.stop()
 
     def _serve(self) -> None:
@@ -89,19 +95,21 @@ class RpcClient:
         self.channel = self.connection.channel()
         # Exclusive, server-named: only this client reads it, and it vanishes with the connection.
         self.reply_queue = self.channel.queue_declare(queue="", exclusive=True).method.queue
-        self.replies: dict[str, dict] = {}
+        self.replies: dict[str, Reply] = {}
         self.arrival_order: list[str] = []  # correlation ids, in the order the replies came
         self.channel.basic_consume(self.reply_queue, self._on_reply, auto_ack=True)
 
-    def _on_reply(self, _channel, _method, props, body) -> None:
+    def _on_reply(
+        self, _channel: BlockingChannel, _method: Basic.Deliver, props: BasicProperties, body: bytes
+    ) -> None:
         self.replies[props.correlation_id] = json.loads(body)
         self.arrival_order.append(props.correlation_id)
 
-    def send(self, queue: str, request: dict, *, ttl_s: float | None = None) -> str:
+    def send(self, queue: str, request: Request, *, ttl_s: float | None = None) -> str:
         """Publish a request; returns its correlation id."""
         return send_request(self.channel, queue, request, self.reply_queue, ttl_s)
 
-    def collect(self, correlation_ids: list[str], timeout_s: float) -> dict[str, dict]:
+    def collect(self, correlation_ids: list[str], timeout_s: float) -> dict[str, Reply]:
         """Wait for the replies to these requests; RpcTimeout if any is missing at the deadline."""
         deadline = time.monotonic() + timeout_s
         while not all(c in self.replies for c in correlation_ids):
@@ -115,7 +123,7 @@ class RpcClient:
             self.connection.process_data_events(time_limit=min(remaining, 0.05))
         return {c: self.replies.pop(c) for c in correlation_ids}
 
-    def call(self, queue: str, request: dict, timeout_s: float = 5.0) -> dict:
+    def call(self, queue: str, request: Request, timeout_s: float = 5.0) -> Reply:
         correlation_id = self.send(queue, request, ttl_s=timeout_s)
         return self.collect([correlation_id], timeout_s)[correlation_id]
 

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import redis
 
 from helpers.brokers import endpoint
+
+Fields = dict[str, str]  # an entry's field-value pairs
+Entry = tuple[str, Fields]  # (entry id, fields)
+
+
+class GroupReader(Protocol):
+    """The XREADGROUP and XACK of a client made by `client()`. redis-py types each reply as the
+    union of its shapes in every protocol and decoding; with RESP2 and decode_responses=True it
+    has one, written here."""
+
+    def xreadgroup(
+        self,
+        groupname: str,
+        consumername: str,
+        streams: dict[str, str],
+        count: int | None = None,
+        block: int | None = None,
+    ) -> list[tuple[str, list[Entry]]]: ...  # per stream: [name, entries]
+
+    def xack(self, name: str, groupname: str, *ids: str) -> int: ...
 
 
 def client(url: str | None = None) -> redis.Redis:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import redis
+from .connection import Fields, GroupReader
 
-Handler = Callable[[str, dict[str, str]], object]  # (entry id, fields); raises to refuse it
+Handler = Callable[[str, Fields], object]  # (entry id, fields); raises to refuse it
 
 
 @dataclass
@@ -17,7 +17,7 @@ class ConsumeReport:
 
 
 def consume(
-    r: redis.Redis,
+    r: GroupReader,
     stream: str,
     group: str,
     consumer: str,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import redis
 
 
-def add_entries(r: redis.Redis, stream: str, payloads: Iterable[dict | str]) -> list[str]:
+def add_entries(r: redis.Redis, stream: str, payloads: Iterable[dict[str, Any] | str]) -> list[str]:
     """XADD each payload (dicts as JSON, strings as given) in one pipeline; return the ids."""
     with r.pipeline(transaction=False) as pipe:
         for payload in payloads:

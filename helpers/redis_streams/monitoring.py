@@ -23,7 +23,7 @@ def lag_timeline(
     produce_s: float,
     work_s: float,
     interval_s: float = 0.1,
-) -> list[dict]:
+) -> list[dict[str, float | None]]:  # lag is None while Redis cannot tell
     """Produce at `rate_per_s` for `produce_s` while one consumer spends `work_s` per entry;
     sample XINFO GROUPS every `interval_s` until the consumer has caught up."""
     create_group(client(url), stream, group, start_id="$")

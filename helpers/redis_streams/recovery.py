@@ -10,6 +10,7 @@ import redis
 from helpers.deadletter import DeadLetter
 from helpers.orders import MalformedMessage
 
+from .connection import Fields
 from .consumers import Handler
 
 
@@ -54,13 +55,13 @@ def retry(
     stream: str,
     group: str,
     entry_id: str,
-    fields: dict[str, str],
+    fields: Fields,
     handler: Handler,
     max_deliveries: int,
 ) -> str | DeadLetter:
     """Handle one claimed entry: "acked", "pending" (retry later) or its dead letter."""
     [info] = r.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
-    delivered = info["times_delivered"]  # XAUTOCLAIM has just counted this delivery
+    delivered = int(info["times_delivered"])  # XAUTOCLAIM has just counted this delivery
     if delivered > max_deliveries:  # its consumers died before acking it, again and again
         error = f"delivered {delivered - 1} times without an ack"
         return DeadLetter("delivery-limit", error, stream, entry_id, delivered - 1)
@@ -75,10 +76,11 @@ def retry(
 
 
 def dead_letter(
-    r: redis.Redis, group: str, fields: dict[str, str], dead_letter_stream: str, letter: DeadLetter
+    r: redis.Redis, group: str, fields: Fields, dead_letter_stream: str, letter: DeadLetter
 ) -> None:
     """Move one pending entry to the dead-letter stream, atomically with its XACK."""
     with r.pipeline(transaction=True) as pipe:
-        pipe.xadd(dead_letter_stream, {**fields, **letter.fields()})
+        # redis-py takes the fields as an invariant Dict of every encodable type: no dict[str, str]
+        pipe.xadd(dead_letter_stream, {**fields, **letter.fields()})  # type: ignore[dict-item]
         pipe.xack(letter.source, group, letter.position)
         pipe.execute()

@@ -15,19 +15,18 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-
-import redis
+from typing import cast
 
 from helpers.faults import CrashPoint, EffectLog, WorkerProcess, crash_point_args
 from helpers.orders import MalformedMessage, parse_order
 
-from .connection import client
+from .connection import GroupReader, client
 
 CRASH_POINTS = ("before-ack",)
 
 
 def work(
-    r: redis.Redis,
+    r: GroupReader,
     stream: str,
     group: str,
     consumer: str,
@@ -80,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     crash = CrashPoint(args.crash_at, args.crash_after)
     work(
-        client(args.url),
+        cast(GroupReader, client(args.url)),  # its replies are decoded RESP2: see GroupReader
         args.stream,
         args.group,
         args.consumer,

@@ -16,9 +16,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from confluent_kafka import Message
-
 from helpers.kafka import Output, consumer, flush_or_raise, producer, run
+from helpers.kafka.records import Record, value_of
 
 from .messages import Kind, SagaMessage
 from .participants import Inventory, Order, Payments
@@ -66,12 +65,14 @@ def order_service(status: dict[str, str], seen: Counter[Kind]) -> Reactor:
     return react
 
 
-def _run_service(topic: str, group: str, react: Reactor, stop: threading.Event, url) -> None:
+def _run_service(
+    topic: str, group: str, react: Reactor, stop: threading.Event, url: str | None
+) -> None:
     """One service: its own consumer group on the events topic; its reactions are acknowledged
     before the event that caused them counts as handled (commit "after")."""
 
-    def handle(message: Message) -> list[Output]:
-        reactions = react(SagaMessage.from_json(message.value()))
+    def handle(message: Record) -> list[Output]:
+        reactions = react(SagaMessage.from_json(value_of(message)))
         return [Output(topic, r.to_json(), key=r.order.order_id) for r in reactions]
 
     source = consumer(group, url)

@@ -24,10 +24,9 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-from confluent_kafka import Message
-
 from helpers.faults import CrashPoint, WorkerProcess, crash_point_args
 from helpers.kafka import Output, consumer, producer, run
+from helpers.kafka.records import Record, value_of
 
 from .messages import Kind, SagaMessage
 from .participants import Inventory, Order, Payments
@@ -123,8 +122,8 @@ def orchestrate(
                 outputs.append(command_message(commands, order, Kind.PROCESS_PAYMENT))
         return outputs
 
-    def on_reply(message: Message) -> list[Output]:
-        return advance(store, SagaMessage.from_json(message.value()), commands, crash)
+    def on_reply(message: Record) -> list[Output]:
+        return advance(store, SagaMessage.from_json(value_of(message)), commands, crash)
 
     # Static membership: a restarted orchestrator takes over its partitions at once, instead of
     # waiting for the killed one's session to time out.
@@ -168,8 +167,8 @@ def serve_participants(
 ) -> None:
     """The payment and inventory services, answering the orchestrator's commands."""
 
-    def answer(message: Message) -> list[Output]:
-        command = SagaMessage.from_json(message.value())
+    def answer(message: Record) -> list[Output]:
+        command = SagaMessage.from_json(value_of(message))
         order = command.order
         if command.kind == Kind.PROCESS_PAYMENT:
             paid = payments.charge(order.order_id, order.amount_cents)
