@@ -174,7 +174,7 @@ def _role(n: Node, healthy: bool, controller: int | None) -> str:
 def _kafka_controller() -> int | None:
     try:
         admin = AdminClient({"bootstrap.servers": bootstrap_servers(), "log_level": 0})
-        return admin.describe_cluster(request_timeout=2).result(timeout=3).controller.id
+        return int(admin.describe_cluster(request_timeout=2).result(timeout=3).controller.id)
     except Exception:  # no quorum, or every node down
         return None
 
@@ -182,5 +182,8 @@ def _kafka_controller() -> int | None:
 def redis_primary() -> tuple[str, int]:
     """Where the Sentinels say the Redis primary is now."""
     sentinel = redis.Redis(port=SENTINELS[0].port, decode_responses=True, socket_timeout=2)
-    host, port = sentinel.sentinel_get_master_addr_by_name(PRIMARY)
-    return host, int(port)
+    address = sentinel.sentinel_get_master_addr_by_name(PRIMARY)
+    if not isinstance(address, tuple):  # None: the Sentinels know no primary
+        raise ClusterError(f"the Sentinels know no {PRIMARY}: run `{FIX_UP}`")
+    host, port = address
+    return str(host), int(port)

@@ -251,6 +251,8 @@ def cluster_formed(cluster: str) -> str | None:
 def _redis_formed() -> str | None:
     sentinel = redis.Redis(port=SENTINELS[0].port, decode_responses=True, socket_timeout=2)
     primary = sentinel.sentinel_master(PRIMARY)
+    if not isinstance(primary, dict):  # redis-py types the reply loosely: check its shape
+        return f"unexpected SENTINEL MASTER reply: {primary!r}"
     if primary["num-slaves"] < 2 or primary["num-other-sentinels"] < 2:
         replicas, sentinels = primary["num-slaves"], primary["num-other-sentinels"] + 1
         return f"Sentinel sees {replicas} of 2 replicas and {sentinels} of 3 Sentinels"

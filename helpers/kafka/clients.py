@@ -17,7 +17,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -55,7 +55,11 @@ def report_error(error: KafkaError) -> None:
     log.warning("kafka client: %s", error.str())
 
 
-def flush_or_raise(sink: Producer | None, timeout_s: float = 30.0) -> None:
+class Flushable(Protocol):
+    def flush(self, timeout: float, /) -> int: ...
+
+
+def flush_or_raise(sink: Flushable | None, timeout_s: float = 30.0) -> None:
     """Wait until every queued message is acknowledged; UndeliveredError if any is left.
 
     `flush` returns how many are still queued: ignoring it would let a consumer commit past

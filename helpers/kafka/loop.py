@@ -42,8 +42,29 @@ class Output:
 
 Batch = list[Record]
 Handler = Callable[[Record], Iterable[Output]]
-Sink = Producer | None  # None: a consumer whose handler produces nothing
 After = Callable[[int, Batch], None] | None  # called after each message: where a worker may crash
+
+
+class NoOutputs:
+    """The sink of a consumer whose handler produces nothing (a projection into a database):
+    there is nothing to flush; asking it to produce, or to open a transaction, is a mistake."""
+
+    def produce(self, topic: str, **_message: object) -> None:
+        raise ValueError(f"an output to {topic} but no producer: pass run(sink=...)")
+
+    def poll(self, _timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, _timeout: float = 0) -> int:
+        return 0
+
+    def begin_transaction(self, *_args: object) -> None:
+        raise ValueError('commit="transaction" needs a transactional producer: run(sink=...)')
+
+    send_offsets_to_transaction = commit_transaction = begin_transaction  # never reached
+
+
+Sink = Producer | NoOutputs
 
 
 def process_batch(
@@ -68,11 +89,8 @@ def process_batch(
 def produce_outputs(batch: Batch, handle: Handler, sink: Sink, after: After) -> None:
     for index, message in enumerate(batch):
         for output in handle(message):
-            producer = _producer_for(output, sink)
-            producer.produce(
-                output.topic, value=output.value, key=output.key, headers=output.headers
-            )
-            producer.poll(0)  # serve delivery reports, keep the local queue moving
+            sink.produce(output.topic, value=output.value, key=output.key, headers=output.headers)
+            sink.poll(0)  # serve delivery reports, keep the local queue moving
         if after:
             after(index, batch)
 
@@ -87,7 +105,7 @@ def run(
     source: Consumer,
     handle: Handler,
     *,
-    sink: Sink = None,
+    sink: Producer | None = None,
     commit: Commit = "after",
     stop: threading.Event | None = None,
     idle_exit_s: float | None = None,
@@ -103,13 +121,14 @@ def run(
     and flushed: work that does not come from a message (the orchestrator starting new sagas).
     Closes the consumer at the end, so it leaves its group at once."""
     report, idle_since = LoopReport(), time.monotonic()
+    outputs_to = sink or NoOutputs()
     try:
         while not (stop and stop.is_set()) and not (until and until()):
             if tick:
-                _produce_now(tick(), sink)
+                _produce_now(tick(), outputs_to)
             batch = records(source.consume(batch_size, timeout=poll_s))
             if batch:
-                process_batch(batch, handle, source, sink, commit, after)
+                process_batch(batch, handle, source, outputs_to, commit, after)
                 report.batches, report.messages = report.batches + 1, report.messages + len(batch)
                 idle_since = time.monotonic()
             elif busy and busy():
@@ -124,13 +143,6 @@ def run(
 def _produce_now(outputs: Iterable[Output], sink: Sink) -> None:
     outputs = list(outputs)
     for output in outputs:
-        producer = _producer_for(output, sink)
-        producer.produce(output.topic, value=output.value, key=output.key, headers=output.headers)
+        sink.produce(output.topic, value=output.value, key=output.key, headers=output.headers)
     if outputs:
         flush_or_raise(sink)
-
-
-def _producer_for(output: Output, sink: Sink) -> Producer:
-    if sink is None:  # a loop run without a sink, whose handler returned an output
-        raise ValueError(f"an output to {output.topic} but no producer: pass run(sink=...)")
-    return sink
