@@ -1,0 +1,78 @@
+"""Kafka producer and consumer loops for the benchmark processes (confluent-kafka).
+
+They receive complete librdkafka configurations from the parent (see `kafka_bench`) and add
+nothing that changes a figure, so the settings printed with a result are the settings used.
+Not for creating topics or choosing settings (see `kafka_bench`).
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from .loops import Receiver, clock, send_all
+
+
+def produce(spec: dict, link) -> dict:
+    failed = [0]
+
+    def on_delivery(error, _message) -> None:
+        if error is not None:
+            failed[0] += 1
+
+    # Only failures get a delivery report: one Python callback per message would cost more
+    # than the produce() call itself, and flush() already says when everything was acked.
+    config = {**spec["config"], "delivery.report.only.error": True, "on_delivery": on_delivery}
+    producer = Producer(config)
+    topic = spec["topic"]
+    producer.list_topics(topic, timeout=10)  # connect and learn the leaders before the clock
+    produce_one, poll = producer.produce, producer.poll
+    sent_since_poll = [0]
+
+    def send(body: bytes) -> None:
+        while True:
+            try:
+                produce_one(topic, body)
+                break
+            except BufferError:  # the local queue is full: wait for the broker, as Java's send()
+                poll(0.0005)  # blocks on a full buffer.memory
+        sent_since_poll[0] += 1
+        if sent_since_poll[0] >= 10_000:
+            sent_since_poll[0] = 0
+            poll(0)  # serve failure reports now and then
+
+    def flush() -> int:
+        remaining = producer.flush(120)  # serves the failure reports too
+        lost, failed[0] = failed[0], 0
+        return remaining + lost
+
+    link.ready()
+    link.wait_start()
+    return send_all(spec["producer_id"], spec["workload"], send, flush)
+
+
+def consume(spec: dict, link) -> dict:
+    consumer = Consumer(spec["config"])
+    topic = spec["topic"]
+    # Assigned partitions, no group protocol: no rebalance in the measurement (the Java tool
+    # reports its rebalance time separately and its fetch rate without it).
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in spec["partitions"]])
+    receiver = Receiver(spec["latency"])
+    link.ready()
+    try:
+        while not link.consumers_done():
+            if spec["latency"]:
+                # consume() waits to fill its batch; poll() returns the moment one message is in
+                message = consumer.poll(0.05)
+                messages = [message] if message is not None else []
+            else:
+                messages = consumer.consume(num_messages=10_000, timeout=0.05)
+            if not messages:
+                continue
+            now = clock()
+            good = [m for m in messages if m.error() is None]
+            for message in good:
+                receiver.take(message.value(), message.partition(), now)
+            link.add_received(len(good))
+    finally:
+        consumer.close()
+    return receiver.result()

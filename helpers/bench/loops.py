@@ -1,0 +1,113 @@
+"""The send and receive loops every broker's worker shares: warm-up first, then a fixed count
+or a fixed duration, as fast as possible or paced at a fixed rate; and on the receiving side,
+verification of every body plus latency histograms when the run measures latency.
+
+A broker's worker supplies only `send(body)` (and what "flush" means for it) or hands received
+bodies to `Receiver.take`. Not for process management (see `processes`).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+
+from .histogram import encode, new_histogram, record_ns
+from .pacing import FixedRate
+from .payload import BodyMaker, ReceivedTally, SentTally
+from .settings import Workload
+
+clock = time.monotonic_ns
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def send_all(
+    producer_id: int,
+    workload: Workload,
+    send: Callable[[bytes], None],
+    flush: Callable[[], int],
+    *,
+    check_every: int = 256,
+) -> dict:
+    """Warm-up, then the measured messages; returns the sent tally and the measured window.
+
+    Without a rate, the warm-up is flushed before the clock starts, so the measured phase
+    begins with an empty pipeline and ends when `flush()` says everything was acknowledged
+    (`flush` returns how many messages were *not*). With a rate, messages follow one schedule
+    and carry their intended send time (see `pacing`).
+    """
+    maker, tally = BodyMaker(producer_id, workload.message_bytes), SentTally(producer_id)
+    pacer = FixedRate(workload.rate) if workload.rate else None
+    seq = 0
+    for _ in range(workload.warmup):
+        _send_one(maker, tally, send, pacer, seq, warmup=True)
+        seq += 1
+    if pacer is None:
+        tally.failed += flush()
+    start_ns, cpu_start = clock(), cpu_seconds()
+    if workload.count is not None:
+        for _ in range(workload.count):
+            _send_one(maker, tally, send, pacer, seq, warmup=False)
+            seq += 1
+    else:
+        deadline = start_ns + int(workload.duration_s * 1e9)
+        between_checks = 1 if pacer is not None else check_every  # a paced send is slow
+        while clock() < deadline:
+            for _ in range(between_checks):
+                _send_one(maker, tally, send, pacer, seq, warmup=False)
+                seq += 1
+    tally.failed += flush()
+    return {
+        "sent": tally,
+        "start_ns": start_ns,
+        "end_ns": clock(),
+        "cpu_s": cpu_seconds() - cpu_start,
+    }
+
+
+def _send_one(maker, tally, send, pacer, seq: int, warmup: bool) -> None:
+    intended = pacer.wait(seq) if pacer is not None else 0
+    now = clock()
+    body = maker.make(seq, intended or now, now, warmup)
+    send(body)
+    tally.add(body, warmup)
+
+
+class Receiver:
+    """Verifies every body it is given and, for latency runs, records two latencies per
+    measured message: from its intended send time (the honest one) and from its actual send
+    time (what a load generator with coordinated omission would report)."""
+
+    def __init__(self, measure_latency: bool) -> None:
+        self.tally = ReceivedTally()
+        self.measure_latency = measure_latency
+        self.intended, self.naive = new_histogram(), new_histogram()
+        self.first_ns: int | None = None  # first measured (non-warm-up) message
+        self.last_ns: int | None = None
+        self.cpu_start = cpu_seconds()
+
+    def take(self, body: bytes, lane: int, now_ns: int) -> None:
+        warmup, intended_ns, sent_ns = self.tally.add(body, lane)
+        self.last_ns = now_ns
+        if warmup:
+            return
+        if self.first_ns is None:
+            self.first_ns = now_ns
+        if self.measure_latency:
+            record_ns(self.intended, now_ns - intended_ns)
+            record_ns(self.naive, now_ns - sent_ns)
+
+    def result(self, **extra: object) -> dict:
+        return {
+            "received": self.tally,
+            "first_ns": self.first_ns,
+            "last_ns": self.last_ns,
+            "cpu_s": cpu_seconds() - self.cpu_start,
+            "intended": encode(self.intended) if self.measure_latency else None,
+            "naive": encode(self.naive) if self.measure_latency else None,
+            **extra,
+        }

@@ -1,0 +1,166 @@
+"""Benchmark messages and their verification: every body carries who sent it, its sequence
+number and two timestamps, and the receiving side checks count, checksum, duplicates and order.
+
+Layout of a body (little-endian): producer id (u16), flags (u8, bit 0 = warm-up), one spare
+byte, sequence number (u64), intended send time and actual send time (both i64 nanoseconds of
+`time.monotonic_ns()`, CLOCK_MONOTONIC on Linux, shared by every process on the machine), then
+filler up to the message size. The filler is a fixed string of random capital letters, like
+Kafka's ProducerPerformance payload, so the bytes are neither all equal nor random noise.
+
+Checksums are sums of CRC-32s, so they can be added up across processes in any order.
+Not for timing (see `pacing`) or percentiles (see `histogram`).
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+HEADER = struct.Struct("<HBxQqq")
+WARMUP = 1
+MIN_MESSAGE_BYTES = HEADER.size  # 28: a body is never shorter than its header
+_CHECKSUM_MOD = 1 << 64
+
+
+def filler(size: int) -> bytes:
+    """`size` capital letters, the same on every call (seeded), to pad bodies with."""
+    rng = random.Random(0)
+    return bytes(rng.choices(range(65, 91), k=size))
+
+
+class BodyMaker:
+    """Builds bodies of exactly `message_bytes` bytes for one producer."""
+
+    def __init__(self, producer_id: int, message_bytes: int) -> None:
+        if message_bytes < MIN_MESSAGE_BYTES:
+            raise ValueError(f"message_bytes must be at least {MIN_MESSAGE_BYTES} (the header)")
+        self.producer_id = producer_id
+        self.tail = filler(message_bytes - HEADER.size)
+
+    def make(self, seq: int, intended_ns: int, sent_ns: int, warmup: bool = False) -> bytes:
+        head = HEADER.pack(self.producer_id, WARMUP if warmup else 0, seq, intended_ns, sent_ns)
+        return head + self.tail
+
+
+def checksum(body: bytes) -> int:
+    return zlib.crc32(body)
+
+
+@dataclass
+class SentTally:
+    """What one producer sent: the reference the receivers are checked against."""
+
+    producer_id: int
+    count: int = 0  # every message handed to the client, warm-up included
+    warmup: int = 0
+    checksum: int = 0
+    failed: int = 0  # messages the broker or client reported as not delivered
+
+    def add(self, body: bytes, warmup: bool = False) -> None:
+        self.count += 1
+        self.warmup += warmup
+        self.checksum = (self.checksum + zlib.crc32(body)) % _CHECKSUM_MOD
+
+
+@dataclass
+class ReceivedTally:
+    """What one consumer received, checked message by message.
+
+    `seen[producer]` is a bytearray indexed by sequence number (1 = received), so duplicates
+    are caught here and across consumers when the tallies are merged. Order is checked per
+    producer and per lane (a partition, queue or stream): within a lane, sequence numbers from
+    one producer must only grow.
+    """
+
+    count: int = 0
+    warmup: int = 0
+    checksum: int = 0
+    duplicates: int = 0
+    out_of_order: int = 0
+    malformed: int = 0
+    seen: dict[int, bytearray] = field(default_factory=dict)
+    last_seq: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def add(self, body: bytes, lane: int = 0) -> tuple[bool, int, int]:
+        """Record one body; returns (is_warmup, intended_ns, sent_ns) for the caller's timing."""
+        if len(body) < MIN_MESSAGE_BYTES:
+            self.malformed += 1
+            return True, 0, 0  # treated as warm-up: never timed
+        producer, flags, seq, intended_ns, sent_ns = HEADER.unpack_from(body)
+        self.count += 1
+        self.checksum = (self.checksum + zlib.crc32(body)) % _CHECKSUM_MOD
+        warmup = bool(flags & WARMUP)
+        self.warmup += warmup
+        bitmap = self.seen.get(producer)
+        if bitmap is None or seq >= len(bitmap):
+            bitmap = self._grow(producer, seq)
+        if bitmap[seq]:
+            self.duplicates += 1
+        else:
+            bitmap[seq] = 1
+        key = (producer, lane)
+        if seq < self.last_seq.get(key, -1):
+            self.out_of_order += 1
+        else:
+            self.last_seq[key] = seq
+        return warmup, intended_ns, sent_ns
+
+    def _grow(self, producer: int, seq: int) -> bytearray:
+        bitmap = self.seen.setdefault(producer, bytearray())
+        bitmap.extend(bytes(max(seq + 1, 2 * len(bitmap), 1024) - len(bitmap)))
+        return bitmap
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Sent against received, over every producer and consumer of one run."""
+
+    sent: int
+    received: int
+    unique: int  # distinct messages received
+    missing: int
+    duplicates: int
+    out_of_order: int
+    checksum_ok: bool
+
+    @property
+    def ok(self) -> bool:
+        """Every message sent was received exactly once, unchanged."""
+        return (
+            self.missing == 0
+            and self.duplicates == 0
+            and self.checksum_ok
+            and self.received == self.sent
+        )
+
+
+def verify(sent: Iterable[SentTally], received: Iterable[ReceivedTally]) -> Verification:
+    import numpy as np  # here, not at the top: worker processes import this module too
+
+    sent, received = list(sent), list(received)
+    duplicates = sum(r.duplicates for r in received)
+    unique = 0
+    for tally in sent:
+        times = np.zeros(tally.count, dtype=np.uint32)  # how often each sequence number arrived
+        for r in received:
+            # Bits beyond what this producer sent are ignored here: a corrupted sequence
+            # number then shows up as a missing message and a checksum mismatch.
+            bits = np.frombuffer(bytes(r.seen.get(tally.producer_id, b""))[: tally.count], np.uint8)
+            times[: len(bits)] += bits
+        unique += int(np.count_nonzero(times))
+        duplicates += int(np.clip(times.astype(np.int64) - 1, 0, None).sum())  # across consumers
+    sent_count = sum(s.count for s in sent)
+    sent_sum = sum(s.checksum for s in sent) % _CHECKSUM_MOD
+    received_sum = sum(r.checksum for r in received) % _CHECKSUM_MOD
+    return Verification(
+        sent=sent_count,
+        received=sum(r.count for r in received),
+        unique=unique,
+        missing=sent_count - unique,
+        duplicates=duplicates,
+        out_of_order=sum(r.out_of_order for r in received),
+        checksum_ok=sent_sum == received_sum,
+    )
