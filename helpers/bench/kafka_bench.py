@@ -9,6 +9,7 @@ ConsumerPerformance; latency runs overlap them. Not for the loops themselves (se
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 
@@ -40,8 +41,14 @@ def consumer_config(settings: KafkaSettings, group: str) -> dict[str, object]:
     }
 
 
+@functools.lru_cache(maxsize=1)
+def _admin(bootstrap: str) -> AdminClient:
+    # One per process: a client created and dropped per call makes librdkafka log purges.
+    return AdminClient(kafka_config(bootstrap))
+
+
 def create_topic(name: str, partitions: int, config: dict | None = None) -> str:
-    admin = AdminClient(kafka_config())
+    admin = _admin(kafka_config()["bootstrap.servers"])
     future = admin.create_topics(
         [NewTopic(name, partitions, -1, config={k: str(v) for k, v in (config or {}).items()})],
         operation_timeout=10,
@@ -52,7 +59,7 @@ def create_topic(name: str, partitions: int, config: dict | None = None) -> str:
 
 
 def delete_topic(name: str) -> None:
-    admin = AdminClient(kafka_config())
+    admin = _admin(kafka_config()["bootstrap.servers"])
     for future in admin.delete_topics([name], operation_timeout=10).values():
         with contextlib.suppress(Exception):  # already gone is fine: clean-up is idempotent
             future.result(timeout=30)

@@ -26,19 +26,18 @@ def produce(spec: dict, link) -> dict:
     topic = spec["topic"]
     producer.list_topics(topic, timeout=10)  # connect and learn the leaders before the clock
     produce_one, poll = producer.produce, producer.poll
-    sent_since_poll = [0]
 
     def send(body: bytes) -> None:
-        while True:
-            try:
-                produce_one(topic, body)
-                break
-            except BufferError:  # the local queue is full: wait for the broker, as Java's send()
-                poll(0.0005)  # blocks on a full buffer.memory
-        sent_since_poll[0] += 1
-        if sent_since_poll[0] >= 10_000:
-            sent_since_poll[0] = 0
-            poll(0)  # serve failure reports now and then
+        try:
+            produce_one(topic, body)
+        except BufferError:  # the local queue is full: wait for the broker, as Java's send()
+            while True:  # blocks on a full buffer.memory
+                poll(0.0005)
+                try:
+                    produce_one(topic, body)
+                    return
+                except BufferError:
+                    continue
 
     def flush() -> int:
         remaining = producer.flush(120)  # serves the failure reports too
@@ -57,6 +56,8 @@ def consume(spec: dict, link) -> dict:
     # reports its rebalance time separately and its fetch rate without it).
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in spec["partitions"]])
     receiver = Receiver(spec["latency"])
+    for _ in range(3):  # let the fetcher find the leader and start long-polling before the start
+        consumer.poll(0.1)
     link.ready()
     try:
         while not link.consumers_done():
@@ -69,9 +70,8 @@ def consume(spec: dict, link) -> dict:
             if not messages:
                 continue
             now = clock()
-            good = [m for m in messages if m.error() is None]
-            for message in good:
-                receiver.take(message.value(), message.partition(), now)
+            good = [(m.value(), m.partition()) for m in messages if m.error() is None]
+            receiver.take_batch(good, now)
             link.add_received(len(good))
     finally:
         consumer.close()

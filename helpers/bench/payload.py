@@ -64,6 +64,12 @@ class SentTally:
         self.warmup += warmup
         self.checksum = (self.checksum + zlib.crc32(body)) % _CHECKSUM_MOD
 
+    def add_sent(self, count: int, checksum: int, warmup: bool) -> None:
+        """Account for `count` bodies sent in a tight loop whose CRC-32s add up to `checksum`."""
+        self.count += count
+        self.warmup += count if warmup else 0
+        self.checksum = (self.checksum + checksum) % _CHECKSUM_MOD
+
 
 @dataclass
 class ReceivedTally:
@@ -107,6 +113,42 @@ class ReceivedTally:
         else:
             self.last_seq[key] = seq
         return warmup, intended_ns, sent_ns
+
+    def add_batch(self, bodies_and_lanes: Iterable[tuple[bytes, int]]) -> int:
+        """`add` for many bodies, without timing; returns how many were not warm-up.
+
+        The same checks as `add`, written as one loop with local names: at several hundred
+        thousand messages a second, a method call per message is a measurable share.
+        """
+        unpack, crc, seen, last_seq = HEADER.unpack_from, zlib.crc32, self.seen, self.last_seq
+        count = warmups = checksum = duplicates = out_of_order = malformed = 0
+        for body, lane in bodies_and_lanes:
+            if len(body) < MIN_MESSAGE_BYTES:
+                malformed += 1
+                continue
+            producer, flags, seq, _intended, _sent = unpack(body)
+            count += 1
+            checksum += crc(body)
+            warmups += flags & WARMUP
+            bitmap = seen.get(producer)
+            if bitmap is None or seq >= len(bitmap):
+                bitmap = self._grow(producer, seq)
+            if bitmap[seq]:
+                duplicates += 1
+            else:
+                bitmap[seq] = 1
+            key = (producer, lane)
+            if seq < last_seq.get(key, -1):
+                out_of_order += 1
+            else:
+                last_seq[key] = seq
+        self.count += count
+        self.warmup += warmups
+        self.checksum = (self.checksum + checksum) % _CHECKSUM_MOD
+        self.duplicates += duplicates
+        self.out_of_order += out_of_order
+        self.malformed += malformed
+        return count - warmups
 
     def _grow(self, producer: int, seq: int) -> bytearray:
         bitmap = self.seen.setdefault(producer, bytearray())
