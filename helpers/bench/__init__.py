@@ -25,7 +25,7 @@ from .pacing import FixedRate
 from .payload import BodyMaker, ReceivedTally, SentTally, Verification, verify
 from .processes import RunFailed
 from .results import frame, save, summary
-from .run import latency, throughput
+from .run import delete_targets, latency, throughput
 from .settings import KafkaSettings, RabbitMQSettings, RedisSettings, Workload, settings_text
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "Verification",
     "Workload",
     "corrected",
+    "delete_targets",
     "frame",
     "from_ms",
     "latency",

@@ -76,8 +76,15 @@ def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
     raise TimeoutError(f"topic {topic} had no leader for every partition after 30 s")
 
 
+def delete(names: list[str]) -> None:
+    for name in names:
+        delete_topic(name)
+
+
 @contextlib.contextmanager
-def prepared(settings: KafkaSettings, workload: Workload, latency: bool) -> Iterator[Plan]:
+def prepared(
+    settings: KafkaSettings, workload: Workload, latency: bool, keep: bool = False
+) -> Iterator[Plan]:
     topic = create_topic(unique_name("bench-kafka"), settings.partitions)
     try:
         producers = [
@@ -99,6 +106,7 @@ def prepared(settings: KafkaSettings, workload: Workload, latency: bool) -> Iter
             }
             for i in range(settings.consumers)
         ]
-        yield Plan(settings, producers, consumers)
+        yield Plan(settings, producers, consumers, [topic])
     finally:
-        delete_topic(topic)
+        if not keep:
+            delete_topic(topic)

@@ -41,7 +41,8 @@ def send_all(
     (`flush` returns how many messages were *not*). With a rate, messages follow one schedule
     and carry their intended send time (see `pacing`).
     """
-    maker, tally = BodyMaker(producer_id, workload.message_bytes), SentTally(producer_id)
+    maker = BodyMaker(producer_id, workload.message_bytes, workload.payload)
+    tally = SentTally(producer_id)
     loop = _paced(FixedRate(workload.rate)) if workload.rate else _flat
     seq = loop(maker, tally, send, 0, workload.warmup, True)
     if not workload.rate:
@@ -69,11 +70,12 @@ def _flat(maker, tally, send, first: int, count: int, warmup: bool) -> int:
     One loop with local names and no call but the client's: this loop is what a Python
     producer's throughput is made of.
     """
-    pack, tail, pid, flag, crc = HEADER.pack, maker.tail, maker.producer_id, int(warmup), crc32
+    pack, pid, flag, crc = HEADER.pack, maker.producer_id, int(warmup), crc32
+    tails, kinds = maker.tails, len(maker.tails)
     checksum = 0
     for seq in range(first, first + count):
         now = clock()
-        body = pack(pid, flag, seq, now, now) + tail
+        body = pack(pid, flag, seq, now, now) + tails[seq % kinds]
         send(body)
         checksum += crc(body)
     tally.add_sent(count, checksum, warmup)

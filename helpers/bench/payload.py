@@ -32,17 +32,29 @@ def filler(size: int) -> bytes:
 
 
 class BodyMaker:
-    """Builds bodies of exactly `message_bytes` bytes for one producer."""
+    """Builds bodies of exactly `message_bytes` bytes for one producer.
 
-    def __init__(self, producer_id: int, message_bytes: int) -> None:
+    `payload` "letters": the header then filler letters; "orders": the header then one of a pool
+    of JSON order events (see `events`), for measurements where the content matters
+    (compression).
+    """
+
+    def __init__(self, producer_id: int, message_bytes: int, payload: str = "letters") -> None:
         if message_bytes < MIN_MESSAGE_BYTES:
             raise ValueError(f"message_bytes must be at least {MIN_MESSAGE_BYTES} (the header)")
         self.producer_id = producer_id
-        self.tail = filler(message_bytes - HEADER.size)
+        if payload == "letters":
+            self.tails: tuple[bytes, ...] = (filler(message_bytes - HEADER.size),)
+        elif payload == "orders":
+            from .events import pool
+
+            self.tails = pool(message_bytes - HEADER.size)
+        else:
+            raise ValueError(f"payload must be 'letters' or 'orders', not {payload!r}")
 
     def make(self, seq: int, intended_ns: int, sent_ns: int, warmup: bool = False) -> bytes:
         head = HEADER.pack(self.producer_id, WARMUP if warmup else 0, seq, intended_ns, sent_ns)
-        return head + self.tail
+        return head + self.tails[seq % len(self.tails)]
 
 
 def checksum(body: bytes) -> int:

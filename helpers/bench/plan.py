@@ -12,3 +12,4 @@ class Plan:
     settings: Settings  # as run (e.g. with the Redis server's AOF settings filled in)
     producer_specs: list[dict]
     consumer_specs: list[dict]
+    names: list[str]  # the topic, queues or streams the run used

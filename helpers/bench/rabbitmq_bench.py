@@ -39,6 +39,9 @@ def delete_queues(names: list[str]) -> None:
             channel.queue_delete(name)
 
 
+delete = delete_queues
+
+
 @contextlib.contextmanager
 def _channel() -> Iterator:
     connection = rabbitmq_workers._connect(endpoint("rabbitmq").url)
@@ -57,7 +60,9 @@ def consumer_queues(index: int, queues: list[str], consumers: int) -> list[tuple
 
 
 @contextlib.contextmanager
-def prepared(settings: RabbitMQSettings, workload: Workload, latency: bool) -> Iterator[Plan]:
+def prepared(
+    settings: RabbitMQSettings, workload: Workload, latency: bool, keep: bool = False
+) -> Iterator[Plan]:
     queues = declare_queues(settings, "bench-rabbitmq")
     url = endpoint("rabbitmq").url  # carries the password: specs are never printed
     try:
@@ -83,6 +88,7 @@ def prepared(settings: RabbitMQSettings, workload: Workload, latency: bool) -> I
             }
             for i in range(settings.consumers)
         ]
-        yield Plan(settings, producers, consumers)
+        yield Plan(settings, producers, consumers, queues)
     finally:
-        delete_queues(queues)
+        if not keep:
+            delete_queues(queues)

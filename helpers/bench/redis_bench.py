@@ -56,8 +56,18 @@ def appendfsync(r: redis.Redis, mode: str | None) -> Iterator[None]:
         r.config_set("appendfsync", before)  # the lab's setting, whatever happened
 
 
+def delete(names: list[str]) -> None:
+    r = client()
+    try:
+        r.delete(*names)
+    finally:
+        r.close()
+
+
 @contextlib.contextmanager
-def prepared(settings: RedisSettings, workload: Workload, latency: bool) -> Iterator[Plan]:
+def prepared(
+    settings: RedisSettings, workload: Workload, latency: bool, keep: bool = False
+) -> Iterator[Plan]:
     r = client()
     streams = [unique_name(f"bench-redis-{i}") for i in range(settings.streams)]
     url = endpoint("redis").url  # may carry a password: specs are never printed
@@ -89,7 +99,8 @@ def prepared(settings: RedisSettings, workload: Workload, latency: bool) -> Iter
                 }
                 for i in range(settings.consumers)
             ]
-            yield Plan(as_run, producers, consumers)
+            yield Plan(as_run, producers, consumers, streams)
     finally:
-        r.delete(*streams)
+        if not keep:
+            r.delete(*streams)
         r.close()

@@ -47,8 +47,10 @@ COLUMNS = [
     "throughput_mb_s",
     *LATENCY_COLUMNS,
     *NAIVE_COLUMNS,
+    "latency_resolution_ms",
     "processes",
     "cpu_s",
+    "target",
     "measures",
 ]
 SUMMARY_KEYS = ["broker", "client", "mode", "message_bytes", "settings"]
@@ -113,7 +115,7 @@ def python_rows(
     consumer_cpu = sum(c["cpu_s"] for c in outcome.consumers)
     if latency:
         latency_row = row("latency", producer_cpu + consumer_cpu)
-        latency_row.update(_latencies(outcome))
+        latency_row.update(_latencies(outcome), latency_resolution_ms=0.001)
         latency_row["measures"] = (
             "end to end at a fixed rate, from each message's intended send time"
         )
@@ -155,39 +157,51 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (broker, client, mode, message size, settings): medians over the repeats,
-    the throughput spread, and for Python rows the ratio to the native tool's throughput (and,
-    for latency rows, the difference of the p50s)."""
+    the throughput spread, and for Python rows the comparison with the native row of the same
+    settings: `ratio_to_native` (throughput) or, for latency, `mean_minus_native_ms` and
+    `p50_minus_native_ms` (left empty where the tool prints whole milliseconds only)."""
     figures = ["throughput_msg_s", "throughput_mb_s", *LATENCY_COLUMNS]
     grouped = results.groupby(SUMMARY_KEYS, sort=False, dropna=False)
     table = grouped[figures].median()
     table["throughput_min_msg_s"] = grouped["throughput_msg_s"].min()
     table["throughput_max_msg_s"] = grouped["throughput_msg_s"].max()
     table["repeats"] = grouped.size()
-    table["verified"] = grouped["verified"].all()
+    table["verified"] = grouped["verified"].agg(_all_checked)
     table["tool"] = grouped["tool"].first()
     table["rate_msg_s"] = grouped["rate_msg_s"].first()
+    table["latency_resolution_ms"] = grouped["latency_resolution_ms"].max()
     table = table.reset_index()
-    native = table[table["client"] == "native"].set_index(
+    native = table[table["client"] == "native"].drop_duplicates(
         ["broker", "mode", "message_bytes", "settings"]
     )
-    ratios, p50_diffs = [], []
-    for record in table.itertuples():
-        key = (record.broker, record.mode, record.message_bytes, record.settings)
-        reference = native.loc[key] if record.client == "python" and key in native.index else None
-        if reference is None:
-            ratios.append(NAN)
-            p50_diffs.append(NAN)
-            continue
-        reference = reference.iloc[0] if isinstance(reference, pd.DataFrame) else reference
-        ratios.append(
-            _ratio(record.throughput_msg_s, reference["throughput_msg_s"])
-            if record.mode != "latency"
-            else NAN
-        )
-        p50_diffs.append(record.p50_ms - reference["p50_ms"] if record.mode == "latency" else NAN)
-    table["ratio_to_native"] = ratios
-    table["p50_minus_native_ms"] = p50_diffs
+    native = native.set_index(["broker", "mode", "message_bytes", "settings"])
+    compared = [_compare(record, native) for record in table.to_dict("records")]
+    for column in ("ratio_to_native", "mean_minus_native_ms", "p50_minus_native_ms"):
+        table[column] = [values[column] for values in compared]
     return table
+
+
+def _compare(record: dict, native: pd.DataFrame) -> dict[str, float]:
+    values = dict.fromkeys(("ratio_to_native", "mean_minus_native_ms", "p50_minus_native_ms"), NAN)
+    key = (record["broker"], record["mode"], record["message_bytes"], record["settings"])
+    if record["client"] != "python" or key not in native.index:
+        return values
+    reference = native.loc[key]
+    if record["mode"] != "latency":
+        values["ratio_to_native"] = _ratio(
+            record["throughput_msg_s"], reference["throughput_msg_s"]
+        )
+        return values
+    values["mean_minus_native_ms"] = record["mean_ms"] - reference["mean_ms"]
+    if reference["latency_resolution_ms"] < 1:  # a p50 in whole ms cannot be compared to 0.2 ms
+        values["p50_minus_native_ms"] = record["p50_ms"] - reference["p50_ms"]
+    return values
+
+
+def _all_checked(values: pd.Series) -> object:
+    """True/False when the rows were verified, NaN when no row could be (a tool without counts)."""
+    known = values.dropna()
+    return bool(known.astype(bool).all()) if len(known) else NAN
 
 
 def _ratio(value: float, reference: float) -> float:

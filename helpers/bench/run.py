@@ -20,25 +20,38 @@ from .settings import Settings, Workload, broker_of
 ADAPTERS = {"kafka": kafka_bench, "rabbitmq": rabbitmq_bench, "redis": redis_bench}
 
 
-def throughput(settings: Settings, workload: Workload, *, progress: bool = True) -> pd.DataFrame:
-    """Producer and consumer throughput (modes `produce` and `consume`), one row per repeat."""
-    return _measure(settings, workload, latency=False, progress=progress)
+def throughput(
+    settings: Settings, workload: Workload, *, progress: bool = True, keep: bool = False
+) -> pd.DataFrame:
+    """Producer and consumer throughput (modes `produce` and `consume`), one row per repeat.
+
+    `keep` leaves the topic, queues or streams in place (named in the `target` column) for a
+    look at what the broker stored; `delete_targets(rows)` removes them afterwards.
+    """
+    return _measure(settings, workload, latency=False, progress=progress, keep=keep)
 
 
 def latency(settings: Settings, workload: Workload, *, progress: bool = True) -> pd.DataFrame:
     """End-to-end latency at `workload.rate` (mode `latency`), one row per repeat."""
     if not workload.rate:
         raise ValueError("a latency run needs a fixed rate: Workload(rate=...)")
-    return _measure(settings, workload, latency=True, progress=progress)
+    return _measure(settings, workload, latency=True, progress=progress, keep=False)
+
+
+def delete_targets(rows: pd.DataFrame) -> None:
+    """Delete what runs made with `keep=True` left behind."""
+    for (broker, target), _ in rows.groupby(["broker", "target"]):
+        ADAPTERS[broker].delete(target.split(","))
 
 
 def _measure(
-    settings: Settings, workload: Workload, *, latency: bool, progress: bool
+    settings: Settings, workload: Workload, *, latency: bool, progress: bool, keep: bool
 ) -> pd.DataFrame:
     adapter = ADAPTERS[broker_of(settings)]
+    label = f"{broker_of(settings)} {'latency' if latency else 'throughput'}"
     rows: list[dict] = []
     for repeat in range(workload.repeats):
-        with adapter.prepared(settings, workload, latency) as plan:
+        with adapter.prepared(settings, workload, latency, keep) as plan:
             outcome = processes.run(
                 adapter.produce,
                 adapter.consume,
@@ -46,13 +59,12 @@ def _measure(
                 plan.consumer_specs,
                 overlap=latency or adapter.OVERLAP_THROUGHPUT,
                 timeout_s=_timeout_s(workload),
-                progress=f"{broker_of(settings)} {'latency' if latency else 'throughput'}"
-                if progress
-                else None,
+                progress=label if progress else None,
             )
-        rows += python_rows(
+        made = python_rows(
             plan.settings, workload, outcome, tool=adapter.TOOL, latency=latency, repeat=repeat
         )
+        rows += [{**row, "target": ",".join(plan.names)} for row in made]
     return frame(rows)
 
 

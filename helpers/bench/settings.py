@@ -30,6 +30,7 @@ class Workload:
     warmup: int = 5_000  # sent first, verified, but left out of every figure
     repeats: int = 1
     rate: float | None = None  # messages/s for latency runs; None = as fast as possible
+    payload: str = "letters"  # or "orders": JSON order events (see `events`)
 
     def __post_init__(self) -> None:
         if self.message_bytes < MIN_MESSAGE_BYTES:
@@ -38,6 +39,8 @@ class Workload:
             raise ValueError("give exactly one of count and duration_s")
         if self.repeats < 1 or self.warmup < 0:
             raise ValueError("repeats must be >= 1 and warmup >= 0")
+        if self.payload not in ("letters", "orders"):
+            raise ValueError("payload must be 'letters' or 'orders'")
 
     def share(self, index: int, parts: int) -> Workload:
         """This workload split over `parts` producers: producer `index`'s part."""
@@ -52,6 +55,7 @@ class Workload:
             warmup=split(self.warmup),
             repeats=1,
             rate=None if self.rate is None else self.rate / parts,
+            payload=self.payload,
         )
 
 

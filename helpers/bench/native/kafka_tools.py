@@ -183,6 +183,7 @@ def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> 
         p99_ms=measured["p99_ms"],
         p999_ms=measured["p999_ms"],
         mean_ms=measured["mean_after_first_ms"],
+        latency_resolution_ms=1.0,
         measures="send, wait for the ack, poll it back: one in flight; percentiles in whole ms",
     )
     return [row]

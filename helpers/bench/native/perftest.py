@@ -115,6 +115,7 @@ def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> l
         )
         row.update(
             processes=1,
+            latency_resolution_ms=0.001,
             p50_ms=measured["median_ms"],
             p99_ms=measured["p99_ms"],
             measures="publish to consume at a fixed rate, from the actual send time",

@@ -117,6 +117,7 @@ def latency(settings: RedisSettings, workload: Workload, *, repeat: int = 0) -> 
         p99_ms=measured["p99_ms"],
         mean_ms=measured["avg_ms"],
         max_ms=measured["max_ms"],
+        latency_resolution_ms=0.001,
         measures="XADD round trip, one connection, closed loop, no consumer",
     )
     return [row]
