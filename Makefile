@@ -12,12 +12,13 @@ PYTEST_ARGS ?=
 BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup lab test soak book lint format brokers-up brokers-down brokers-status clean distclean
+.PHONY: help setup lab test soak bench book lint format brokers-up brokers-down brokers-status clean distclean
 
 help:
 	@echo "make lab             set up, start the brokers, serve JupyterLab on notebooks/ (port \$$JUPYTER_PORT, default 8888)"
 	@echo "make test            set up, start the brokers, run helper tests, notebook hygiene and every notebook (nbval)"
 	@echo "make soak            the crash experiments, larger, killed at random, under CPU load (SOAK_RUNS, SOAK_SCALE)"
+	@echo "make bench           Python harness beside each broker's own benchmark tool, into results/latest (BENCH_SCALE)"
 	@echo "make book            execute every notebook and write HTML with plots under build/book/"
 	@echo "make brokers-up      start Kafka, RabbitMQ and Redis (external > docker > native)"
 	@echo "make brokers-down    stop the brokers that brokers-up started"
@@ -52,6 +53,9 @@ test: brokers-up
 
 soak: brokers-up
 	$(PY) -m pytest -m soak -s tests/test_soak.py $(PYTEST_ARGS)
+
+bench: brokers-up
+	$(PY) -m scripts.bench
 
 book: brokers-up
 	$(PY) -m scripts.build_book

@@ -110,20 +110,26 @@ def run(
     deadline = began + timeout_s
     started: list[Any] = []
     results: dict[tuple[str, int], dict] = {}
+    bar = _progress_bar(progress) if progress else None
     try:
         if overlap:
             _start(ctx, link, consumer, "consumer", consumer_specs, started, results, deadline)
         _start(ctx, link, producer, "producer", producer_specs, started, results, deadline)
         link.start.set()
-        _collect(link, "producer", len(producer_specs), started, results, deadline)
+        _collect(link, "producer", len(producer_specs), started, results, deadline, bar)
         sent = sum(r["sent"].count for key, r in results.items() if key[0] == "producer")
         link.expected.value = sent
+        if bar is not None:
+            bar.total = sent
         if not overlap:
             _start(ctx, link, consumer, "consumer", consumer_specs, started, results, deadline)
-        _collect(link, "consumer", len(consumer_specs), started, results, deadline, progress)
+        _collect(link, "consumer", len(consumer_specs), started, results, deadline, bar)
     finally:
         link.stop.set()
         _reap(started)
+        if bar is not None:
+            bar.n = link.received.value
+            bar.close()
     return RunOutcome(
         producers=[results[("producer", i)] for i in range(len(producer_specs))],
         consumers=[results[("consumer", i)] for i in range(len(consumer_specs))],
@@ -158,16 +164,10 @@ def _start(ctx, link, worker, role, specs, started, results, deadline) -> None:
             _handle(kind, payload, results)
 
 
-def _collect(link, role, count, started, results, deadline, progress=None) -> None:
-    bar = _progress_bar(progress, link.expected.value) if progress else None
-    try:
-        while sum(1 for key in results if key[0] == role) < count:
-            kind, payload = _next_event(link, started, deadline, bar)
-            _handle(kind, payload, results)
-    finally:
-        if bar is not None:
-            bar.n = link.received.value
-            bar.close()
+def _collect(link, role, count, started, results, deadline, bar=None) -> None:
+    while sum(1 for key in results if key[0] == role) < count:
+        kind, payload = _next_event(link, started, deadline, bar)
+        _handle(kind, payload, results)
 
 
 def _handle(kind: str, payload: Any, results: dict) -> None:
@@ -196,10 +196,11 @@ def _next_event(link: Link, started: list, deadline: float, bar=None) -> tuple[s
             raise RunFailed("the run missed its deadline: see the broker's health and load")
 
 
-def _progress_bar(label: str, total: int):
+def _progress_bar(label: str):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total if total > 0 else None, desc=label, unit="msg", leave=False)
+    # Messages received so far; the total is known once the producers report what they sent.
+    return tqdm(total=None, desc=label, unit="msg", leave=False)
 
 
 def _reap(processes: list) -> None:

@@ -53,7 +53,7 @@ COLUMNS = [
     "target",
     "measures",
 ]
-SUMMARY_KEYS = ["broker", "client", "mode", "message_bytes", "settings"]
+SUMMARY_KEYS = ["broker", "client", "mode", "message_bytes", "rate_msg_s", "settings"]
 
 
 def base_row(
@@ -156,7 +156,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per (broker, client, mode, message size, settings): medians over the repeats,
+    """One row per (broker, client, mode, message size, rate, settings): medians over repeats,
     the throughput spread, and for Python rows the comparison with the native row of the same
     settings: `ratio_to_native` (throughput) or, for latency, `mean_minus_native_ms` and
     `p50_minus_native_ms` (left empty where the tool prints whole milliseconds only)."""
@@ -168,7 +168,6 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     table["repeats"] = grouped.size()
     table["verified"] = grouped["verified"].agg(_all_checked)
     table["tool"] = grouped["tool"].first()
-    table["rate_msg_s"] = grouped["rate_msg_s"].first()
     table["latency_resolution_ms"] = grouped["latency_resolution_ms"].max()
     table = table.reset_index()
     native = table[table["client"] == "native"].drop_duplicates(
@@ -196,6 +195,12 @@ def _compare(record: dict, native: pd.DataFrame) -> dict[str, float]:
     if reference["latency_resolution_ms"] < 1:  # a p50 in whole ms cannot be compared to 0.2 ms
         values["p50_minus_native_ms"] = record["p50_ms"] - reference["p50_ms"]
     return values
+
+
+def differences(settings: str, baseline: str) -> str:
+    """The `key=value` items of `settings` that are not in `baseline`: what a row changed."""
+    base = set(baseline.split())
+    return " ".join(item for item in settings.split() if item not in base)
 
 
 def _all_checked(values: pd.Series) -> object:

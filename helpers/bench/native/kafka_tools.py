@@ -16,6 +16,7 @@ Not for the Python clients (see `kafka_bench`).
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -187,6 +188,32 @@ def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> 
         measures="send, wait for the ack, poll it back: one in flight; percentiles in whole ms",
     )
     return [row]
+
+
+def log_sizes(topics: list[str]) -> dict[str, int]:
+    """Bytes each topic occupies in the broker's log directories (LogDirsCommand), i.e. its
+    batches as stored: compressed when the producer compressed them."""
+    text = run_java(
+        _kafka_lib_dir(),
+        TOOLS + "LogDirsCommand",
+        ["--bootstrap-server", _bootstrap(), "--describe", "--topic-list", ",".join(topics)],
+        timeout_s=120,
+    )
+    line = next((line for line in text.splitlines() if line.startswith('{"brokers"')), None)
+    if line is None:
+        raise ToolFailed(f"no JSON in LogDirsCommand's output:\n{text[-800:]}")
+    return parse_log_dirs(line, topics)
+
+
+def parse_log_dirs(text: str, topics: list[str]) -> dict[str, int]:
+    sizes = dict.fromkeys(topics, 0)
+    for broker in json.loads(text)["brokers"]:
+        for log_dir in broker["logDirs"]:
+            for partition in log_dir["partitions"]:
+                topic = partition["partition"].rsplit("-", 1)[0]
+                if topic in sizes:
+                    sizes[topic] += partition["size"]
+    return sizes
 
 
 _NUMBER = r"([\d.]+)"

@@ -1,0 +1,132 @@
+"""Figures of benchmark results, in the lab's style (see helpers.plots): a title, axes with
+units, a legend when there is more than one series, log scales where values span orders of
+magnitude, and percentiles drawn as curves. Each function answers one question.
+Not for measuring (see `run`, `native`) or tabulating (see `results`).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
+
+BROKER_COLORS = {"kafka": "tab:blue", "rabbitmq": "tab:orange", "redis": "tab:red"}
+PERCENTILE_STYLES = {"p50_ms": ("p50", "-"), "p99_ms": ("p99", "--"), "p999_ms": ("p99.9", ":")}
+
+
+def _finish(ax: Axes, title: str, xlabel: str, ylabel: str) -> Axes:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    if len(ax.get_legend_handles_labels()[0]) > 1:
+        ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def throughput_by_size(summary: pd.DataFrame, mode: str = "consume") -> list[Axes]:
+    """What message size does to throughput: messages/s fall, MB/s rise (both log-log)."""
+    data = summary[summary["mode"] == mode]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for (broker, client), part in data.groupby(["broker", "client"]):
+        part = part.sort_values("message_bytes")
+        style = dict(
+            color=BROKER_COLORS.get(broker),
+            marker="o" if client == "python" else "s",
+            linestyle="-" if client == "python" else "none",
+            label=f"{broker} ({client})",
+        )
+        axes[0].plot(part["message_bytes"], part["throughput_msg_s"], **style)
+        axes[1].plot(part["message_bytes"], part["throughput_mb_s"], **style)
+    for ax, unit in zip(axes, ("messages/s", "MB/s (10⁶ bytes)"), strict=True):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _finish(ax, f"{mode.capitalize()} throughput vs message size", "message size (bytes)", unit)
+    return list(axes)
+
+
+def latency_percentiles(rows: pd.DataFrame, x: str = "rate_msg_s", xlabel: str = "") -> Axes:
+    """End-to-end latency percentiles as curves against `x` (the fixed rate by default)."""
+    _, ax = plt.subplots(figsize=(8, 4))
+    for broker, part in rows.groupby("broker"):
+        part = part.sort_values(x)
+        for column, (name, linestyle) in PERCENTILE_STYLES.items():
+            ax.plot(
+                part[x],
+                part[column],
+                linestyle=linestyle,
+                marker="o",
+                markersize=3,
+                color=BROKER_COLORS.get(broker),
+                label=f"{broker} {name}",
+            )
+    ax.set_yscale("log")
+    return _finish(
+        ax,
+        "End-to-end latency percentiles (from the intended send time)",
+        xlabel or "fixed rate (messages/s)",
+        "latency (ms, log scale)",
+    )
+
+
+def ratio_to_native(summary: pd.DataFrame) -> Axes:
+    """Python throughput as a multiple of the native tool's, same settings (1 = as fast)."""
+    data = summary.dropna(subset=["ratio_to_native"])
+    labels = [
+        f"{b}\n{m}\n{s} B"
+        for b, m, s in zip(data["broker"], data["mode"], data["message_bytes"], strict=True)
+    ]
+    _, ax = plt.subplots(figsize=(max(5, 1.1 * len(data)), 3.6))
+    bars = ax.bar(
+        labels, data["ratio_to_native"], color=[BROKER_COLORS.get(b) for b in data["broker"]]
+    )
+    ax.bar_label(bars, fmt="{:.2f}", fontsize=8)
+    ax.axhline(1.0, color="black", linewidth=0.8, label="as fast as the native tool")
+    ax.legend(fontsize=8)
+    return _finish(ax, "Python harness ÷ native tool, same settings", "", "throughput ratio")
+
+
+def tradeoff(rows: pd.DataFrame, *, label: str, title: str) -> Axes:
+    """Throughput against p99 latency, one point per configuration, labelled: up and to the
+    left is better, and no point is there for free."""
+    _, ax = plt.subplots(figsize=(8, 4.2))
+    ax.scatter(rows["p99_ms"], rows["throughput_msg_s"])
+    for _, row in rows.iterrows():
+        ax.annotate(
+            str(row[label]),
+            (row["p99_ms"], row["throughput_msg_s"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return _finish(
+        ax,
+        title,
+        "p99 latency at the fixed rate (ms, log scale)",
+        "throughput, as fast as possible (messages/s, log scale)",
+    )
+
+
+def lines(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    ys: list[str],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    logy: bool = False,
+) -> Axes:
+    """Several columns against one, e.g. throughput against linger.ms per batch size."""
+    _, ax = plt.subplots(figsize=(7, 3.6))
+    for column in ys:
+        ax.plot(frame[x], frame[column], marker="o", label=column)
+    if logx:
+        ax.set_xscale("symlog", linthresh=1)
+    if logy:
+        ax.set_yscale("log")
+    return _finish(ax, title, xlabel, ylabel)
