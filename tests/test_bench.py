@@ -13,6 +13,7 @@ import pytest
 from helpers import bench
 from helpers.bench import histogram
 from helpers.bench.native import kafka_tools, perftest, redis_benchmark
+from helpers.bench.pacing import FakeClock, simulated_stall
 from helpers.bench.payload import HEADER, BodyMaker, ReceivedTally, SentTally, verify
 
 # --- percentiles ---------------------------------------------------------------------------
@@ -37,36 +38,9 @@ def test_histograms_merge_across_processes():
 # --- coordinated omission ------------------------------------------------------------------
 
 
-class FakeClock:
-    """Time that moves only when the code under test sleeps or a fake send takes time."""
-
-    def __init__(self) -> None:
-        self.ns = 1_000_000_000
-
-    def now(self) -> int:
-        return self.ns
-
-    def sleep(self, seconds: float) -> None:
-        self.ns += round(seconds * 1e9)
-
-
-def stalled_send_loop(stall_at: int, stall_ms: float, rate: float = 1000, count: int = 2000):
-    """A send loop at `rate`/s where every send takes 0.05 ms, except one that takes `stall_ms`.
-    Returns (intended-time latencies, actual-send-time latencies) in ms."""
-    clock = FakeClock()
-    pacer = bench.FixedRate(rate, clock=clock.now, sleep=clock.sleep, spin_ns=0)
-    from_intended, from_actual = [], []
-    for i in range(count):
-        intended = pacer.wait(i)
-        started = clock.now()
-        clock.sleep(stall_ms / 1000 if i == stall_at else 0.00005)
-        from_intended.append((clock.now() - intended) / 1e6)
-        from_actual.append((clock.now() - started) / 1e6)
-    return from_intended, from_actual
-
-
 def test_a_100_ms_stall_at_1000_per_s_delays_about_100_messages():
-    from_intended, from_actual = stalled_send_loop(stall_at=500, stall_ms=100)
+    # 2000 sends at 1000/s, each taking 0.05 ms except send 500, which takes 100 ms.
+    from_intended, from_actual = simulated_stall(stall_at=500, stall_ms=100)
     honest, naive = bench.from_ms(from_intended), bench.from_ms(from_actual)
     # Timed from the intended send time, every message the stall held up shows it...
     assert 95 <= histogram.count_at_or_above_ms(honest, 1.0) <= 110
@@ -77,7 +51,7 @@ def test_a_100_ms_stall_at_1000_per_s_delays_about_100_messages():
 
 
 def test_hdr_correction_restores_the_hidden_samples():
-    _, from_actual = stalled_send_loop(stall_at=500, stall_ms=100)
+    _, from_actual = simulated_stall(stall_at=500, stall_ms=100)
     repaired = bench.corrected(from_actual, interval_ms=1.0)
     assert histogram.count_at_or_above_ms(repaired, 1.0) == 100  # 100, 99, ..., 1 ms
     assert repaired.get_total_count() == 2000 + 99
@@ -277,6 +251,15 @@ def test_perftest_rates_leave_out_the_warm_up_interval():
     assert parsed["steady_sent_msg_s"] == (19292 + 31011) / 2
     assert parsed["steady_received_msg_s"] == (21846 + 30197) / 2
     assert parsed["median_ms"] == 51.376 and parsed["p99_ms"] == 442.324
+
+
+def test_log_dirs_sizes_add_up_per_topic():
+    text = (
+        '{"brokers":[{"broker":1,"logDirs":[{"partitions":[{"partition":"a-b-0","size":10},'
+        '{"partition":"a-b-1","size":5},{"partition":"c-0","size":7}],"error":null,'
+        '"logDir":"/d"}]}],"version":1}'
+    )
+    assert kafka_tools.parse_log_dirs(text, ["a-b", "c", "x"]) == {"a-b": 15, "c": 7, "x": 0}
 
 
 def test_redis_benchmark_csv():

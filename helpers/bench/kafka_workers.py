@@ -52,12 +52,16 @@ def produce(spec: dict, link) -> dict:
 def consume(spec: dict, link) -> dict:
     consumer = Consumer(spec["config"])
     topic = spec["topic"]
+    # Learn the leaders first: assigned before the metadata is known, librdkafka retries its
+    # first offset lookup on a 500 ms timer.
+    consumer.list_topics(topic, timeout=10)
     # Assigned partitions, no group protocol: no rebalance in the measurement (the Java tool
     # reports its rebalance time separately and its fetch rate without it).
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in spec["partitions"]])
     receiver = Receiver(spec["latency"])
-    for _ in range(3):  # let the fetcher find the leader and start long-polling before the start
-        consumer.poll(0.1)
+    if spec["latency"]:  # let the fetcher find the leader and start long-polling before the start
+        for _ in range(3):
+            consumer.poll(0.1)
     link.ready()
     try:
         while not link.consumers_done():

@@ -47,3 +47,34 @@ class FixedRate:
         while self.clock() < due:
             pass
         return due
+
+
+class FakeClock:
+    """Time that moves only when someone sleeps: for demonstrating the pacer without waiting."""
+
+    def __init__(self) -> None:
+        self.ns = 1_000_000_000
+
+    def now(self) -> int:
+        return self.ns
+
+    def sleep(self, seconds: float) -> None:
+        self.ns += round(seconds * 1e9)
+
+
+def simulated_stall(
+    rate: float = 1000, count: int = 2000, stall_at: int = 500, stall_ms: float = 100
+) -> tuple[list[float], list[float]]:
+    """A send loop at `rate`/s on a fake clock where every send takes 0.05 ms except send
+    `stall_at`, which takes `stall_ms`. Returns the latencies (ms) timed from each message's
+    intended send time, and the same timed from its actual send time."""
+    clock = FakeClock()
+    pacer = FixedRate(rate, clock=clock.now, sleep=clock.sleep, spin_ns=0)
+    from_intended, from_actual = [], []
+    for i in range(count):
+        intended = pacer.wait(i)
+        started = clock.now()
+        clock.sleep(stall_ms / 1000 if i == stall_at else 0.00005)  # the "send"
+        from_intended.append((clock.now() - intended) / 1e6)
+        from_actual.append((clock.now() - started) / 1e6)
+    return from_intended, from_actual
