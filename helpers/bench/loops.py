@@ -97,15 +97,26 @@ def _paced(pacer: FixedRate):
 class Receiver:
     """Verifies every body it is given and, for latency runs, records two latencies per
     measured message: from its intended send time (the honest one) and from its actual send
-    time (what a load generator with coordinated omission would report)."""
+    time (what a load generator with coordinated omission would report).
+
+    The consumer's window starts at the last check that found no measured message yet
+    (`checked`), not at the arrival of the first one: the messages of a batch arrived during
+    the interval before it, and a small run can arrive in one batch.
+    """
 
     def __init__(self, measure_latency: bool) -> None:
         self.tally = ReceivedTally()
         self.measure_latency = measure_latency
         self.intended, self.naive = new_histogram(), new_histogram()
-        self.first_ns: int | None = None  # first measured (non-warm-up) message
+        self.first_ns: int | None = None  # start of the window of the measured messages
         self.last_ns: int | None = None
+        self.checked_ns = clock()
         self.cpu_start = cpu_seconds()
+
+    def checked(self, now_ns: int) -> None:
+        """The consumer looked (and received whatever it received) at `now_ns`."""
+        if self.first_ns is None:
+            self.checked_ns = now_ns
 
     def take_batch(self, bodies_and_lanes: list[tuple[bytes, int]], now_ns: int) -> None:
         """Many bodies received at `now_ns` (e.g. one consume() call)."""
@@ -114,7 +125,7 @@ class Receiver:
                 self.take(body, lane, now_ns)
             return
         if self.tally.add_batch(bodies_and_lanes) and self.first_ns is None:
-            self.first_ns = now_ns
+            self.first_ns = self.checked_ns
         self.last_ns = now_ns
 
     def take(self, body: bytes, lane: int, now_ns: int) -> None:
@@ -123,7 +134,7 @@ class Receiver:
         if warmup:
             return
         if self.first_ns is None:
-            self.first_ns = now_ns
+            self.first_ns = self.checked_ns
         if self.measure_latency:
             record_ns(self.intended, now_ns - intended_ns)
             record_ns(self.naive, now_ns - sent_ns)

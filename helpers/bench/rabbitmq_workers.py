@@ -80,6 +80,7 @@ def consume(spec: dict, link) -> dict:
     try:
         while not link.consumers_done():
             connection.process_data_events(time_limit=0.05)  # returns once messages arrived
+            receiver.checked(clock())
             link.add_received(state["new"])
             state["new"] = 0
         if state["unacked"]:

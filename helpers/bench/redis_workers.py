@@ -58,14 +58,13 @@ def consume(spec: dict, link) -> dict:
             reply = client.xreadgroup(
                 spec["group"], spec["name"], streams, count=spec["read_count"], block=50, noack=True
             )
-            if not reply:
-                continue
             now, got = clock(), 0
             for stream, entries in reply:
                 lane = lanes[stream]
                 for _entry_id, fields in entries:
                     receiver.take(fields[FIELD], lane, now)
                 got += len(entries)
+            receiver.checked(now)
             link.add_received(got)
     finally:
         client.close()
