@@ -41,9 +41,11 @@ def run_java(
     *,
     timeout_s: float,
     env: dict[str, str] | None = None,
+    java_options: list[str] | None = None,
 ) -> str:
     """stdout + stderr of `java -cp '<lib>/*' main_class args`, or ToolFailed with the tail."""
-    command = [java(), f"-Xmx{TOOL_HEAP}", "-cp", f"{lib}/*", main_class, *args]
+    options = [f"-Xmx{TOOL_HEAP}", *(java_options or [])]
+    command = [java(), *options, "-cp", f"{lib}/*", main_class, *args]
     return run(command, timeout_s=timeout_s, env=env, name=main_class.rsplit(".", 1)[-1])
 
 

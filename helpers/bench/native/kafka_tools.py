@@ -190,6 +190,88 @@ def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> 
     return [row]
 
 
+def java_client_defaults() -> dict[str, dict[str, str]]:
+    """The Java clients' configuration as kafka-clients of this Kafka release logs it when a
+    client starts ("ProducerConfig values:" / "ConsumerConfig values:"), read from one-record
+    runs of ProducerPerformance and ConsumerPerformance given nothing but the bootstrap server.
+    The tools set a few values of their own (client.id, serializers, and the consumer's
+    receive.buffer.bytes and max.partition.fetch.bytes from their --socket-buffer-size and
+    --fetch-size options); everything else is the client's default."""
+    topic = create_topic(unique_name("bench-kafka-defaults"), 1)
+    with tempfile.NamedTemporaryFile("w", suffix=".properties", delete=False) as log_config:
+        log_config.write(_INFO_LOGGING)
+    java_options = [f"-Dlog4j2.configurationFile={log_config.name}"]
+    try:
+        produced = run_java(
+            _kafka_lib_dir(),
+            TOOLS + "ProducerPerformance",
+            [
+                "--bootstrap-server",
+                _bootstrap(),
+                "--topic",
+                topic,
+                "--num-records",
+                "1",
+                "--throughput",
+                "-1",
+                "--record-size",
+                "10",
+            ],
+            timeout_s=120,
+            java_options=java_options,
+        )
+        consumed = run_java(
+            _kafka_lib_dir(),
+            TOOLS + "ConsumerPerformance",
+            [
+                "--bootstrap-server",
+                _bootstrap(),
+                "--topic",
+                topic,
+                "--num-records",
+                "1",
+                "--timeout",
+                "30000",
+            ],
+            timeout_s=120,
+            java_options=java_options,
+        )
+    finally:
+        Path(log_config.name).unlink(missing_ok=True)
+        delete_topic(topic)
+    return {
+        "producer": parse_config_values(produced, "ProducerConfig"),
+        "consumer": parse_config_values(consumed, "ConsumerConfig"),
+    }
+
+
+# The tools log nothing below WARN by default; the clients log their configuration at INFO.
+_INFO_LOGGING = """\
+status = error
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %m%n
+rootLogger.level = info
+rootLogger.appenderRef.stdout.ref = STDOUT
+"""
+
+
+def parse_config_values(text: str, name: str) -> dict[str, str]:
+    """The `key = value` lines of the first "<name> values:" block a Kafka client logged."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{name} values:")), None)
+    if start is None:
+        raise ToolFailed(f"no '{name} values:' block in the tool's log:\n{text[-800:]}")
+    values = {}
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        key, _, value = line.strip().partition(" = ")
+        values[key] = value
+    return values
+
+
 def log_sizes(topics: list[str]) -> dict[str, int]:
     """Bytes each topic occupies in the broker's log directories (LogDirsCommand), i.e. its
     batches as stored: compressed when the producer compressed them."""
