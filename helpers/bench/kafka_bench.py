@@ -76,6 +76,12 @@ def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
     raise TimeoutError(f"topic {topic} had no leader for every partition after 30 s")
 
 
+def topics_starting_with(prefix: str) -> list[str]:
+    """Existing topics whose names start with `prefix` (a run's name): what clean-up checks."""
+    names = _admin(kafka_config()["bootstrap.servers"]).list_topics(timeout=10).topics
+    return sorted(name for name in names if name.startswith(prefix))
+
+
 def delete(names: list[str]) -> None:
     for name in names:
         delete_topic(name)
