@@ -9,18 +9,24 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter
 
 BROKER_COLORS = {"kafka": "tab:blue", "rabbitmq": "tab:orange", "redis": "tab:red"}
 PERCENTILE_STYLES = {"p50_ms": ("p50", "-"), "p99_ms": ("p99", "--"), "p999_ms": ("p99.9", ":")}
 
 
-def _finish(ax: Axes, title: str, xlabel: str, ylabel: str) -> Axes:
+def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, outside: bool = False) -> Axes:
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())  # log axes: label the decades only
     if len(ax.get_legend_handles_labels()[0]) > 1:
-        ax.legend(fontsize=8)
+        if outside:  # many series: keep the legend off the curves
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        else:
+            ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax
 
@@ -87,19 +93,22 @@ def ratio_to_native(summary: pd.DataFrame) -> Axes:
     return _finish(ax, "Python harness ÷ native tool, same settings", "", "throughput ratio")
 
 
-def tradeoff(rows: pd.DataFrame, *, label: str, title: str) -> Axes:
-    """Throughput against p99 latency, one point per configuration, labelled: up and to the
-    left is better, and no point is there for free."""
+def tradeoff(points: pd.DataFrame, *, group: str, label: str, title: str) -> Axes:
+    """Throughput against p99 latency, one curve per `group` (e.g. batch.size) through its
+    points (e.g. linger.ms values, written beside them): up and to the left is better, and no
+    point is there for free."""
     _, ax = plt.subplots(figsize=(8, 4.2))
-    ax.scatter(rows["p99_ms"], rows["throughput_msg_s"])
-    for _, row in rows.iterrows():
-        ax.annotate(
-            str(row[label]),
-            (row["p99_ms"], row["throughput_msg_s"]),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
+    for name, part in points.groupby(group):
+        part = part.sort_values(label)
+        ax.plot(part["p99_ms"], part["throughput_msg_s"], marker="o", label=f"{group}={name}")
+        for _, row in part.iterrows():
+            ax.annotate(
+                f"{label}={row[label]}",
+                (row["p99_ms"], row["throughput_msg_s"]),
+                fontsize=7,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     return _finish(
@@ -108,6 +117,19 @@ def tradeoff(rows: pd.DataFrame, *, label: str, title: str) -> Axes:
         "p99 latency at the fixed rate (ms, log scale)",
         "throughput, as fast as possible (messages/s, log scale)",
     )
+
+
+def compression(table: pd.DataFrame, title: str) -> list[Axes]:
+    """What each codec saves (bytes on the broker) and costs (CPU per message)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    saved = left.bar(table.index, table["ratio_to_none"])
+    left.bar_label(saved, fmt="{:.2f}", fontsize=8)
+    _finish(left, title, "compression.type", "bytes stored ÷ uncompressed")
+    cpu = table[["producer_cpu_us_per_msg", "consumer_cpu_us_per_msg"]]
+    cpu.columns = ["producer", "consumer"]
+    cpu.plot.bar(ax=right, rot=0)
+    _finish(right, "CPU per message (Python process + librdkafka)", "compression.type", "µs")
+    return [left, right]
 
 
 def lines(
