@@ -2,8 +2,9 @@
 the notebooks, written to results/<timestamp>/ (results.csv, summary.csv, PNG figures, README.md)
 with results/latest pointing at it.
 
-    python -m scripts.bench                # about 6-9 minutes on 2 cores
+    python -m scripts.bench                # about 6-8 minutes on 2 cores
     BENCH_SCALE=3 python -m scripts.bench  # three times the messages and durations
+    python -m scripts.bench --only latency # one experiment
 
 Experiments: the 100-byte comparison (3 repeats), message size 100 B to 100 KB, latency at fixed
 rates, the durability cost, and scaling with producers/consumers/partitions.
@@ -31,38 +32,37 @@ def experiments(scale: float) -> list[tuple[str, Callable[[], list]]]:
     def count(n: float) -> int:
         return max(int(n * scale), 1000)
 
-    def by_bytes(size: int, budget: float = 100e6, cap: float = 1e6) -> int:
-        return count(min(cap, budget / size))
+    def by_bytes(size: int) -> int:
+        return count(min(5e5, 50e6 / size))  # 50 MB per run, at most 500,000 messages
+
+    def seconds(s: float) -> float:
+        return s * scale
 
     kafka, rabbit, redis = bench.KafkaSettings(), bench.RabbitMQSettings(), bench.RedisSettings()
 
     def both(settings, workload) -> list:
-        return [bench.throughput(settings, workload), bench.native.throughput(settings, workload)]
+        python = bench.throughput(settings, workload, progress=False)
+        return [python, bench.native.throughput(settings, workload)]
 
     def comparison() -> list:
+        # A million Kafka records: the Java tools need seconds of running before the JIT has
+        # compiled their hot paths, and a short run would measure that instead.
         frames = both(kafka, bench.Workload(count=count(1e6), warmup=count(1e5), repeats=3))
-        frames += both(
-            rabbit, bench.Workload(count=None, duration_s=8 * scale, warmup=2000, repeats=3)
-        )
-        frames += both(redis, bench.Workload(count=count(1e6), warmup=0, repeats=3))
+        rabbit_run = bench.Workload(count=None, duration_s=seconds(6), warmup=2000, repeats=3)
+        frames += both(rabbit, rabbit_run)
+        frames += both(redis, bench.Workload(count=count(5e5), warmup=0, repeats=3))
         return frames
 
     def message_size() -> list:
         frames = []
         for size in SIZES:
-            frames += both(
-                kafka,
-                bench.Workload(
-                    message_bytes=size, count=by_bytes(size), warmup=by_bytes(size) // 10
-                ),
+            n = by_bytes(size)
+            frames += both(kafka, bench.Workload(message_bytes=size, count=n, warmup=n // 10))
+            rabbit_run = bench.Workload(
+                message_bytes=size, count=None, duration_s=seconds(3), warmup=500
             )
-            frames += both(
-                rabbit,
-                bench.Workload(message_bytes=size, count=None, duration_s=4 * scale, warmup=500),
-            )
-            frames += both(
-                redis, bench.Workload(message_bytes=size, count=by_bytes(size), warmup=0)
-            )
+            frames += both(rabbit, rabbit_run)
+            frames += both(redis, bench.Workload(message_bytes=size, count=n, warmup=0))
         return frames
 
     def latency() -> list:
@@ -70,10 +70,11 @@ def experiments(scale: float) -> list[tuple[str, Callable[[], list]]]:
         redis_one = bench.RedisSettings(pipeline=1, producers=1)
         frames = []
         for rate in RATES:
-            workload = bench.Workload(count=count(rate * 5), warmup=rate, rate=rate)
-            frames += [bench.latency(s, workload) for s in (kafka_e2e, rabbit, redis_one)]
+            workload = bench.Workload(count=count(rate * 3), warmup=rate // 2, rate=rate)
+            for settings in (kafka_e2e, rabbit, redis_one):
+                frames.append(bench.latency(settings, workload, progress=False))
         frames.append(bench.native.latency(kafka_e2e, bench.Workload(count=count(5000))))
-        frames.append(bench.native.latency(rabbit, bench.Workload(count=count(5000), rate=1000)))
+        frames.append(bench.native.latency(rabbit, bench.Workload(count=count(3000), rate=1000)))
         frames.append(bench.native.latency(redis_one, bench.Workload(count=count(20000))))
         return frames
 
@@ -84,27 +85,22 @@ def experiments(scale: float) -> list[tuple[str, Callable[[], list]]]:
             frames += both(settings, bench.Workload(count=count(5e5), warmup=count(5e4)))
         for safe in (False, True):
             settings = bench.RabbitMQSettings(confirms=safe, persistent=safe)
-            frames += both(settings, bench.Workload(count=None, duration_s=4 * scale, warmup=500))
+            frames += both(settings, bench.Workload(count=None, duration_s=seconds(3), warmup=500))
         for fsync in ("everysec", "always"):
             settings = bench.RedisSettings(appendfsync=fsync)
             frames += both(settings, bench.Workload(count=count(2e5), warmup=0))
         return frames
 
     def scaling() -> list:
+        # One producer and one consumer is the 100-byte comparison's default; these add more.
         frames = []
-        for n in (1, 2, 4):
-            frames += both(
-                bench.KafkaSettings(partitions=n, consumers=n, producers=1),
-                bench.Workload(count=count(5e5), warmup=count(5e4)),
-            )
-            frames += both(
-                bench.RedisSettings(producers=n), bench.Workload(count=count(3e5), warmup=0)
-            )
-        for n in (1, 2):
-            frames += both(
-                bench.RabbitMQSettings(producers=n, consumers=n),
-                bench.Workload(count=None, duration_s=4 * scale, warmup=500),
-            )
+        for n in (2, 4):
+            kafka_n = bench.KafkaSettings(partitions=n, consumers=n)
+            frames += both(kafka_n, bench.Workload(count=count(5e5), warmup=count(5e4)))
+        for n in (1, 4):
+            frames += both(bench.RedisSettings(producers=n), bench.Workload(count=count(3e5)))
+        rabbit_2 = bench.RabbitMQSettings(producers=2, consumers=2)
+        frames += both(rabbit_2, bench.Workload(count=None, duration_s=seconds(3), warmup=500))
         return frames
 
     return [

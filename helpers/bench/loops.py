@@ -19,6 +19,7 @@ from .payload import HEADER, BodyMaker, ReceivedTally, SentTally
 from .settings import Workload
 
 clock = time.monotonic_ns
+CHECK_EVERY = 1000  # unpaced sends between two looks at the clock in a fixed-duration run
 
 
 def cpu_seconds() -> float:
@@ -31,8 +32,6 @@ def send_all(
     workload: Workload,
     send: Callable[[bytes], None],
     flush: Callable[[], int],
-    *,
-    check_every: int = 1000,
 ) -> dict:
     """Warm-up, then the measured messages; returns the sent tally and the measured window.
 
@@ -52,7 +51,7 @@ def send_all(
         seq = loop(maker, tally, send, seq, workload.count, False)
     else:
         deadline = start_ns + int(workload.duration_s * 1e9)
-        chunk = 1 if workload.rate else check_every  # a paced send is slow: check every time
+        chunk = 1 if workload.rate else CHECK_EVERY  # a paced send is slow: check every time
         while clock() < deadline:
             seq = loop(maker, tally, send, seq, chunk, False)
     tally.failed += flush()
