@@ -48,7 +48,8 @@ def throughput_by_size(summary: pd.DataFrame, mode: str = "consume") -> list[Axe
     for ax, unit in zip(axes, ("messages/s", "MB/s (10⁶ bytes)"), strict=True):
         ax.set_xscale("log")
         ax.set_yscale("log")
-        _finish(ax, f"{mode.capitalize()} throughput vs message size", "message size (bytes)", unit)
+        title = f"{mode.capitalize()} throughput in {unit.split()[0]} vs message size"
+        _finish(ax, title, "message size (bytes, log scale)", f"{unit}, log scale")
     return list(axes)
 
 
@@ -91,6 +92,32 @@ def ratio_to_native(summary: pd.DataFrame) -> Axes:
     ax.axhline(1.0, color="black", linewidth=0.8, label="as fast as the native tool")
     ax.legend(fontsize=8)
     return _finish(ax, "Python harness ÷ native tool, same settings", "", "throughput ratio")
+
+
+def ratio_by_size(summary: pd.DataFrame) -> Axes:
+    """Python throughput ÷ native tool's, same settings, against message size: where the
+    client is the bottleneck (small messages) and where bytes are (large ones)."""
+    data = summary.dropna(subset=["ratio_to_native"])
+    _, ax = plt.subplots(figsize=(8, 3.8))
+    for (broker, mode), part in data.groupby(["broker", "mode"]):
+        part = part.sort_values("message_bytes")
+        ax.plot(
+            part["message_bytes"],
+            part["ratio_to_native"],
+            marker="o",
+            color=BROKER_COLORS.get(broker),
+            linestyle="-" if mode == "produce" else "--",
+            label=f"{broker} {mode}",
+        )
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    return _finish(
+        ax,
+        "Python harness ÷ native tool by message size (1 = as fast)",
+        "message size (bytes, log scale)",
+        "throughput ratio",
+        outside=True,
+    )
 
 
 def tradeoff(points: pd.DataFrame, *, group: str, label: str, title: str) -> Axes:

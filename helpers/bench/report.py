@@ -67,18 +67,21 @@ def write(rows: pd.DataFrame, folder: Path, *, notes: dict[str, str]) -> Path:
 
 
 def _figures(rows: pd.DataFrame, table: pd.DataFrame, folder: Path) -> list[str]:
-    by_size = rows[rows.get("experiment", pd.Series(index=rows.index)) == "message size"]
+    experiment = rows["experiment"] if "experiment" in rows else pd.Series("", index=rows.index)
+    comparison = rows[experiment == "100-byte comparison"]
+    by_size = rows[experiment == "message size"]
     latencies = rows[(rows["mode"] == "latency") & (rows["client"] == "python")]
     drawings = {
-        "ratio_to_native.png": lambda: charts.ratio_to_native(table),
-        "throughput_by_size.png": lambda: charts.throughput_by_size(
-            summary(by_size if len(by_size) else rows)
-        ),
-        "latency_percentiles.png": lambda: charts.latency_percentiles(latencies),
+        "ratio_to_native.png": (charts.ratio_to_native, comparison),
+        "ratio_by_size.png": (charts.ratio_by_size, by_size),
+        "throughput_by_size.png": (charts.throughput_by_size, by_size),
+        "latency_percentiles.png": (charts.latency_percentiles, latencies),
     }
     made = []
-    for name, draw in drawings.items():
-        draw()
+    for name, (draw, data) in drawings.items():
+        if data.empty:
+            continue  # that experiment was not run (--only)
+        draw(data if draw is charts.latency_percentiles else summary(data))
         plt.gcf().savefig(folder / name, dpi=120)
         plt.close("all")
         made.append(name)
