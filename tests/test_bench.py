@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers import bench
-from helpers.bench import histogram
+from helpers.bench import histogram, tuning
 from helpers.bench.native import kafka_tools, perftest, redis_benchmark
 from helpers.bench.pacing import FakeClock, simulated_stall
 from helpers.bench.payload import HEADER, BodyMaker, ReceivedTally, SentTally, verify
@@ -179,6 +179,46 @@ def test_summary_pairs_python_with_native_of_the_same_settings():
     assert math.isnan(table.loc[("python", bench.settings_text(other, 100)), "ratio_to_native"])
 
 
+def tuning_inputs():
+    batching = pd.DataFrame(
+        {"throughput_msg_s": [1, 2, 3, 4, 5, 6.0], "p99_ms": [1, 2, 50, 1.5, 6, 51.0]},
+        index=pd.MultiIndex.from_product(
+            [[16384, 1048576], [0, 5, 50]], names=["batch.size", "linger.ms"]
+        ),
+    )
+    codecs = pd.DataFrame(
+        {"ratio_to_none": [1, 0.2, 0.3], "producer_cpu_us_per_msg": [3, 20, 5.0]},
+        index=["none", "gzip", "lz4"],
+    )
+    acks = pd.DataFrame({"throughput_msg_s": [3, 2, 1.0]}, index=["0", "1", "all"])
+    fetch = pd.DataFrame(
+        {"p50_ms": [1, 20, 250.0]},
+        index=pd.MultiIndex.from_tuples(
+            [(1, 500), (1024, 100), (65536, 500)], names=["fetch.min.bytes", "fetch.wait.max.ms"]
+        ),
+    )
+    return batching, codecs, acks, fetch
+
+
+def test_recommendations_follow_their_stated_rules():
+    batching, codecs, _, fetch = tuning_inputs()
+    chosen = tuning.recommendations(batching, codecs, fetch)["set"]
+    assert chosen["highest throughput"] == "batch.size=1048576, linger.ms=50"
+    assert chosen["lowest p99 latency"] == "batch.size=16384, linger.ms=0"
+    assert chosen["throughput with p99 ≤ 2× the lowest"] == "batch.size=1048576, linger.ms=0"
+    assert chosen["fewest bytes on disk"] == "compression.type=gzip"
+    assert chosen.filter(like="small and cheap").iloc[0] == "compression.type=lz4"
+    assert chosen["lowest consumer latency"] == "fetch.min.bytes=1, fetch.wait.max.ms=500"
+
+
+def test_optimization_lines_are_judged_by_the_data():
+    batching, codecs, acks, fetch = tuning_inputs()
+    assert set(tuning.optimization_lines(batching, codecs, acks, fetch)["holds here"]) == {"yes"}
+    acks_reversed = acks.assign(throughput_msg_s=[1, 2, 3.0])
+    lines = tuning.optimization_lines(batching, codecs, acks_reversed, fetch)
+    assert lines.loc["acks", "holds here"] == "no"
+
+
 # --- the native tools' output, as they print it ------------------------------------------------
 
 PRODUCER_PERFORMANCE = """\
@@ -260,6 +300,15 @@ def test_log_dirs_sizes_add_up_per_topic():
         '"logDir":"/d"}]}],"version":1}'
     )
     assert kafka_tools.parse_log_dirs(text, ["a-b", "c", "x"]) == {"a-b": 15, "c": 7, "x": 0}
+
+
+def test_java_client_config_log_is_read_block_by_block():
+    text = (
+        "noise\nProducerConfig values: \n\tacks = -1\n\tbatch.size = 16384\n"
+        "\tlinger.ms = 5\nafter\n\tnot = this\n"
+    )
+    values = kafka_tools.parse_config_values(text, "ProducerConfig")
+    assert values == {"acks": "-1", "batch.size": "16384", "linger.ms": "5"}
 
 
 def test_redis_benchmark_csv():
