@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 BROKER_COLORS = {"kafka": "tab:blue", "rabbitmq": "tab:orange", "redis": "tab:red"}
 PERCENTILE_STYLES = {"p50_ms": ("p50", "-"), "p99_ms": ("p99", "--"), "p999_ms": ("p99.9", ":")}
@@ -20,8 +20,13 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, outside: bool = Fals
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_minor_formatter(NullFormatter())  # log axes: label the decades only
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "log":  # plain numbers; 1, 2, 5 per decade where there are few decades
+            low, high = sorted(axis.get_view_interval())
+            few = high / max(low, 1e-12) < 300
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if few else (1.0,)))
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.12g}"))
+            axis.set_minor_formatter(NullFormatter())
     if len(ax.get_legend_handles_labels()[0]) > 1:
         if outside:  # many series: keep the legend off the curves
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -74,6 +79,7 @@ def latency_percentiles(rows: pd.DataFrame, x: str = "rate_msg_s", xlabel: str =
         "End-to-end latency percentiles (from the intended send time)",
         xlabel or "fixed rate (messages/s)",
         "latency (ms, log scale)",
+        outside=True,
     )
 
 
