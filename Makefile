@@ -29,12 +29,13 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The dev extra installs while the brokers start; each one's output is printed in one piece.
 READY = $(MAKE) --no-print-directory -j2 $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target) setup brokers-up
 
-.PHONY: help setup lab test soak book lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status clean distclean
+.PHONY: help setup lab test soak bench book lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status clean distclean
 
 help:
 	@echo "make lab             set up, start the brokers, serve JupyterLab on notebooks/ (port \$$JUPYTER_PORT, default 8888)"
 	@echo "make test            set up, start the brokers, run helper tests, notebook hygiene and every notebook (nbval)"
 	@echo "make soak            the crash experiments, larger, killed at random, under CPU load (SOAK_RUNS, SOAK_SCALE)"
+	@echo "make bench           Python harness beside each broker's own benchmark tool, into results/latest (BENCH_SCALE)"
 	@echo "make book            execute every notebook; pages, one revision book (HTML + PDF) in build/book/"
 	@echo "make brokers-up      start Kafka, RabbitMQ and Redis (external > docker > native)"
 	@echo "make brokers-down    stop the brokers that brokers-up started"
@@ -109,6 +110,10 @@ test:
 soak:
 	@$(READY)
 	$(PY) -m pytest -m soak -s tests/test_soak.py $(PYTEST_ARGS)
+
+bench:
+	@$(READY)
+	$(PY) -m scripts.bench
 
 book:
 	@$(READY)

@@ -1,0 +1,90 @@
+"""Kafka producer and consumer loops for the benchmark processes (confluent-kafka).
+
+They receive complete librdkafka configurations from the parent (see `kafka_bench`) and add
+nothing that changes a figure, so the settings printed with a result are the settings used.
+Not for creating topics or choosing settings (see `kafka_bench`).
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from .loops import Receiver, clock, send_all
+
+
+def produce(spec: dict, link) -> dict:
+    failed = [0]
+
+    def on_delivery(error, _message) -> None:
+        if error is not None:
+            failed[0] += 1
+
+    # Only failures get a delivery report: one Python callback per message would cost more
+    # than the produce() call itself, and flush() already says when everything was acked.
+    config = {**spec["config"], "delivery.report.only.error": True, "on_delivery": on_delivery}
+    producer = Producer(config)
+    topic = spec["topic"]
+    producer.list_topics(topic, timeout=10)  # connect and learn the leaders before the clock
+    # An idempotent producer's first message waits for its producer id (up to ~0.5 s): a
+    # primer with a null value, which consumers skip, pays that wait before the start.
+    producer.produce(topic, value=None, key=b"primer")
+    producer.flush(30)
+    produce_one, poll = producer.produce, producer.poll
+
+    def send(body: bytes) -> None:
+        try:
+            produce_one(topic, body)
+        except BufferError:  # the local queue is full: wait for the broker, as Java's send()
+            while True:  # blocks on a full buffer.memory
+                poll(0.0005)
+                try:
+                    produce_one(topic, body)
+                    return
+                except BufferError:
+                    continue
+
+    def flush() -> int:
+        remaining = producer.flush(120)  # serves the failure reports too
+        lost, failed[0] = failed[0], 0
+        return remaining + lost
+
+    link.ready()
+    link.wait_start()
+    return send_all(spec["producer_id"], spec["workload"], send, flush)
+
+
+def consume(spec: dict, link) -> dict:
+    consumer = Consumer(spec["config"])
+    topic = spec["topic"]
+    # Learn the leaders first: assigned before the metadata is known, librdkafka retries its
+    # first offset lookup on a 500 ms timer.
+    consumer.list_topics(topic, timeout=10)
+    # Assigned partitions, no group protocol: no rebalance in the measurement (the Java tool
+    # reports its rebalance time separately and its fetch rate without it).
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in spec["partitions"]])
+    receiver = Receiver(spec["latency"])
+    if spec["latency"]:  # let the fetcher find the leader and start long-polling before the start
+        for _ in range(3):
+            consumer.poll(0.1)
+    link.ready()
+    try:
+        while not link.consumers_done():
+            if spec["latency"]:
+                # consume() waits to fill its batch; poll() returns the moment one message is in
+                message = consumer.poll(0.05)
+                messages = [message] if message is not None else []
+            else:
+                messages = consumer.consume(num_messages=10_000, timeout=0.05)
+            now = clock()
+            # Skip the producers' primers (null values, see produce) and error events.
+            good = [
+                (m.value(), m.partition())
+                for m in messages
+                if m.error() is None and m.value() is not None
+            ]
+            receiver.take_batch(good, now)
+            receiver.checked(now)
+            link.add_received(len(good))
+    finally:
+        consumer.close()
+    return receiver.result()

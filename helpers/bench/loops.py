@@ -1,0 +1,150 @@
+"""The send and receive loops every broker's worker shares: warm-up first, then a fixed count
+or a fixed duration, as fast as possible or paced at a fixed rate; and on the receiving side,
+verification of every body plus latency histograms when the run measures latency.
+
+A broker's worker supplies only `send(body)` (and what "flush" means for it) or hands received
+bodies to `Receiver.take`. Not for process management (see `processes`).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from zlib import crc32
+
+from .histogram import encode, new_histogram, record_ns
+from .pacing import FixedRate
+from .payload import HEADER, BodyMaker, ReceivedTally, SentTally
+from .settings import Workload
+
+clock = time.monotonic_ns
+CHECK_EVERY = 1000  # unpaced sends between two looks at the clock in a fixed-duration run
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def send_all(
+    producer_id: int,
+    workload: Workload,
+    send: Callable[[bytes], None],
+    flush: Callable[[], int],
+) -> dict:
+    """Warm-up, then the measured messages; returns the sent tally and the measured window.
+
+    Without a rate, the warm-up is flushed before the clock starts, so the measured phase
+    begins with an empty pipeline and ends when `flush()` says everything was acknowledged
+    (`flush` returns how many messages were *not*). With a rate, messages follow one schedule
+    and carry their intended send time (see `pacing`).
+    """
+    maker = BodyMaker(producer_id, workload.message_bytes, workload.payload)
+    tally = SentTally(producer_id)
+    loop = _paced(FixedRate(workload.rate)) if workload.rate else _flat
+    seq = loop(maker, tally, send, 0, workload.warmup, True)
+    if not workload.rate:
+        tally.failed += flush()
+    start_ns, cpu_start = clock(), cpu_seconds()
+    if workload.count is not None:
+        seq = loop(maker, tally, send, seq, workload.count, False)
+    else:
+        deadline = start_ns + int(workload.duration_s * 1e9)
+        chunk = 1 if workload.rate else CHECK_EVERY  # a paced send is slow: check every time
+        while clock() < deadline:
+            seq = loop(maker, tally, send, seq, chunk, False)
+    tally.failed += flush()
+    return {
+        "sent": tally,
+        "start_ns": start_ns,
+        "end_ns": clock(),
+        "cpu_s": cpu_seconds() - cpu_start,
+    }
+
+
+def _flat(maker, tally, send, first: int, count: int, warmup: bool) -> int:
+    """Send `count` bodies as fast as `send` takes them; returns the next sequence number.
+
+    One loop with local names and no call but the client's: this loop is what a Python
+    producer's throughput is made of.
+    """
+    pack, pid, flag, crc = HEADER.pack, maker.producer_id, int(warmup), crc32
+    tails, kinds = maker.tails, len(maker.tails)
+    checksum = 0
+    for seq in range(first, first + count):
+        now = clock()
+        body = pack(pid, flag, seq, now, now) + tails[seq % kinds]
+        send(body)
+        checksum += crc(body)
+    tally.add_sent(count, checksum, warmup)
+    return first + count
+
+
+def _paced(pacer: FixedRate):
+    def loop(maker, tally, send, first: int, count: int, warmup: bool) -> int:
+        for seq in range(first, first + count):
+            intended = pacer.wait(seq)
+            body = maker.make(seq, intended, clock(), warmup)
+            send(body)
+            tally.add(body, warmup)
+        return first + count
+
+    return loop
+
+
+class Receiver:
+    """Verifies every body it is given and, for latency runs, records two latencies per
+    measured message: from its intended send time (the honest one) and from its actual send
+    time (what a load generator with coordinated omission would report).
+
+    The consumer's window starts at the last check that found no measured message yet
+    (`checked`), not at the arrival of the first one: the messages of a batch arrived during
+    the interval before it, and a small run can arrive in one batch.
+    """
+
+    def __init__(self, measure_latency: bool) -> None:
+        self.tally = ReceivedTally()
+        self.measure_latency = measure_latency
+        self.intended, self.naive = new_histogram(), new_histogram()
+        self.first_ns: int | None = None  # start of the window of the measured messages
+        self.last_ns: int | None = None
+        self.checked_ns = clock()
+        self.cpu_start = cpu_seconds()
+
+    def checked(self, now_ns: int) -> None:
+        """The consumer looked (and received whatever it received) at `now_ns`."""
+        if self.first_ns is None:
+            self.checked_ns = now_ns
+
+    def take_batch(self, bodies_and_lanes: list[tuple[bytes, int]], now_ns: int) -> None:
+        """Many bodies received at `now_ns` (e.g. one consume() call)."""
+        if self.measure_latency:
+            for body, lane in bodies_and_lanes:
+                self.take(body, lane, now_ns)
+            return
+        if self.tally.add_batch(bodies_and_lanes) and self.first_ns is None:
+            self.first_ns = self.checked_ns
+        self.last_ns = now_ns
+
+    def take(self, body: bytes, lane: int, now_ns: int) -> None:
+        warmup, intended_ns, sent_ns = self.tally.add(body, lane)
+        self.last_ns = now_ns
+        if warmup:
+            return
+        if self.first_ns is None:
+            self.first_ns = self.checked_ns
+        if self.measure_latency:
+            record_ns(self.intended, now_ns - intended_ns)
+            record_ns(self.naive, now_ns - sent_ns)
+
+    def result(self, **extra: object) -> dict:
+        return {
+            "received": self.tally,
+            "first_ns": self.first_ns,
+            "last_ns": self.last_ns,
+            "cpu_s": cpu_seconds() - self.cpu_start,
+            "intended": encode(self.intended) if self.measure_latency else None,
+            "naive": encode(self.naive) if self.measure_latency else None,
+            **extra,
+        }

@@ -1,0 +1,212 @@
+"""Producer and consumer processes for one run: started together, released at once, counted
+together, and never left behind.
+
+One Python process runs one client loop, so the Global Interpreter Lock of one loop never
+slows another (Kafka's and RabbitMQ's Java tools use threads for the same purpose). Processes
+come from a fork server that has the worker modules imported already, so starting one costs a
+fork, not a fresh interpreter.
+
+Protocol: a worker connects, says `ready()`, waits for the start signal, works, and returns a
+result dict. Consumers stop once the consumers together have received what the producers report
+having sent, or when nothing arrives for `idle_s` after that is known (messages were lost), or at
+the run's deadline. Not for what a worker does with its broker (see the `*_workers` modules).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_module
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+WORKER_MODULES = [
+    "helpers.bench.kafka_workers",
+    "helpers.bench.rabbitmq_workers",
+    "helpers.bench.redis_workers",
+]
+
+Worker = Callable[[dict, "Link"], dict]
+_context: Any = None
+
+
+def context() -> Any:
+    global _context
+    if _context is None:
+        _context = mp.get_context("forkserver")
+        _context.set_forkserver_preload(WORKER_MODULES)
+    return _context
+
+
+class RunFailed(RuntimeError):
+    """A worker process failed or a run missed its deadline; the message says which and why."""
+
+
+class Link:
+    """What the parent and the workers of one run share."""
+
+    def __init__(self, ctx: Any, idle_s: float) -> None:
+        self.events = ctx.Queue()
+        self.start = ctx.Event()
+        self.stop = ctx.Event()
+        self.expected = ctx.Value("q", -1)  # messages the producers sent; -1 until known
+        self.received = ctx.Value("q", 0)
+        self.idle_s = idle_s
+        self._known_since: float | None = None
+        self._last_total = -1
+
+    # --- worker side -------------------------------------------------------------------
+    def ready(self) -> None:
+        self.events.put(("ready", None))
+
+    def wait_start(self, timeout_s: float = 120.0) -> None:
+        if not self.start.wait(timeout_s):
+            raise TimeoutError("the run never started")
+
+    def add_received(self, count: int) -> None:
+        with self.received.get_lock():
+            self.received.value += count
+
+    def consumers_done(self) -> bool:
+        """True once everything sent was received, or nothing more came for `idle_s`."""
+        if self.stop.is_set():
+            return True
+        expected, total = self.expected.value, self.received.value
+        if expected < 0:
+            return False
+        if total >= expected:
+            return True
+        now = time.monotonic()
+        if self._known_since is None or total != self._last_total:
+            self._known_since, self._last_total = now, total
+        return now - self._known_since > self.idle_s
+
+
+@dataclass
+class RunOutcome:
+    producers: list[dict]
+    consumers: list[dict]
+    seconds: float
+
+
+def run(
+    producer: Worker,
+    consumer: Worker,
+    producer_specs: list[dict],
+    consumer_specs: list[dict],
+    *,
+    overlap: bool,
+    timeout_s: float = 300.0,
+    idle_s: float = 10.0,
+    progress: str | None = None,
+) -> RunOutcome:
+    """Run the producers and consumers; `overlap` False runs the consumers after the producers
+    are done (like Kafka's ProducerPerformance then ConsumerPerformance)."""
+    ctx = context()
+    link = Link(ctx, idle_s)
+    began = time.monotonic()
+    deadline = began + timeout_s
+    started: list[Any] = []
+    results: dict[tuple[str, int], dict] = {}
+    bar = _progress_bar(progress) if progress else None
+    try:
+        if overlap:
+            _start(ctx, link, consumer, "consumer", consumer_specs, started, results, deadline)
+        _start(ctx, link, producer, "producer", producer_specs, started, results, deadline)
+        link.start.set()
+        _collect(link, "producer", len(producer_specs), started, results, deadline, bar)
+        sent = sum(r["sent"].count for key, r in results.items() if key[0] == "producer")
+        link.expected.value = sent
+        if bar is not None:
+            bar.total = sent
+        if not overlap:
+            _start(ctx, link, consumer, "consumer", consumer_specs, started, results, deadline)
+        _collect(link, "consumer", len(consumer_specs), started, results, deadline, bar)
+    finally:
+        link.stop.set()
+        _reap(started)
+        if bar is not None:
+            bar.n = link.received.value
+            bar.close()
+    return RunOutcome(
+        producers=[results[("producer", i)] for i in range(len(producer_specs))],
+        consumers=[results[("consumer", i)] for i in range(len(consumer_specs))],
+        seconds=time.monotonic() - began,
+    )
+
+
+def _main(worker: Worker, role: str, index: int, spec: dict, link: Link) -> None:
+    try:
+        result = worker(spec, link)
+        link.events.put(("result", (role, index, result)))
+    except BaseException:
+        link.events.put(("error", (role, index, traceback.format_exc(limit=6))))
+
+
+def _start(ctx, link, worker, role, specs, started, results, deadline) -> None:
+    processes = []
+    for index, spec in enumerate(specs):
+        process = ctx.Process(
+            target=_main, args=(worker, role, index, spec, link), name=f"bench-{role}-{index}"
+        )
+        process.daemon = True  # never outlives the notebook or script that started it
+        process.start()
+        processes.append(process)
+    started.extend(processes)
+    ready = 0
+    while ready < len(processes):
+        kind, payload = _next_event(link, started, deadline)
+        if kind == "ready":
+            ready += 1
+        else:
+            _handle(kind, payload, results)
+
+
+def _collect(link, role, count, started, results, deadline, bar=None) -> None:
+    while sum(1 for key in results if key[0] == role) < count:
+        kind, payload = _next_event(link, started, deadline, bar)
+        _handle(kind, payload, results)
+
+
+def _handle(kind: str, payload: Any, results: dict) -> None:
+    if kind == "error":
+        role, index, text = payload
+        raise RunFailed(f"{role} {index} failed:\n{text}")
+    if kind == "result":
+        role, index, result = payload
+        results[(role, index)] = result
+
+
+def _next_event(link: Link, started: list, deadline: float, bar=None) -> tuple[str, Any]:
+    while True:
+        try:
+            return link.events.get(timeout=0.2)
+        except queue_module.Empty:
+            pass
+        if bar is not None:
+            bar.n = link.received.value
+            bar.refresh()
+        dead = [p for p in started if p.exitcode not in (None, 0)]
+        if dead:
+            raise RunFailed(f"{dead[0].name} died with exit code {dead[0].exitcode}")
+        if time.monotonic() > deadline:
+            link.stop.set()  # consumers report what they have; producers stop sending
+            raise RunFailed("the run missed its deadline: see the broker's health and load")
+
+
+def _progress_bar(label: str):
+    from tqdm.auto import tqdm
+
+    # Messages received so far; the total is known once the producers report what they sent.
+    return tqdm(total=None, desc=label, unit="msg", leave=False)
+
+
+def _reap(processes: list) -> None:
+    for process in processes:
+        process.join(timeout=10)
+    for process in processes:
+        if process.is_alive():  # only our own children, by their handle
+            process.terminate()
+            process.join(timeout=5)

@@ -1,0 +1,79 @@
+"""Transactional producing for the tuning notebook: what a transaction costs per size, what a
+read_committed consumer sees, and the broker's bound on `transaction.timeout.ms`.
+
+In one process (a transaction is one producer's), with confluent-kafka. Not for the
+exactly-once lessons under crashes (notebook 04).
+"""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+
+from helpers.brokers import kafka_config
+from helpers.naming import unique_name
+
+from .payload import filler
+
+
+def run(topic: str, count: int, per_transaction: int, *, message_bytes: int = 100) -> dict:
+    """Produce `count` messages in transactions of `per_transaction`, then count them back with
+    a read_committed consumer. Returns the throughput and the counts."""
+    producer = Producer(
+        {**kafka_config(), "transactional.id": unique_name("bench-tx"), "linger.ms": 5}
+    )
+    producer.init_transactions(30)  # fences older instances of this id, gets a producer id
+    body, began = filler(message_bytes), time.monotonic()
+    for start in range(0, count, per_transaction):
+        producer.begin_transaction()
+        for _ in range(min(per_transaction, count - start)):
+            producer.produce(topic, body)
+        producer.commit_transaction(30)  # flushes, then writes the commit markers
+    seconds = time.monotonic() - began
+    return {
+        "per_transaction": per_transaction,
+        "transactions": -(-count // per_transaction),
+        "throughput_msg_s": count / seconds,
+        "committed_read": len(read_committed(topic)),
+    }
+
+
+def read_committed(topic: str, idle_s: float = 0.5) -> list[bytes]:
+    """Every committed message of a one-partition topic, as a read_committed consumer sees it."""
+    reader = Consumer(
+        {
+            **kafka_config(),
+            "group.id": unique_name("bench-tx-reader"),
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        reader.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        values, quiet_since = [], time.monotonic()
+        while time.monotonic() - quiet_since < idle_s:
+            batch = [m for m in reader.consume(1000, 0.2) if m.error() is None]
+            if batch:
+                values += [m.value() for m in batch]
+                quiet_since = time.monotonic()
+        return values
+    finally:
+        reader.close()
+
+
+def init_with_timeout(timeout_ms: int) -> str:
+    """Try init_transactions with this `transaction.timeout.ms`: "ok", or the broker's error
+    name (a timeout above the broker's transaction.max.timeout.ms is refused)."""
+    producer = Producer(
+        {
+            **kafka_config(),
+            "transactional.id": unique_name("bench-tx"),
+            "transaction.timeout.ms": timeout_ms,
+        }
+    )
+    try:
+        producer.init_transactions(30)
+    except KafkaException as exc:
+        return exc.args[0].name()
+    return "ok"

@@ -1,0 +1,390 @@
+"""The benchmark harness measures correctly: percentiles and the coordinated-omission correction
+on known inputs, verification catching every kind of damage, the native tools' output parsed from
+text they really printed, and one short real run per broker where what arrived equals what was
+sent. No assert here is about speed."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from helpers import bench
+from helpers.bench import histogram, tuning
+from helpers.bench.native import kafka_tools, perftest, redis_benchmark
+from helpers.bench.pacing import FakeClock, simulated_stall
+from helpers.bench.payload import HEADER, BodyMaker, ReceivedTally, SentTally, verify
+
+# --- percentiles ---------------------------------------------------------------------------
+
+
+def test_histogram_of_known_latencies_gives_known_percentiles():
+    h = bench.from_ms(range(1, 1001))  # 1, 2, ..., 1000 ms
+    values = bench.summary_ms(h)
+    assert values["p50_ms"] == pytest.approx(500, rel=1e-3)
+    assert values["p99_ms"] == pytest.approx(990, rel=1e-3)
+    assert values["p999_ms"] == pytest.approx(999, rel=1e-3)
+    assert values["samples"] == 1000 and values["mean_ms"] == pytest.approx(500.5, rel=1e-3)
+
+
+def test_histograms_merge_across_processes():
+    left, right = bench.from_ms([1.0] * 90), bench.from_ms([10.0] * 10)
+    merged = histogram.merge([histogram.encode(left), histogram.encode(right)])
+    assert merged.get_total_count() == 100
+    assert histogram.count_at_or_above_ms(merged, 5) == 10
+
+
+# --- coordinated omission ------------------------------------------------------------------
+
+
+def test_a_100_ms_stall_at_1000_per_s_delays_about_100_messages():
+    # 2000 sends at 1000/s, each taking 0.05 ms except send 500, which takes 100 ms.
+    from_intended, from_actual = simulated_stall(stall_at=500, stall_ms=100)
+    honest, naive = bench.from_ms(from_intended), bench.from_ms(from_actual)
+    # Timed from the intended send time, every message the stall held up shows it...
+    assert 95 <= histogram.count_at_or_above_ms(honest, 1.0) <= 110
+    assert bench.summary_ms(honest)["p99_ms"] > 50
+    # ...timed from the actual send time, only the stalled send does: p99 hides it.
+    assert histogram.count_at_or_above_ms(naive, 1.0) == 1
+    assert bench.summary_ms(naive)["p99_ms"] < 0.1
+
+
+def test_hdr_correction_restores_the_hidden_samples():
+    _, from_actual = simulated_stall(stall_at=500, stall_ms=100)
+    repaired = bench.corrected(from_actual, interval_ms=1.0)
+    assert histogram.count_at_or_above_ms(repaired, 1.0) == 100  # 100, 99, ..., 1 ms
+    assert repaired.get_total_count() == 2000 + 99
+
+
+def test_the_pacer_keeps_its_schedule_after_a_stall():
+    clock = FakeClock()
+    pacer = bench.FixedRate(1000, clock=clock.now, sleep=clock.sleep, spin_ns=0)
+    start = clock.now()
+    assert pacer.wait(0) == start
+    clock.sleep(0.010)  # 10 ms late: messages 1..10 are overdue
+    assert [pacer.wait(i) - start for i in (1, 5, 10)] == [1_000_000, 5_000_000, 10_000_000]
+    assert clock.now() == start + 10_000_000  # overdue ones were not delayed further
+    assert pacer.wait(20) == start + 20_000_000 == clock.now()  # then it waits again
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+def sent_and_bodies(count: int = 100, producer: int = 0) -> tuple[SentTally, list[bytes]]:
+    maker, sent = BodyMaker(producer, 100), SentTally(producer)
+    bodies = [maker.make(seq, seq, seq, warmup=seq < 10) for seq in range(count)]
+    for seq, body in enumerate(bodies):
+        sent.add(body, warmup=seq < 10)
+    return sent, bodies
+
+
+def received(bodies: list[bytes], lane: int = 0) -> ReceivedTally:
+    tally = ReceivedTally()
+    tally.add_batch([(body, lane) for body in bodies])
+    return tally
+
+
+def test_every_message_once_and_unchanged_verifies():
+    sent, bodies = sent_and_bodies()
+    check = verify([sent], [received(bodies)])
+    assert check.ok and check.unique == 100 and check.missing == check.duplicates == 0
+
+
+def test_a_lost_message_is_caught():
+    sent, bodies = sent_and_bodies()
+    check = verify([sent], [received(bodies[:40] + bodies[41:])])
+    assert not check.ok and check.missing == 1 and not check.checksum_ok
+
+
+def test_a_duplicated_message_is_caught_within_and_across_consumers():
+    sent, bodies = sent_and_bodies()
+    within = verify([sent], [received([*bodies, bodies[7]])])
+    across = verify([sent], [received(bodies[:60]), received(bodies[59:])])
+    assert not within.ok and within.duplicates == 1
+    assert not across.ok and across.duplicates == 1 and across.missing == 0
+
+
+def test_a_changed_message_is_caught_by_the_checksum():
+    sent, bodies = sent_and_bodies()
+    changed = bytearray(bodies[50])
+    changed[-1] ^= 0x01  # one bit of the payload, header intact
+    check = verify([sent], [received([*bodies[:50], bytes(changed), *bodies[51:]])])
+    assert check.missing == 0 and check.duplicates == 0 and not check.checksum_ok and not check.ok
+
+
+def test_reordering_is_counted_per_lane_only():
+    sent, bodies = sent_and_bodies()
+    swapped = verify([sent], [received([*bodies[:20], bodies[21], bodies[20], *bodies[22:]])])
+    assert swapped.out_of_order == 1 and swapped.ok  # complete and unchanged, but reordered
+    tally = ReceivedTally()  # two partitions, each in order, interleaved
+    tally.add_batch([(b, seq % 2) for seq, b in enumerate(bodies)])
+    assert tally.out_of_order == 0
+
+
+def test_two_producers_are_told_apart():
+    sent_a, bodies_a = sent_and_bodies(producer=0)
+    sent_b, bodies_b = sent_and_bodies(producer=1)
+    check = verify([sent_a, sent_b], [received(bodies_a + bodies_b[:-1])])
+    assert check.sent == 200 and check.missing == 1
+
+
+def test_bodies_have_exactly_the_message_size_and_a_readable_header():
+    body = BodyMaker(3, 1000).make(42, 7, 8, warmup=True)
+    assert len(body) == 1000 and HEADER.unpack_from(body) == (3, 1, 42, 7, 8)
+    with pytest.raises(ValueError):
+        BodyMaker(0, HEADER.size - 1)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def test_workload_splits_over_producers_without_losing_messages():
+    w = bench.Workload(count=10, warmup=5, rate=100)
+    shares = [w.share(i, 3) for i in range(3)]
+    assert sum(s.count for s in shares) == 10 and sum(s.warmup for s in shares) == 5
+    assert sum(s.rate for s in shares) == pytest.approx(100)
+    with pytest.raises(ValueError):
+        bench.Workload(count=10, duration_s=1)
+
+
+def test_both_kafka_clients_get_the_same_values_under_their_own_names():
+    k = bench.KafkaSettings(linger_ms=20, batch_size=65536, compression="lz4", fetch_wait_max_ms=7)
+    java, librdkafka = k.java_producer(), k.librdkafka_producer()
+    for key in ("acks", "linger.ms", "batch.size", "compression.type", "enable.idempotence"):
+        assert java[key] == librdkafka[key]
+    assert k.java_consumer()["fetch.max.wait.ms"] == k.librdkafka_consumer()["fetch.wait.max.ms"]
+    text = bench.settings_text(k, 100)
+    assert "linger.ms=20" in text and "batch.size=65536" in text and "compression.type=lz4" in text
+
+
+def test_summary_pairs_python_with_native_of_the_same_settings():
+    k = bench.KafkaSettings()
+    other = bench.KafkaSettings(linger_ms=50)
+    rows = []
+    for settings, client, value in (
+        (k, "python", 300.0),
+        (k, "python", 500.0),
+        (k, "native", 200.0),
+        (other, "python", 100.0),
+    ):
+        row = bench.results.base_row(
+            settings, bench.Workload(), client=client, tool="t", mode="produce", repeat=0
+        )
+        rows.append(bench.results.with_throughput(row, value, 1.0))
+    table = bench.summary(bench.frame(rows)).set_index(["client", "settings"])
+    python = table.loc[("python", bench.settings_text(k, 100))]
+    assert python["throughput_msg_s"] == 400 and python["repeats"] == 2
+    assert python["ratio_to_native"] == 2.0
+    assert math.isnan(table.loc[("python", bench.settings_text(other, 100)), "ratio_to_native"])
+
+
+def tuning_inputs():
+    batching = pd.DataFrame(
+        {"throughput_msg_s": [1, 2, 3, 4, 5, 6.0], "p99_ms": [1, 2, 50, 1.5, 6, 51.0]},
+        index=pd.MultiIndex.from_product(
+            [[16384, 1048576], [0, 5, 50]], names=["batch.size", "linger.ms"]
+        ),
+    )
+    codecs = pd.DataFrame(
+        {"ratio_to_none": [1, 0.2, 0.3], "producer_cpu_us_per_msg": [3, 20, 5.0]},
+        index=["none", "gzip", "lz4"],
+    )
+    acks = pd.DataFrame({"throughput_msg_s": [3, 2, 1.0]}, index=["0", "1", "all"])
+    fetch = pd.DataFrame(
+        {"p50_ms": [1, 20, 250.0]},
+        index=pd.MultiIndex.from_tuples(
+            [(1, 500), (1024, 100), (65536, 500)], names=["fetch.min.bytes", "fetch.wait.max.ms"]
+        ),
+    )
+    return batching, codecs, acks, fetch
+
+
+def test_recommendations_follow_their_stated_rules():
+    batching, codecs, _, fetch = tuning_inputs()
+    chosen = tuning.recommendations(batching, codecs, fetch)["set"]
+    assert chosen["highest throughput"] == "batch.size=1048576, linger.ms=50"
+    assert chosen["lowest p99 latency"] == "batch.size=16384, linger.ms=0"
+    assert chosen["throughput with p99 ≤ 2× the lowest"] == "batch.size=1048576, linger.ms=0"
+    assert chosen["fewest bytes on disk"] == "compression.type=gzip"
+    assert chosen.filter(like="small and cheap").iloc[0] == "compression.type=lz4"
+    assert chosen["lowest consumer latency"] == "fetch.min.bytes=1, fetch.wait.max.ms=500"
+
+
+def test_optimization_lines_are_judged_by_the_data():
+    batching, codecs, acks, fetch = tuning_inputs()
+    assert set(tuning.optimization_lines(batching, codecs, acks, fetch)["holds here"]) == {"yes"}
+    acks_reversed = acks.assign(throughput_msg_s=[1, 2, 3.0])
+    lines = tuning.optimization_lines(batching, codecs, acks_reversed, fetch)
+    assert lines.loc["acks", "holds here"] == "no"
+
+
+# --- the native tools' output, as they print it ------------------------------------------------
+
+PRODUCER_PERFORMANCE = """\
+Warmup first 50000 records. Steady state results will print after the complete test summary.
+200000 records sent, 180505.415162 records/sec (17.21 MB/sec), 21.24 ms avg latency, 423.00 ms \
+max latency, 13 ms 50th, 71 ms 95th, 75 ms 99th, 84 ms 99.9th.
+150000 steady state records sent, 346420.323326 records/sec (33.04 MB/sec), 21.18 ms avg \
+latency, 86.00 ms max latency, 11 ms 50th, 72 ms 95th, 75 ms 99th, 84 ms 99.9th.
+"""
+
+CONSUMER_PERFORMANCE = """\
+start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, \
+rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+2026-11-27 08:16:03:665, 2026-11-27 08:16:04:718, 19.0735, 18.1135, 200000, 189933.5233, 475, \
+578, 32.9991, 346020.7612
+"""
+
+END_TO_END_LATENCY = """\
+0\t151.11904800000002
+1000\t0.968677
+Avg latency: 2.6752 ms
+Percentiles: 50th = 0, 99th = 24, 99.9th = 151
+"""
+
+PERF_TEST = """\
+id: test-081620-447, starting producer #0, channel #0
+id: test-081620-447, time 1.001 s, sent: 16954 msg/s, received: 13300 msg/s, min/median/75th/95th\
+/99th consumer latency: 1240/365771/417271/435056/444370 µs
+id: test-081620-447, time 2.002 s, sent: 19292 msg/s, received: 21846 msg/s, min/median/75th/95th\
+/99th consumer latency: 197/24471/78949/294887/352499 µs
+id: test-081620-447, time 3.000 s, sent: 31011 msg/s, received: 30197 msg/s, min/median/75th/95th\
+/99th consumer latency: 1238/47785/59273/88660/106494 µs
+test stopped (Producer reached message limit, Consumer reached message limit)
+id: test-081620-447, sending rate avg: 24096 msg/s
+id: test-081620-447, receiving rate avg: 24096 msg/s
+id: test-081620-447, consumer latency min/median/75th/95th/99th 597/51376/86469/413028/442324 µs
+"""
+
+REDIS_BENCHMARK = """\
+"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms",\
+"max_latency_ms"
+"xadd probe-s1 * d xxxx","262123.19","0.225","0.040","0.191","0.415","1.271","6.023"
+"""
+
+
+def test_producer_performance_steady_state_line_is_the_figure():
+    parsed = kafka_tools.parse_producer_performance(PRODUCER_PERFORMANCE)
+    assert parsed["steady_state"] and parsed["records"] == 150000
+    assert parsed["records_s"] == pytest.approx(346420.323326)
+    total_only = PRODUCER_PERFORMANCE.splitlines()[1]
+    assert kafka_tools.parse_producer_performance(total_only)["records"] == 200000
+
+
+def test_consumer_performance_fetch_time_excludes_the_group_join():
+    parsed = kafka_tools.parse_consumer_performance(CONSUMER_PERFORMANCE)
+    assert parsed["records"] == 200000 and parsed["rebalance_ms"] == 475
+    assert parsed["records"] / parsed["fetch_s"] == pytest.approx(parsed["fetch_records_s"], 1e-3)
+
+
+def test_end_to_end_latency_average_without_the_first_record():
+    parsed = kafka_tools.parse_end_to_end_latency(END_TO_END_LATENCY, records=2000)
+    assert (parsed["p50_ms"], parsed["p99_ms"], parsed["p999_ms"]) == (0, 24, 151)
+    assert parsed["first_ms"] == pytest.approx(151.119, 1e-4)
+    assert parsed["mean_after_first_ms"] == pytest.approx((2.6752 * 2000 - 151.119) / 1999, 1e-4)
+
+
+def test_perftest_rates_leave_out_the_warm_up_interval():
+    parsed = perftest.parse_perftest(PERF_TEST)
+    assert parsed["sent_msg_s"] == 24096 and parsed["intervals"] == 3
+    assert parsed["steady_sent_msg_s"] == (19292 + 31011) / 2
+    assert parsed["steady_received_msg_s"] == (21846 + 30197) / 2
+    assert parsed["median_ms"] == 51.376 and parsed["p99_ms"] == 442.324
+
+
+def test_log_dirs_sizes_add_up_per_topic():
+    text = (
+        '{"brokers":[{"broker":1,"logDirs":[{"partitions":[{"partition":"a-b-0","size":10},'
+        '{"partition":"a-b-1","size":5},{"partition":"c-0","size":7}],"error":null,'
+        '"logDir":"/d"}]}],"version":1}'
+    )
+    assert kafka_tools.parse_log_dirs(text, ["a-b", "c", "x"]) == {"a-b": 15, "c": 7, "x": 0}
+
+
+def test_java_client_config_log_is_read_block_by_block():
+    text = (
+        "noise\nProducerConfig values: \n\tacks = -1\n\tbatch.size = 16384\n"
+        "\tlinger.ms = 5\nafter\n\tnot = this\n"
+    )
+    values = kafka_tools.parse_config_values(text, "ProducerConfig")
+    assert values == {"acks": "-1", "batch.size": "16384", "linger.ms": "5"}
+
+
+def test_redis_benchmark_csv():
+    parsed = redis_benchmark.parse_redis_benchmark_csv(REDIS_BENCHMARK)
+    assert parsed["rps"] == 262123.19 and parsed["p50_ms"] == 0.191 and parsed["max_ms"] == 6.023
+
+
+def test_unreadable_tool_output_is_a_clear_error():
+    with pytest.raises(bench.native.ToolFailed, match="ProducerPerformance"):
+        kafka_tools.parse_producer_performance("Exception in thread main")
+
+
+def test_perftest_arguments_mirror_the_settings():
+    settings = bench.RabbitMQSettings(
+        confirms=True, persistent=True, prefetch=50, multi_ack_every=10, producers=2
+    )
+    args = perftest.arguments(settings, bench.Workload(count=None, duration_s=2, rate=100), "q", 3)
+    joined = " ".join(args)
+    for expected in (
+        "-x 2",
+        "-c 1",
+        "-f persistent",
+        "-q 50",
+        "-A 10",
+        "-r 50",
+        "-u q",
+        "--predeclared",
+        "-z 3",
+    ):
+        assert expected in joined
+
+
+# --- one short real run per broker ---------------------------------------------------------
+
+TINY = bench.Workload(count=2000, warmup=200)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        bench.KafkaSettings(partitions=2, consumers=2),
+        bench.RabbitMQSettings(),
+        bench.RedisSettings(producers=2, pipeline=16),
+    ],
+    ids=["kafka", "rabbitmq", "redis"],
+)
+def test_a_short_real_run_receives_exactly_what_was_sent(broker_endpoints, settings):
+    rows = bench.throughput(settings, TINY, progress=False)
+    assert list(rows["mode"]) == ["produce", "consume"]
+    assert (rows["sent"] == 2200).all() and (rows["received"] == 2200).all()
+    assert (rows["missing"] == 0).all() and (rows["duplicates"] == 0).all()
+    assert rows["verified"].all() and (rows["out_of_order"] == 0).all()
+
+
+def test_a_short_latency_run_times_every_measured_message(broker_endpoints):
+    rows = bench.latency(
+        bench.RedisSettings(pipeline=1, producers=1),
+        bench.Workload(count=300, warmup=50, rate=500),
+        progress=False,
+    )
+    [row] = rows.to_dict("records")
+    assert row["verified"] and row["received"] == 350
+    assert not math.isnan(row["p50_ms"]) and not math.isnan(row["p99_naive_ms"])
+
+
+def test_native_tools_run_with_the_same_settings(broker_endpoints):
+    kafka = bench.KafkaSettings()
+    redis = bench.RedisSettings(producers=2, pipeline=16)
+    rows = pd.concat(
+        [
+            bench.native.throughput(kafka, bench.Workload(count=5000, warmup=500)),
+            bench.native.throughput(redis, bench.Workload(count=5000, warmup=0)),
+        ]
+    )
+    assert set(rows["tool"]) == {"ProducerPerformance", "ConsumerPerformance", "redis-benchmark"}
+    assert (rows[rows["tool"] == "ConsumerPerformance"]["received"] == 5500).all()
+    assert rows[rows["tool"] == "redis-benchmark"]["verified"].all()  # 5000 XADDs or a few more
+    assert rows[rows["broker"] == "kafka"]["settings"].nunique() == 1
+    assert (rows["throughput_msg_s"] > 0).all()
