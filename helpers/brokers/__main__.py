@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cluster", action="store_true", help="the three-node clusters instead (up/down/status)"
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(
+        argv
+    )  # `up --cluster kafka` as well as `up kafka --cluster`
     brokers = tuple(args.brokers) or BROKERS
     if args.cluster:
         return cluster_main(args.action, brokers)

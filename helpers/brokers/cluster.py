@@ -94,6 +94,24 @@ def stop_node(cluster: str, index: int, kind: str | None = None) -> None:
         raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
 
 
+def pause_node(cluster: str, index: int, kind: str | None = None) -> None:
+    """SIGSTOP one node: alive but frozen, as in a long GC pause or a stuck disk. It answers
+    nothing until `resume_node`."""
+    _signal_alive(node(cluster, index, kind), signal.SIGSTOP)
+
+
+def resume_node(cluster: str, index: int, kind: str | None = None) -> None:
+    """SIGCONT a paused node: it carries on from where it was frozen."""
+    _signal_alive(node(cluster, index, kind), signal.SIGCONT)
+
+
+def _signal_alive(n: Node, sig: signal.Signals) -> None:
+    pid = state.running_pid(n.name)
+    if pid is None:
+        raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
+    native._send(pid, sig, whole_group=True)
+
+
 def start_node(cluster: str, index: int, kind: str | None = None, timeout_s: float = 120) -> float:
     """Start one node again on its data; the seconds until it answers."""
     began = time.monotonic()
