@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+from typing import NotRequired, TypedDict
 
 POOL = 1024
 SKUS = [f"SKU-{n:05d}" for n in range(400)]
@@ -50,8 +51,33 @@ WORDS = [
 ]
 
 
-def order_event(rng: random.Random, number: int) -> dict:
-    items = [
+class Item(TypedDict):
+    sku: str
+    quantity: int
+    unit_price: float
+
+
+class Shipping(TypedDict):
+    city: str
+    postcode: str
+
+
+class OrderEvent(TypedDict):
+    type: str
+    version: int
+    order_id: str
+    customer_id: str
+    status: str
+    currency: str
+    items: list[Item]
+    total: float
+    shipping: Shipping
+    placed_at: str
+    notes: NotRequired[str]  # the padding, added by `pool`
+
+
+def order_event(rng: random.Random, number: int) -> OrderEvent:
+    items: list[Item] = [
         {
             "sku": rng.choice(SKUS),
             "quantity": rng.randint(1, 5),

@@ -77,7 +77,8 @@ def count_at_or_above_ms(histogram: HdrHistogram, threshold_ms: float) -> int:
 
 
 def encode(histogram: HdrHistogram) -> str:
-    return histogram.encode().decode()
+    encoded: bytes = histogram.encode()  # base64 of the compressed histogram
+    return encoded.decode()
 
 
 def merge(encoded: Iterable[str]) -> HdrHistogram:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -19,6 +19,7 @@ from helpers.brokers import kafka_config
 from helpers.naming import unique_name
 
 from . import kafka_workers
+from .kafka_workers import ConsumerSpec, ProducerSpec
 from .plan import Plan
 from .settings import KafkaSettings, Workload
 
@@ -44,10 +45,11 @@ def consumer_config(settings: KafkaSettings, group: str) -> dict[str, object]:
 @functools.lru_cache(maxsize=1)
 def _admin(bootstrap: str) -> AdminClient:
     # One per process: a client created and dropped per call makes librdkafka log purges.
-    return AdminClient(kafka_config(bootstrap))
+    config: dict[str, str | int | float | bool] = {**kafka_config(bootstrap)}
+    return AdminClient(config)
 
 
-def create_topic(name: str, partitions: int, config: dict | None = None) -> str:
+def create_topic(name: str, partitions: int, config: Mapping[str, object] | None = None) -> str:
     admin = _admin(kafka_config()["bootstrap.servers"])
     future = admin.create_topics(
         [NewTopic(name, partitions, -1, config={k: str(v) for k, v in (config or {}).items()})],
@@ -69,8 +71,12 @@ def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         metadata = admin.list_topics(topic, timeout=5).topics.get(topic)
-        ready = metadata and not metadata.error and len(metadata.partitions) == partitions
-        if ready and all(p.leader >= 0 for p in metadata.partitions.values()):
+        if (
+            metadata is not None
+            and not metadata.error
+            and len(metadata.partitions) == partitions
+            and all(p.leader >= 0 for p in metadata.partitions.values())
+        ):
             return
         time.sleep(0.1)
     raise TimeoutError(f"topic {topic} had no leader for every partition after 30 s")
@@ -90,10 +96,10 @@ def delete(names: list[str]) -> None:
 @contextlib.contextmanager
 def prepared(
     settings: KafkaSettings, workload: Workload, latency: bool, keep: bool = False
-) -> Iterator[Plan]:
+) -> Iterator[Plan[ProducerSpec, ConsumerSpec]]:
     topic = create_topic(unique_name("bench-kafka"), settings.partitions)
     try:
-        producers = [
+        producers: list[ProducerSpec] = [
             {
                 "config": producer_config(settings),
                 "topic": topic,
@@ -103,7 +109,7 @@ def prepared(
             for i in range(settings.producers)
         ]
         group = unique_name("bench-kafka")
-        consumers = [
+        consumers: list[ConsumerSpec] = [
             {
                 "config": consumer_config(settings, group),
                 "topic": topic,

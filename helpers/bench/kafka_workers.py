@@ -7,15 +7,40 @@ Not for creating topics or choosing settings (see `kafka_bench`).
 
 from __future__ import annotations
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from typing import TypedDict
 
-from .loops import Receiver, clock, send_all
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from .loops import ConsumerResult, ProducerResult, Receiver, clock, send_all
+from .processes import Link
+from .settings import Workload
 
 
-def produce(spec: dict, link) -> dict:
+class ProducerSpec(TypedDict):
+    config: dict[str, str]  # librdkafka's producer properties, complete
+    topic: str
+    producer_id: int
+    workload: Workload  # this producer's share
+
+
+class ConsumerSpec(TypedDict):
+    config: dict[str, object]  # librdkafka's consumer properties, complete
+    topic: str
+    partitions: list[int]  # assigned, not subscribed
+    latency: bool
+
+
+def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
     failed = [0]
 
-    def on_delivery(error, _message) -> None:
+    def on_delivery(error: KafkaError | None, _message: Message) -> None:
         if error is not None:
             failed[0] += 1
 
@@ -53,7 +78,7 @@ def produce(spec: dict, link) -> dict:
     return send_all(spec["producer_id"], spec["workload"], send, flush)
 
 
-def consume(spec: dict, link) -> dict:
+def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
     consumer = Consumer(spec["config"])
     topic = spec["topic"]
     # Learn the leaders first: assigned before the metadata is known, librdkafka retries its
@@ -78,9 +103,11 @@ def consume(spec: dict, link) -> dict:
             now = clock()
             # Skip the producers' primers (null values, see produce) and error events.
             good = [
-                (m.value(), m.partition())
+                (value, partition)
                 for m in messages
-                if m.error() is None and m.value() is not None
+                if m.error() is None
+                and (value := m.value()) is not None
+                and (partition := m.partition()) is not None  # always, in a record
             ]
             receiver.take_batch(good, now)
             receiver.checked(now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
+from typing import TypedDict
 from zlib import crc32
 
 from .histogram import encode, new_histogram, record_ns
@@ -21,6 +22,31 @@ from .settings import Workload
 clock = time.monotonic_ns
 CHECK_EVERY = 1000  # unpaced sends between two looks at the clock in a fixed-duration run
 
+Send = Callable[[bytes], None]
+# (maker, tally, send, first sequence number, count, warm-up) -> the next sequence number
+Loop = Callable[[BodyMaker, SentTally, Send, int, int, bool], int]
+
+
+class ProducerResult(TypedDict):
+    """What a producer process hands back: its tally and its measured window."""
+
+    sent: SentTally
+    start_ns: int
+    end_ns: int
+    cpu_s: float
+
+
+class ConsumerResult(TypedDict):
+    """What a consumer process hands back: its tally, the window of its measured messages
+    (None when none arrived) and, for latency runs, its two histograms, encoded."""
+
+    received: ReceivedTally
+    first_ns: int | None
+    last_ns: int | None
+    cpu_s: float
+    intended: str | None
+    naive: str | None
+
 
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
@@ -30,9 +56,9 @@ def cpu_seconds() -> float:
 def send_all(
     producer_id: int,
     workload: Workload,
-    send: Callable[[bytes], None],
+    send: Send,
     flush: Callable[[], int],
-) -> dict:
+) -> ProducerResult:
     """Warm-up, then the measured messages; returns the sent tally and the measured window.
 
     Without a rate, the warm-up is flushed before the clock starts, so the measured phase
@@ -42,7 +68,7 @@ def send_all(
     """
     maker = BodyMaker(producer_id, workload.message_bytes, workload.payload)
     tally = SentTally(producer_id)
-    loop = _paced(FixedRate(workload.rate)) if workload.rate else _flat
+    loop: Loop = _paced(FixedRate(workload.rate)) if workload.rate else _flat
     seq = loop(maker, tally, send, 0, workload.warmup, True)
     if not workload.rate:
         tally.failed += flush()
@@ -50,6 +76,7 @@ def send_all(
     if workload.count is not None:
         seq = loop(maker, tally, send, seq, workload.count, False)
     else:
+        assert workload.duration_s is not None  # a Workload has exactly one of the two
         deadline = start_ns + int(workload.duration_s * 1e9)
         chunk = 1 if workload.rate else CHECK_EVERY  # a paced send is slow: check every time
         while clock() < deadline:
@@ -63,7 +90,9 @@ def send_all(
     }
 
 
-def _flat(maker, tally, send, first: int, count: int, warmup: bool) -> int:
+def _flat(
+    maker: BodyMaker, tally: SentTally, send: Send, first: int, count: int, warmup: bool
+) -> int:
     """Send `count` bodies as fast as `send` takes them; returns the next sequence number.
 
     One loop with local names and no call but the client's: this loop is what a Python
@@ -81,8 +110,10 @@ def _flat(maker, tally, send, first: int, count: int, warmup: bool) -> int:
     return first + count
 
 
-def _paced(pacer: FixedRate):
-    def loop(maker, tally, send, first: int, count: int, warmup: bool) -> int:
+def _paced(pacer: FixedRate) -> Loop:
+    def loop(
+        maker: BodyMaker, tally: SentTally, send: Send, first: int, count: int, warmup: bool
+    ) -> int:
         for seq in range(first, first + count):
             intended = pacer.wait(seq)
             body = maker.make(seq, intended, clock(), warmup)
@@ -138,7 +169,7 @@ class Receiver:
             record_ns(self.intended, now_ns - intended_ns)
             record_ns(self.naive, now_ns - sent_ns)
 
-    def result(self, **extra: object) -> dict:
+    def result(self) -> ConsumerResult:
         return {
             "received": self.tally,
             "first_ns": self.first_ns,
@@ -146,5 +177,4 @@ class Receiver:
             "cpu_s": cpu_seconds() - self.cpu_start,
             "intended": encode(self.intended) if self.measure_latency else None,
             "naive": encode(self.naive) if self.measure_latency else None,
-            **extra,
         }

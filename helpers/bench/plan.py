@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from .settings import Settings
 
+ProducerSpec = TypeVar("ProducerSpec")  # a broker's `*_workers.ProducerSpec`
+ConsumerSpec = TypeVar("ConsumerSpec")
+
 
 @dataclass
-class Plan:
+class Plan(Generic[ProducerSpec, ConsumerSpec]):
     settings: Settings  # as run (e.g. with the Redis server's AOF settings filled in)
-    producer_specs: list[dict]
-    consumer_specs: list[dict]
+    producer_specs: list[ProducerSpec]
+    consumer_specs: list[ConsumerSpec]
     names: list[str]  # the topic, queues or streams the run used

@@ -20,7 +20,13 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from multiprocessing.context import BaseContext, ForkServerContext
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any, Protocol, TypeVar
+
+from .loops import ConsumerResult, ProducerResult
 
 WORKER_MODULES = [
     "helpers.bench.kafka_workers",
@@ -28,11 +34,27 @@ WORKER_MODULES = [
     "helpers.bench.redis_workers",
 ]
 
-Worker = Callable[[dict, "Link"], dict]
-_context: Any = None
+Spec = TypeVar("Spec")  # what one worker process is told: a broker's ProducerSpec or ConsumerSpec
+ProducerSpec = TypeVar("ProducerSpec")
+ConsumerSpec = TypeVar("ConsumerSpec")
+Result = TypeVar("Result")
+Worker = Callable[[Spec, "Link"], Result]
+# (role, index) -> what that worker returned, as it came out of the events queue
+Results = dict[tuple[str, int], Any]
+_context: ForkServerContext | None = None
 
 
-def context() -> Any:
+class ProgressBar(Protocol):
+    """What the runner uses of a tqdm bar: messages received so far, of a total once known."""
+
+    total: float | None
+    n: float
+
+    def refresh(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def context() -> ForkServerContext:
     global _context
     if _context is None:
         _context = mp.get_context("forkserver")
@@ -47,12 +69,14 @@ class RunFailed(RuntimeError):
 class Link:
     """What the parent and the workers of one run share."""
 
-    def __init__(self, ctx: Any, idle_s: float) -> None:
-        self.events = ctx.Queue()
+    def __init__(self, ctx: BaseContext, idle_s: float) -> None:
+        # ("ready", None), ("result", (role, index, result)) or ("error", (role, index, text))
+        self.events: Queue[tuple[str, Any]] = ctx.Queue()
         self.start = ctx.Event()
         self.stop = ctx.Event()
-        self.expected = ctx.Value("q", -1)  # messages the producers sent; -1 until known
-        self.received = ctx.Value("q", 0)
+        # messages the producers sent; -1 until known
+        self.expected: Synchronized[int] = ctx.Value("q", -1)
+        self.received: Synchronized[int] = ctx.Value("q", 0)
         self.idle_s = idle_s
         self._known_since: float | None = None
         self._last_total = -1
@@ -86,16 +110,16 @@ class Link:
 
 @dataclass
 class RunOutcome:
-    producers: list[dict]
-    consumers: list[dict]
+    producers: list[ProducerResult]
+    consumers: list[ConsumerResult]
     seconds: float
 
 
 def run(
-    producer: Worker,
-    consumer: Worker,
-    producer_specs: list[dict],
-    consumer_specs: list[dict],
+    producer: Worker[ProducerSpec, ProducerResult],
+    consumer: Worker[ConsumerSpec, ConsumerResult],
+    producer_specs: list[ProducerSpec],
+    consumer_specs: list[ConsumerSpec],
     *,
     overlap: bool,
     timeout_s: float = 300.0,
@@ -108,8 +132,8 @@ def run(
     link = Link(ctx, idle_s)
     began = time.monotonic()
     deadline = began + timeout_s
-    started: list[Any] = []
-    results: dict[tuple[str, int], dict] = {}
+    started: list[BaseProcess] = []
+    results: Results = {}
     bar = _progress_bar(progress) if progress else None
     try:
         if overlap:
@@ -137,7 +161,7 @@ def run(
     )
 
 
-def _main(worker: Worker, role: str, index: int, spec: dict, link: Link) -> None:
+def _main(worker: Worker[Spec, Result], role: str, index: int, spec: Spec, link: Link) -> None:
     try:
         result = worker(spec, link)
         link.events.put(("result", (role, index, result)))
@@ -145,7 +169,16 @@ def _main(worker: Worker, role: str, index: int, spec: dict, link: Link) -> None
         link.events.put(("error", (role, index, traceback.format_exc(limit=6))))
 
 
-def _start(ctx, link, worker, role, specs, started, results, deadline) -> None:
+def _start(
+    ctx: ForkServerContext,
+    link: Link,
+    worker: Worker[Spec, Result],
+    role: str,
+    specs: list[Spec],
+    started: list[BaseProcess],
+    results: Results,
+    deadline: float,
+) -> None:
     processes = []
     for index, spec in enumerate(specs):
         process = ctx.Process(
@@ -164,13 +197,21 @@ def _start(ctx, link, worker, role, specs, started, results, deadline) -> None:
             _handle(kind, payload, results)
 
 
-def _collect(link, role, count, started, results, deadline, bar=None) -> None:
+def _collect(
+    link: Link,
+    role: str,
+    count: int,
+    started: list[BaseProcess],
+    results: Results,
+    deadline: float,
+    bar: ProgressBar | None = None,
+) -> None:
     while sum(1 for key in results if key[0] == role) < count:
         kind, payload = _next_event(link, started, deadline, bar)
         _handle(kind, payload, results)
 
 
-def _handle(kind: str, payload: Any, results: dict) -> None:
+def _handle(kind: str, payload: Any, results: Results) -> None:
     if kind == "error":
         role, index, text = payload
         raise RunFailed(f"{role} {index} failed:\n{text}")
@@ -179,7 +220,9 @@ def _handle(kind: str, payload: Any, results: dict) -> None:
         results[(role, index)] = result
 
 
-def _next_event(link: Link, started: list, deadline: float, bar=None) -> tuple[str, Any]:
+def _next_event(
+    link: Link, started: list[BaseProcess], deadline: float, bar: ProgressBar | None = None
+) -> tuple[str, Any]:
     while True:
         try:
             return link.events.get(timeout=0.2)
@@ -196,14 +239,14 @@ def _next_event(link: Link, started: list, deadline: float, bar=None) -> tuple[s
             raise RunFailed("the run missed its deadline: see the broker's health and load")
 
 
-def _progress_bar(label: str):
+def _progress_bar(label: str) -> ProgressBar:
     from tqdm.auto import tqdm
 
     # Messages received so far; the total is known once the producers report what they sent.
     return tqdm(total=None, desc=label, unit="msg", leave=False)
 
 
-def _reap(processes: list) -> None:
+def _reap(processes: list[BaseProcess]) -> None:
     for process in processes:
         process.join(timeout=10)
     for process in processes:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from pika.adapters.blocking_connection import BlockingChannel
+
 from helpers.brokers import endpoint
 from helpers.naming import unique_name
 
 from . import rabbitmq_workers
 from .plan import Plan
+from .rabbitmq_workers import ConsumerSpec, ProducerSpec
 from .settings import RabbitMQSettings, Workload
 
 TOOL = "pika"
@@ -43,7 +46,7 @@ delete = delete_queues
 
 
 @contextlib.contextmanager
-def _channel() -> Iterator:
+def _channel() -> Iterator[BlockingChannel]:
     connection = rabbitmq_workers._connect(endpoint("rabbitmq").url)
     try:
         yield connection.channel()
@@ -62,11 +65,11 @@ def consumer_queues(index: int, queues: list[str], consumers: int) -> list[tuple
 @contextlib.contextmanager
 def prepared(
     settings: RabbitMQSettings, workload: Workload, latency: bool, keep: bool = False
-) -> Iterator[Plan]:
+) -> Iterator[Plan[ProducerSpec, ConsumerSpec]]:
     queues = declare_queues(settings, "bench-rabbitmq")
     url = endpoint("rabbitmq").url  # carries the password: specs are never printed
     try:
-        producers = [
+        producers: list[ProducerSpec] = [
             {
                 "url": url,
                 "queue": queues[i % len(queues)],
@@ -77,7 +80,7 @@ def prepared(
             }
             for i in range(settings.producers)
         ]
-        consumers = [
+        consumers: list[ConsumerSpec] = [
             {
                 "url": url,
                 "queues": consumer_queues(i, queues, settings.consumers),

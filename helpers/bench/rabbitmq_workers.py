@@ -8,12 +8,42 @@ same exchange and queue), persistent or not, waiting for each confirm when asked
 
 from __future__ import annotations
 
-import pika
-from pika.exceptions import NackError, UnroutableError
+from typing import TypedDict
 
-from .loops import Receiver, clock, send_all
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import NackError, UnroutableError
+from pika.spec import Basic
+
+from .loops import ConsumerResult, ProducerResult, Receiver, clock, send_all
+from .processes import Link
+from .settings import Workload
 
 EXCHANGE = "amq.direct"
+
+
+class ProducerSpec(TypedDict):
+    url: str  # carries the password: never printed
+    queue: str  # the routing key on EXCHANGE
+    confirms: bool
+    persistent: bool
+    producer_id: int
+    workload: Workload  # this producer's share
+
+
+class ConsumerSpec(TypedDict):
+    url: str
+    queues: list[tuple[str, int]]  # (queue, lane)
+    prefetch: int
+    auto_ack: bool
+    multi_ack_every: int
+    latency: bool
+
+
+class _AckState(TypedDict):
+    unacked: int  # delivered since the last ack
+    tag: int | None  # the last delivery tag
+    new: int  # delivered since the last report to the link
 
 
 def _connect(url: str) -> pika.BlockingConnection:
@@ -23,7 +53,7 @@ def _connect(url: str) -> pika.BlockingConnection:
     return pika.BlockingConnection(params)
 
 
-def produce(spec: dict, link) -> dict:
+def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
     connection = _connect(spec["url"])
     channel = connection.channel()
     if spec["confirms"]:
@@ -52,15 +82,21 @@ def produce(spec: dict, link) -> dict:
         connection.close()
 
 
-def consume(spec: dict, link) -> dict:
+def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
     connection = _connect(spec["url"])
     channel = connection.channel()
     channel.basic_qos(prefetch_count=spec["prefetch"])
     receiver = Receiver(spec["latency"])
     auto_ack, every = spec["auto_ack"], spec["multi_ack_every"]
-    state = {"unacked": 0, "tag": None, "new": 0}
+    state: _AckState = {"unacked": 0, "tag": None, "new": 0}
 
-    def on_message(ch, method, _properties, body: bytes, lane: int) -> None:
+    def on_message(
+        ch: BlockingChannel,
+        method: Basic.Deliver,
+        _properties: pika.BasicProperties,
+        body: bytes,
+        lane: int,
+    ) -> None:
         receiver.take(body, lane, clock())
         state["new"] += 1
         if not auto_ack:

@@ -19,6 +19,7 @@ from helpers.naming import unique_name
 
 from . import redis_workers
 from .plan import Plan
+from .redis_workers import ConsumerSpec, ProducerSpec
 from .settings import RedisSettings, Workload
 
 TOOL = "redis-py"
@@ -39,7 +40,7 @@ def server_persistence(r: redis.Redis) -> dict[str, str]:
         values = r.config_get("append*")
     except redis.ResponseError:
         return {"appendonly": "unknown", "appendfsync": "unknown"}
-    return {key: values.get(key, "unknown") for key in ("appendonly", "appendfsync")}
+    return {key: values.get(key) or "unknown" for key in ("appendonly", "appendfsync")}
 
 
 @contextlib.contextmanager
@@ -49,6 +50,7 @@ def appendfsync(r: redis.Redis, mode: str | None) -> Iterator[None]:
         yield
         return
     before = r.config_get("appendfsync")["appendfsync"]
+    assert before is not None  # redis-py types every CONFIG GET value Optional
     r.config_set("appendfsync", mode)
     try:
         yield
@@ -67,7 +69,7 @@ def delete(names: list[str]) -> None:
 @contextlib.contextmanager
 def prepared(
     settings: RedisSettings, workload: Workload, latency: bool, keep: bool = False
-) -> Iterator[Plan]:
+) -> Iterator[Plan[ProducerSpec, ConsumerSpec]]:
     r = client()
     streams = [unique_name(f"bench-redis-{i}") for i in range(settings.streams)]
     url = endpoint("redis").url  # may carry a password: specs are never printed
@@ -76,7 +78,7 @@ def prepared(
             r.xgroup_create(name, GROUP, id="0", mkstream=True)
         with appendfsync(r, settings.appendfsync):
             as_run = dataclasses.replace(settings, server=server_persistence(r))
-            producers = [
+            producers: list[ProducerSpec] = [
                 {
                     "url": url,
                     "stream": streams[i % len(streams)],
@@ -87,7 +89,7 @@ def prepared(
                 for i in range(settings.producers)
             ]
             lanes = list(enumerate(streams))
-            consumers = [
+            consumers: list[ConsumerSpec] = [
                 {
                     "url": url,
                     "streams": [(name, lane) for lane, name in lanes[i :: settings.consumers]]

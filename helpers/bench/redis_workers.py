@@ -8,21 +8,67 @@ streams or groups (see `redis_bench`).
 
 from __future__ import annotations
 
+from typing import Any, Protocol, TypedDict, cast
+
 import redis
 
-from .loops import Receiver, clock, send_all
+from .loops import ConsumerResult, ProducerResult, Receiver, clock, send_all
+from .processes import Link
+from .settings import Workload
 
 FIELD = b"d"
+Entry = tuple[bytes, dict[bytes, bytes]]  # (entry id, fields)
+
+
+class ProducerSpec(TypedDict):
+    url: str  # may carry a password: never printed
+    stream: str
+    pipeline: int  # XADDs per round trip
+    producer_id: int
+    workload: Workload  # this producer's share
+
+
+class ConsumerSpec(TypedDict):
+    url: str
+    streams: list[tuple[str, int]]  # (stream, lane)
+    group: str
+    name: str  # the consumer's name in the group
+    read_count: int
+    latency: bool
+
+
+class CommandQueue(Protocol):
+    """The two calls the producer makes on a redis-py pipeline (which leaves execute_command
+    unannotated)."""
+
+    def execute_command(self, *args: str | bytes) -> object: ...
+    def execute(self) -> list[Any]: ...
+
+
+class StreamReader(Protocol):
+    """XREADGROUP of a client made by `_client`. redis-py types its reply as the union of its
+    shapes in every protocol and response mode; with its default (legacy) responses and bytes,
+    not decoded, it has one, written here."""
+
+    def xreadgroup(
+        self,
+        groupname: str,
+        consumername: str,
+        streams: dict[str, str],
+        count: int | None = None,
+        block: int | None = None,
+        noack: bool = False,
+    ) -> list[tuple[bytes, list[Entry]]]: ...  # per stream: [name, entries]
 
 
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=60)
 
 
-def produce(spec: dict, link) -> dict:
+def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
     client = _client(spec["url"])
     client.ping()  # connect before the clock starts
-    pipe = client.pipeline(transaction=False)  # plain pipelining, no MULTI/EXEC
+    pipe: CommandQueue = client.pipeline(transaction=False)  # plain pipelining, no MULTI/EXEC
     queue_command, execute = pipe.execute_command, pipe.execute
     stream, depth, queued = spec["stream"], spec["pipeline"], [0]
 
@@ -47,15 +93,16 @@ def produce(spec: dict, link) -> dict:
         client.close()
 
 
-def consume(spec: dict, link) -> dict:
+def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
     client = _client(spec["url"])
+    reader = cast(StreamReader, client)  # legacy replies, bytes: see StreamReader
     lanes = {name.encode(): lane for name, lane in spec["streams"]}
     streams = {name: ">" for name, _lane in spec["streams"]}  # '>': entries never delivered
     receiver = Receiver(spec["latency"])
     link.ready()
     try:
         while not link.consumers_done():
-            reply = client.xreadgroup(
+            reply = reader.xreadgroup(
                 spec["group"], spec["name"], streams, count=spec["read_count"], block=50, noack=True
             )
             now, got = clock(), 0

@@ -15,7 +15,9 @@ native row of the same settings (`ratio_to_native`). Not for running anything.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -54,13 +56,16 @@ COLUMNS = [
     "measures",
 ]
 SUMMARY_KEYS = ["broker", "client", "mode", "message_bytes", "rate_msg_s", "settings"]
+# One result row: column -> value (str, number, bool, or NaN where not measured), plus one column
+# per fairness setting of its broker.
+Row = dict[str, Any]
 
 
 def base_row(
     settings: Settings, workload: Workload, *, client: str, tool: str, mode: str, repeat: int
-) -> dict:
+) -> Row:
     """A row with its identity and settings filled in and every figure NaN."""
-    row = dict.fromkeys(COLUMNS, NAN)
+    row: Row = dict.fromkeys(COLUMNS, NAN)
     row.update(
         broker=broker_of(settings),
         client=client,
@@ -76,7 +81,7 @@ def base_row(
     return row
 
 
-def with_throughput(row: dict, messages: float, seconds: float) -> dict:
+def with_throughput(row: Row, messages: float, seconds: float) -> Row:
     row["seconds"] = seconds
     row["throughput_msg_s"] = messages / seconds if seconds > 0 else NAN
     row["throughput_mb_s"] = row["throughput_msg_s"] * row["message_bytes"] / 1e6
@@ -91,7 +96,7 @@ def python_rows(
     tool: str,
     latency: bool,
     repeat: int,
-) -> list[dict]:
+) -> list[Row]:
     """The rows of one Python run: produce + consume, or latency; each with its verification."""
     check = verify(
         [p["sent"] for p in outcome.producers], [c["received"] for c in outcome.consumers]
@@ -107,7 +112,7 @@ def python_rows(
         "processes": len(outcome.producers) + len(outcome.consumers),
     }
 
-    def row(mode: str, cpu: float) -> dict:
+    def row(mode: str, cpu: float) -> Row:
         made = base_row(settings, workload, client="python", tool=tool, mode=mode, repeat=repeat)
         return {**made, **common, "cpu_s": cpu}
 
@@ -140,15 +145,16 @@ def python_rows(
     return [produced, consumed]
 
 
-def _latencies(outcome: RunOutcome) -> dict:
-    intended = summary_ms(merge(c["intended"] for c in outcome.consumers))
-    naive = summary_ms(merge(c["naive"] for c in outcome.consumers))
+def _latencies(outcome: RunOutcome) -> dict[str, float]:
+    # Every consumer of a latency run recorded both histograms.
+    intended = summary_ms(merge(h for c in outcome.consumers if (h := c["intended"]) is not None))
+    naive = summary_ms(merge(h for c in outcome.consumers if (h := c["naive"]) is not None))
     values = {column: intended[column] for column in LATENCY_COLUMNS}
     values.update({f"{k[:-3]}_naive_ms": naive[k] for k in ("p50_ms", "p99_ms", "p999_ms")})
     return values
 
 
-def frame(rows: list[dict]) -> pd.DataFrame:
+def frame(rows: list[Row]) -> pd.DataFrame:
     """Rows as a DataFrame: the standard columns first, then the settings columns."""
     data = pd.DataFrame(rows)
     extra = [c for c in data.columns if c not in COLUMNS]
@@ -180,12 +186,13 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _compare(record: dict, native: pd.DataFrame) -> dict[str, float]:
+def _compare(record: dict[Hashable, Any], native: pd.DataFrame) -> dict[str, float]:
     values = dict.fromkeys(("ratio_to_native", "mean_minus_native_ms", "p50_minus_native_ms"), NAN)
     key = (record["broker"], record["mode"], record["message_bytes"], record["settings"])
     if record["client"] != "python" or key not in native.index:
         return values
-    reference = native.loc[key]
+    reference = native.xs(key)  # the row of that full (MultiIndex) key
+    assert isinstance(reference, pd.Series)
     if record["mode"] != "latency":
         values["ratio_to_native"] = _ratio(
             record["throughput_msg_s"], reference["throughput_msg_s"]

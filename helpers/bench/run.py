@@ -11,13 +11,43 @@ processes. Not for the native tools (see `native`).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
+
 import pandas as pd
 
 from . import kafka_bench, processes, rabbitmq_bench, redis_bench
-from .results import frame, python_rows
-from .settings import Settings, Workload, broker_of
+from .loops import ConsumerResult, ProducerResult
+from .plan import Plan
+from .processes import Link
+from .results import Row, frame, python_rows
+from .settings import KafkaSettings, RabbitMQSettings, Settings, Workload, broker_of
 
-ADAPTERS = {"kafka": kafka_bench, "rabbitmq": rabbitmq_bench, "redis": redis_bench}
+SettingsT = TypeVar("SettingsT", bound=Settings)
+SettingsT_contra = TypeVar("SettingsT_contra", contravariant=True)
+ProducerSpec = TypeVar("ProducerSpec")
+ConsumerSpec = TypeVar("ConsumerSpec")
+
+
+class Adapter(Protocol[SettingsT_contra, ProducerSpec, ConsumerSpec]):
+    """What a broker's `*_bench` module provides: the harness runs every broker through it."""
+
+    TOOL: str
+    OVERLAP_THROUGHPUT: bool
+
+    def produce(self, spec: ProducerSpec, link: Link) -> ProducerResult: ...
+    def consume(self, spec: ConsumerSpec, link: Link) -> ConsumerResult: ...
+    def prepared(
+        self, settings: SettingsT_contra, workload: Workload, latency: bool, keep: bool = False
+    ) -> AbstractContextManager[Plan[ProducerSpec, ConsumerSpec]]: ...
+    def delete(self, names: list[str]) -> None: ...
+
+
+ADAPTERS: dict[str, Adapter[Any, Any, Any]] = {
+    "kafka": kafka_bench,
+    "rabbitmq": rabbitmq_bench,
+    "redis": redis_bench,
+}
 
 
 def throughput(
@@ -41,15 +71,30 @@ def latency(settings: Settings, workload: Workload, *, progress: bool = True) ->
 def delete_targets(rows: pd.DataFrame) -> None:
     """Delete what runs made with `keep=True` left behind."""
     for (broker, target), _ in rows.groupby(["broker", "target"]):
-        ADAPTERS[broker].delete(target.split(","))
+        ADAPTERS[str(broker)].delete(str(target).split(","))
 
 
 def _measure(
     settings: Settings, workload: Workload, *, latency: bool, progress: bool, keep: bool
 ) -> pd.DataFrame:
-    adapter = ADAPTERS[broker_of(settings)]
+    """The broker's adapter by the type of its settings (each takes only its own)."""
+    if isinstance(settings, KafkaSettings):
+        return _repeats(kafka_bench, settings, workload, latency, progress, keep)
+    if isinstance(settings, RabbitMQSettings):
+        return _repeats(rabbitmq_bench, settings, workload, latency, progress, keep)
+    return _repeats(redis_bench, settings, workload, latency, progress, keep)
+
+
+def _repeats(
+    adapter: Adapter[SettingsT, ProducerSpec, ConsumerSpec],
+    settings: SettingsT,
+    workload: Workload,
+    latency: bool,
+    progress: bool,
+    keep: bool,
+) -> pd.DataFrame:
     label = f"{broker_of(settings)} {'latency' if latency else 'throughput'}"
-    rows: list[dict] = []
+    rows: list[Row] = []
     for repeat in range(workload.repeats):
         with adapter.prepared(settings, workload, latency, keep) as plan:
             outcome = processes.run(
@@ -72,5 +117,6 @@ def _timeout_s(workload: Workload) -> float:
     # Generous: a deadline exists so a stuck broker cannot hang a notebook, not to judge speed.
     if workload.duration_s is not None:
         return 120 + 3 * workload.duration_s
+    assert workload.count is not None  # a Workload has exactly one of count and duration_s
     seconds_at_rate = (workload.count + workload.warmup) / workload.rate if workload.rate else 0
     return 300 + 2 * seconds_at_rate
