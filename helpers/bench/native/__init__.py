@@ -13,41 +13,48 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..results import frame
-from ..settings import KafkaSettings, RabbitMQSettings, RedisSettings, Settings, Workload
+from ..results import Row, frame
+from ..settings import KafkaSettings, RabbitMQSettings, Settings, Workload
 from . import kafka_tools, perftest, redis_benchmark
 from .java import ToolFailed
 
 
 def throughput(settings: Settings, workload: Workload) -> pd.DataFrame:
-    runner = {
-        KafkaSettings: kafka_tools.throughput,
-        RabbitMQSettings: _perftest_throughput,
-        RedisSettings: redis_benchmark.throughput,
-    }[type(settings)]
     return frame(
-        [row for r in range(workload.repeats) for row in runner(settings, workload, repeat=r)]
+        [row for r in range(workload.repeats) for row in _throughput(settings, workload, r)]
     )
 
 
 def latency(settings: Settings, workload: Workload) -> pd.DataFrame:
-    runner = {
-        KafkaSettings: kafka_tools.latency,
-        RabbitMQSettings: _perftest_latency,
-        RedisSettings: redis_benchmark.latency,
-    }[type(settings)]
-    return frame(
-        [row for r in range(workload.repeats) for row in runner(settings, workload, repeat=r)]
-    )
+    return frame([row for r in range(workload.repeats) for row in _latency(settings, workload, r)])
 
 
-def _perftest_throughput(settings, workload, *, repeat):
+def _throughput(settings: Settings, workload: Workload, repeat: int) -> list[Row]:
+    """One repeat of the broker's tool, chosen by the type of its settings."""
+    if isinstance(settings, KafkaSettings):
+        return kafka_tools.throughput(settings, workload, repeat=repeat)
+    if isinstance(settings, RabbitMQSettings):
+        return _perftest_throughput(settings, workload, repeat=repeat)
+    return redis_benchmark.throughput(settings, workload, repeat=repeat)
+
+
+def _latency(settings: Settings, workload: Workload, repeat: int) -> list[Row]:
+    if isinstance(settings, KafkaSettings):
+        return kafka_tools.latency(settings, workload, repeat=repeat)
+    if isinstance(settings, RabbitMQSettings):
+        return _perftest_latency(settings, workload, repeat=repeat)
+    return redis_benchmark.latency(settings, workload, repeat=repeat)
+
+
+def _perftest_throughput(
+    settings: RabbitMQSettings, workload: Workload, *, repeat: int
+) -> list[Row]:
     return [
         row for row in perftest.run(settings, workload, repeat=repeat) if row["mode"] != "latency"
     ]
 
 
-def _perftest_latency(settings, workload, *, repeat):
+def _perftest_latency(settings: RabbitMQSettings, workload: Workload, *, repeat: int) -> list[Row]:
     if not workload.rate:
         raise ValueError("a latency run needs a fixed rate: Workload(rate=...)")
     return [

@@ -74,7 +74,10 @@ def run(
 
 
 def perf_test_version() -> str:
-    return re.search(r"<perf-test.version>([^<]+)<", PERF_TEST_POM.read_text()).group(1)
+    found = re.search(r"<perf-test.version>([^<]+)<", PERF_TEST_POM.read_text())
+    if found is None:
+        raise ToolFailed(f"no <perf-test.version> in {PERF_TEST_POM}")
+    return found.group(1)
 
 
 def perf_test_lib() -> Path:

@@ -20,6 +20,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 from helpers.brokers import kafka_config
 from helpers.brokers.config import kafka_client_settings
@@ -27,11 +28,43 @@ from helpers.brokers.native import _kafka_lib_dir
 from helpers.naming import unique_name
 
 from ..kafka_bench import create_topic, delete_topic
-from ..results import base_row, with_throughput
+from ..results import Row, base_row, with_throughput
 from ..settings import KafkaSettings, Workload
 from .java import ToolFailed, run_java
 
 TOOLS = "org.apache.kafka.tools."
+
+
+class ProducerFigures(TypedDict):
+    """ProducerPerformance's steady-state line (else its total line)."""
+
+    records: int
+    steady_state: bool
+    records_s: float
+    avg_ack_ms: float
+    p50_ack_ms: int
+    p99_ack_ms: int
+
+
+class ConsumerFigures(TypedDict):
+    """ConsumerPerformance's result line."""
+
+    records: int
+    records_s: float
+    fetch_records_s: float  # without the group join
+    rebalance_ms: int
+    fetch_s: float
+
+
+class EndToEndFigures(TypedDict):
+    """EndToEndLatency's average and percentiles (whole ms, truncated)."""
+
+    mean_ms: float
+    first_ms: float  # the first record's, connecting included
+    mean_after_first_ms: float
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
 
 
 def _bootstrap() -> str:
@@ -47,7 +80,7 @@ def _properties(values: dict[str, str]) -> list[str]:
     return [f"{key}={value}" for key, value in values.items()]
 
 
-def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> list[dict]:
+def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
     """ProducerPerformance, then ConsumerPerformance on the same fresh topic: two rows."""
     if workload.count is None:
         raise ValueError("Kafka's tools take a record count: use Workload(count=...)")
@@ -134,7 +167,7 @@ def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) 
     return [produce_row, consume_row]
 
 
-def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> list[dict]:
+def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
     """EndToEndLatency on a fresh topic, with the producer and consumer settings it accepts."""
     if settings.acks not in ("1", "all"):
         raise ValueError("EndToEndLatency needs acks=1 or acks=all (it waits for each ack)")
@@ -301,7 +334,7 @@ def parse_log_dirs(text: str, topics: list[str]) -> dict[str, int]:
 _NUMBER = r"([\d.]+)"
 
 
-def parse_producer_performance(text: str) -> dict:
+def parse_producer_performance(text: str) -> ProducerFigures:
     """The steady-state line when there was a warm-up, else the total line."""
     pattern = (
         r"^(\d+) (steady state )?records sent, "
@@ -329,7 +362,7 @@ def parse_producer_performance(text: str) -> dict:
     }
 
 
-def parse_consumer_performance(text: str) -> dict:
+def parse_consumer_performance(text: str) -> ConsumerFigures:
     header = "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec"
     lines = text.splitlines()
     at = next((i for i, line in enumerate(lines) if line.startswith(header)), None)
@@ -346,7 +379,7 @@ def parse_consumer_performance(text: str) -> dict:
     }
 
 
-def parse_end_to_end_latency(text: str, records: int) -> dict:
+def parse_end_to_end_latency(text: str, records: int) -> EndToEndFigures:
     """Average, percentiles (whole ms, truncated) and the average without the first record,
     whose latency includes connecting and is printed on the first progress line ("0\t<ms>")."""
     avg = re.search(r"^Avg latency: " + _NUMBER + " ms", text, re.M)

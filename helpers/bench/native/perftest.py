@@ -17,16 +17,28 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TypedDict
 
 from helpers.brokers import endpoint
 
 from ..rabbitmq_bench import declare_queues, delete_queues
-from ..results import base_row
+from ..results import Row, base_row
 from ..settings import RabbitMQSettings, Workload
 from .java import ToolFailed, perf_test_lib, run_java
 
 MAIN = "com.rabbitmq.perf.PerfTest"
 WARMUP_INTERVALS = 1
+
+
+class PerfTestFigures(TypedDict):
+    sent_msg_s: float  # PerfTest's averages over the run
+    received_msg_s: float
+    steady_sent_msg_s: float  # over the interval lines after the warm-up
+    steady_received_msg_s: float
+    steady_seconds: float
+    intervals: int
+    median_ms: float  # consumer latency, from the actual send time
+    p99_ms: float
 
 
 def arguments(
@@ -73,13 +85,14 @@ def seconds_for(workload: Workload, settings: RabbitMQSettings) -> int:
     if workload.duration_s is not None:
         run = workload.duration_s
     elif workload.rate:
+        assert workload.count is not None  # a Workload has exactly one of count and duration_s
         run = workload.count / workload.rate
     else:
         raise ValueError("PerfTest runs for a time: use Workload(duration_s=...) or a rate")
     return math.ceil(run) + WARMUP_INTERVALS
 
 
-def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> list[dict]:
+def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
     """One PerfTest run: produce, consume and (with a rate) latency rows."""
     if settings.queues != 1:
         raise ValueError("the PerfTest comparison uses one queue")
@@ -97,14 +110,16 @@ def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> l
         delete_queues([queue])
     measured = parse_perftest(text)
     rows = []
-    for mode, key in (("produce", "sent_msg_s"), ("consume", "received_msg_s")):
+    for mode, steady in (
+        ("produce", measured["steady_sent_msg_s"]),
+        ("consume", measured["steady_received_msg_s"]),
+    ):
         row = base_row(
             settings, workload, client="native", tool="PerfTest", mode=mode, repeat=repeat
         )
         row.update(
             processes=1, measures=f"{mode} rate per second, first {WARMUP_INTERVALS} s left out"
         )
-        steady = measured[f"steady_{key}"]
         row["throughput_msg_s"] = steady
         row["throughput_mb_s"] = steady * workload.message_bytes / 1e6
         row["seconds"] = measured["steady_seconds"]
@@ -124,7 +139,7 @@ def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> l
     return rows
 
 
-def parse_perftest(text: str) -> dict:
+def parse_perftest(text: str) -> PerfTestFigures:
     intervals = [
         (float(t), int(sent), int(received))
         for t, sent, received in re.findall(

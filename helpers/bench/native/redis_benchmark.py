@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import io
 import shutil
+from typing import TypedDict
 from urllib.parse import unquote, urlsplit
 
 from helpers.brokers import endpoint
@@ -22,10 +23,22 @@ from helpers.naming import unique_name
 
 from ..payload import filler
 from ..redis_bench import appendfsync, client, server_persistence
-from ..results import base_row, with_throughput
+from ..results import Row, base_row, with_throughput
 from ..settings import RedisSettings, Workload
 from .java import ToolFailed
 from .java import run as run_command
+
+
+class RedisBenchmarkFigures(TypedDict):
+    rps: float
+    avg_ms: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class RedisBenchmarkRun(RedisBenchmarkFigures):
+    stream_length: int  # the XADDs the server really took
 
 
 def command(settings: RedisSettings, requests: int, stream: str) -> list[str]:
@@ -58,7 +71,9 @@ def command(settings: RedisSettings, requests: int, stream: str) -> list[str]:
     ]
 
 
-def _run(settings: RedisSettings, requests: int, message_bytes: int) -> tuple[dict, RedisSettings]:
+def _run(
+    settings: RedisSettings, requests: int, message_bytes: int
+) -> tuple[RedisBenchmarkRun, RedisSettings]:
     r = client()
     stream = unique_name("bench-redis-native")
     try:
@@ -74,12 +89,11 @@ def _run(settings: RedisSettings, requests: int, message_bytes: int) -> tuple[di
     finally:
         r.delete(stream)
         r.close()
-    measured = parse_redis_benchmark_csv(text)
-    measured["stream_length"] = length
+    measured: RedisBenchmarkRun = {**parse_redis_benchmark_csv(text), "stream_length": length}
     return measured, as_run
 
 
-def throughput(settings: RedisSettings, workload: Workload, *, repeat: int = 0) -> list[dict]:
+def throughput(settings: RedisSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
     if workload.count is None:
         raise ValueError("redis-benchmark takes a request count: use Workload(count=...)")
     measured, as_run = _run(settings, workload.count, workload.message_bytes)
@@ -100,7 +114,7 @@ def throughput(settings: RedisSettings, workload: Workload, *, repeat: int = 0) 
     return [with_throughput(row, length, length / measured["rps"])]
 
 
-def latency(settings: RedisSettings, workload: Workload, *, repeat: int = 0) -> list[dict]:
+def latency(settings: RedisSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
     one = dataclasses.replace(settings, producers=1, pipeline=1)
     count = workload.count or 10_000
     measured, as_run = _run(one, count, workload.message_bytes)
@@ -123,7 +137,7 @@ def latency(settings: RedisSettings, workload: Workload, *, repeat: int = 0) -> 
     return [row]
 
 
-def parse_redis_benchmark_csv(text: str) -> dict:
+def parse_redis_benchmark_csv(text: str) -> RedisBenchmarkFigures:
     lines = [line for line in text.splitlines() if line.startswith('"')]
     rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
     if not rows or "rps" not in rows[0]:
