@@ -6,13 +6,21 @@ Not for measuring (see `run`, `native`) or tabulating (see `results`).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 BROKER_COLORS = {"kafka": "tab:blue", "rabbitmq": "tab:orange", "redis": "tab:red"}
 PERCENTILE_STYLES = {"p50_ms": ("p50", "-"), "p99_ms": ("p99", "--"), "p999_ms": ("p99.9", ":")}
+
+
+def _color(broker: Hashable) -> str | None:
+    """The broker's colour, for a broker name as pandas hands it out (a group key or a cell)."""
+    return BROKER_COLORS.get(str(broker))
 
 
 def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, outside: bool = False) -> Axes:
@@ -32,7 +40,8 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, outside: bool = Fals
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         else:
             ax.legend(fontsize=8)
-    ax.figure.tight_layout()
+    if isinstance(ax.figure, Figure):  # not a SubFigure, which has no layout of its own
+        ax.figure.tight_layout()
     return ax
 
 
@@ -43,7 +52,7 @@ def throughput_by_size(summary: pd.DataFrame, mode: str = "consume") -> list[Axe
     for (broker, client), part in data.groupby(["broker", "client"]):
         part = part.sort_values("message_bytes")
         style = dict(
-            color=BROKER_COLORS.get(broker),
+            color=_color(broker),
             marker="o" if client == "python" else "s",
             linestyle="-" if client == "python" else "none",
             label=f"{broker} ({client})",
@@ -70,7 +79,7 @@ def latency_percentiles(rows: pd.DataFrame, x: str = "rate_msg_s", xlabel: str =
                 linestyle=linestyle,
                 marker="o",
                 markersize=3,
-                color=BROKER_COLORS.get(broker),
+                color=_color(broker),
                 label=f"{broker} {name}",
             )
     ax.set_yscale("log")
@@ -91,9 +100,7 @@ def ratio_to_native(summary: pd.DataFrame) -> Axes:
         for b, m, s in zip(data["broker"], data["mode"], data["message_bytes"], strict=True)
     ]
     _, ax = plt.subplots(figsize=(max(5, 1.1 * len(data)), 3.6))
-    bars = ax.bar(
-        labels, data["ratio_to_native"], color=[BROKER_COLORS.get(b) for b in data["broker"]]
-    )
+    bars = ax.bar(labels, data["ratio_to_native"], color=[_color(b) for b in data["broker"]])
     ax.bar_label(bars, fmt="{:.2f}", fontsize=8)
     ax.axhline(1.0, color="black", linewidth=0.8, label="as fast as the native tool")
     ax.legend(fontsize=8)
@@ -111,7 +118,7 @@ def ratio_by_size(summary: pd.DataFrame) -> Axes:
             part["message_bytes"],
             part["ratio_to_native"],
             marker="o",
-            color=BROKER_COLORS.get(broker),
+            color=_color(broker),
             linestyle="-" if mode == "produce" else "--",
             label=f"{broker} {mode}",
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -71,7 +72,7 @@ def _figures(rows: pd.DataFrame, table: pd.DataFrame, folder: Path) -> list[str]
     comparison = rows[experiment == "100-byte comparison"]
     by_size = rows[experiment == "message size"]
     latencies = rows[(rows["mode"] == "latency") & (rows["client"] == "python")]
-    drawings = {
+    drawings: dict[str, tuple[Callable[[pd.DataFrame], object], pd.DataFrame]] = {
         "ratio_to_native.png": (charts.ratio_to_native, comparison),
         "ratio_by_size.png": (charts.ratio_by_size, by_size),
         "throughput_by_size.png": (charts.throughput_by_size, by_size),

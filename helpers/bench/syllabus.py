@@ -58,7 +58,7 @@ def comparison(
     return table.set_index(["aspect", "broker"]).sort_index(level=0, sort_remaining=False)
 
 
-def _row(aspect: str, broker: str, measured: str, settings: str, holds: str) -> dict:
+def _row(aspect: str, broker: str, measured: str, settings: str, holds: str) -> dict[str, str]:
     return {
         "aspect": aspect,
         "broker": broker,
@@ -69,24 +69,24 @@ def _row(aspect: str, broker: str, measured: str, settings: str, holds: str) -> 
     }
 
 
-def _throughput(broker: str, table: pd.DataFrame) -> dict:
+def _throughput(broker: str, table: pd.DataFrame) -> dict[str, str]:
     # Each broker's best producer figure, from either client: a short run can leave a JVM tool
     # still compiling, and a pure-Python client can be the bottleneck; neither is the broker.
     produced = table[table["mode"] == "produce"]
     best = produced.groupby("broker")["throughput_msg_s"].max()
     ranked = best.rank(ascending=False)
     mine = table[(table["broker"] == broker) & (table["mode"] == "produce")].set_index("client")
+    per_s = mine["throughput_msg_s"]  # by client
     measured = (
-        f"{mine.loc['native', 'throughput_msg_s']:,.0f} msg/s native, "
-        f"{mine.loc['python', 'throughput_msg_s']:,.0f} msg/s Python (100 B, produce)"
+        f"{per_s['native']:,.0f} msg/s native, {per_s['python']:,.0f} msg/s Python (100 B, produce)"
     )
     expected = THROUGHPUT_RANK[SYLLABUS["Throughput"][broker]]
     place = int(ranked[broker])
     holds = f"yes: {_ordinal(place)} of 3" if place == expected else f"no: {_ordinal(place)} of 3"
-    return _row("Throughput", broker, measured, mine.loc["native", "settings"], holds)
+    return _row("Throughput", broker, measured, mine["settings"]["native"], holds)
 
 
-def _persistence(broker: str, table: pd.DataFrame) -> dict:
+def _persistence(broker: str, table: pd.DataFrame) -> dict[str, str]:
     produced = table[(table["mode"] == "produce") & (table["client"] == "python")]
     fast, safe = produced.iloc[0], produced.iloc[-1]
     factor = fast["throughput_msg_s"] / safe["throughput_msg_s"]
@@ -104,7 +104,7 @@ def _persistence(broker: str, table: pd.DataFrame) -> dict:
     return _row("Persistence", broker, measured, f"safe = {changed}", holds)
 
 
-def _delivery(broker: str, rows: pd.DataFrame) -> dict:
+def _delivery(broker: str, rows: pd.DataFrame) -> dict[str, str]:
     mine = rows[(rows["broker"] == broker) & (rows["client"] == "python")]
     lost, duplicated = int(mine["missing"].sum()), int(mine["duplicates"].sum())
     measured = (
@@ -115,7 +115,7 @@ def _delivery(broker: str, rows: pd.DataFrame) -> dict:
     return _row("Delivery", broker, measured, f"crashes: {ELSEWHERE[broker]}", holds)
 
 
-def _ordering(broker: str, rows: pd.DataFrame) -> dict:
+def _ordering(broker: str, rows: pd.DataFrame) -> dict[str, str]:
     mine = rows[(rows["broker"] == broker) & (rows["client"] == "python")]
     disorder = int(mine["out_of_order"].sum())
     lane = LANES[broker]

@@ -8,8 +8,16 @@ exactly-once lessons under crashes (notebook 04).
 from __future__ import annotations
 
 import time
+from typing import TypedDict
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from helpers.brokers import kafka_config
 from helpers.naming import unique_name
@@ -17,7 +25,16 @@ from helpers.naming import unique_name
 from .payload import filler
 
 
-def run(topic: str, count: int, per_transaction: int, *, message_bytes: int = 100) -> dict:
+class TransactionRun(TypedDict):
+    per_transaction: int
+    transactions: int
+    throughput_msg_s: float
+    committed_read: int  # messages a read_committed consumer saw
+
+
+def run(
+    topic: str, count: int, per_transaction: int, *, message_bytes: int = 100
+) -> TransactionRun:
     """Produce `count` messages in transactions of `per_transaction`, then count them back with
     a read_committed consumer. Returns the throughput and the counts."""
     producer = Producer(
@@ -39,7 +56,7 @@ def run(topic: str, count: int, per_transaction: int, *, message_bytes: int = 10
     }
 
 
-def read_committed(topic: str, idle_s: float = 0.5) -> list[bytes]:
+def read_committed(topic: str, idle_s: float = 0.5) -> list[bytes | None]:
     """Every committed message of a one-partition topic, as a read_committed consumer sees it."""
     reader = Consumer(
         {
@@ -51,7 +68,8 @@ def read_committed(topic: str, idle_s: float = 0.5) -> list[bytes]:
     )
     try:
         reader.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-        values, quiet_since = [], time.monotonic()
+        values: list[bytes | None] = []
+        quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < idle_s:
             batch = [m for m in reader.consume(1000, 0.2) if m.error() is None]
             if batch:
@@ -75,5 +93,6 @@ def init_with_timeout(timeout_ms: int) -> str:
     try:
         producer.init_transactions(30)
     except KafkaException as exc:
-        return exc.args[0].name()
+        error: KafkaError = exc.args[0]
+        return error.name()
     return "ok"

@@ -7,6 +7,9 @@ Not for measuring (see `run`, `native`, `transactions`).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 import pandas as pd
 
 # librdkafka 2.16's defaults, from its CONFIGURATION.md (confluent-kafka has no call that lists
@@ -54,7 +57,7 @@ def compression(rows: pd.DataFrame, sizes: dict[str, int]) -> pd.DataFrame:
             "consumer_cpu_us_per_msg": _cpu_us_per_message(consume),
         }
     )
-    table.insert(1, "ratio_to_none", table["log_bytes"] / table.loc["none", "log_bytes"])
+    table.insert(1, "ratio_to_none", table["log_bytes"] / table["log_bytes"]["none"])
     return table
 
 
@@ -73,8 +76,10 @@ def optimization_lines(
     `codecs`: from `compression`; `acks`: throughput_msg_s indexed by acks;
     `fetch`: p50_ms indexed by (fetch.min.bytes, fetch.wait.max.ms), in increasing minimum.
     """
-    small, large = batching.index.levels[0].min(), batching.index.levels[0].max()
-    no_linger, most_linger = batching.index.levels[1].min(), batching.index.levels[1].max()
+    index = batching.index
+    assert isinstance(index, pd.MultiIndex)  # (batch.size, linger.ms)
+    small, large = index.levels[0].min(), index.levels[0].max()
+    no_linger, most_linger = index.levels[1].min(), index.levels[1].max()
     at_5 = batching.xs(5, level="linger.ms")["throughput_msg_s"]
     at_large = batching.xs(large, level="batch.size")
     squeezed = codecs.drop(index="none")
@@ -103,7 +108,8 @@ def optimization_lines(
             "compression",
             "fewer bytes, for CPU",
             {
-                codec: f"{row.ratio_to_none:.2f} of the bytes, {row.producer_cpu_us_per_msg:.1f} µs"
+                str(codec): f"{row.ratio_to_none:.2f} of the bytes, "
+                f"{row.producer_cpu_us_per_msg:.1f} µs"
                 for codec, row in codecs.iterrows()
             },
             bool((squeezed["ratio_to_none"] < 1).all())  # every codec saved bytes...
@@ -119,14 +125,14 @@ def optimization_lines(
         _line(
             "minBytes / maxWaitTimeInMs (fetch.min.bytes / fetch.wait.max.ms)",
             "fuller fetches, at the cost of latency when data trickles",
-            {_pair(k): f"p50 {v:.1f} ms" for k, v in fetch["p50_ms"].items()},
+            {_pair(_label(k)): f"p50 {v:.1f} ms" for k, v in fetch["p50_ms"].items()},
             fetch["p50_ms"].iloc[-1] > fetch["p50_ms"].iloc[0],  # largest minimum vs 1 byte
         ),
     ]
     return pd.DataFrame(rows).set_index("syllabus line")
 
 
-def _line(name: str, claim: str, measured: dict[str, str], holds: bool) -> dict:
+def _line(name: str, claim: str, measured: dict[str, str], holds: bool) -> dict[str, str]:
     return {
         "syllabus line": name,
         "claim": claim,
@@ -135,7 +141,13 @@ def _line(name: str, claim: str, measured: dict[str, str], holds: bool) -> dict:
     }
 
 
-def _pair(key: tuple) -> str:
+def _label(label: Hashable) -> tuple[Any, ...]:
+    """A row label of a table indexed by two settings: one value per level."""
+    assert isinstance(label, tuple)
+    return label
+
+
+def _pair(key: tuple[Any, ...]) -> str:
     return f"fetch.min.bytes={int(key[0])}, fetch.wait.max.ms={int(key[1])}"
 
 
@@ -143,11 +155,11 @@ def recommendations(
     batching: pd.DataFrame, codecs: pd.DataFrame, fetch: pd.DataFrame
 ) -> pd.DataFrame:
     """What to set for each goal, chosen from the measured rows by a stated rule."""
-    fastest = batching["throughput_msg_s"].idxmax()
-    tightest = batching["p99_ms"].idxmin()
+    fastest = _label(batching["throughput_msg_s"].idxmax())
+    tightest = _label(batching["p99_ms"].idxmin())
     # Balanced: the highest throughput whose p99 is within twice the lowest p99 measured.
     near = batching[batching["p99_ms"] <= 2 * batching["p99_ms"].min()]
-    balanced = near["throughput_msg_s"].idxmax()
+    balanced = _label(near["throughput_msg_s"].idxmax())
     squeezed = codecs.drop(index="none")
     cheap = squeezed[squeezed["ratio_to_none"] <= 2 * squeezed["ratio_to_none"].min()]
     cheapest = cheap["producer_cpu_us_per_msg"].idxmin()
@@ -172,14 +184,14 @@ def recommendations(
         ),
         (
             "lowest consumer latency",
-            _pair(fetch["p50_ms"].idxmin()),
+            _pair(_label(fetch["p50_ms"].idxmin())),
             f"p50 {fetch['p50_ms'].min():.1f} ms",
         ),
     ]
     return pd.DataFrame(rows, columns=["goal", "set", "measured"]).set_index("goal")
 
 
-def _settings(key: tuple) -> str:
+def _settings(key: tuple[Any, ...]) -> str:
     return f"batch.size={key[0]}, linger.ms={key[1]}"
 
 
