@@ -114,3 +114,30 @@ def _containers() -> Iterator[dict[str, Endpoint]]:
                 os.environ[var] = value
         for container in containers.values():
             container.stop()
+
+
+# --- the three-node clusters, for the notebooks that need them ----------------------------------
+
+CLUSTER_NOTEBOOKS = {"11-Replication-and-Failover.ipynb"}
+_started_clusters: list[bool] = []  # whether this session started them (then it stops them)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the first cell of a notebook that needs the clusters, start the ones not running."""
+    if item.path.name in CLUSTER_NOTEBOOKS and not _started_clusters:
+        from helpers.brokers import cluster
+
+        needed = not all(s.healthy for s in cluster.status())
+        log.info("starting the three-node clusters for %s", item.path.name)
+        cluster.up()
+        _started_clusters.append(needed)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After its last cell, stop the clusters again if this session started them."""
+    last_cell = nextitem is None or nextitem.path != item.path
+    if item.path.name in CLUSTER_NOTEBOOKS and last_cell and _started_clusters:
+        from helpers.brokers import cluster
+
+        if _started_clusters.pop():
+            cluster.down()

@@ -7,20 +7,66 @@ import re
 import pytest
 import yaml
 
+from helpers.brokers.cluster_nodes import NODES
 from helpers.brokers.config import DEFAULT_URLS, TEMPLATES_DIR, endpoint
 from helpers.brokers.docker import COMPOSE_FILE
 from helpers.brokers.native import kafka_version
 
-SERVICES = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+ALL_SERVICES = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+SERVICES = {k: v for k, v in ALL_SERVICES.items() if not v.get("profiles")}  # the default set
+CLUSTER = {k: v for k, v in ALL_SERVICES.items() if "cluster" in v.get("profiles", [])}
 
 
-def test_it_defines_exactly_the_three_brokers():
+def test_it_defines_exactly_the_three_brokers_by_default():
     assert set(SERVICES) == {"kafka", "rabbitmq", "redis"}
 
 
-@pytest.mark.parametrize("service", ["kafka", "rabbitmq", "redis"])
+def test_the_cluster_profile_has_the_native_clusters_nodes():
+    assert set(CLUSTER) == {n.name for nodes in NODES.values() for n in nodes}
+    assert set(ALL_SERVICES) == set(SERVICES) | set(CLUSTER)
+
+
+def test_cluster_nodes_listen_where_the_native_ones_do_on_loopback():
+    for n in NODES["kafka"]:
+        env = CLUSTER[n.name]["environment"]
+        assert env["KAFKA_NODE_ID"] == n.index
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{n.address}"
+        voters = ",".join(f"{k.index}@localhost:{k.port + 1}" for k in NODES["kafka"])
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == voters
+    for n in NODES["rabbitmq"]:
+        env = CLUSTER[n.name]["environment"]
+        assert env["RABBITMQ_NODENAME"] == n.rabbitmq_node and env["RABBITMQ_NODE_PORT"] == n.port
+        assert f"{{port,{n.port + 10000}}}" in env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"]
+    for n in NODES["redis"]:
+        service = CLUSTER[n.name]
+        text = " ".join(map(str, service["command"])) + str(service.get("environment", ""))
+        assert str(n.port) in text and "127.0.0.1" in text
+    assert all(s["network_mode"] == "host" for s in CLUSTER.values())
+
+
+def test_cluster_kafka_settings_agree_with_the_native_template():
+    native = _properties(TEMPLATES_DIR / "cluster" / "kafka.properties.template")
+    for name in ("kafka-1", "kafka-2", "kafka-3"):
+        compose = _kafka_env(CLUSTER[name]["environment"])
+        compared = [k for k in native if k in compose]
+        assert len(compared) >= 12, compared
+        assert {k: compose[k] for k in compared} == {k: native[k].lower() for k in compared}
+
+
+def test_cluster_sentinels_watch_like_the_native_ones():
+    native = (TEMPLATES_DIR / "cluster" / "sentinel.conf.template").read_text()
+    script = CLUSTER["sentinel-1"]["command"][-1]
+    for setting in (
+        "down-after-milliseconds lab-primary 1000",
+        "failover-timeout lab-primary 5000",
+    ):
+        assert setting in native and setting in script
+    assert "sentinel monitor lab-primary 127.0.0.1 6380 2" in script
+
+
+@pytest.mark.parametrize("service", sorted(ALL_SERVICES))
 def test_images_are_pinned_to_a_release(service):
-    image = SERVICES[service]["image"]
+    image = ALL_SERVICES[service]["image"]
     name, _, tag = image.partition(":")
     assert tag and tag != "latest" and re.match(r"\d+\.\d+\.\d+", tag), image
 
@@ -51,9 +97,9 @@ def test_rabbitmq_publishes_the_management_ui():
     assert SERVICES["rabbitmq"]["image"].endswith("-management")
 
 
-@pytest.mark.parametrize("service", ["kafka", "rabbitmq", "redis"])
+@pytest.mark.parametrize("service", sorted(ALL_SERVICES))
 def test_every_service_has_a_healthcheck(service):
-    check = SERVICES[service]["healthcheck"]
+    check = ALL_SERVICES[service]["healthcheck"]
     assert check["test"] and check["interval"] and check["retries"] >= 3
 
 
@@ -69,18 +115,26 @@ def test_kafka_env_is_a_complete_kraft_single_node():
     assert env["KAFKA_HEAP_OPTS"] == "-Xms512m -Xmx512m"
 
 
-def test_kafka_env_agrees_with_the_native_server_properties():
+def _properties(path) -> dict[str, str]:
     native = {}
-    for line in (TEMPLATES_DIR / "kafka" / "server.properties.template").read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line and not line.startswith("#") and "${" not in line:
             key, _, value = line.partition("=")
             native[key] = value
-    env = SERVICES["kafka"]["environment"]
-    compose = {
+    return native
+
+
+def _kafka_env(env: dict) -> dict[str, str]:
+    return {
         k[len("KAFKA_") :].lower().replace("_", "."): str(v).lower()
         for k, v in env.items()
         if k.startswith("KAFKA_")
     }
+
+
+def test_kafka_env_agrees_with_the_native_server_properties():
+    native = _properties(TEMPLATES_DIR / "kafka" / "server.properties.template")
+    compose = _kafka_env(SERVICES["kafka"]["environment"])
     compared = [k for k in native if k in compose]
     assert len(compared) >= 12, compared  # the replication, group and topic settings at least
     mismatched = {k: (native[k], compose[k]) for k in compared if native[k].lower() != compose[k]}

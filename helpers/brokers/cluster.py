@@ -9,11 +9,13 @@ topology): `python -m helpers.brokers up --cluster`, or from a notebook:
 
 Each node is a native process with its own folder, pid file and log under `.brokers/<node>/`,
 recognised (like the single-node brokers) by its pid and start time. The single-node brokers are
-never touched. Not for Docker: docker-compose.yml's `cluster` profile has the same topology.
+never touched. Where a Docker engine answers (and `LAB_BROKERS_BACKEND` is not `native`), the
+same nodes run as docker-compose.yml's `cluster` profile instead, and the same calls drive them.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 import redis
 from confluent_kafka.admin import AdminClient
 
-from . import native, state
+from . import docker, native, state
 from .cluster_nodes import (
     NODES,
     PRIMARY,
@@ -34,6 +36,7 @@ from .cluster_nodes import (
     cluster_formed,
     launch,
     node,
+    probe_client,
 )
 from .probes import port_is_open
 
@@ -51,9 +54,28 @@ class ClusterError(RuntimeError):
 def up(clusters: tuple[str, ...] = CLUSTERS, timeout_s: float = 180.0) -> list[NodeStatus]:
     """Start every node of the named clusters that is not running, and wait until each cluster
     is whole. Idempotent."""
+    if _on_docker():
+        deadline = time.monotonic() + timeout_s
+        docker.cluster("up", *_services(clusters), timeout_s=timeout_s)
+        for cluster in clusters:
+            _wait_formed(cluster, deadline, timeout_s)
+        return status(clusters)
     with state.locked(), ThreadPoolExecutor(max_workers=len(clusters)) as pool:
         list(pool.map(lambda c: _up(c, timeout_s), clusters))
     return status(clusters)
+
+
+def _on_docker() -> bool:
+    """Native nodes already running win; otherwise Docker when an engine answers."""
+    if os.environ.get("LAB_BROKERS_BACKEND") == "native":
+        return False
+    if any(state.running_pid(n.name) for nodes in NODES.values() for n in nodes):
+        return False
+    return docker.engine_available()
+
+
+def _services(clusters: tuple[str, ...]) -> list[str]:
+    return [n.name for c in clusters for n in NODES[c]]  # node names are the compose services
 
 
 def _up(cluster: str, timeout_s: float) -> None:
@@ -65,6 +87,10 @@ def _up(cluster: str, timeout_s: float) -> None:
     for group in groups:
         with ThreadPoolExecutor(max_workers=len(group)) as pool:
             list(pool.map(lambda n: _start(n, deadline), group))
+    _wait_formed(cluster, deadline, timeout_s)
+
+
+def _wait_formed(cluster: str, deadline: float, timeout_s: float) -> None:
     while (why := cluster_formed(cluster)) is not None:
         if time.monotonic() > deadline:
             raise ClusterError(f"the {cluster} cluster did not form in {timeout_s:.0f} s: {why}")
@@ -73,6 +99,9 @@ def _up(cluster: str, timeout_s: float) -> None:
 
 def down(clusters: tuple[str, ...] = CLUSTERS) -> list[str]:
     """Stop every node of the named clusters (SIGTERM); their data stays for the next `up`."""
+    if _on_docker():
+        docker.cluster("stop", *_services(clusters))
+        return _services(clusters)
     with state.locked():
         nodes = [n for c in clusters for n in NODES[c]]
         with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
@@ -83,6 +112,8 @@ def down(clusters: tuple[str, ...] = CLUSTERS) -> list[str]:
 def kill_node(cluster: str, index: int, kind: str | None = None) -> None:
     """SIGKILL one node: no shutdown, what it had not written or replicated is gone."""
     n = node(cluster, index, kind)
+    if _on_docker():
+        return docker.cluster("kill", n.name)
     if not native._signal_and_wait(n.name, signal.SIGKILL, 10.0):
         raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
 
@@ -90,6 +121,8 @@ def kill_node(cluster: str, index: int, kind: str | None = None) -> None:
 def stop_node(cluster: str, index: int, kind: str | None = None) -> None:
     """SIGTERM one node: a clean shutdown (Kafka hands its partitions' leadership over first)."""
     n = node(cluster, index, kind)
+    if _on_docker():
+        return docker.cluster("stop", n.name)
     if not native.stop(n.name):
         raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
 
@@ -106,6 +139,8 @@ def resume_node(cluster: str, index: int, kind: str | None = None) -> None:
 
 
 def _signal_alive(n: Node, sig: signal.Signals) -> None:
+    if _on_docker():
+        return docker.cluster("pause" if sig == signal.SIGSTOP else "unpause", n.name)
     pid = state.running_pid(n.name)
     if pid is None:
         raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
@@ -115,7 +150,10 @@ def _signal_alive(n: Node, sig: signal.Signals) -> None:
 def start_node(cluster: str, index: int, kind: str | None = None, timeout_s: float = 120) -> float:
     """Start one node again on its data; the seconds until it answers."""
     began = time.monotonic()
-    _start(node(cluster, index, kind), began + timeout_s)
+    if _on_docker():
+        docker.cluster("up", node(cluster, index, kind).name, timeout_s=timeout_s)
+    else:
+        _start(node(cluster, index, kind), began + timeout_s)
     return time.monotonic() - began
 
 
@@ -184,7 +222,7 @@ def _role(n: Node, healthy: bool, controller: int | None) -> str:
     if n.kind == "kafka":
         return "controller (active)" if n.index == controller else "broker"
     if n.kind == "redis":
-        info = redis.Redis(port=n.port, socket_timeout=1).info("replication")
+        info = probe_client(n.port, 1.0).info("replication")
         return "primary" if info["role"] == "master" else "replica"
     return "sentinel" if n.kind == "sentinel" else "member"
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import pika
 import redis
 from confluent_kafka.admin import AdminClient
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from . import install, native, state
 from .config import TEMPLATES_DIR, state_dir
@@ -226,10 +228,16 @@ def answers(n: Node, timeout_s: float = 2.0) -> bool:
             params.connection_attempts = 1
             pika.BlockingConnection(params).close()
             return True
-        client = redis.Redis(port=n.port, socket_timeout=timeout_s, socket_connect_timeout=1)
-        return bool(client.ping())
+        return bool(probe_client(n.port, timeout_s).ping())
     except Exception:  # down, booting, or refusing: not ready
         return False
+
+
+def probe_client(port: int, timeout_s: float) -> redis.Redis:
+    """A Redis client that tries once: redis-py's default retries would turn a frozen node's
+    one-second timeout into several."""
+    once = Retry(NoBackoff(), retries=0)
+    return redis.Redis(port=port, socket_timeout=timeout_s, socket_connect_timeout=1, retry=once)
 
 
 def cluster_formed(cluster: str) -> str | None:

@@ -76,3 +76,16 @@ def _compose(*args: str, timeout_s: float) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
     if done.returncode != 0:
         raise DockerError(f"{' '.join(command)} failed:\n{(done.stdout + done.stderr)[-1500:]}")
+
+
+def cluster(action: str, *services: str, timeout_s: float = 300) -> None:
+    """The `cluster` profile's services (the three-node clusters): up (and wait for their
+    healthchecks), stop, kill (SIGKILL), pause, unpause."""
+    verbs = {
+        "up": ("up", "-d", "--wait"),
+        "stop": ("stop",),
+        "kill": ("kill", "-s", "SIGKILL"),
+        "pause": ("pause",),
+        "unpause": ("unpause",),
+    }
+    _compose("--profile", "cluster", *verbs[action], *services, timeout_s=timeout_s)

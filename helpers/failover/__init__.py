@@ -1,0 +1,36 @@
+"""Replication and failover experiments on the lab's three-node clusters (notebook 11): Kafka
+leaders killed and followers frozen, RabbitMQ quorum and classic queues losing a node, Redis
+failed over by Sentinel. Each module drives the real cluster through `helpers.brokers.cluster`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def side_by_side(kafka_kill: pd.DataFrame, kafka_alone: pd.DataFrame, rabbit: dict[str, Any],
+                 redis_load: dict[str, Any], redis_cut: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+    """Notebook 11's results in one table: per setting, seconds to a new leader, the longest
+    client stall, and acknowledged-then-lost under a leader kill and with the leader alone."""
+    rows = {
+        f"Kafka acks={acks}, min ISR 2": {
+            "new_leader_after_s": kafka_kill.loc[f"acks={acks}", "new_leader_after_s"],
+            "client_stall_s": kafka_kill.loc[f"acks={acks}", "longest_stall_s"],
+            "acked_then_lost": kafka_kill.loc[f"acks={acks}", "acked_then_lost"],
+            "acked_then_lost_when_alone": kafka_alone.loc[acks, "acked_then_lost"],
+        }
+        for acks in ("all", "1")
+    }  # fmt: skip
+    rows["RabbitMQ quorum queue"] = {
+        "new_leader_after_s": rabbit["first_confirm_after_kill_s"],
+        "client_stall_s": rabbit["longest_stall_s"],
+        "acked_then_lost": rabbit["confirmed_then_lost"],
+    }
+    rows["Redis + Sentinel"] = {
+        "new_leader_after_s": redis_cut.loc[0, "failover_s"],
+        "client_stall_s": redis_load["writes_stalled_s"],
+        "acked_then_lost": redis_load["acked_then_lost"],
+        "acked_then_lost_when_alone": redis_cut.loc[0, "acked_then_lost"],
+    }
+    return pd.DataFrame(rows).T.astype(float)

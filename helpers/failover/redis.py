@@ -1,0 +1,142 @@
+"""Redis failover experiments on the lab's primary, two replicas and three Sentinels: the primary
+SIGKILLed under a stream of XADDs, and the primary cut off from its replicas (as a network
+partition would) while clients still write to it.
+
+Clients find the primary through the Sentinels (`redis.sentinel.Sentinel`), as applications
+should. Not for the single-node lessons.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+import redis
+from redis.sentinel import Sentinel
+
+from helpers.brokers import cluster
+from helpers.brokers.cluster_nodes import PRIMARY, REDIS, sentinel_addresses
+
+
+def sentinel() -> Sentinel:
+    return Sentinel(sentinel_addresses(), socket_timeout=0.5)  # type: ignore[no-untyped-call]
+
+
+def primary_index() -> int:
+    """Which data node (1, 2, 3) the Sentinels say is the primary now."""
+    _host, port = sentinel().discover_master(PRIMARY)  # type: ignore[no-untyped-call]
+    return next(n.index for n in REDIS if n.port == port)
+
+
+def primary_client() -> redis.Redis:
+    """A client that follows the primary through the Sentinels (it reconnects after a failover)."""
+    client = sentinel().master_for(PRIMARY, socket_timeout=2, decode_responses=True)  # type: ignore[no-untyped-call]
+    return cast(redis.Redis, client)
+
+
+def wait_until_whole(timeout_s: float = 60) -> None:
+    """Until the primary has both replicas connected and in sync: a fair start for the next run."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            info = primary_client().info("replication")
+            online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+            if len(online) == 2 and all(r.get("state") == "online" for r in online):
+                return
+        except redis.RedisError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the Redis replicas did not catch up in {timeout_s} s")
+
+
+def wait_for_new_primary(old: int, timeout_s: float = 60) -> float:
+    began = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        try:
+            if primary_index() != old:
+                return time.monotonic() - began
+        except redis.RedisError:
+            pass  # the Sentinels are mid-election
+        time.sleep(0.05)
+    raise TimeoutError(f"no new Redis primary {timeout_s} s after node {old} died")
+
+
+def write_through_failover(stream: str, *, seconds: float, kill_at_s: float) -> dict[str, Any]:
+    """XADD numbered entries for `seconds` through the Sentinel-aware client, retrying each one
+    until it is acknowledged, and SIGKILL the primary `kill_at_s` into the run. Counts the
+    acknowledged entries the new primary does not have, then restarts the old one (it rejoins as
+    a replica)."""
+    wait_until_whole()
+    client, acked, errors, times = primary_client(), [], 0, []
+    old, killed_at, i = primary_index(), 0.0, 0
+    began = time.monotonic()
+    try:
+        while time.monotonic() - began < seconds:
+            if not killed_at and time.monotonic() - began >= kill_at_s:
+                killed_at = time.monotonic()
+                cluster.kill_node("redis", old)
+            try:
+                client.xadd(stream, {"n": i})
+            except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+                errors += 1  # the primary is gone, or this node was just made a replica: again
+                time.sleep(0.02)
+                continue
+            acked.append(i)
+            times.append(time.monotonic())
+            i += 1
+        if killed_at:
+            wait_for_new_primary(old)  # in case the run ended before the Sentinels had finished
+        present, new = _numbers_in(stream), primary_index()
+    finally:
+        if killed_at:
+            cluster.start_node("redis", old)  # it comes back as a replica of the new primary
+    after_kill = [t for t in times if t > killed_at]
+    return {"old_primary": old, "new_primary": new, "acked": len(acked),
+            "acked_after_kill": len(after_kill), "write_errors": errors,
+            "writes_stalled_s": (after_kill[0] if after_kill else time.monotonic()) - killed_at,
+            "acked_then_lost": sum(i not in present for i in acked)}  # fmt: skip
+
+
+def cut_off_and_fail_over(
+    stream: str, *, min_replicas_to_write: int, writes: int = 200
+) -> dict[str, Any]:
+    """Freeze both replicas and drop their replication links (a partition: the primary can no
+    longer reach them), write `writes` entries to the primary, SIGKILL it, thaw the replicas and
+    let the Sentinels promote one. Counts what the primary acknowledged and what survived.
+
+    With `min-replicas-to-write 1` the primary refuses writes it cannot replicate (NOREPLICAS).
+    """
+    wait_until_whole()
+    client, old = primary_client(), primary_index()
+    replicas = [n.index for n in REDIS if n.index != old]
+    client.config_set("min-replicas-to-write", min_replicas_to_write)
+    acked, refused = [], []
+    for r in replicas:
+        cluster.pause_node("redis", r)
+    try:
+        client.client_kill_filter(_type="replica")  # the replication links are gone
+        for i in range(writes):
+            try:
+                client.xadd(stream, {"n": i})
+                acked.append(i)
+            except redis.ResponseError as exc:
+                refused.append(str(exc).split()[0])
+        replicated = client.wait(1, 200)  # how many replicas have every write so far
+        cluster.kill_node("redis", old)
+    finally:
+        for r in replicas:
+            cluster.resume_node("redis", r)
+    failover_s = wait_for_new_primary(old)
+    present = _numbers_in(stream)
+    cluster.start_node("redis", old)  # it comes back as a replica of the new primary
+    primary_client().config_set("min-replicas-to-write", 0)
+    return {"min_replicas_to_write": min_replicas_to_write, "acked": len(acked),
+            "refused": len(refused), "errors": sorted(set(refused)),
+            "wait_1_replicas": replicated, "failover_s": failover_s,
+            "acked_then_lost": sum(i not in present for i in acked)}  # fmt: skip
+
+
+def _numbers_in(stream: str) -> set[int]:
+    """The `n` of every entry the (current) primary holds."""
+    entries = cast(list[tuple[str, dict[str, str]]], primary_client().xrange(stream))
+    return {int(fields["n"]) for _id, fields in entries}
