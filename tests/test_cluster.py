@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(USE_TESTCONTAINERS, reason="the native clusters 
 def redis_cluster():
     started = not all(s.healthy for s in cluster.status(("redis",)))
     cluster.up(("redis",))
+    fre.wait_until_whole()  # a primary just restarted is a primary until the Sentinels demote it
     yield
     if started:
         cluster.down(("redis",))

@@ -261,7 +261,13 @@ def _redis_formed() -> str | None:
     primary = sentinel.sentinel_master(PRIMARY)
     if not isinstance(primary, dict):  # redis-py types the reply loosely: check its shape
         return f"unexpected SENTINEL MASTER reply: {primary!r}"
-    if primary["num-slaves"] < 2 or primary["num-other-sentinels"] < 2:
-        replicas, sentinels = primary["num-slaves"], primary["num-other-sentinels"] + 1
-        return f"Sentinel sees {replicas} of 2 replicas and {sentinels} of 3 Sentinels"
+    if primary["num-other-sentinels"] < 2:
+        return f"Sentinel sees {primary['num-other-sentinels'] + 1} of 3 Sentinels"
+    # Ask the primary itself: a restarted old primary is a primary, with no replicas, until the
+    # Sentinels make it a replica of the new one, and they count it as a replica meanwhile.
+    info = probe_client(int(primary["port"]), 2.0).info("replication")
+    online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
+              and v.get("state") == "online"]  # fmt: skip
+    if len(online) < 2:
+        return f"the primary has {len(online)} of 2 replicas online"
     return None
