@@ -10,6 +10,8 @@ import textwrap
 import nbformat
 import pytest
 
+from helpers.backpressure import kafka as backpressure_kafka
+from helpers.backpressure import rabbitmq as backpressure_rabbitmq
 from helpers.cqrs import projection
 from helpers.kafka import deadletter, loop
 from helpers.rabbitmq import consumers, retry, rpc
@@ -32,6 +34,11 @@ SHOWN = [
     ("07-CQRS", projection.apply_once),
     ("08-Sagas", choreography.payment_service),
     ("08-Sagas", orchestrator.advance),
+    ("12-Backpressure", backpressure_rabbitmq.consume_slowly),
+    ("12-Backpressure", backpressure_rabbitmq.publish_counting_nacks),
+    ("12-Backpressure", backpressure_rabbitmq.watch_blocking),
+    ("12-Backpressure", backpressure_kafka.poll_with_backpressure),
+    ("12-Backpressure", backpressure_kafka.produce_waiting_for_room),
 ]
 
 

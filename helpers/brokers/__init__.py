@@ -23,7 +23,7 @@ from .config import (
     kafka_config,
 )
 from .probes import probe
-from .provision import ProvisionError, crash, down, restart, status, up
+from .provision import ProvisionError, crash, down, rabbitmqctl, restart, status, up
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +40,7 @@ __all__ = [
     "endpoint",
     "endpoints",
     "kafka_config",
+    "rabbitmqctl",
     "require",
     "restart",
     "status",

@@ -13,11 +13,12 @@ at once. Not for notebooks, which only call `require` (see the package's __init_
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import docker, native, state
+from . import docker, native, state, tools
 from .config import BROKERS, ENV_VARS, FIX_UP, Endpoint, endpoint
 from .probes import probe
 
@@ -164,6 +165,28 @@ def _cycle(broker: str, clean: bool) -> float:
                 f"Run `{FIX_UP}` to use a lab-managed broker."
             )
     return time.monotonic() - began
+
+
+def rabbitmqctl(*args: str, timeout_s: float = 60.0) -> str:
+    """Run `rabbitmqctl ARGS` on the RabbitMQ this lab started (native or compose) and return
+    its output. Changing a broker's settings is for a broker the lab owns: an external one is
+    refused, naming the fix."""
+    if "rabbitmq" in docker.started():
+        argv = ["docker", "compose", "-f", str(docker.COMPOSE_FILE), "exec", "-T", "rabbitmq",
+                "rabbitmqctl", *args]  # fmt: skip
+        env = None
+    elif state.running_pid("rabbitmq") is not None:
+        command = tools.command("rabbitmqctl", list(args))
+        argv, env = command.argv, command.env
+    else:
+        raise ProvisionError(
+            "rabbitmqctl changes the RabbitMQ this lab started, and it did not start the one at "
+            f"{endpoint('rabbitmq').display_url}. Run `{FIX_UP}` to use a lab-managed broker."
+        )
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        raise ProvisionError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
 
 
 def status(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
