@@ -29,7 +29,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The dev extra installs while the brokers start; each one's output is printed in one piece.
 READY = $(MAKE) --no-print-directory -j2 $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target) setup brokers-up
 
-.PHONY: help setup lab test soak bench book lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status clean distclean
+.PHONY: help setup lab test soak bench book lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status secure-up secure-down secure-status clean distclean
 
 help:
 	@echo "make lab             set up, start the brokers, serve JupyterLab on notebooks/ (port \$$JUPYTER_PORT, default 8888)"
@@ -42,6 +42,8 @@ help:
 	@echo "make brokers-status  broker, endpoint, backend, health, version, pid, log"
 	@echo "make cluster-up      three-node Kafka, RabbitMQ and Redis (+ Sentinel) clusters beside the brokers"
 	@echo "make cluster-down    stop the cluster nodes; cluster-status: node, address, role, health, pid"
+	@echo "make secure-up       Kafka, RabbitMQ and Redis with TLS, authentication and ACLs, beside the brokers"
+	@echo "make secure-down     stop the secured brokers; secure-status: broker, ports, health, pid"
 	@echo "make lint            ruff over helpers/, tests/, scripts/ and the notebooks; mypy (strict) over helpers/"
 	@echo "make clean           stop the brokers, delete their state and build/; distclean also deletes .venv"
 	@echo "bin/kafka-topics, bin/rabbitmqctl, bin/redis-cli, ...: the brokers' own tools, pointed at the lab (README)"
@@ -97,6 +99,15 @@ cluster-down: $(RUNTIME_STAMP)
 cluster-status: $(RUNTIME_STAMP)
 	$(PY) -m helpers.brokers status --cluster
 
+secure-up: $(RUNTIME_STAMP)
+	$(PY) -m helpers.brokers up --secure
+
+secure-down: $(RUNTIME_STAMP)
+	$(PY) -m helpers.brokers down --secure
+
+secure-status: $(RUNTIME_STAMP)
+	$(PY) -m helpers.brokers status --secure
+
 lab:
 	@$(READY)
 	@echo "JupyterLab: http://localhost:$(JUPYTER_PORT)/lab  (Ctrl-C stops it; the brokers keep running until make brokers-down)"
@@ -131,7 +142,7 @@ format: setup
 	$(VENV)/bin/ruff format $(LINTED)
 
 clean:
-	@if [ -x $(PY) ]; then $(PY) -m helpers.brokers down --cluster; $(PY) -m helpers.brokers down; fi
+	@if [ -x $(PY) ]; then $(PY) -m helpers.brokers down --cluster; $(PY) -m helpers.brokers down --secure; $(PY) -m helpers.brokers down; fi
 	rm -rf .brokers build notebooks/runs .pytest_cache .ruff_cache
 
 distclean: clean

@@ -12,6 +12,7 @@ import pytest
 
 from helpers.backpressure import kafka as backpressure_kafka
 from helpers.backpressure import rabbitmq as backpressure_rabbitmq
+from helpers.brokers import secure
 from helpers.cqrs import projection
 from helpers.kafka import deadletter, loop
 from helpers.rabbitmq import consumers, retry, rpc
@@ -19,6 +20,7 @@ from helpers.rabbitmq import worker as rabbitmq_worker
 from helpers.redis_streams import recovery
 from helpers.redis_streams import worker as redis_worker
 from helpers.sagas import choreography, orchestrator
+from helpers.security import fields
 from scripts.navigation import NOTEBOOKS
 
 SHOWN = [
@@ -39,6 +41,11 @@ SHOWN = [
     ("12-Backpressure", backpressure_rabbitmq.watch_blocking),
     ("12-Backpressure", backpressure_kafka.poll_with_backpressure),
     ("12-Backpressure", backpressure_kafka.produce_waiting_for_room),
+    ("13-Security", secure.kafka_config),
+    ("13-Security", secure.rabbitmq_parameters),
+    ("13-Security", secure.redis_client),
+    ("13-Security", fields.encrypt_field),
+    ("13-Security", fields.decrypt_field),
 ]
 
 

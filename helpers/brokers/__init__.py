@@ -12,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from . import cluster
+from . import cluster, secure
 from .config import (
     BROKERS,
     FIX_UP,
@@ -43,6 +43,7 @@ __all__ = [
     "rabbitmqctl",
     "require",
     "restart",
+    "secure",
     "status",
     "status_table",
     "up",

@@ -1,4 +1,4 @@
-"""python -m helpers.brokers up|down|status|restart [broker ...]"""
+"""python -m helpers.brokers up|down|status|restart [broker ...] [--cluster | --secure]"""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ import time
 
 from tabulate import tabulate
 
-from . import BROKERS, BrokerConfigError, ProvisionError, cluster, down, restart, status, up
+from . import (
+    BROKERS,
+    BrokerConfigError,
+    ProvisionError,
+    cluster,
+    credentials,
+    down,
+    restart,
+    secure,
+    status,
+    up,
+)
 from .docker import DockerError
 from .install import MissingProgram
 from .native import BrokerStartError
@@ -42,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.brokers", description=__doc__)
     parser.add_argument("action", choices=["up", "down", "status", "restart"])
     parser.add_argument("brokers", nargs="*", choices=[[], *BROKERS], metavar="broker")
-    parser.add_argument(
+    variant = parser.add_mutually_exclusive_group()
+    variant.add_argument(
         "--cluster", action="store_true", help="the three-node clusters instead (up/down/status)"
+    )
+    variant.add_argument(
+        "--secure", action="store_true", help="the secured brokers instead (up/down/status)"
     )
     args = parser.parse_intermixed_args(
         argv
@@ -51,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     brokers = tuple(args.brokers) or BROKERS
     if args.cluster:
         return cluster_main(args.action, brokers)
+    if args.secure:
+        return secure_main(args.action, brokers)
     try:
         if args.action == "up":
             statuses = up(brokers)
@@ -92,6 +109,32 @@ def cluster_main(action: str, clusters: tuple[str, ...]) -> int:
             )
             return 2
     except (*FAILURES, cluster.ClusterError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if all(s.healthy for s in statuses) else 1
+
+
+def secure_main(action: str, brokers: tuple[str, ...]) -> int:
+    try:
+        if action == "up":
+            began = time.monotonic()
+            statuses = secure.up(brokers)
+            print(tabulate([s.__dict__ for s in statuses], headers="keys"))
+            print(f"\nup in {time.monotonic() - began:.1f} s; credentials and certificates in "
+                  f"{credentials.directory()} (mode 0600)")  # fmt: skip
+        elif action == "down":
+            stopped = secure.down(brokers)
+            print(f"stopped: {', '.join(stopped)}" if stopped else "no secured broker was running")
+            return 0
+        elif action == "status":
+            statuses = secure.status(brokers)
+            print(tabulate([s.__dict__ for s in statuses], headers="keys"))
+        else:
+            print(
+                "error: restart applies to the lab's brokers, not the secured ones", file=sys.stderr
+            )
+            return 2
+    except (*FAILURES, secure.SecureError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0 if all(s.healthy for s in statuses) else 1

@@ -1,0 +1,151 @@
+"""The secured brokers' secrets: a certificate authority, a server certificate for `localhost`, a
+second, unrelated authority (for a client that trusts the wrong one), and a password per user.
+
+Generated once per lab under `.brokers/secure/` (mode 0700, every file 0600), never committed
+(`.brokers/` is ignored) and never printed: read a password with `password(user)` where a client
+needs it. `make clean` deletes them with the rest of `.brokers/`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from .config import state_dir
+
+# Who may use the secured brokers; each gets a random password.
+USERS = (
+    "admin",  # Kafka and Redis: may do anything; RabbitMQ: the administrator tag
+    "controller",  # Kafka's controller listener (broker to controller), PLAIN
+    "writer",  # produces orders
+    "reader",  # consumes orders
+    "orders-app",  # RabbitMQ: the `orders` virtual host only
+    "billing-app",  # RabbitMQ: the `billing` virtual host only
+)
+VALID_FOR = datetime.timedelta(days=825)
+
+
+@dataclass(frozen=True)
+class Material:
+    ca: Path  # PEM: the lab's certificate authority (clients trust it)
+    certificate: Path  # PEM: localhost's certificate, signed by the lab's authority
+    key: Path  # PEM, PKCS#8, unencrypted: readable by the broker processes only (0600)
+    bundle: Path  # key + certificate in one PEM file: Kafka's PEM keystore
+    other_ca: Path  # PEM: an authority that signed nothing the lab runs
+
+
+def directory() -> Path:
+    return state_dir() / "secure"
+
+
+def ensure() -> Material:
+    """The lab's secrets, generated on first use."""
+    home = directory()
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
+    material = Material(home / "ca.pem", home / "localhost.pem", home / "localhost-key.pem",
+                        home / "localhost-bundle.pem", home / "other-ca.pem")  # fmt: skip
+    if not all(p.exists() for p in vars(material).values()):
+        _generate(material)
+    if not _passwords_file().exists():
+        write_private(_passwords_file(), json.dumps({u: secrets.token_urlsafe(24) for u in USERS}))
+    return material
+
+
+def password(user: str) -> str:
+    """A user's password, for a client to log in with. Never print it."""
+    ensure()
+    passwords: dict[str, str] = json.loads(_passwords_file().read_text())
+    if user not in passwords:
+        raise KeyError(f"no secured-broker user {user!r}; the users are {', '.join(USERS)}")
+    return passwords[user]
+
+
+def _passwords_file() -> Path:
+    return directory() / "passwords.json"
+
+
+def _generate(m: Material) -> None:
+    ca_key, ca_cert = _authority("Message Queues Lab CA")
+    _other_key, other_cert = _authority("Some Other CA")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALID_FOR)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )  # fmt: skip
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())  # fmt: skip
+    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    write_private(m.ca, ca_cert.public_bytes(serialization.Encoding.PEM).decode())
+    write_private(m.other_ca, other_cert.public_bytes(serialization.Encoding.PEM).decode())
+    write_private(m.certificate, cert_pem.decode())
+    write_private(m.key, key_pem.decode())
+    write_private(m.bundle, (key_pem + cert_pem).decode())
+
+
+def _authority(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALID_FOR)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )  # fmt: skip
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create `path` readable by its owner only, from the first byte (no window at 0644)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)

@@ -1,0 +1,327 @@
+"""Secured variants of the three brokers (notebook 13), on ports of their own beside the lab's
+brokers, never disturbing them: `python -m helpers.brokers up --secure`, or `make secure-up`.
+
+- Kafka: SCRAM-SHA-512 over TLS (`SASL_SSL`), TLS alone (`SSL`), and an ACL authorizer
+  (`StandardAuthorizer`); `admin` is the only super user.
+- RabbitMQ: AMQP over TLS; users confined to a virtual host each, with permission patterns;
+  no `guest`.
+- Redis: TLS, `protected-mode`, and ACL users: a writer that may only XADD to `stream:*` keys and
+  a read-only reader.
+
+Each also listens without TLS on one more port, only so a notebook can measure what TLS costs.
+Certificates and passwords come from `credentials` (mode 0600, never printed). Each broker is a
+native process under `.brokers/<name>/`, recognised by its pid and start time like the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import ssl
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pika
+import redis
+from confluent_kafka.admin import AdminClient
+
+from . import credentials, install, native, state
+from .config import TEMPLATES_DIR
+from .probes import port_is_open
+
+BROKERS = ("kafka", "rabbitmq", "redis")
+FIX_UP = "make secure-up  (or: python -m helpers.brokers up --secure)"
+KAFKA_HEAP = "512m"
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    broker: str
+    tls_port: int  # Kafka: SASL_SSL
+    plain_port: int  # the same authentication without TLS: to measure what TLS costs
+    extra_ports: tuple[int, ...] = ()  # Kafka: SSL, controller; RabbitMQ: Erlang distribution
+
+    @property
+    def name(self) -> str:
+        return f"{self.broker}-secure"
+
+    def ports(self) -> tuple[int, ...]:
+        return (self.tls_port, self.plain_port, *self.extra_ports)
+
+
+KAFKA = SecureBroker("kafka", tls_port=9292, plain_port=9294, extra_ports=(9293, 9295))
+KAFKA_SSL_PORT, KAFKA_CONTROLLER_PORT = KAFKA.extra_ports
+RABBITMQ = SecureBroker("rabbitmq", tls_port=5671, plain_port=5674, extra_ports=(25674,))
+RABBITMQ_NODE = "lab-rabbit-secure@localhost"
+REDIS = SecureBroker("redis", tls_port=6390, plain_port=6391)
+SECURE = {b.broker: b for b in (KAFKA, RABBITMQ, REDIS)}
+VHOSTS = {"orders-app": "orders", "billing-app": "billing"}  # RabbitMQ: user -> its vhost
+
+
+class SecureError(RuntimeError):
+    """A secured broker could not be started or is not running; the message says what to do."""
+
+
+# --- clients: what a notebook connects with ------------------------------------------------------
+
+
+def kafka_config(user: str = "admin", *, tls: bool = True, ca: Path | None = None,
+                 password: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """confluent-kafka settings for `user` over SCRAM-SHA-512, with TLS (trusting `ca`, the lab's
+    authority by default) or without. A wrong `password` is for showing a refusal."""
+    settings: dict[str, Any] = {
+        "bootstrap.servers": f"localhost:{KAFKA.tls_port if tls else KAFKA.plain_port}",
+        "security.protocol": "SASL_SSL" if tls else "SASL_PLAINTEXT",
+        "sasl.mechanisms": "SCRAM-SHA-512",
+        "sasl.username": user,
+        "sasl.password": credentials.password(user) if password is None else password,
+    }
+    if tls:
+        settings["ssl.ca.location"] = str(ca or credentials.ensure().ca)
+    return settings
+
+
+def rabbitmq_parameters(user: str, vhost: str, *, tls: bool = True, ca: Path | None = None,
+                        password: str | None = None) -> pika.ConnectionParameters:  # fmt: skip
+    secret = credentials.password(user) if password is None else password
+    options = None
+    if tls:  # trust only the lab's authority (or `ca`), and check the server's name
+        context = ssl.create_default_context(cafile=ca or credentials.ensure().ca)
+        options = pika.SSLOptions(context, server_hostname="localhost")
+    return pika.ConnectionParameters(
+        "localhost", RABBITMQ.tls_port if tls else RABBITMQ.plain_port, vhost,
+        pika.PlainCredentials(user, secret), ssl_options=options,
+        connection_attempts=1, socket_timeout=5, blocked_connection_timeout=30,
+    )  # fmt: skip
+
+
+def redis_client(user: str | None, *, tls: bool = True, ca: Path | None = None,
+                 password: str | None = None) -> redis.Redis:  # fmt: skip
+    """A client for `user` (None: the `default` user, whose password is the administrator's)."""
+    secret = credentials.password(user or "admin") if password is None else password
+    tls_options: dict[str, Any] = {}
+    if tls:
+        tls_options = {"ssl": True, "ssl_ca_certs": str(ca or credentials.ensure().ca)}
+    return redis.Redis(port=REDIS.tls_port if tls else REDIS.plain_port, username=user,
+                       password=secret, decode_responses=True, socket_timeout=5,
+                       socket_connect_timeout=5, **tls_options)  # fmt: skip
+
+
+# --- start, stop, status ------------------------------------------------------------------------
+
+
+def up(brokers: tuple[str, ...] = BROKERS, timeout_s: float = 180.0) -> list[SecureStatus]:
+    """Start every named secured broker that is not running, and wait until each answers with
+    its credentials over TLS. Idempotent."""
+    credentials.ensure()
+    deadline = time.monotonic() + timeout_s
+    with state.locked(), ThreadPoolExecutor(max_workers=len(brokers)) as pool:
+        list(pool.map(lambda b: _start(SECURE[b], deadline), brokers))
+    return status(brokers)
+
+
+def down(brokers: tuple[str, ...] = BROKERS) -> list[str]:
+    with state.locked(), ThreadPoolExecutor(max_workers=len(brokers)) as pool:
+        stopped = list(pool.map(lambda b: native.stop(SECURE[b].name), brokers))
+    return [SECURE[b].name for b, was in zip(brokers, stopped, strict=True) if was]
+
+
+@dataclass
+class SecureStatus:
+    broker: str
+    tls_port: int
+    plain_port: int
+    healthy: bool
+    pid: int | None
+    detail: str
+
+
+def status(brokers: tuple[str, ...] = BROKERS) -> list[SecureStatus]:
+    rows = []
+    for b in (SECURE[name] for name in brokers):
+        why = _answers(b)
+        pid = state.running_pid(b.name)
+        rows.append(SecureStatus(b.name, b.tls_port, b.plain_port, why is None, pid, why or "ok"))
+    return rows
+
+
+def require(*brokers: str) -> None:
+    """Raise SecureError, naming the fix, unless every named secured broker answers."""
+    down_ = [f"{s.broker} ({s.detail})" for s in status(brokers or BROKERS) if not s.healthy]
+    if down_:
+        raise SecureError(f"secured brokers not running: {', '.join(down_)}. Fix: `{FIX_UP}`.")
+
+
+def _start(b: SecureBroker, deadline: float) -> None:
+    pid = state.running_pid(b.name)
+    if pid is None:
+        for port in b.ports():
+            if port_is_open("127.0.0.1", port, timeout_s=0.5):
+                raise SecureError(f"cannot start {b.name}: port {port} is taken by "
+                                  f"{state.who_listens(port)}. Stop it first.")  # fmt: skip
+        home = state.broker_dir(b.name)
+        home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o700)
+        pid = native._spawn(b.name, _LAUNCHERS[b.broker](home))
+    if b.broker == "rabbitmq":  # users and vhosts need the node up, not yet answering AMQP
+        _await(_rabbitmq_booted, b, pid, deadline)
+        _rabbitmq_users()
+    _await(lambda: _answers(b), b, pid, deadline)
+
+
+def _await(check: Callable[[], str | None], b: SecureBroker, pid: int, deadline: float) -> None:
+    while True:
+        try:
+            why = check()
+        except Exception as exc:  # still booting
+            why = f"{type(exc).__name__}: {exc}"
+        if why is None:
+            return
+        if state.running_pid(b.name) != pid:
+            raise SecureError(f"{b.name} (pid {pid}) exited while starting. Last lines of "
+                              f"{state.log_file(b.name)}:\n{state.log_tail(b.name)}")  # fmt: skip
+        if time.monotonic() > deadline:
+            native._signal_and_wait(b.name, signal.SIGTERM, 10.0)
+            raise SecureError(f"{b.name} did not answer in time ({why}); see "
+                              f"{state.log_file(b.name)}")  # fmt: skip
+        time.sleep(0.5)
+
+
+def _answers(b: SecureBroker) -> str | None:
+    """None if the broker answers the administrator over TLS, else why not."""
+    try:
+        if b.broker == "kafka":
+            admin = AdminClient({**kafka_config("admin"), "log_level": 0})
+            admin.list_topics(timeout=3)
+        elif b.broker == "rabbitmq":
+            pika.BlockingConnection(rabbitmq_parameters("orders-app", "orders")).close()
+        else:
+            redis_client(None).ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:200]
+    return None
+
+
+# --- launching each broker ----------------------------------------------------------------------
+
+
+def _render_private(template: str, target: Path, **values: object) -> None:
+    native._render(template, target, **values)
+    target.chmod(0o600)  # the rendered file may hold passwords
+
+
+def _kafka(home: Path) -> native.Launch:
+    java, m = install.ensure("java"), credentials.ensure()
+    config, data, tmp = home / "server.properties", home / "data", home / "tmp"
+    tmp.mkdir(exist_ok=True)
+    _render_private(
+        "secure/kafka.properties.template", config, data_dir=data, sasl_ssl_port=KAFKA.tls_port,
+        ssl_port=KAFKA_SSL_PORT, sasl_plaintext_port=KAFKA.plain_port,
+        controller_port=KAFKA_CONTROLLER_PORT, bundle=m.bundle, ca=m.ca,
+        admin_password=credentials.password("admin"),
+        controller_password=credentials.password("controller"),
+    )  # fmt: skip
+    classpath = f"{native._kafka_lib_dir()}/*"
+    if not (data / "meta.properties").exists():
+        # SCRAM users are written into the metadata log when it is formatted. The arguments go
+        # through a 0600 file (`java @file`), so no password shows in the process list.
+        users = ["admin", "writer", "reader"]
+        scram = [f"SCRAM-SHA-512=[name={u},password={credentials.password(u)}]" for u in users]
+        args = ["-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t",
+                native._kafka_cluster_id(), "-c", str(config)]  # fmt: skip
+        for entry in scram:
+            args += ["--add-scram", entry]
+        argfile = home / "format.args"
+        credentials.write_private(argfile, "\n".join(f'"{a}"' for a in args) + "\n")
+        try:
+            native._run_checked([java, f"@{argfile}"], "formatting kafka-secure's log directory")
+        finally:
+            argfile.unlink(missing_ok=True)
+    command = [java, f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", "-XX:+UseG1GC",
+               "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",
+               f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
+               "-cp", classpath, "kafka.Kafka", str(config)]  # fmt: skip
+    return native.Launch(command, dict(os.environ), ready_timeout_s=120)
+
+
+def _rabbitmq(home: Path) -> native.Launch:
+    server, m = install.ensure("rabbitmq-server"), credentials.ensure()
+    config = home / "rabbitmq.conf"
+    _render_private("secure/rabbitmq.conf.template", config, tls_port=RABBITMQ.tls_port,
+                    plain_port=RABBITMQ.plain_port, ca=m.ca, certificate=m.certificate,
+                    key=m.key)  # fmt: skip
+    (home / "enabled_plugins").write_text("[].\n")
+    (home / "rabbitmq-env.conf").touch()  # not the system-wide one
+    (home / "home").mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "HOME": str(home / "home"),  # its own Erlang cookie, created at first boot
+        "RABBITMQ_NODENAME": RABBITMQ_NODE,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(RABBITMQ.plain_port),
+        "RABBITMQ_DIST_PORT": str(RABBITMQ.extra_ports[0]),
+        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(home / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(config),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
+        "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf"),
+        "RABBITMQ_PID_FILE": str(home / "beam.pid"),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+    }
+    return native.Launch([server], env, ready_timeout_s=120)
+
+
+def _rabbitmqctl(*args: str, stdin: str | None = None, timeout_s: float = 60) -> str:
+    home = state.broker_dir(RABBITMQ.name)
+    ctl = Path(install.ensure("rabbitmq-server")).with_name("rabbitmqctl")
+    env = {**os.environ, "HOME": str(home / "home"),
+           "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf")}  # fmt: skip
+    done = subprocess.run([str(ctl), "-n", RABBITMQ_NODE, *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=timeout_s)  # fmt: skip
+    if done.returncode != 0:
+        raise SecureError(f"rabbitmqctl {args[0]} on {RABBITMQ.name}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _rabbitmq_booted() -> None:
+    _rabbitmqctl("await_startup", timeout_s=10)  # raises until the node has booted
+
+
+def _rabbitmq_users() -> None:
+    """One virtual host per application, each user confined to its own: configure only the
+    resources named after it, write and read anything in it. No `guest`: loopback-only by
+    default, but with a password everyone knows. Idempotent."""
+    existing = _rabbitmqctl("list_users", "--silent")
+    if "guest" in existing.split():
+        _rabbitmqctl("delete_user", "guest")
+    for user, vhost in VHOSTS.items():
+        _rabbitmqctl("add_vhost", vhost)  # succeeds if it exists
+        if user not in existing.split():
+            _rabbitmqctl("add_user", user, stdin=credentials.password(user) + "\n")  # not argv
+        _rabbitmqctl("set_permissions", "-p", vhost, user, f"^{vhost}\\.", ".*", ".*")
+
+
+def _redis(home: Path) -> native.Launch:
+    program, m = install.ensure("redis-server"), credentials.ensure()
+    config, data = home / "redis.conf", home / "data"
+    data.mkdir(exist_ok=True)
+
+    def sha256(user: str) -> str:
+        return hashlib.sha256(credentials.password(user).encode()).hexdigest()
+
+    _render_private("secure/redis.conf.template", config, tls_port=REDIS.tls_port,
+                    plain_port=REDIS.plain_port, certificate=m.certificate, key=m.key, ca=m.ca,
+                    data_dir=data, admin_hash=sha256("admin"), writer_hash=sha256("writer"),
+                    reader_hash=sha256("reader"))  # fmt: skip
+    return native.Launch([program, str(config)], dict(os.environ), ready_timeout_s=30)
+
+
+_LAUNCHERS = {"kafka": _kafka, "rabbitmq": _rabbitmq, "redis": _redis}

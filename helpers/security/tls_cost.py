@@ -1,0 +1,110 @@
+"""What TLS costs, on the same secured broker and the same user, with and without TLS: the time to
+connect (TCP, the TLS handshake, the login), throughput of a plain loop, and the median round
+trip of one write waiting for its acknowledgement. Simple loops, one process: a figure for the
+comparison, not a benchmark of the broker (notebook 09 has those)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pika
+from confluent_kafka import Producer
+
+from helpers.brokers import secure
+
+BODY = b"x" * 100
+
+
+def measure(broker: str, *, tls: bool, messages: int, samples: int,
+            target: str) -> dict[str, Any]:  # fmt: skip
+    """One row: broker, tls, connect_ms, throughput_msg_s, p50_round_trip_ms."""
+    run = {"kafka": _kafka, "rabbitmq": _rabbitmq, "redis": _redis}[broker]
+    connect_s, throughput, round_trips = run(tls, messages, samples, target)
+    return {"broker": broker, "tls": tls, "connect_ms": connect_s * 1000,
+            "throughput_msg_s": throughput,
+            "p50_round_trip_ms": statistics.median(round_trips) * 1000}  # fmt: skip
+
+
+def _timed(action: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    action()
+    return time.perf_counter() - began
+
+
+def _kafka(tls: bool, messages: int, samples: int, topic: str) -> tuple[float, float, list[float]]:
+    config = {**secure.kafka_config("writer", tls=tls), "acks": "all", "linger.ms": 5,
+              "log_level": 0}  # fmt: skip
+    producer = Producer(config)
+    connect_s = _timed(lambda: producer.list_topics(topic, timeout=10))  # login + metadata
+
+    def one_acknowledged() -> None:
+        producer.produce(topic, BODY)
+        producer.flush(10)
+
+    round_trips = [_timed(one_acknowledged) for _ in range(samples)]
+    began = time.perf_counter()
+    for _ in range(messages):
+        producer.produce(topic, BODY)
+        producer.poll(0)
+    producer.flush(30)
+    return connect_s, messages / (time.perf_counter() - began), round_trips
+
+
+def _rabbitmq(tls: bool, messages: int, samples: int,
+              queue: str) -> tuple[float, float, list[float]]:  # fmt: skip
+    parameters = secure.rabbitmq_parameters("orders-app", "orders", tls=tls)
+    began = time.perf_counter()
+    connection = pika.BlockingConnection(parameters)
+    connect_s = time.perf_counter() - began
+    channel = connection.channel()
+    channel.queue_declare(queue)
+    channel.confirm_delivery()
+    round_trips = [_timed(lambda: channel.basic_publish("", queue, BODY)) for _ in range(samples)]
+    unconfirmed = connection.channel()
+    began = time.perf_counter()
+    for _ in range(messages):
+        unconfirmed.basic_publish("", queue, BODY)
+    while unconfirmed.queue_declare(queue, passive=True).method.message_count < samples + messages:
+        time.sleep(0.001)  # until the broker has every one
+    throughput = messages / (time.perf_counter() - began)
+    channel.queue_delete(queue)
+    connection.close()
+    return connect_s, throughput, round_trips
+
+
+def _redis(tls: bool, messages: int, samples: int, stream: str) -> tuple[float, float, list[float]]:
+    client = secure.redis_client("writer", tls=tls)
+    connect_s = _timed(client.ping)  # the pool connects (and logs in) on first use
+    round_trips = [_timed(lambda: client.xadd(stream, {"b": BODY})) for _ in range(samples)]
+    began = time.perf_counter()
+    for start in range(0, messages, 100):  # pipelined, 100 commands per round trip
+        with client.pipeline(transaction=False) as pipe:
+            for _ in range(min(100, messages - start)):
+                pipe.xadd(stream, {"b": BODY})
+            pipe.execute()
+    throughput = messages / (time.perf_counter() - began)
+    secure.redis_client(None, tls=tls).delete(stream)
+    return connect_s, throughput, round_trips
+
+
+def compare(targets: dict[str, str], *, messages: int, samples: int,
+            repeats: int = 3) -> pd.DataFrame:  # fmt: skip
+    """Each broker without and with TLS, alternately, `repeats` times; the median of each figure,
+    and TLS's figure as a ratio of the plain one."""
+    rows = [measure(broker, tls=tls, messages=messages, samples=samples, target=target)
+            for _ in range(repeats) for broker, target in targets.items()
+            for tls in (False, True)]  # fmt: skip
+    medians = pd.DataFrame(rows).groupby(["broker", "tls"]).median()
+    columns: dict[tuple[str, str], pd.Series] = {}
+    for figure in ("connect_ms", "throughput_msg_s", "p50_round_trip_ms"):
+        plain, tls = medians[figure].xs(False, level="tls"), medians[figure].xs(True, level="tls")
+        columns |= {
+            (figure, "plain"): plain,
+            (figure, "tls"): tls,
+            (figure, "tls/plain"): tls / plain,
+        }
+    return pd.DataFrame(columns)
