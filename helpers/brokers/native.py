@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from . import install, state
+from . import install, maven, state
 from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, cache_dir, too_old
 from .probes import port_is_open, probe
 
@@ -77,34 +76,10 @@ def _kafka_lib_dir() -> Path:
 
 
 def _fetch_kafka_jars(lib: Path) -> None:
-    mvn = install.ensure("mvn")
-    print(f"[brokers] fetching Kafka {kafka_version()} jars from Maven Central (once)", flush=True)
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    # Copy into a scratch folder and rename, so an interrupted fetch never looks complete.
-    scratch = Path(tempfile.mkdtemp(dir=lib.parent, prefix=".lib-"))
-    done = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(KAFKA_POM),
-            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={scratch}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    announcement = f"[brokers] fetching Kafka {kafka_version()} jars from Maven Central (once)"
+    maven.fetch_runtime_jars(
+        KAFKA_POM, lib, announcement, what="the Kafka jars", error=BrokerStartError
     )
-    if done.returncode != 0:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise BrokerStartError(
-            "Maven could not fetch the Kafka jars (is Maven Central reachable?):\n"
-            f"{(done.stdout + done.stderr)[-1500:]}"
-        )
-    shutil.rmtree(lib, ignore_errors=True)
-    scratch.rename(lib)
 
 
 def _kafka_cluster_id() -> str:
