@@ -27,15 +27,12 @@ from .processes import RunOutcome
 from .settings import Settings, Workload, broker_of, settings_text
 
 NAN = float("nan")
+# Who ran (broker, client, tool) and what (mode, message size, rate): every table starts with them.
+IDENTITY_COLUMNS = ["broker", "client", "tool", "mode", "message_bytes", "rate_msg_s"]
 LATENCY_COLUMNS = ["p50_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms"]
 NAIVE_COLUMNS = ["p50_naive_ms", "p99_naive_ms", "p999_naive_ms"]
 COLUMNS = [
-    "broker",
-    "client",
-    "tool",
-    "mode",
-    "message_bytes",
-    "rate_msg_s",
+    *IDENTITY_COLUMNS,
     "settings",
     "repeat",
     "sent",
