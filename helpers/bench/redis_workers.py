@@ -12,12 +12,13 @@ from typing import Any, Protocol, TypedDict, cast
 
 import redis
 
+from helpers.redis_streams.connection import XReadGroup
+
 from .loops import ConsumerResult, ProducerResult, Receiver, clock, send_all
 from .processes import Link
 from .settings import Workload
 
 FIELD = b"d"
-Entry = tuple[bytes, dict[bytes, bytes]]  # (entry id, fields)
 
 
 class ProducerSpec(TypedDict):
@@ -43,22 +44,6 @@ class CommandQueue(Protocol):
 
     def execute_command(self, *args: str | bytes) -> object: ...
     def execute(self) -> list[Any]: ...
-
-
-class StreamReader(Protocol):
-    """XREADGROUP of a client made by `_client`. redis-py types its reply as the union of its
-    shapes in every protocol and response mode; with its default (legacy) responses and bytes,
-    not decoded, it has one, written here."""
-
-    def xreadgroup(
-        self,
-        groupname: str,
-        consumername: str,
-        streams: dict[str, str],
-        count: int | None = None,
-        block: int | None = None,
-        noack: bool = False,
-    ) -> list[tuple[bytes, list[Entry]]]: ...  # per stream: [name, entries]
 
 
 def _client(url: str) -> redis.Redis:
@@ -95,7 +80,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
     client = _client(spec["url"])
-    reader = cast(StreamReader, client)  # legacy replies, bytes: see StreamReader
+    reader = cast(XReadGroup[bytes], client)  # RESP2 replies, not decoded: see XReadGroup
     lanes = {name.encode(): lane for name, lane in spec["streams"]}
     streams = {name: ">" for name, _lane in spec["streams"]}  # '>': entries never delivered
     receiver = Receiver(spec["latency"])
