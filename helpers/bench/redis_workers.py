@@ -14,7 +14,7 @@ import redis
 
 from helpers.redis_streams.connection import XReadGroup
 
-from .loops import ConsumerResult, ProducerResult, Receiver, clock, send_all
+from .loops import ConsumerResult, ProducerResult, Receiver, clock, run_consumer, run_producer
 from .processes import Link
 from .settings import Workload
 
@@ -70,12 +70,9 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
             queued[0] = 0
         return 0
 
-    link.ready()
-    link.wait_start()
-    try:
-        return send_all(spec["producer_id"], spec["workload"], send, flush)
-    finally:
-        client.close()
+    return run_producer(
+        link, spec["producer_id"], spec["workload"], send, flush, close=client.close
+    )
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
@@ -84,20 +81,22 @@ def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
     lanes = {name.encode(): lane for name, lane in spec["streams"]}
     streams = {name: ">" for name, _lane in spec["streams"]}  # '>': entries never delivered
     receiver = Receiver(spec["latency"])
-    link.ready()
+
+    def look() -> int:
+        reply = reader.xreadgroup(
+            spec["group"], spec["name"], streams, count=spec["read_count"], block=50, noack=True
+        )
+        now, got = clock(), 0
+        for stream, entries in reply:
+            lane = lanes[stream]
+            for _entry_id, fields in entries:
+                receiver.take(fields[FIELD], lane, now)
+            got += len(entries)
+        receiver.checked(now)
+        return got
+
     try:
-        while not link.consumers_done():
-            reply = reader.xreadgroup(
-                spec["group"], spec["name"], streams, count=spec["read_count"], block=50, noack=True
-            )
-            now, got = clock(), 0
-            for stream, entries in reply:
-                lane = lanes[stream]
-                for _entry_id, fields in entries:
-                    receiver.take(fields[FIELD], lane, now)
-                got += len(entries)
-            receiver.checked(now)
-            link.add_received(got)
+        run_consumer(link, look)
     finally:
         client.close()
     return receiver.result()
