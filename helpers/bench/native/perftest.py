@@ -139,6 +139,18 @@ def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> l
     return rows
 
 
+def throughput(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
+    """One PerfTest run's produce and consume rows."""
+    return [row for row in run(settings, workload, repeat=repeat) if row["mode"] != "latency"]
+
+
+def latency(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
+    """One PerfTest run's latency row: it needs a fixed rate."""
+    if not workload.rate:
+        raise ValueError("a latency run needs a fixed rate: Workload(rate=...)")
+    return [row for row in run(settings, workload, repeat=repeat) if row["mode"] == "latency"]
+
+
 def parse_perftest(text: str) -> PerfTestFigures:
     intervals = [
         (float(t), int(sent), int(received))
