@@ -20,7 +20,7 @@ from helpers.naming import unique_name
 
 from . import kafka_workers
 from .kafka_workers import ConsumerSpec, ProducerSpec
-from .plan import Plan
+from .plan import Plan, deleted_afterwards
 from .settings import KafkaSettings, Workload
 
 TOOL = "confluent-kafka"
@@ -83,7 +83,7 @@ def prepared(
     settings: KafkaSettings, workload: Workload, latency: bool, keep: bool = False
 ) -> Iterator[Plan[ProducerSpec, ConsumerSpec]]:
     topic = create_topic(unique_name("bench-kafka"), settings.partitions)
-    try:
+    with deleted_afterwards([topic], delete, keep=keep):
         producers: list[ProducerSpec] = [
             {
                 "config": producer_config(settings),
@@ -104,6 +104,3 @@ def prepared(
             for i in range(settings.consumers)
         ]
         yield Plan(settings, producers, consumers, [topic])
-    finally:
-        if not keep:
-            delete_topic(topic)
