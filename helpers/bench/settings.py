@@ -195,6 +195,8 @@ class RedisSettings:
     server: dict[str, str] = field(default_factory=dict, compare=False)
 
     def fairness(self) -> dict[str, object]:
+        """The AOF settings as the server reported them for the run (`server`); `appendfsync`
+        as asked only where the server did not say."""
         return {
             "pipeline": self.pipeline,
             "streams": self.streams,
