@@ -13,13 +13,14 @@ shows the same outcome on every run. Not for starting brokers (see `helpers.brok
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 
@@ -46,6 +47,19 @@ class CrashPoint:
 
     def __init__(self, name: str | None, after: int | None) -> None:
         self.name, self.after, self.count = name, after, 0
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, points: Sequence[str]) -> None:
+        """A worker's --crash-at (one of `points`) and --crash-after: what `crash_point_args`
+        passes it, and `from_options` reads back."""
+        parser.add_argument("--crash-at", choices=points)
+        parser.add_argument(
+            "--crash-after", type=int, help="crash the Nth time the point is reached"
+        )
+
+    @classmethod
+    def from_options(cls, args: argparse.Namespace) -> CrashPoint:
+        return cls(args.crash_at, args.crash_after)
 
     def reached(self, name: str, prepare: Callable[[], object] | None = None) -> None:
         if name != self.name or self.after is None:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import time
 from collections.abc import Iterator, Mapping
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from helpers.brokers import kafka_config
+from helpers.kafka.admin import wait_until_ready
 from helpers.naming import unique_name
 
 from . import kafka_workers
 from .kafka_workers import ConsumerSpec, ProducerSpec
-from .plan import Plan
+from .plan import Plan, deleted_afterwards
 from .settings import KafkaSettings, Workload
 
 TOOL = "confluent-kafka"
@@ -56,7 +56,7 @@ def create_topic(name: str, partitions: int, config: Mapping[str, object] | None
         operation_timeout=10,
     )[name]
     future.result(timeout=30)
-    _wait_for_leaders(admin, name, partitions)
+    wait_until_ready(admin, name, partitions)
     return name
 
 
@@ -65,21 +65,6 @@ def delete_topic(name: str) -> None:
     for future in admin.delete_topics([name], operation_timeout=10).values():
         with contextlib.suppress(Exception):  # already gone is fine: clean-up is idempotent
             future.result(timeout=30)
-
-
-def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        metadata = admin.list_topics(topic, timeout=5).topics.get(topic)
-        if (
-            metadata is not None
-            and not metadata.error
-            and len(metadata.partitions) == partitions
-            and all(p.leader >= 0 for p in metadata.partitions.values())
-        ):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"topic {topic} had no leader for every partition after 30 s")
 
 
 def topics_starting_with(prefix: str) -> list[str]:
@@ -98,7 +83,7 @@ def prepared(
     settings: KafkaSettings, workload: Workload, latency: bool, keep: bool = False
 ) -> Iterator[Plan[ProducerSpec, ConsumerSpec]]:
     topic = create_topic(unique_name("bench-kafka"), settings.partitions)
-    try:
+    with deleted_afterwards([topic], delete, keep=keep):
         producers: list[ProducerSpec] = [
             {
                 "config": producer_config(settings),
@@ -119,6 +104,3 @@ def prepared(
             for i in range(settings.consumers)
         ]
         yield Plan(settings, producers, consumers, [topic])
-    finally:
-        if not keep:
-            delete_topic(topic)

@@ -18,7 +18,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from .loops import ConsumerResult, ProducerResult, Receiver, clock, send_all
+from .loops import ConsumerResult, ProducerResult, Receiver, clock, run_consumer, run_producer
 from .processes import Link
 from .settings import Workload
 
@@ -73,9 +73,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
         lost, failed[0] = failed[0], 0
         return remaining + lost
 
-    link.ready()
-    link.wait_start()
-    return send_all(spec["producer_id"], spec["workload"], send, flush)
+    return run_producer(link, spec["producer_id"], spec["workload"], send, flush)
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
@@ -91,27 +89,29 @@ def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
     if spec["latency"]:  # let the fetcher find the leader and start long-polling before the start
         for _ in range(3):
             consumer.poll(0.1)
-    link.ready()
+
+    def look() -> int:
+        if spec["latency"]:
+            # consume() waits to fill its batch; poll() returns the moment one message is in
+            message = consumer.poll(0.05)
+            messages = [message] if message is not None else []
+        else:
+            messages = consumer.consume(num_messages=10_000, timeout=0.05)
+        now = clock()
+        # Skip the producers' primers (null values, see produce) and error events.
+        good = [
+            (value, partition)
+            for m in messages
+            if m.error() is None
+            and (value := m.value()) is not None
+            and (partition := m.partition()) is not None  # always, in a record
+        ]
+        receiver.take_batch(good, now)
+        receiver.checked(now)
+        return len(good)
+
     try:
-        while not link.consumers_done():
-            if spec["latency"]:
-                # consume() waits to fill its batch; poll() returns the moment one message is in
-                message = consumer.poll(0.05)
-                messages = [message] if message is not None else []
-            else:
-                messages = consumer.consume(num_messages=10_000, timeout=0.05)
-            now = clock()
-            # Skip the producers' primers (null values, see produce) and error events.
-            good = [
-                (value, partition)
-                for m in messages
-                if m.error() is None
-                and (value := m.value()) is not None
-                and (partition := m.partition()) is not None  # always, in a record
-            ]
-            receiver.take_batch(good, now)
-            receiver.checked(now)
-            link.add_received(len(good))
+        run_consumer(link, look)
     finally:
         consumer.close()
     return receiver.result()

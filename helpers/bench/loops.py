@@ -3,7 +3,8 @@ or a fixed duration, as fast as possible or paced at a fixed rate; and on the re
 verification of every body plus latency histograms when the run measures latency.
 
 A broker's worker supplies only `send(body)` (and what "flush" means for it) or hands received
-bodies to `Receiver.take`. Not for process management (see `processes`).
+bodies to `Receiver.take`; `run_producer` and `run_consumer` take it through the run's start and
+end on its `Link`. Not for process management (see `processes`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 from zlib import crc32
 
 from .histogram import encode, new_histogram, record_ns
 from .pacing import FixedRate
 from .payload import HEADER, BodyMaker, ReceivedTally, SentTally
 from .settings import Workload
+
+if TYPE_CHECKING:  # `processes` imports this module
+    from .processes import Link
 
 clock = time.monotonic_ns
 CHECK_EVERY = 1000  # unpaced sends between two looks at the clock in a fixed-duration run
@@ -88,6 +92,32 @@ def send_all(
         "end_ns": clock(),
         "cpu_s": cpu_seconds() - cpu_start,
     }
+
+
+def run_producer(
+    link: Link,
+    producer_id: int,
+    workload: Workload,
+    send: Send,
+    flush: Callable[[], int],
+    close: Callable[[], object] = lambda: None,
+) -> ProducerResult:
+    """A connected producer's part of the run: say ready, wait for the start, `send_all`, then
+    `close` its client whatever happened."""
+    link.ready()
+    link.wait_start()
+    try:
+        return send_all(producer_id, workload, send, flush)
+    finally:
+        close()
+
+
+def run_consumer(link: Link, look: Callable[[], int]) -> None:
+    """A connected consumer's part of the run: say ready, then `look` for messages (it hands
+    them to its `Receiver` and returns how many it got) until the consumers are done."""
+    link.ready()
+    while not link.consumers_done():
+        link.add_received(look())
 
 
 def _flat(

@@ -16,7 +16,7 @@ from helpers.brokers import endpoint
 from helpers.naming import unique_name
 
 from . import rabbitmq_workers
-from .plan import Plan
+from .plan import Plan, deleted_afterwards
 from .rabbitmq_workers import ConsumerSpec, ProducerSpec
 from .settings import RabbitMQSettings, Workload
 
@@ -68,7 +68,7 @@ def prepared(
 ) -> Iterator[Plan[ProducerSpec, ConsumerSpec]]:
     queues = declare_queues(settings, "bench-rabbitmq")
     url = endpoint("rabbitmq").url  # carries the password: specs are never printed
-    try:
+    with deleted_afterwards(queues, delete_queues, keep=keep):
         producers: list[ProducerSpec] = [
             {
                 "url": url,
@@ -92,6 +92,3 @@ def prepared(
             for i in range(settings.consumers)
         ]
         yield Plan(settings, producers, consumers, queues)
-    finally:
-        if not keep:
-            delete_queues(queues)

@@ -15,7 +15,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import NackError, UnroutableError
 from pika.spec import Basic
 
-from .loops import ConsumerResult, ProducerResult, Receiver, clock, send_all
+from .loops import ConsumerResult, ProducerResult, Receiver, clock, run_consumer, run_producer
 from .processes import Link
 from .settings import Workload
 
@@ -74,12 +74,9 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
         count, refused[0] = refused[0], 0
         return count
 
-    link.ready()
-    link.wait_start()
-    try:
-        return send_all(spec["producer_id"], spec["workload"], send, flush)
-    finally:
-        connection.close()
+    return run_producer(
+        link, spec["producer_id"], spec["workload"], send, flush, close=connection.close
+    )
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
@@ -112,13 +109,15 @@ def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
             lambda ch, m, p, b, lane=lane: on_message(ch, m, p, b, lane),
             auto_ack=auto_ack,
         )
-    link.ready()
+
+    def look() -> int:
+        connection.process_data_events(time_limit=0.05)  # returns once messages arrived
+        receiver.checked(clock())
+        new, state["new"] = state["new"], 0
+        return new
+
     try:
-        while not link.consumers_done():
-            connection.process_data_events(time_limit=0.05)  # returns once messages arrived
-            receiver.checked(clock())
-            link.add_received(state["new"])
-            state["new"] = 0
+        run_consumer(link, look)
         if state["unacked"]:
             channel.basic_ack(state["tag"], multiple=True)
     finally:

@@ -18,7 +18,7 @@ from helpers.brokers import endpoint
 from helpers.naming import unique_name
 
 from . import redis_workers
-from .plan import Plan
+from .plan import Plan, deleted_afterwards
 from .redis_workers import ConsumerSpec, ProducerSpec
 from .settings import RedisSettings, Workload
 
@@ -73,7 +73,10 @@ def prepared(
     r = client()
     streams = [unique_name(f"bench-redis-{i}") for i in range(settings.streams)]
     url = endpoint("redis").url  # may carry a password: specs are never printed
-    try:
+    with (
+        contextlib.closing(r),
+        deleted_afterwards(streams, lambda names: r.delete(*names), keep=keep),
+    ):
         for name in streams:
             r.xgroup_create(name, GROUP, id="0", mkstream=True)
         with appendfsync(r, settings.appendfsync):
@@ -102,7 +105,3 @@ def prepared(
                 for i in range(settings.consumers)
             ]
             yield Plan(as_run, producers, consumers, streams)
-    finally:
-        if not keep:
-            r.delete(*streams)
-        r.close()

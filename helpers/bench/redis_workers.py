@@ -12,12 +12,13 @@ from typing import Any, Protocol, TypedDict, cast
 
 import redis
 
-from .loops import ConsumerResult, ProducerResult, Receiver, clock, send_all
+from helpers.redis_streams.connection import XReadGroup
+
+from .loops import ConsumerResult, ProducerResult, Receiver, clock, run_consumer, run_producer
 from .processes import Link
 from .settings import Workload
 
 FIELD = b"d"
-Entry = tuple[bytes, dict[bytes, bytes]]  # (entry id, fields)
 
 
 class ProducerSpec(TypedDict):
@@ -45,22 +46,6 @@ class CommandQueue(Protocol):
     def execute(self) -> list[Any]: ...
 
 
-class StreamReader(Protocol):
-    """XREADGROUP of a client made by `_client`. redis-py types its reply as the union of its
-    shapes in every protocol and response mode; with its default (legacy) responses and bytes,
-    not decoded, it has one, written here."""
-
-    def xreadgroup(
-        self,
-        groupname: str,
-        consumername: str,
-        streams: dict[str, str],
-        count: int | None = None,
-        block: int | None = None,
-        noack: bool = False,
-    ) -> list[tuple[bytes, list[Entry]]]: ...  # per stream: [name, entries]
-
-
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=60)
 
@@ -85,34 +70,33 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
             queued[0] = 0
         return 0
 
-    link.ready()
-    link.wait_start()
-    try:
-        return send_all(spec["producer_id"], spec["workload"], send, flush)
-    finally:
-        client.close()
+    return run_producer(
+        link, spec["producer_id"], spec["workload"], send, flush, close=client.close
+    )
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
     client = _client(spec["url"])
-    reader = cast(StreamReader, client)  # legacy replies, bytes: see StreamReader
+    reader = cast(XReadGroup[bytes], client)  # RESP2 replies, not decoded: see XReadGroup
     lanes = {name.encode(): lane for name, lane in spec["streams"]}
     streams = {name: ">" for name, _lane in spec["streams"]}  # '>': entries never delivered
     receiver = Receiver(spec["latency"])
-    link.ready()
+
+    def look() -> int:
+        reply = reader.xreadgroup(
+            spec["group"], spec["name"], streams, count=spec["read_count"], block=50, noack=True
+        )
+        now, got = clock(), 0
+        for stream, entries in reply:
+            lane = lanes[stream]
+            for _entry_id, fields in entries:
+                receiver.take(fields[FIELD], lane, now)
+            got += len(entries)
+        receiver.checked(now)
+        return got
+
     try:
-        while not link.consumers_done():
-            reply = reader.xreadgroup(
-                spec["group"], spec["name"], streams, count=spec["read_count"], block=50, noack=True
-            )
-            now, got = clock(), 0
-            for stream, entries in reply:
-                lane = lanes[stream]
-                for _entry_id, fields in entries:
-                    receiver.take(fields[FIELD], lane, now)
-                got += len(entries)
-            receiver.checked(now)
-            link.add_received(got)
+        run_consumer(link, look)
     finally:
         client.close()
     return receiver.result()

@@ -19,15 +19,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import charts  # noqa: E402
-from .results import differences, save, summary  # noqa: E402
+from .results import IDENTITY_COLUMNS, differences, save, summary  # noqa: E402
 
 SUMMARY_COLUMNS = [
-    "broker",
-    "client",
-    "tool",
-    "mode",
-    "message_bytes",
-    "rate_msg_s",
+    *IDENTITY_COLUMNS,
     "throughput_msg_s",
     "throughput_mb_s",
     "p50_ms",

@@ -15,7 +15,7 @@ native row of the same settings (`ratio_to_native`). Not for running anything.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,12 @@ from .processes import RunOutcome
 from .settings import Settings, Workload, broker_of, settings_text
 
 NAN = float("nan")
+# Who ran (broker, client, tool) and what (mode, message size, rate): every table starts with them.
+IDENTITY_COLUMNS = ["broker", "client", "tool", "mode", "message_bytes", "rate_msg_s"]
 LATENCY_COLUMNS = ["p50_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms"]
 NAIVE_COLUMNS = ["p50_naive_ms", "p99_naive_ms", "p999_naive_ms"]
 COLUMNS = [
-    "broker",
-    "client",
-    "tool",
-    "mode",
-    "message_bytes",
-    "rate_msg_s",
+    *IDENTITY_COLUMNS,
     "settings",
     "repeat",
     "sent",
@@ -85,6 +82,14 @@ def with_throughput(row: Row, messages: float, seconds: float) -> Row:
     row["seconds"] = seconds
     row["throughput_msg_s"] = messages / seconds if seconds > 0 else NAN
     row["throughput_mb_s"] = row["throughput_msg_s"] * row["message_bytes"] / 1e6
+    return row
+
+
+def with_latencies(row: Row, figures: Mapping[str, object], resolution_ms: float) -> Row:
+    """`row` with a tool's latencies: the `figures` named like LATENCY_COLUMNS (those a tool does
+    not give stay NaN), measured in steps of `resolution_ms`."""
+    row.update({name: value for name, value in figures.items() if name in LATENCY_COLUMNS})
+    row["latency_resolution_ms"] = resolution_ms
     return row
 
 

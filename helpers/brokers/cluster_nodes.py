@@ -142,23 +142,7 @@ def _rabbitmq(n: Node, home: Path) -> native.Launch:
     cookie_home = home / "home"
     cookie_home.mkdir(exist_ok=True)
     _shared_cookie(cookie_home / ".erlang.cookie")
-    env = {
-        **os.environ,
-        "HOME": str(cookie_home),
-        "RABBITMQ_NODENAME": n.rabbitmq_node,
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_NODE_PORT": str(n.port),
-        "RABBITMQ_DIST_PORT": str(n.port + 20000),
-        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(home / "log"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
-        "RABBITMQ_CONFIG_FILE": str(config),
-        "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
-        "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf"),
-        "RABBITMQ_PID_FILE": str(home / "beam.pid"),
-        "ERL_EPMD_ADDRESS": "127.0.0.1",
-        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-    }
+    env = native.rabbitmq_env(home, n.rabbitmq_node, n.port, config)
     return native.Launch([server], env, ready_timeout_s=120)
 
 

@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from . import install, state
+from . import install, maven, state
 from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, cache_dir, too_old
 from .probes import port_is_open, probe
 
@@ -77,34 +76,10 @@ def _kafka_lib_dir() -> Path:
 
 
 def _fetch_kafka_jars(lib: Path) -> None:
-    mvn = install.ensure("mvn")
-    print(f"[brokers] fetching Kafka {kafka_version()} jars from Maven Central (once)", flush=True)
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    # Copy into a scratch folder and rename, so an interrupted fetch never looks complete.
-    scratch = Path(tempfile.mkdtemp(dir=lib.parent, prefix=".lib-"))
-    done = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(KAFKA_POM),
-            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={scratch}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    announcement = f"[brokers] fetching Kafka {kafka_version()} jars from Maven Central (once)"
+    maven.fetch_runtime_jars(
+        KAFKA_POM, lib, announcement, what="the Kafka jars", error=BrokerStartError
     )
-    if done.returncode != 0:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise BrokerStartError(
-            "Maven could not fetch the Kafka jars (is Maven Central reachable?):\n"
-            f"{(done.stdout + done.stderr)[-1500:]}"
-        )
-    shutil.rmtree(lib, ignore_errors=True)
-    scratch.rename(lib)
 
 
 def _kafka_cluster_id() -> str:
@@ -184,31 +159,38 @@ def _rabbitmq_launch(ep: Endpoint) -> Launch:
     )
     # Writing the plugins file is exactly what `rabbitmq-plugins --offline enable` does.
     shutil.copyfile(TEMPLATES_DIR / "rabbitmq" / "enabled_plugins", home / "enabled_plugins")
-    env_file = home / "rabbitmq-env.conf"
-    env_file.touch()  # so the system-wide /etc/rabbitmq/rabbitmq-env.conf is not read
-    env = {
-        **os.environ,
-        "HOME": str(home / "home"),  # the Erlang cookie is created and read here
-        "RABBITMQ_NODENAME": rabbitmq_node_name(ep),
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_NODE_PORT": str(ep.port),
-        "RABBITMQ_DIST_PORT": str(ep.port + 20000),
-        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(home / "log"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
-        "RABBITMQ_CONFIG_FILE": str(config),
-        "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
-        "RABBITMQ_CONF_ENV_FILE": str(env_file),
-        "RABBITMQ_PID_FILE": str(home / "beam.pid"),
-        # Loopback only: the port mapper and the inter-node (distribution) listener too.
-        "ERL_EPMD_ADDRESS": "127.0.0.1",
-        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-    }
+    # So the system-wide /etc/rabbitmq/rabbitmq-env.conf is not read.
+    (home / "rabbitmq-env.conf").touch()
+    env = rabbitmq_env(home, rabbitmq_node_name(ep), ep.port, config)
     return Launch([server], env, ready_timeout_s=90)
 
 
 def rabbitmq_node_name(ep: Endpoint) -> str:
     return f"lab-rabbit-{ep.port}@localhost"
+
+
+def rabbitmq_env(home: Path, node_name: str, port: int, config: Path) -> dict[str, str]:
+    """The environment of a RabbitMQ node that keeps everything under `home` (its
+    rabbitmq-env.conf and enabled_plugins included) and listens on `port` and 20000 above it
+    (Erlang distribution), on loopback only."""
+    return {
+        **os.environ,
+        "HOME": str(home / "home"),  # the Erlang cookie is created and read here
+        "RABBITMQ_NODENAME": node_name,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(port + 20000),
+        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(home / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(config),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
+        "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf"),
+        "RABBITMQ_PID_FILE": str(home / "beam.pid"),
+        # Loopback only: the port mapper and the inter-node (distribution) listener too.
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+    }
 
 
 # --- Redis -------------------------------------------------------------------------------

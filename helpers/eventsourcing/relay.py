@@ -86,11 +86,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--url")
-    parser.add_argument("--crash-at", choices=CRASH_POINTS)
-    parser.add_argument("--crash-after", type=int, help="crash the Nth time the point is reached")
+    CrashPoint.add_options(parser, CRASH_POINTS)
     args = parser.parse_args()
     store, sink = EventStore(args.db), producer(args.url)
-    crash = CrashPoint(args.crash_at, args.crash_after)
+    crash = CrashPoint.from_options(args)
     while relay_once(store, args.url, sink=sink, crash=crash):
         pass  # until a pass finds nothing unsent
 

@@ -84,11 +84,10 @@ def main() -> None:
     parser.add_argument("--url")
     parser.add_argument("--work-s", type=float, default=0.0005)
     parser.add_argument("--idle-exit-s", type=float, default=3.0)
-    parser.add_argument("--crash-at", choices=CRASH_POINTS)
-    parser.add_argument("--crash-after", type=int, help="crash the Nth time the point is reached")
+    CrashPoint.add_options(parser, CRASH_POINTS)
     args = parser.parse_args()
 
-    crash = CrashPoint(args.crash_at, args.crash_after)
+    crash = CrashPoint.from_options(args)
     source, sink = build_clients(args)
 
     def copy(message: Record) -> list[Output]:  # the "transform": one output per input

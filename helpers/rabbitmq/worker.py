@@ -66,13 +66,12 @@ def main() -> None:
     parser.add_argument("--ack", choices=["auto", "manual"], required=True)
     parser.add_argument("--prefetch", type=int, default=0, help="0 = unlimited")
     parser.add_argument("--work-s", type=float, default=0.01)
-    parser.add_argument("--crash-at", choices=CRASH_POINTS)
-    parser.add_argument("--crash-after", type=int, help="crash the Nth time the point is reached")
+    CrashPoint.add_options(parser, CRASH_POINTS)
     args = parser.parse_args()
     channel = connect(args.url).channel()
     channel.basic_qos(prefetch_count=args.prefetch)  # ignored by the broker with auto-ack
     work(channel, args.queue, ack=args.ack, work_s=args.work_s, effects=EffectLog(args.effects),
-         crash=CrashPoint(args.crash_at, args.crash_after))  # fmt: skip
+         crash=CrashPoint.from_options(args))  # fmt: skip
 
 
 if __name__ == "__main__":

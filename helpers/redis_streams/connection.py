@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import redis
 
 from helpers.brokers import endpoint
 
 Fields = dict[str, str]  # an entry's field-value pairs
-Entry = tuple[str, Fields]  # (entry id, fields)
+Text = TypeVar("Text", str, bytes)  # str from a client that decodes responses, else bytes
 
 
-class GroupReader(Protocol):
-    """The XREADGROUP and XACK of a client made by `client()`. redis-py types each reply as the
-    union of its shapes in every protocol and decoding; with RESP2 and decode_responses=True it
-    has one, written here."""
+class XReadGroup(Protocol[Text]):
+    """The XREADGROUP of a redis-py client. redis-py types its reply as the union of its shapes
+    in every protocol and decoding; with RESP2 (its default) it has one, written here, in str
+    or bytes as the client decodes or not."""
 
     def xreadgroup(
         self,
@@ -24,7 +24,12 @@ class GroupReader(Protocol):
         streams: dict[str, str],
         count: int | None = None,
         block: int | None = None,
-    ) -> list[tuple[str, list[Entry]]]: ...  # per stream: [name, entries]
+        noack: bool = False,
+    ) -> list[tuple[Text, list[tuple[Text, dict[Text, Text]]]]]: ...  # per stream: [name, entries]
+
+
+class GroupReader(XReadGroup[str], Protocol):
+    """The XREADGROUP and XACK of a client made by `client()`: RESP2, decode_responses=True."""
 
     def xack(self, name: str, groupname: str, *ids: str) -> int: ...
 

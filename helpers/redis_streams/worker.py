@@ -74,10 +74,9 @@ def main() -> None:
         parser.add_argument(name, required=True)
     parser.add_argument("--url")
     parser.add_argument("--work-s", type=float, default=0.01)
-    parser.add_argument("--crash-at", choices=CRASH_POINTS)
-    parser.add_argument("--crash-after", type=int, help="crash the Nth time the point is reached")
+    CrashPoint.add_options(parser, CRASH_POINTS)
     args = parser.parse_args()
-    crash = CrashPoint(args.crash_at, args.crash_after)
+    crash = CrashPoint.from_options(args)
     work(
         cast(GroupReader, client(args.url)),  # its replies are decoded RESP2: see GroupReader
         args.stream,

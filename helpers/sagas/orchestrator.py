@@ -211,10 +211,9 @@ def main() -> None:
     for option in ("--db", "--commands", "--replies", "--group"):
         parser.add_argument(option, required=True)
     parser.add_argument("--url")
-    parser.add_argument("--crash-at", choices=CRASH_POINTS)
-    parser.add_argument("--crash-after", type=int, help="crash the Nth time the point is reached")
+    CrashPoint.add_options(parser, CRASH_POINTS)
     args = parser.parse_args()
-    crash = CrashPoint(args.crash_at, args.crash_after)
+    crash = CrashPoint.from_options(args)
     orchestrate(
         SagaStore(args.db), args.commands, args.replies, args.group, url=args.url, crash=crash
     )

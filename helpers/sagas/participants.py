@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -26,6 +27,27 @@ def injected_failure(seed: int, order_id: str, step: str, rate: float) -> bool:
     return random.Random(f"{seed}:{order_id}:{step}").random() < rate
 
 
+def answer_once(
+    lock: threading.Lock,
+    granted: dict[str, int],
+    refused: set[str],
+    order_id: str,
+    value: int,
+    accept: Callable[[], bool],
+) -> bool:
+    """A participant's idempotent answer to an order's request: the first time, `accept` decides
+    (and makes its effect) and the answer is remembered, with `value` when granted; a repeated
+    request gets the same answer and no second effect. True if granted."""
+    with lock:
+        if order_id in granted or order_id in refused:
+            return order_id in granted  # a repeated request: same answer, no new effect
+        if not accept():
+            refused.add(order_id)
+            return False
+        granted[order_id] = value
+        return True
+
+
 @dataclass
 class Payments:
     failure_rate: float
@@ -37,14 +59,14 @@ class Payments:
 
     def charge(self, order_id: str, amount_cents: int) -> bool:
         """ProcessPayment. True if the order is (now or already) paid."""
-        with self.lock:
-            if order_id in self.charges or order_id in self.declined:
-                return order_id in self.charges  # a repeated request: same answer, no new effect
-            if injected_failure(self.seed, order_id, "payment", self.failure_rate):
-                self.declined.add(order_id)
-                return False
-            self.charges[order_id] = amount_cents
-            return True
+        return answer_once(
+            self.lock,
+            self.charges,
+            self.declined,
+            order_id,
+            amount_cents,
+            accept=lambda: not injected_failure(self.seed, order_id, "payment", self.failure_rate),
+        )
 
     def refund(self, order_id: str) -> None:
         """RefundPayment (a compensation). Refunds at most once, and only what was charged."""
@@ -64,13 +86,14 @@ class Inventory:
 
     def reserve(self, order_id: str, quantity: int) -> bool:
         """ReserveInventory. True if the stock is (now or already) reserved for the order."""
-        with self.lock:
-            if order_id in self.reservations or order_id in self.refused:
-                return order_id in self.reservations
+
+        def take_stock() -> bool:
             failed = injected_failure(self.seed, order_id, "inventory", self.failure_rate)
             if failed or quantity > self.stock:
-                self.refused.add(order_id)
                 return False
             self.stock -= quantity
-            self.reservations[order_id] = quantity
             return True
+
+        return answer_once(
+            self.lock, self.reservations, self.refused, order_id, quantity, take_stock
+        )

@@ -11,6 +11,9 @@ Each tool's docstring says what exactly it times, which is not always what the h
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import pandas as pd
 
 from ..results import Row, frame
@@ -19,47 +22,36 @@ from . import kafka_tools, perftest, redis_benchmark
 from .java import ToolFailed
 
 
+class _Tool(NamedTuple):
+    """A broker's own tool: one repeat of each measurement, as result rows."""
+
+    throughput: Callable[..., list[Row]]
+    latency: Callable[..., list[Row]]
+
+
 def throughput(settings: Settings, workload: Workload) -> pd.DataFrame:
-    return frame(
-        [row for r in range(workload.repeats) for row in _throughput(settings, workload, r)]
-    )
+    return _every_repeat(_tool(settings).throughput, settings, workload)
 
 
 def latency(settings: Settings, workload: Workload) -> pd.DataFrame:
-    return frame([row for r in range(workload.repeats) for row in _latency(settings, workload, r)])
+    return _every_repeat(_tool(settings).latency, settings, workload)
 
 
-def _throughput(settings: Settings, workload: Workload, repeat: int) -> list[Row]:
-    """One repeat of the broker's tool, chosen by the type of its settings."""
+def _tool(settings: Settings) -> _Tool:
+    """The broker's tool, chosen by the type of its settings."""
     if isinstance(settings, KafkaSettings):
-        return kafka_tools.throughput(settings, workload, repeat=repeat)
+        return _Tool(kafka_tools.throughput, kafka_tools.latency)
     if isinstance(settings, RabbitMQSettings):
-        return _perftest_throughput(settings, workload, repeat=repeat)
-    return redis_benchmark.throughput(settings, workload, repeat=repeat)
+        return _Tool(perftest.throughput, perftest.latency)
+    return _Tool(redis_benchmark.throughput, redis_benchmark.latency)
 
 
-def _latency(settings: Settings, workload: Workload, repeat: int) -> list[Row]:
-    if isinstance(settings, KafkaSettings):
-        return kafka_tools.latency(settings, workload, repeat=repeat)
-    if isinstance(settings, RabbitMQSettings):
-        return _perftest_latency(settings, workload, repeat=repeat)
-    return redis_benchmark.latency(settings, workload, repeat=repeat)
-
-
-def _perftest_throughput(
-    settings: RabbitMQSettings, workload: Workload, *, repeat: int
-) -> list[Row]:
-    return [
-        row for row in perftest.run(settings, workload, repeat=repeat) if row["mode"] != "latency"
-    ]
-
-
-def _perftest_latency(settings: RabbitMQSettings, workload: Workload, *, repeat: int) -> list[Row]:
-    if not workload.rate:
-        raise ValueError("a latency run needs a fixed rate: Workload(rate=...)")
-    return [
-        row for row in perftest.run(settings, workload, repeat=repeat) if row["mode"] == "latency"
-    ]
+def _every_repeat(
+    measure: Callable[..., list[Row]], settings: Settings, workload: Workload
+) -> pd.DataFrame:
+    return frame(
+        [row for r in range(workload.repeats) for row in measure(settings, workload, repeat=r)]
+    )
 
 
 __all__ = ["ToolFailed", "kafka_tools", "latency", "perftest", "redis_benchmark", "throughput"]

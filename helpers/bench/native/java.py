@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-from helpers.brokers import install
+from helpers.brokers import install, maven
 from helpers.brokers.config import TEMPLATES_DIR, cache_dir
 
 # Kafka's kafka-run-class.sh gives its tools 256 MB; PerfTest's scripts set none. One cap for all.
@@ -89,32 +87,7 @@ def perf_test_lib() -> Path:
 
 
 def _fetch(lib: Path) -> None:
-    mvn = install.ensure("mvn")
-    print(f"[bench] fetching RabbitMQ PerfTest {perf_test_version()} from Maven Central (once)")
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    # Into a scratch folder first, renamed at the end: an interrupted fetch never looks complete.
-    scratch = Path(tempfile.mkdtemp(dir=lib.parent, prefix=".lib-"))
-    goal = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
-    done = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(PERF_TEST_POM),
-            goal,
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={scratch}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    announcement = (
+        f"[bench] fetching RabbitMQ PerfTest {perf_test_version()} from Maven Central (once)"
     )
-    if done.returncode != 0:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise ToolFailed(
-            "Maven could not fetch PerfTest (is Maven Central reachable?):\n"
-            f"{(done.stdout + done.stderr)[-1500:]}"
-        )
-    shutil.rmtree(lib, ignore_errors=True)
-    scratch.rename(lib)
+    maven.fetch_runtime_jars(PERF_TEST_POM, lib, announcement, what="PerfTest", error=ToolFailed)

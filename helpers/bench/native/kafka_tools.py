@@ -28,7 +28,7 @@ from helpers.brokers.native import _kafka_lib_dir
 from helpers.naming import unique_name
 
 from ..kafka_bench import create_topic, delete_topic
-from ..results import Row, base_row, with_throughput
+from ..results import Row, base_row, with_latencies, with_throughput
 from ..settings import KafkaSettings, Workload
 from .java import ToolFailed, run_java
 
@@ -80,6 +80,27 @@ def _properties(values: dict[str, str]) -> list[str]:
     return [f"{key}={value}" for key, value in values.items()]
 
 
+def _run_on_topic(
+    tool: str,
+    topic: str,
+    records: int,
+    args: list[str],
+    *,
+    timeout_s: float,
+    java_options: list[str] | None = None,
+) -> str:
+    """Kafka's `tool` (ProducerPerformance, ConsumerPerformance, EndToEndLatency) on `records`
+    records of `topic`, with its other arguments `args`; what it printed."""
+    return run_java(
+        _kafka_lib_dir(),
+        TOOLS + tool,
+        ["--bootstrap-server", _bootstrap(), "--topic", topic, "--num-records", str(records)]
+        + args,
+        timeout_s=timeout_s,
+        java_options=java_options,
+    )
+
+
 def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
     """ProducerPerformance, then ConsumerPerformance on the same fresh topic: two rows."""
     if workload.count is None:
@@ -88,46 +109,23 @@ def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) 
     try:
         total = workload.count + workload.warmup
         produced = parse_producer_performance(
-            run_java(
-                _kafka_lib_dir(),
-                TOOLS + "ProducerPerformance",
-                [
-                    "--bootstrap-server",
-                    _bootstrap(),
-                    "--topic",
-                    topic,
-                    "--num-records",
-                    str(total),
-                    "--warmup-records",
-                    str(workload.warmup),
-                    "--throughput",
-                    "-1",
-                    "--record-size",
-                    str(workload.message_bytes),
-                    "--command-property",
-                    *_properties(settings.java_producer()),
-                ],
+            _run_on_topic(
+                "ProducerPerformance",
+                topic,
+                total,
+                ["--warmup-records", str(workload.warmup), "--throughput", "-1"]
+                + ["--record-size", str(workload.message_bytes)]
+                + ["--command-property", *_properties(settings.java_producer())],
                 timeout_s=300 + total / 10_000,
             )
         )
         consumed = parse_consumer_performance(
-            run_java(
-                _kafka_lib_dir(),
-                TOOLS + "ConsumerPerformance",
-                [
-                    "--bootstrap-server",
-                    _bootstrap(),
-                    "--topic",
-                    topic,
-                    "--num-records",
-                    str(total),
-                    "--group",
-                    unique_name("bench-native"),
-                    "--timeout",
-                    "30000",
-                    "--command-property",
-                    *_properties(settings.java_consumer()),
-                ],
+            _run_on_topic(
+                "ConsumerPerformance",
+                topic,
+                total,
+                ["--group", unique_name("bench-native"), "--timeout", "30000"]
+                + ["--command-property", *_properties(settings.java_consumer())],
                 timeout_s=300 + total / 10_000,
             )
         )
@@ -180,23 +178,12 @@ def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> 
         )
     try:
         measured = parse_end_to_end_latency(
-            run_java(
-                _kafka_lib_dir(),
-                TOOLS + "EndToEndLatency",
-                [
-                    "--bootstrap-server",
-                    _bootstrap(),
-                    "--topic",
-                    topic,
-                    "--num-records",
-                    str(count),
-                    "--producer-acks",
-                    settings.acks,
-                    "--record-size",
-                    str(workload.message_bytes),
-                    "--command-config",
-                    config.name,
-                ],
+            _run_on_topic(
+                "EndToEndLatency",
+                topic,
+                count,
+                ["--producer-acks", settings.acks, "--record-size", str(workload.message_bytes)]
+                + ["--command-config", config.name],
                 timeout_s=120 + count / 100,
             ),
             count,
@@ -213,14 +200,10 @@ def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> 
         verified=True,
         processes=1,
         rate_msg_s=float("nan"),
-        p50_ms=measured["p50_ms"],
-        p99_ms=measured["p99_ms"],
-        p999_ms=measured["p999_ms"],
-        mean_ms=measured["mean_after_first_ms"],
-        latency_resolution_ms=1.0,
         measures="send, wait for the ack, poll it back: one in flight; percentiles in whole ms",
     )
-    return [row]
+    # The first record's latency includes connecting: the row's mean leaves it out.
+    return [with_latencies(row, {**measured, "mean_ms": measured["mean_after_first_ms"]}, 1.0)]
 
 
 def java_client_defaults() -> dict[str, dict[str, str]]:
@@ -235,37 +218,19 @@ def java_client_defaults() -> dict[str, dict[str, str]]:
         log_config.write(_INFO_LOGGING)
     java_options = [f"-Dlog4j2.configurationFile={log_config.name}"]
     try:
-        produced = run_java(
-            _kafka_lib_dir(),
-            TOOLS + "ProducerPerformance",
-            [
-                "--bootstrap-server",
-                _bootstrap(),
-                "--topic",
-                topic,
-                "--num-records",
-                "1",
-                "--throughput",
-                "-1",
-                "--record-size",
-                "10",
-            ],
+        produced = _run_on_topic(
+            "ProducerPerformance",
+            topic,
+            1,
+            ["--throughput", "-1", "--record-size", "10"],
             timeout_s=120,
             java_options=java_options,
         )
-        consumed = run_java(
-            _kafka_lib_dir(),
-            TOOLS + "ConsumerPerformance",
-            [
-                "--bootstrap-server",
-                _bootstrap(),
-                "--topic",
-                topic,
-                "--num-records",
-                "1",
-                "--timeout",
-                "30000",
-            ],
+        consumed = _run_on_topic(
+            "ConsumerPerformance",
+            topic,
+            1,
+            ["--timeout", "30000"],
             timeout_s=120,
             java_options=java_options,
         )

@@ -22,7 +22,7 @@ from typing import TypedDict
 from helpers.brokers import endpoint
 
 from ..rabbitmq_bench import declare_queues, delete_queues
-from ..results import Row, base_row
+from ..results import Row, base_row, with_latencies
 from ..settings import RabbitMQSettings, Workload
 from .java import ToolFailed, perf_test_lib, run_java
 
@@ -129,14 +129,23 @@ def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> l
             settings, workload, client="native", tool="PerfTest", mode="latency", repeat=repeat
         )
         row.update(
-            processes=1,
-            latency_resolution_ms=0.001,
-            p50_ms=measured["median_ms"],
-            p99_ms=measured["p99_ms"],
-            measures="publish to consume at a fixed rate, from the actual send time",
+            processes=1, measures="publish to consume at a fixed rate, from the actual send time"
         )
-        rows.append(row)
+        figures = {"p50_ms": measured["median_ms"], "p99_ms": measured["p99_ms"]}
+        rows.append(with_latencies(row, figures, 0.001))
     return rows
+
+
+def throughput(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
+    """One PerfTest run's produce and consume rows."""
+    return [row for row in run(settings, workload, repeat=repeat) if row["mode"] != "latency"]
+
+
+def latency(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
+    """One PerfTest run's latency row: it needs a fixed rate."""
+    if not workload.rate:
+        raise ValueError("a latency run needs a fixed rate: Workload(rate=...)")
+    return [row for row in run(settings, workload, repeat=repeat) if row["mode"] == "latency"]
 
 
 def parse_perftest(text: str) -> PerfTestFigures:

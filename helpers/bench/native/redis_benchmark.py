@@ -23,7 +23,7 @@ from helpers.naming import unique_name
 
 from ..payload import filler
 from ..redis_bench import appendfsync, client, server_persistence
-from ..results import Row, base_row, with_throughput
+from ..results import Row, base_row, with_latencies, with_throughput
 from ..settings import RedisSettings, Workload
 from .java import ToolFailed
 from .java import run as run_command
@@ -127,14 +127,9 @@ def latency(settings: RedisSettings, workload: Workload, *, repeat: int = 0) -> 
         processes=1,
         verified=measured["stream_length"] == count,
         rate_msg_s=float("nan"),
-        p50_ms=measured["p50_ms"],
-        p99_ms=measured["p99_ms"],
-        mean_ms=measured["avg_ms"],
-        max_ms=measured["max_ms"],
-        latency_resolution_ms=0.001,
         measures="XADD round trip, one connection, closed loop, no consumer",
     )
-    return [row]
+    return [with_latencies(row, {**measured, "mean_ms": measured["avg_ms"]}, 0.001)]
 
 
 def parse_redis_benchmark_csv(text: str) -> RedisBenchmarkFigures:
