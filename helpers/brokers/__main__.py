@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from types import ModuleType
 
 from tabulate import tabulate
 
@@ -13,7 +14,6 @@ from . import (
     BrokerConfigError,
     ProvisionError,
     cluster,
-    credentials,
     down,
     restart,
     secure,
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     )  # `up --cluster kafka` as well as `up kafka --cluster`
     brokers = tuple(args.brokers) or BROKERS
     if args.cluster:
-        return cluster_main(args.action, brokers)
+        return variant_main(args.action, brokers, cluster, "the cluster nodes")
     if args.secure:
-        return secure_main(args.action, brokers)
+        return variant_main(args.action, brokers, secure, "the secured brokers")
     try:
         if args.action == "up":
             statuses = up(brokers)
@@ -89,52 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def cluster_main(action: str, clusters: tuple[str, ...]) -> int:
+def variant_main(action: str, names: tuple[str, ...], variant: ModuleType, what: str) -> int:
+    """up/down/status for the clusters or the secured brokers: `variant` is either module."""
     try:
+        if action == "restart":
+            print(f"error: restart applies to the lab's brokers, not to {what}", file=sys.stderr)
+            return 2
+        if action == "down":
+            stopped = variant.down(names)
+            print(f"stopped: {', '.join(stopped)}" if stopped else f"none of {what} was running")
+            return 0
+        began = time.monotonic()
+        statuses = variant.up(names) if action == "up" else variant.status(names)
+        print(tabulate([s.__dict__ for s in statuses], headers="keys"))
         if action == "up":
-            began = time.monotonic()
-            statuses = cluster.up(clusters)
-            print(tabulate([s.__dict__ for s in statuses], headers="keys"))
             print(f"\nup in {time.monotonic() - began:.1f} s")
-        elif action == "down":
-            stopped = cluster.down(clusters)
-            print(f"stopped: {', '.join(stopped)}" if stopped else "no cluster node was running")
-            return 0
-        elif action == "status":
-            statuses = cluster.status(clusters)
-            print(tabulate([s.__dict__ for s in statuses], headers="keys"))
-        else:
-            print(
-                "error: restart applies to single brokers; use cluster.start_node", file=sys.stderr
-            )
-            return 2
-    except (*FAILURES, cluster.ClusterError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0 if all(s.healthy for s in statuses) else 1
-
-
-def secure_main(action: str, brokers: tuple[str, ...]) -> int:
-    try:
-        if action == "up":
-            began = time.monotonic()
-            statuses = secure.up(brokers)
-            print(tabulate([s.__dict__ for s in statuses], headers="keys"))
-            print(f"\nup in {time.monotonic() - began:.1f} s; credentials and certificates in "
-                  f"{credentials.directory()} (mode 0600)")  # fmt: skip
-        elif action == "down":
-            stopped = secure.down(brokers)
-            print(f"stopped: {', '.join(stopped)}" if stopped else "no secured broker was running")
-            return 0
-        elif action == "status":
-            statuses = secure.status(brokers)
-            print(tabulate([s.__dict__ for s in statuses], headers="keys"))
-        else:
-            print(
-                "error: restart applies to the lab's brokers, not the secured ones", file=sys.stderr
-            )
-            return 2
-    except (*FAILURES, secure.SecureError) as exc:
+    except (*FAILURES, cluster.ClusterError, secure.SecureError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0 if all(s.healthy for s in statuses) else 1

@@ -124,23 +124,18 @@ def _authority(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALID_FOR)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )  # fmt: skip
+        .add_extension(_key_usage("digital_signature", "key_cert_sign", "crl_sign"), critical=True)
         .sign(key, hashes.SHA256())
     )
     return key, certificate
+
+
+def _key_usage(*allowed: str) -> x509.KeyUsage:
+    """What a key may be used for: the named usages, and none of the others."""
+    usages = ("digital_signature", "content_commitment", "key_encipherment",
+              "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
+              "encipher_only", "decipher_only")  # fmt: skip
+    return x509.KeyUsage(**{usage: usage in allowed for usage in usages})
 
 
 def write_private(path: Path, text: str) -> None:

@@ -258,24 +258,7 @@ def _rabbitmq(home: Path) -> native.Launch:
                     key=m.key)  # fmt: skip
     (home / "enabled_plugins").write_text("[].\n")
     (home / "rabbitmq-env.conf").touch()  # not the system-wide one
-    (home / "home").mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "HOME": str(home / "home"),  # its own Erlang cookie, created at first boot
-        "RABBITMQ_NODENAME": RABBITMQ_NODE,
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_NODE_PORT": str(RABBITMQ.plain_port),
-        "RABBITMQ_DIST_PORT": str(RABBITMQ.extra_ports[0]),
-        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(home / "log"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
-        "RABBITMQ_CONFIG_FILE": str(config),
-        "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
-        "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf"),
-        "RABBITMQ_PID_FILE": str(home / "beam.pid"),
-        "ERL_EPMD_ADDRESS": "127.0.0.1",
-        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-    }
+    env = native.rabbitmq_env(home, RABBITMQ_NODE, RABBITMQ.plain_port, config)
     return native.Launch([server], env, ready_timeout_s=120)
 
 
