@@ -149,7 +149,6 @@ def rabbitmq_management_port() -> int:
 def _rabbitmq_launch(ep: Endpoint) -> Launch:
     server = install.ensure("rabbitmq-server")
     home = state.broker_dir("rabbitmq")
-    (home / "home").mkdir(parents=True, exist_ok=True)
     config = home / "rabbitmq.conf"
     _render(
         "rabbitmq/rabbitmq.conf.template",
@@ -173,6 +172,7 @@ def rabbitmq_env(home: Path, node_name: str, port: int, config: Path) -> dict[st
     """The environment of a RabbitMQ node that keeps everything under `home` (its
     rabbitmq-env.conf and enabled_plugins included) and listens on `port` and 20000 above it
     (Erlang distribution), on loopback only."""
+    (home / "home").mkdir(parents=True, exist_ok=True)  # Erlang will not create it
     return {
         **os.environ,
         "HOME": str(home / "home"),  # the Erlang cookie is created and read here
