@@ -20,6 +20,7 @@ from pathlib import Path
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
+from helpers.brokers import extras
 from scripts import book_chromium, book_links, book_pages
 from scripts.book_pages import NotebookRun
 from scripts.navigation import notebooks
@@ -67,7 +68,11 @@ def run_all(sources: list[Path]) -> list[NotebookRun]:
     for number, source in enumerate(sources, 1):
         print(f"[{number}/{len(sources)}] {source.name} ...", flush=True)
         began = time.monotonic()
-        failure = execute(source)
+        try:
+            with extras.running_for(source.name):  # the clusters or the secured brokers, if needed
+                failure = execute(source)
+        except Exception as exc:  # they would not start (or stop): the message says why
+            failure = f"{source}: {type(exc).__name__}: {exc}"
         run = NotebookRun(source, BOOK / f"{source.stem}.html", time.monotonic() - began, failure)
         verdict = "FAILED" if failure else "ok"
         print(f"[{number}/{len(sources)}] {verdict} {source.name} ({run.run_s:.0f} s)", flush=True)

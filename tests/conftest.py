@@ -7,12 +7,10 @@ Without Docker, `helpers.brokers.up()` starts (or reuses) the native processes.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -116,84 +114,3 @@ def _containers() -> Iterator[dict[str, Endpoint]]:
                 os.environ[var] = value
         for container in containers.values():
             container.stop()
-
-
-# --- brokers beyond the lab's three, for the notebooks that need them ---------------------------
-
-
-@dataclass(frozen=True)
-class Extra:
-    what: str
-    healthy: Callable[[], bool]
-    up: Callable[[], object]
-    down: Callable[[], object]
-
-
-def _extras() -> dict[str, Extra]:
-    from helpers.brokers import cluster, secure
-
-    return {
-        "11-Replication-and-Failover.ipynb": Extra(
-            "the three-node clusters", lambda: all(s.healthy for s in cluster.status()),
-            cluster.up, cluster.down,
-        ),
-        "13-Security.ipynb": Extra(
-            "the secured brokers", lambda: all(s.healthy for s in secure.status()),
-            secure.up, secure.down,
-        ),
-    }  # fmt: skip
-
-
-EXTRA_NOTEBOOKS = {"11-Replication-and-Failover.ipynb", "13-Security.ipynb"}
-_started: dict[str, bool] = {}  # notebook -> whether this session started its brokers
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Before the first cell of a notebook that needs more brokers, start those not running."""
-    name = item.path.name
-    if name in EXTRA_NOTEBOOKS and name not in _started:
-        extra = _extras()[name]
-        _started[name] = not extra.healthy()
-        if _started[name]:
-            log.info("starting %s for %s", extra.what, name)
-            extra.up()
-
-
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """After its last cell, stop them again if this session started them."""
-    name, last_cell = item.path.name, nextitem is None or nextitem.path != item.path
-    if name in _started and last_cell and _started.pop(name):
-        _extras()[name].down()
-
-
-# --- no secret in any notebook's output ----------------------------------------------------------
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Fail a notebook cell whose output shows a password of the secured brokers, the field key,
-    or a private key: the book is built from these outputs."""
-    outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
-    outputs = getattr(item, "test_outputs", None)
-    if call.when == "call" and report.passed and outputs:
-        text = json.dumps(outputs)
-        leaked = [what for what, secret in _secrets().items() if secret in text]
-        if leaked:
-            report.outcome = "failed"
-            report.longrepr = f"this cell's output shows {', '.join(leaked)}: never print a secret"
-
-
-def _secrets() -> dict[str, str]:
-    from helpers.brokers import credentials
-
-    found = {"a private key": "PRIVATE KEY-----"}
-    passwords = credentials.directory() / "passwords.json"
-    if passwords.exists():
-        found |= {
-            f"{user}'s password": pw for user, pw in json.loads(passwords.read_text()).items()
-        }
-    key = credentials.directory() / "field.key"
-    if key.exists():
-        found["the field-encryption key"] = key.read_text().strip()
-    return found

@@ -1,0 +1,66 @@
+"""Hooks for the notebooks that nbval runs as tests (pytest loads this file for every item under
+notebooks/, which tests/conftest.py does not reach): the brokers beyond the lab's three that some
+notebooks need, started before their first cell and stopped after their last; and no secret in
+any cell's output, since the book is built from those outputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from helpers.brokers import extras
+
+# --- brokers beyond the lab's three, for the notebooks that need them ---------------------------
+
+
+_stops: dict[str, Callable[[], object] | None] = {}  # notebook -> how to stop what we started
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the first cell of a notebook that needs more brokers, start those not running."""
+    name = item.path.name
+    if name in extras.NEEDED_BY and name not in _stops:
+        _stops[name] = extras.start_for(name)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After its last cell, stop them again if this session started them."""
+    name, last_cell = item.path.name, nextitem is None or nextitem.path != item.path
+    stop = _stops.pop(name, None) if last_cell else None
+    if stop is not None:
+        stop()
+
+
+# --- no secret in any notebook's output ----------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fail a notebook cell whose output shows a password of the secured brokers, the field key,
+    or a private key: the book is built from these outputs."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    outputs = getattr(item, "test_outputs", None)
+    if call.when == "call" and report.passed and outputs:
+        text = json.dumps(outputs)
+        leaked = [what for what, secret in _secrets().items() if secret in text]
+        if leaked:
+            report.outcome = "failed"
+            report.longrepr = f"this cell's output shows {', '.join(leaked)}: never print a secret"
+
+
+def _secrets() -> dict[str, str]:
+    from helpers.brokers import credentials
+
+    found = {"a private key": "PRIVATE KEY-----"}
+    passwords = credentials.directory() / "passwords.json"
+    if passwords.exists():
+        found |= {
+            f"{user}'s password": pw for user, pw in json.loads(passwords.read_text()).items()
+        }
+    key = credentials.directory() / "field.key"
+    if key.exists():
+        found["the field-encryption key"] = key.read_text().strip()
+    return found
