@@ -1,0 +1,94 @@
+"""The syllabus's broker comparison, each cell beside its evidence on this machine: throughput
+from `make bench`'s last summary (results/latest/summary.csv) when there is one, else from a quick
+run of the benchmark harness; the other rows from the experiments of the topic notebooks, whose
+asserts would fail if the cell were false."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from helpers import bench
+from helpers.bench.syllabus import NAMES, SYLLABUS, THROUGHPUT_RANK
+from helpers.brokers.config import PROJECT_ROOT
+
+from .links import section
+
+LATEST = PROJECT_ROOT / "results" / "latest" / "summary.csv"
+
+# What the topic notebooks prove for each (aspect, broker), and where. Their Check yourself cells
+# assert these outcomes on every run.
+SHOWN = {
+    ("Persistence", "rabbitmq"): (
+        "persistent messages in a durable queue survive a restart; transient ones do not",
+        ("01", 5), "yes"),
+    ("Persistence", "kafka"): (
+        "every message is appended to the partition's log, kept for the retention period "
+        "(the OS flushes it to disk: no fsync per message by default)", ("03", 4),
+        "yes, as a log (fsync is left to the OS)"),
+    ("Persistence", "redis"): (
+        "after a SIGKILL, entries survive with the append-only file on and are lost with it off",
+        ("05", 5), "yes"),
+    ("Delivery", "rabbitmq"): (
+        "a SIGKILLed consumer: manual ack lost none and redelivered its unacked; auto-ack lost "
+        "them (at-most-once)", ("01", 3), "yes (at-most-once too, with auto-ack)"),
+    ("Delivery", "kafka"): (
+        "a worker SIGKILLed mid-batch: at-least-once duplicated, exactly-once (transactions) "
+        "neither lost nor duplicated", ("04", 1), "yes"),
+    ("Delivery", "redis"): (
+        "a consumer SIGKILLed before XACK: its entries stayed pending and were claimed",
+        ("05", 3), "yes"),
+    ("Ordering", "rabbitmq"): (
+        "the harness checks every message's order per queue and producer: none out of order "
+        "(one consumer; competing consumers and redeliveries interleave)", ("09", 1),
+        "yes, for one consumer"),
+    ("Ordering", "kafka"): (
+        "per-key order held over thousands of messages; none across partitions", ("03", 1),
+        "yes"),
+    ("Ordering", "redis"): (
+        "entry IDs only increase within a stream; the harness found none out of order",
+        ("09", 1), "yes"),
+}  # fmt: skip
+
+
+def throughput(*, quick_count: int = 20_000) -> tuple[pd.Series, str]:
+    """Each broker's best 100-byte producer figure (msg/s), and where it came from."""
+    if LATEST.exists():
+        rows = pd.read_csv(LATEST)
+        source = f"make bench: {_relative(LATEST.resolve())}"
+    else:
+        workload = bench.Workload(message_bytes=100, count=quick_count, warmup=quick_count // 10)
+        rabbit = bench.Workload(message_bytes=100, count=None, duration_s=1.0, warmup=500)
+        runs = [bench.throughput(bench.KafkaSettings(), workload, progress=False),
+                bench.throughput(bench.RabbitMQSettings(), rabbit, progress=False),
+                bench.throughput(bench.RedisSettings(), workload, progress=False)]  # fmt: skip
+        rows = bench.summary(pd.concat(runs))
+        source = "a quick run of the harness here, Python clients"
+    produced = rows[(rows["mode"] == "produce") & (rows["message_bytes"] == 100)]
+    return produced.groupby("broker")["throughput_msg_s"].max(), source
+
+
+def comparison(best: pd.Series, source: str) -> pd.DataFrame:
+    """One row per (aspect, broker): the syllabus's cell, the evidence, where, and whether the
+    cell holds on this machine."""
+    ranked = best.rank(ascending=False)
+    rows = []
+    for broker in ("rabbitmq", "kafka", "redis"):
+        place, expected = int(ranked[broker]), THROUGHPUT_RANK[SYLLABUS["Throughput"][broker]]
+        rows.append({
+            "aspect": "Throughput", "broker": NAMES[broker],
+            "syllabus": SYLLABUS["Throughput"][broker],
+            "evidence": f"{best[broker]:,.0f} msg/s produced, 100-byte messages ({source})",
+            "where": section("09", 2),
+            "holds here": f"{'yes' if place == expected else 'no'}: ranked {place} of 3",
+        })  # fmt: skip
+    for (aspect, broker), (evidence, (notebook, number), holds) in SHOWN.items():
+        rows.append({"aspect": aspect, "broker": NAMES[broker],
+                     "syllabus": SYLLABUS[aspect][broker], "evidence": evidence,
+                     "where": section(notebook, number), "holds here": holds})  # fmt: skip
+    return pd.DataFrame(rows).set_index(["aspect", "broker"])
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
