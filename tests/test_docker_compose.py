@@ -147,3 +147,12 @@ def test_redis_keeps_the_append_only_file_like_the_native_one():
     native = (TEMPLATES_DIR / "redis" / "redis.conf.template").read_text()
     assert "appendonly yes" in native and "appendfsync everysec" in native
     assert command[command.index("--appendfsync") + 1] == "everysec"
+
+
+def test_cluster_redis_nodes_are_configured_like_the_native_ones():
+    native = (TEMPLATES_DIR / "cluster" / "redis.conf.template").read_text()
+    settings = [line.split() for line in native.splitlines() if line.startswith("repl")]
+    assert settings, "the native template's replication settings"
+    for n in (n for n in NODES["redis"] if n.kind == "redis"):  # not the Sentinels
+        command = " ".join(map(str, CLUSTER[n.name]["command"]))
+        assert all(f"--{key} {value}" in command for key, value in settings), n.name

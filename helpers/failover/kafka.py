@@ -7,9 +7,9 @@ so a question never waits on a frozen or dead broker. Not for the single-node le
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,8 +103,7 @@ def produce_through_kill(
     watcher_via = next(i for i in (1, 2, 3) if i != leader)
     began, killed_at = time.monotonic(), None
     new_leader_at: dict[str, float] = {}
-    watcher = threading.Thread(target=_note_new_leaders, daemon=True,
-                               args=(topics, leader, watcher_via, new_leader_at))  # fmt: skip
+    watcher, watching = ThreadPoolExecutor(max_workers=1), None
     for i in range(int(rate_per_s * duration_s)):
         time.sleep(max(0.0, began + i / rate_per_s - time.monotonic()))  # intended send time
         for label, topic in topics.items():
@@ -114,10 +113,12 @@ def produce_through_kill(
         if killed_at is None and time.monotonic() - began >= kill_at_s:
             killed_at = time.monotonic()
             cluster.kill_node("kafka", leader)
-            watcher.start()
+            watching = watcher.submit(_note_new_leaders, topics, leader, watcher_via, new_leader_at)
     for producer in producers.values():
         producer.flush(60)
-    watcher.join(timeout=60)
+    if watching is not None:
+        watching.result(timeout=120)  # raises here if no new leader was seen
+    watcher.shutdown()
     return {"began": began, "killed_at": killed_at, "new_leader_at": new_leader_at,
             "deliveries": deliveries}  # fmt: skip
 

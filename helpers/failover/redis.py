@@ -35,18 +35,48 @@ def primary_client() -> redis.Redis:
 
 
 def wait_until_whole(timeout_s: float = 60) -> None:
-    """Until the primary has both replicas connected and in sync: a fair start for the next run."""
+    """Until every Sentinel names the same primary, and that primary has both replicas connected
+    and in sync: a fair start for the next run. (A Sentinel that has not heard of the last
+    failover yet still names the old primary, now a replica: writes sent there are refused.)"""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            info = primary_client().info("replication")
-            online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
-            if len(online) == 2 and all(r.get("state") == "online" for r in online):
-                return
+            if _sentinels_agree():
+                info = primary_client().info("replication")
+                online = [
+                    v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
+                ]
+                if len(online) == 2 and all(r.get("state") == "online" for r in online):
+                    return
         except redis.RedisError:
             pass
         time.sleep(0.2)
     raise TimeoutError(f"the Redis replicas did not catch up in {timeout_s} s")
+
+
+def _sentinels_agree() -> bool:
+    """Every Sentinel names the same primary, and it says it is one."""
+    named: set[tuple[str, int]] = set()
+    for host, port in sentinel_addresses():
+        watcher = redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True)
+        address = cast(tuple[str, int], watcher.sentinel_get_master_addr_by_name(PRIMARY))
+        named.add((address[0], int(address[1])))
+    if len(named) != 1:
+        return False
+    [(host, port)] = named
+    role = redis.Redis(host=host, port=port, socket_timeout=1).role()
+    return role[0] in (b"master", "master")
+
+
+def rejoin(old: int) -> None:
+    """Start the old primary again as a replica of the new one. It restarts from its own files
+    as a primary; left alone, the Sentinels demote it at their next check of it (up to 10 s, and
+    meanwhile it takes writes no one will keep), so it is told at once, as an operator would."""
+    cluster.start_node("redis", old)
+    host, port = sentinel().discover_master(PRIMARY)  # type: ignore[no-untyped-call]
+    node = next(n for n in REDIS if n.index == old)
+    redis.Redis(port=node.port, socket_timeout=2).replicaof(host, port)
+    wait_until_whole()  # and every Sentinel knows who the primary is now
 
 
 def wait_for_new_primary(old: int, timeout_s: float = 60) -> float:
@@ -89,7 +119,7 @@ def write_through_failover(stream: str, *, seconds: float, kill_at_s: float) -> 
         present, new = _numbers_in(stream), primary_index()
     finally:
         if killed_at:
-            cluster.start_node("redis", old)  # it comes back as a replica of the new primary
+            rejoin(old)
     after_kill = [t for t in times if t > killed_at]
     return {"old_primary": old, "new_primary": new, "acked": len(acked),
             "acked_after_kill": len(after_kill), "write_errors": errors,
@@ -128,7 +158,7 @@ def cut_off_and_fail_over(
             cluster.resume_node("redis", r)
     failover_s = wait_for_new_primary(old)
     present = _numbers_in(stream)
-    cluster.start_node("redis", old)  # it comes back as a replica of the new primary
+    rejoin(old)
     primary_client().config_set("min-replicas-to-write", 0)
     return {"min_replicas_to_write": min_replicas_to_write, "acked": len(acked),
             "refused": len(refused), "errors": sorted(set(refused)),
