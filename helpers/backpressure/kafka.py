@@ -22,7 +22,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from helpers.kafka import admin_client, consumer, producer
+from helpers.kafka import admin_client, consumer, flush_or_raise, producer
 from helpers.kafka.records import records
 
 
@@ -103,7 +103,7 @@ def lag_while_scaling(
                 if now > produce_s and lag == 0:
                     break
             time.sleep(0.002)
-        out.flush(30)
+        flush_or_raise(out, 30)
         assignment = {f"consumer {i + 1}": m.partitions for i, m in enumerate(members)}
     finally:
         for m in members:
@@ -185,7 +185,7 @@ def local_queue_full(topic: str, *, count: int, max_messages: int, wait: bool) -
                 out.produce(topic, value)
             except BufferError as exc:
                 refused, error = refused + 1, str(exc)
-    out.flush(60)
+    flush_or_raise(out, 60)
     return {"on BufferError": "wait for room" if wait else "give up", "produced": count,
             "refused": refused, "error": error, "waits": waits,
             "on_topic": end_offsets(topic, 1)[0] - before,

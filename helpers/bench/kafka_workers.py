@@ -18,6 +18,8 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from helpers.kafka.clients import flush_or_raise, report_error
+
 from .loops import ConsumerResult, ProducerResult, Receiver, clock, run_consumer, run_producer
 from .processes import Link
 from .settings import Workload
@@ -46,14 +48,15 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
 
     # Only failures get a delivery report: one Python callback per message would cost more
     # than the produce() call itself, and flush() already says when everything was acked.
-    config = {**spec["config"], "delivery.report.only.error": True, "on_delivery": on_delivery}
+    config = {**spec["config"], "delivery.report.only.error": True, "on_delivery": on_delivery,
+              "error_cb": report_error}  # fmt: skip
     producer = Producer(config)
     topic = spec["topic"]
     producer.list_topics(topic, timeout=10)  # connect and learn the leaders before the clock
     # An idempotent producer's first message waits for its producer id (up to ~0.5 s): a
     # primer with a null value, which consumers skip, pays that wait before the start.
     producer.produce(topic, value=None, key=b"primer")
-    producer.flush(30)
+    flush_or_raise(producer, 30)
     produce_one, poll = producer.produce, producer.poll
 
     def send(body: bytes) -> None:
@@ -77,7 +80,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
-    consumer = Consumer(spec["config"])
+    consumer = Consumer({**spec["config"], "error_cb": report_error})
     topic = spec["topic"]
     # Learn the leaders first: assigned before the metadata is known, librdkafka retries its
     # first offset lookup on a 500 ms timer.

@@ -20,6 +20,7 @@ from confluent_kafka import (
 )
 
 from helpers.brokers import kafka_config
+from helpers.kafka.clients import report_error
 from helpers.naming import unique_name
 
 from .payload import filler
@@ -38,7 +39,12 @@ def run(
     """Produce `count` messages in transactions of `per_transaction`, then count them back with
     a read_committed consumer. Returns the throughput and the counts."""
     producer = Producer(
-        {**kafka_config(), "transactional.id": unique_name("bench-tx"), "linger.ms": 5}
+        {
+            **kafka_config(),
+            "transactional.id": unique_name("bench-tx"),
+            "linger.ms": 5,
+            "error_cb": report_error,
+        }  # fmt: skip
     )
     producer.init_transactions(30)  # fences older instances of this id, gets a producer id
     body, began = filler(message_bytes), time.monotonic()
@@ -61,6 +67,7 @@ def read_committed(topic: str, idle_s: float = 0.5) -> list[bytes | None]:
     reader = Consumer(
         {
             **kafka_config(),
+            "error_cb": report_error,
             "group.id": unique_name("bench-tx-reader"),
             "isolation.level": "read_committed",
             "enable.auto.commit": False,
@@ -86,6 +93,7 @@ def init_with_timeout(timeout_ms: int) -> str:
     producer = Producer(
         {
             **kafka_config(),
+            "error_cb": report_error,
             "transactional.id": unique_name("bench-tx"),
             "transaction.timeout.ms": timeout_ms,
         }

@@ -19,7 +19,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from helpers.brokers import cluster
 from helpers.brokers.cluster_nodes import bootstrap_servers, node
-from helpers.kafka import read_all
+from helpers.kafka import flush_or_raise, read_all
+from helpers.kafka.clients import report_error
 
 
 def controller_id() -> int:
@@ -115,7 +116,7 @@ def produce_through_kill(
             cluster.kill_node("kafka", leader)
             watching = watcher.submit(_note_new_leaders, topics, leader, watcher_via, new_leader_at)
     for producer in producers.values():
-        producer.flush(60)
+        flush_or_raise(producer, 60)  # every delivery reported: acked or failed
     if watching is not None:
         watching.result(timeout=120)  # raises here if no new leader was seen
     watcher.shutdown()
@@ -127,7 +128,7 @@ def _producer(acks: str) -> Producer:
     return Producer({
         "bootstrap.servers": bootstrap_servers(), "acks": acks, "linger.ms": 5,
         "enable.idempotence": acks == "all",  # idempotence requires acks=all
-        "message.timeout.ms": 30000, "log_level": 3,
+        "message.timeout.ms": 30000, "log_level": 3, "error_cb": report_error,
     })  # fmt: skip
 
 
@@ -178,11 +179,11 @@ def alone_with_the_leader(topic: str, leader: int, follower: int, acks: str,
         producer = Producer({
             "bootstrap.servers": bootstrap_servers(), "acks": acks, "enable.idempotence": False,
             "retries": 0,  # show the broker's answer itself, not a retry loop ending in a timeout
-            "message.timeout.ms": 10000, "log_level": 3,
+            "message.timeout.ms": 10000, "log_level": 3, "error_cb": report_error,
         })  # fmt: skip
         for i in range(messages):
             producer.produce(topic, key=str(i), value=b"y", on_delivery=deliveries.report)
-        producer.flush(30)
+        flush_or_raise(producer, 30)
         cluster.kill_node("kafka", leader)
     finally:
         cluster.resume_node("kafka", follower)

@@ -9,9 +9,10 @@ delivery guarantee:
 - "transaction": produce the outputs and the offsets in one transaction (exactly-once for
                  `read_committed` readers).
 
-Every Kafka consumer of the lab runs on it: the delivery-guarantee worker, the dead-letter
-consumer, the CQRS projector, the choreographed saga services, the orchestrator and its
-participants. Not for creating clients (see `clients`).
+Every consume → produce → commit loop of the lab runs on it: the delivery-guarantee worker, the
+dead-letter consumer, the CQRS projector, the choreographed saga services, the orchestrator and
+its participants. Consumers that only measure (the benchmark, the backpressure and failover
+experiments) read with their own short loops. Not for creating clients (see `clients`).
 """
 
 from __future__ import annotations

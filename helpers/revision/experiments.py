@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from helpers.backpressure.rabbitmq import overflow
-from helpers.kafka import Topics, producer, read_all
+from helpers.kafka import Topics, flush_or_raise, producer, read_all
 from helpers.kafka.groups import rebalance_timeline
 from helpers.redis_streams import client
 
@@ -37,7 +37,7 @@ def partitions_for_one_key(run: str, partitions: int = 6, messages: int = 20) ->
         out = producer()
         for i in range(messages):
             out.produce(topic, key="order-7", value=str(i))
-        out.flush(30)
+        flush_or_raise(out, 30)
         return len({record.partition() for record in read_all(topic)})
     finally:
         topics.delete_all()

@@ -15,6 +15,7 @@ import pika
 from confluent_kafka import Producer
 
 from helpers.brokers import secure
+from helpers.kafka.clients import flush_or_raise, report_error
 
 BODY = b"x" * 100
 
@@ -37,20 +38,20 @@ def _timed(action: Callable[[], object]) -> float:
 
 def _kafka(tls: bool, messages: int, samples: int, topic: str) -> tuple[float, float, list[float]]:
     config = {**secure.kafka_config("writer", tls=tls), "acks": "all", "linger.ms": 5,
-              "log_level": 0}  # fmt: skip
+              "log_level": 0, "error_cb": report_error}  # fmt: skip
     producer = Producer(config)
     connect_s = _timed(lambda: producer.list_topics(topic, timeout=10))  # login + metadata
 
     def one_acknowledged() -> None:
         producer.produce(topic, BODY)
-        producer.flush(10)
+        flush_or_raise(producer, 10)
 
     round_trips = [_timed(one_acknowledged) for _ in range(samples)]
     began = time.perf_counter()
     for _ in range(messages):
         producer.produce(topic, BODY)
         producer.poll(0)
-    producer.flush(30)
+    flush_or_raise(producer, 30)
     return connect_s, messages / (time.perf_counter() - began), round_trips
 
 
