@@ -37,11 +37,11 @@ def primary_client() -> redis.Redis:
 def wait_until_whole(timeout_s: float = 60) -> None:
     """Until every Sentinel names the same primary, and that primary has both replicas connected
     and in sync: a fair start for the next run. (A Sentinel that has not heard of the last
-    failover yet still names the old primary, now a replica: writes sent there are refused.)"""
+    failover yet still names the old primary: writes sent there are lost or refused.)"""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if _sentinels_agree():
+            if _agreed_primary() is not None:
                 info = primary_client().info("replication")
                 online = [
                     v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
@@ -51,32 +51,50 @@ def wait_until_whole(timeout_s: float = 60) -> None:
         except redis.RedisError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"the Redis replicas did not catch up in {timeout_s} s")
+    raise TimeoutError(f"the Redis replicas did not catch up in {timeout_s} s; the Sentinels "
+                       f"name {sentinel_views()} as the primary")  # fmt: skip
 
 
-def _sentinels_agree() -> bool:
-    """Every Sentinel names the same primary, and it says it is one."""
-    named: set[tuple[str, int]] = set()
+def _agreed_primary() -> tuple[str, int] | None:
+    """The primary's address if every Sentinel names it and it says it is one, else None."""
+    named = set(sentinel_views().values())
+    if len(named) != 1 or not isinstance(address := named.pop(), tuple):
+        return None
+    try:
+        role = redis.Redis(host=address[0], port=address[1], socket_timeout=1).role()
+    except redis.RedisError:
+        return None  # the primary they name does not answer (yet)
+    return address if role[0] in (b"master", "master") else None
+
+
+def sentinel_views() -> dict[int, tuple[str, int] | str]:
+    """Each Sentinel's answer to "who is the primary?" (or why it gave none), by its port."""
+    views: dict[int, tuple[str, int] | str] = {}
     for host, port in sentinel_addresses():
         watcher = redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True)
-        address = cast(tuple[str, int], watcher.sentinel_get_master_addr_by_name(PRIMARY))
-        named.add((address[0], int(address[1])))
-    if len(named) != 1:
-        return False
-    [(host, port)] = named
-    role = redis.Redis(host=host, port=port, socket_timeout=1).role()
-    return role[0] in (b"master", "master")
+        try:
+            address = cast(tuple[str, int], watcher.sentinel_get_master_addr_by_name(PRIMARY))
+            views[port] = (address[0], int(address[1]))
+        except redis.RedisError as exc:
+            views[port] = f"{type(exc).__name__}: {exc}"
+    return views
 
 
-def rejoin(old: int) -> None:
-    """Start the old primary again as a replica of the new one. It restarts from its own files
-    as a primary; left alone, the Sentinels demote it at their next check of it (up to 10 s, and
-    meanwhile it takes writes no one will keep), so it is told at once, as an operator would."""
-    cluster.start_node("redis", old)
-    host, port = sentinel().discover_master(PRIMARY)  # type: ignore[no-untyped-call]
+def rejoin(old: int, timeout_s: float = 90) -> None:
+    """Start the old primary again, and wait until the cluster is whole. It restarts from its own
+    files as a primary; once every Sentinel names the new one, it is made its replica at once
+    (left alone, the Sentinels would do it at their next look at it, up to 10 s later)."""
     node = next(n for n in REDIS if n.index == old)
-    redis.Redis(port=node.port, socket_timeout=2).replicaof(host, port)
-    wait_until_whole()  # and every Sentinel knows who the primary is now
+    cluster.start_node("redis", old)
+    deadline = time.monotonic() + timeout_s
+    while (primary := _agreed_primary()) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the Sentinels did not agree on a primary in {timeout_s} s: "
+                               f"they name {sentinel_views()}")  # fmt: skip
+        time.sleep(0.2)
+    if primary[1] != node.port:
+        redis.Redis(port=node.port, socket_timeout=2).replicaof(*primary)
+    wait_until_whole(timeout_s)
 
 
 def wait_for_new_primary(old: int, timeout_s: float = 60) -> float:
