@@ -349,3 +349,20 @@ def _blocked_signals(pid: int) -> set[int]:
         next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk")), 16
     )
     return {number for number in range(1, 65) if mask & (1 << (number - 1))}
+
+
+@pytest.mark.parametrize(
+    ("broker", "old", "new", "why"),
+    [
+        ("rabbitmq", "3.9.13", "3.10.8", "quorum queue delivery limits"),
+        ("redis", "6.2.14", "7.0.15", "XINFO lag and XAUTOCLAIM"),
+    ],
+)
+def test_a_broker_older_than_the_lessons_need_is_named_with_what_it_lacks(broker, old, new, why):
+    from helpers.brokers.config import too_old
+
+    assert too_old(broker, new) is None and too_old(broker, None) is None
+    assert too_old(broker, old) == (
+        f"{broker} {old} is older than {'3.10' if broker == 'rabbitmq' else '7.0'}, "
+        f"which the lessons need ({why})"
+    )
