@@ -68,8 +68,10 @@ def chapter_links(main: str, stem: str, stems: set[str]) -> str:
 
 def broken_anchors(page: str) -> list[str]:
     """The links to a place in `page` (href="#...") that no element of it has as its id."""
-    ids = set(re.findall(r'(?<=\s)id="([^"]+)"', page))
-    return sorted({h for h in HREF.findall(page) if h.startswith("#") and h[1:] not in ids})
+    # Compared as the browser reads them: href="#a&#x27;b" lands on id="a'b".
+    ids = {html.unescape(i) for i in re.findall(r'(?<=\s)id="([^"]+)"', page)}
+    hrefs = {html.unescape(h) for h in HREF.findall(page) if h.startswith("#")}
+    return sorted(h for h in hrefs if h[1:] not in ids)
 
 
 def _rewrite(page: str, attributes: str, rewrite: Callable[[str], str]) -> str:

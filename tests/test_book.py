@@ -180,6 +180,14 @@ def test_links_to_a_missing_section_are_found():
     assert book_links.broken_anchors(page) == ["#Set-up"]
 
 
+def test_an_escaped_quote_in_a_link_lands_where_the_browser_takes_it():
+    page = """<h2 id="The-syllabus's-table">x</h2> <a href="#The-syllabus&#x27;s-table">ok</a>"""
+    assert book_links.broken_anchors(page) == []
+    assert book_links.broken_anchors(page.replace("&#x27;s", "&#x27;S")) == [
+        "#The-syllabus'S-table"
+    ]
+
+
 def test_the_index_shows_reading_time_run_time_and_the_result(rendered, tmp_path):
     runs = [*rendered[:2], NotebookRun(rendered[2].source, rendered[2].page, 3.0, "cell 2 failed")]
     index = book_pages.index_page(runs, book=None, pdf=None)
