@@ -7,6 +7,7 @@ import re
 import pytest
 import yaml
 
+from helpers.brokers import native, secure
 from helpers.brokers.cluster_nodes import NODES
 from helpers.brokers.config import DEFAULT_URLS, TEMPLATES_DIR, endpoint
 from helpers.brokers.docker import COMPOSE_FILE
@@ -15,6 +16,8 @@ from helpers.brokers.native import kafka_version
 ALL_SERVICES = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
 SERVICES = {k: v for k, v in ALL_SERVICES.items() if not v.get("profiles")}  # the default set
 CLUSTER = {k: v for k, v in ALL_SERVICES.items() if "cluster" in v.get("profiles", [])}
+SECURE = {k: v for k, v in ALL_SERVICES.items() if "secure" in v.get("profiles", [])}
+PROBED = sorted(set(ALL_SERVICES) - set(SECURE))  # the secured ones are probed with credentials
 
 
 def test_it_defines_exactly_the_three_brokers_by_default():
@@ -23,7 +26,7 @@ def test_it_defines_exactly_the_three_brokers_by_default():
 
 def test_the_cluster_profile_has_the_native_clusters_nodes():
     assert set(CLUSTER) == {n.name for nodes in NODES.values() for n in nodes}
-    assert set(ALL_SERVICES) == set(SERVICES) | set(CLUSTER)
+    assert set(ALL_SERVICES) == set(SERVICES) | set(CLUSTER) | set(SECURE)
 
 
 def test_cluster_nodes_listen_where_the_native_ones_do_on_loopback():
@@ -97,7 +100,7 @@ def test_rabbitmq_publishes_the_management_ui():
     assert SERVICES["rabbitmq"]["image"].endswith("-management")
 
 
-@pytest.mark.parametrize("service", sorted(ALL_SERVICES))
+@pytest.mark.parametrize("service", PROBED)
 def test_every_service_has_a_healthcheck(service):
     check = ALL_SERVICES[service]["healthcheck"]
     assert check["test"] and check["interval"] and check["retries"] >= 3
@@ -156,3 +159,38 @@ def test_cluster_redis_nodes_are_configured_like_the_native_ones():
     for n in (n for n in NODES["redis"] if n.kind == "redis"):  # not the Sentinels
         command = " ".join(map(str, CLUSTER[n.name]["command"]))
         assert all(f"--{key} {value}" in command for key, value in settings), n.name
+
+
+def test_the_secure_profile_has_the_native_secured_brokers():
+    assert set(SECURE) == {b.name for b in secure.SECURE.values()}
+    for service in SECURE.values():
+        assert service["network_mode"] == "host"  # the rendered configurations bind to loopback
+        assert service["user"].startswith("${LAB_UID")  # the owner of the 0600 files
+        [volume] = service["volumes"]
+        host, container = volume.split(":${")
+        assert host == "${" + container  # the state folder at the same path inside
+        assert "LAB_STATE_DIR" in host
+
+
+def test_secure_services_run_what_the_native_ones_render(tmp_path):
+    root = "${LAB_STATE_DIR:-/run-make-secure-up}"
+    kafka, rabbitmq, redis = (SECURE[f"{b}-secure"] for b in ("kafka", "rabbitmq", "redis"))
+    assert kafka["environment"]["HOME"] == f"{root}/kafka-secure"
+    assert "@format.args" in kafka["command"][0] and "rm -f format.args" in kafka["command"][0]
+    assert "server.properties" in kafka["command"][0]
+    assert redis["command"] == [f"{root}/redis-secure/redis.conf"]
+    home = tmp_path / "rabbitmq-secure"
+    node = secure.RABBITMQ_NODE, secure.RABBITMQ.plain_port, home / "rabbitmq.conf"
+    native_env = native.rabbitmq_env(home, *node)  # the secured node's, natively
+    expected = {
+        k: v.replace(str(tmp_path), root)
+        for k, v in native_env.items()
+        if k.startswith(("RABBITMQ_", "ERL_")) or k == "HOME"
+    }
+    assert {k: str(v) for k, v in rabbitmq["environment"].items()} == expected
+
+
+def test_no_secret_is_written_into_the_compose_file():
+    text = COMPOSE_FILE.read_text()
+    assert "password" not in "".join(str(s) for s in SECURE.values()).lower()
+    assert "PRIVATE KEY" not in text

@@ -6,6 +6,7 @@ Not for deciding whether to use Docker (see `provision`).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -71,11 +72,15 @@ def kill(broker: str) -> None:
     _compose("kill", "-s", "SIGKILL", broker, timeout_s=60)
 
 
-def _compose(*args: str, timeout_s: float) -> None:
+def _compose(
+    *args: str, timeout_s: float, env: dict[str, str] | None = None, stdin: str | None = None
+) -> str:
     command = ["docker", "compose", "-f", str(COMPOSE_FILE), *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
+                          env=env, input=stdin)  # fmt: skip
     if done.returncode != 0:
         raise DockerError(f"{' '.join(command)} failed:\n{(done.stdout + done.stderr)[-1500:]}")
+    return done.stdout
 
 
 def cluster(action: str, *services: str, timeout_s: float = 300) -> None:
@@ -89,3 +94,25 @@ def cluster(action: str, *services: str, timeout_s: float = 300) -> None:
         "unpause": ("unpause",),
     }
     _compose("--profile", "cluster", *verbs[action], *services, timeout_s=timeout_s)
+
+
+def secure_env() -> dict[str, str]:
+    """What the `secure` profile's services interpolate: the state folder, mounted at the same
+    path so the rendered configurations' paths hold inside the containers, and the user that
+    owns its 0600 files."""
+    return {**os.environ, "LAB_STATE_DIR": str(state_dir()),
+            "LAB_UID": str(os.getuid()), "LAB_GID": str(os.getgid())}  # fmt: skip
+
+
+def secure(action: str, *services: str, timeout_s: float = 300) -> None:
+    """The `secure` profile's services (the secured brokers): up (without waiting: the helpers
+    probe them with their credentials), or stop."""
+    verbs = {"up": ("up", "-d"), "stop": ("stop",)}
+    _compose("--profile", "secure", *verbs[action], *services, timeout_s=timeout_s,
+             env=secure_env())  # fmt: skip
+
+
+def secure_exec(service: str, command: list[str], stdin: str | None = None) -> str:
+    """Run `command` in a running `secure` service (e.g. rabbitmqctl), `stdin` fed to it."""
+    return _compose("--profile", "secure", "exec", "-T", service, *command, timeout_s=60,
+                    env=secure_env(), stdin=stdin)  # fmt: skip

@@ -10,7 +10,9 @@ brokers, never disturbing them: `python -m helpers.brokers up --secure`, or `mak
 
 Each also listens without TLS on one more port, only so a notebook can measure what TLS costs.
 Certificates and passwords come from `credentials` (mode 0600, never printed). Each broker is a
-native process under `.brokers/<name>/`, recognised by its pid and start time like the others.
+native process under `.brokers/<name>/`, recognised by its pid and start time like the others;
+where a Docker engine answers (and no native one runs), the compose `secure` profile runs the same
+rendered configurations in containers instead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +34,14 @@ import pika
 import redis
 from confluent_kafka.admin import AdminClient
 
-from . import credentials, install, native, state
+from . import credentials, docker, install, native, state
 from .config import TEMPLATES_DIR
 from .probes import port_is_open
 
 BROKERS = ("kafka", "rabbitmq", "redis")
 FIX_UP = "make secure-up  (or: python -m helpers.brokers up --secure)"
 KAFKA_HEAP = "512m"
+DOCKER_KAFKA_CLASSPATH = "/opt/kafka/libs/*"  # in the apache/kafka image
 
 
 @dataclass(frozen=True)
@@ -121,12 +125,18 @@ def up(brokers: tuple[str, ...] = BROKERS, timeout_s: float = 180.0) -> list[Sec
     its credentials over TLS. Idempotent."""
     credentials.ensure()
     deadline = time.monotonic() + timeout_s
+    if _on_docker():
+        _start_on_docker([SECURE[b] for b in brokers], deadline)
+        return status(brokers)
     with state.locked(), ThreadPoolExecutor(max_workers=len(brokers)) as pool:
         list(pool.map(lambda b: _start(SECURE[b], deadline), brokers))
     return status(brokers)
 
 
 def down(brokers: tuple[str, ...] = BROKERS) -> list[str]:
+    if _on_docker():
+        docker.secure("stop", *(SECURE[b].name for b in brokers))
+        return [SECURE[b].name for b in brokers]
     with state.locked(), ThreadPoolExecutor(max_workers=len(brokers)) as pool:
         stopped = list(pool.map(lambda b: native.stop(SECURE[b].name), brokers))
     return [SECURE[b].name for b, was in zip(brokers, stopped, strict=True) if was]
@@ -175,7 +185,40 @@ def _start(b: SecureBroker, deadline: float) -> None:
     _await(lambda: _answers(b), b, pid, deadline)
 
 
-def _await(check: Callable[[], str | None], b: SecureBroker, pid: int, deadline: float) -> None:
+def _on_docker() -> bool:
+    """Native secured brokers already running win; otherwise Docker when an engine answers."""
+    if os.environ.get("LAB_BROKERS_BACKEND") == "native":
+        return False
+    if any(state.running_pid(b.name) for b in SECURE.values()):
+        return False
+    return docker.engine_available()
+
+
+def _start_on_docker(brokers: list[SecureBroker], deadline: float) -> None:
+    """The `secure` compose profile: the same rendered configurations, in containers that mount
+    the state folder at the same path (see docker-compose.yml)."""
+    for b in brokers:
+        home = state.broker_dir(b.name)
+        home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o700)
+        if b.broker == "kafka":
+            config = _render_kafka(home)
+            if not (home / "data" / "meta.properties").exists():  # the container formats it
+                _format_argfile(home, DOCKER_KAFKA_CLASSPATH, config)
+        else:
+            (_render_rabbitmq if b.broker == "rabbitmq" else _render_redis)(home)
+    docker.secure("up", *(b.name for b in brokers))
+    for b in brokers:
+        if b.broker == "rabbitmq":
+            _await(_rabbitmq_booted, b, None, deadline)
+            _rabbitmq_users()
+        _await(partial(_answers, b), b, None, deadline)
+
+
+def _await(
+    check: Callable[[], str | None], b: SecureBroker, pid: int | None, deadline: float
+) -> None:
+    """Until `check` says nothing is wrong; `pid` None: a container (no process to watch)."""
     while True:
         try:
             why = check()
@@ -183,10 +226,13 @@ def _await(check: Callable[[], str | None], b: SecureBroker, pid: int, deadline:
             why = f"{type(exc).__name__}: {exc}"
         if why is None:
             return
-        if state.running_pid(b.name) != pid:
+        if pid is not None and state.running_pid(b.name) != pid:
             raise SecureError(f"{b.name} (pid {pid}) exited while starting. Last lines of "
                               f"{state.log_file(b.name)}:\n{state.log_tail(b.name)}")  # fmt: skip
         if time.monotonic() > deadline:
+            if pid is None:
+                raise SecureError(f"{b.name} did not answer in time ({why}); see "
+                                  f"`docker compose logs {b.name}`")  # fmt: skip
             native._signal_and_wait(b.name, signal.SIGTERM, 10.0)
             raise SecureError(f"{b.name} did not answer in time ({why}); see "
                               f"{state.log_file(b.name)}")  # fmt: skip
@@ -216,29 +262,41 @@ def _render_private(template: str, target: Path, **values: object) -> None:
     target.chmod(0o600)  # the rendered file may hold passwords
 
 
-def _kafka(home: Path) -> native.Launch:
-    java, m = install.ensure("java"), credentials.ensure()
-    config, data, tmp = home / "server.properties", home / "data", home / "tmp"
-    tmp.mkdir(exist_ok=True)
+def _render_kafka(home: Path) -> Path:
+    m = credentials.ensure()
+    config = home / "server.properties"
     _render_private(
-        "secure/kafka.properties.template", config, data_dir=data, sasl_ssl_port=KAFKA.tls_port,
-        ssl_port=KAFKA_SSL_PORT, sasl_plaintext_port=KAFKA.plain_port,
+        "secure/kafka.properties.template", config, data_dir=home / "data",
+        sasl_ssl_port=KAFKA.tls_port, ssl_port=KAFKA_SSL_PORT, sasl_plaintext_port=KAFKA.plain_port,
         controller_port=KAFKA_CONTROLLER_PORT, bundle=m.bundle, ca=m.ca,
         admin_password=credentials.password("admin"),
         controller_password=credentials.password("controller"),
     )  # fmt: skip
+    return config
+
+
+def _format_argfile(home: Path, classpath: str, config: Path) -> Path:
+    """The arguments that format the log directory with the SCRAM users (they are written into
+    the metadata log then), in a 0600 file for `java @file`: no password in the process list.
+    Whoever runs it deletes it."""
+    users = ["admin", "writer", "reader"]
+    scram = [f"SCRAM-SHA-512=[name={u},password={credentials.password(u)}]" for u in users]
+    args = ["-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t",
+            native._kafka_cluster_id(), "-c", str(config)]  # fmt: skip
+    for entry in scram:
+        args += ["--add-scram", entry]
+    argfile = home / "format.args"
+    credentials.write_private(argfile, "\n".join(f'"{a}"' for a in args) + "\n")
+    return argfile
+
+
+def _kafka(home: Path) -> native.Launch:
+    java = install.ensure("java")
+    config, data, tmp = _render_kafka(home), home / "data", home / "tmp"
+    tmp.mkdir(exist_ok=True)
     classpath = f"{native._kafka_lib_dir()}/*"
     if not (data / "meta.properties").exists():
-        # SCRAM users are written into the metadata log when it is formatted. The arguments go
-        # through a 0600 file (`java @file`), so no password shows in the process list.
-        users = ["admin", "writer", "reader"]
-        scram = [f"SCRAM-SHA-512=[name={u},password={credentials.password(u)}]" for u in users]
-        args = ["-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t",
-                native._kafka_cluster_id(), "-c", str(config)]  # fmt: skip
-        for entry in scram:
-            args += ["--add-scram", entry]
-        argfile = home / "format.args"
-        credentials.write_private(argfile, "\n".join(f'"{a}"' for a in args) + "\n")
+        argfile = _format_argfile(home, classpath, config)
         try:
             native._run_checked([java, f"@{argfile}"], "formatting kafka-secure's log directory")
         finally:
@@ -250,19 +308,31 @@ def _kafka(home: Path) -> native.Launch:
     return native.Launch(command, dict(os.environ), ready_timeout_s=120)
 
 
-def _rabbitmq(home: Path) -> native.Launch:
-    server, m = install.ensure("rabbitmq-server"), credentials.ensure()
+def _render_rabbitmq(home: Path) -> Path:
+    m = credentials.ensure()
     config = home / "rabbitmq.conf"
     _render_private("secure/rabbitmq.conf.template", config, tls_port=RABBITMQ.tls_port,
                     plain_port=RABBITMQ.plain_port, ca=m.ca, certificate=m.certificate,
                     key=m.key)  # fmt: skip
     (home / "enabled_plugins").write_text("[].\n")
     (home / "rabbitmq-env.conf").touch()  # not the system-wide one
+    (home / "home").mkdir(exist_ok=True)  # the Erlang cookie's
+    return config
+
+
+def _rabbitmq(home: Path) -> native.Launch:
+    server, config = install.ensure("rabbitmq-server"), _render_rabbitmq(home)
     env = native.rabbitmq_env(home, RABBITMQ_NODE, RABBITMQ.plain_port, config)
     return native.Launch([server], env, ready_timeout_s=120)
 
 
 def _rabbitmqctl(*args: str, stdin: str | None = None, timeout_s: float = 60) -> str:
+    if _on_docker():
+        try:
+            return docker.secure_exec(RABBITMQ.name, ["rabbitmqctl", "-n", RABBITMQ_NODE, *args],
+                                      stdin=stdin)  # fmt: skip
+        except docker.DockerError as exc:
+            raise SecureError(f"rabbitmqctl {args[0]} on {RABBITMQ.name}: {exc}") from exc
     home = state.broker_dir(RABBITMQ.name)
     ctl = Path(install.ensure("rabbitmq-server")).with_name("rabbitmqctl")
     env = {**os.environ, "HOME": str(home / "home"),
@@ -292,8 +362,8 @@ def _rabbitmq_users() -> None:
         _rabbitmqctl("set_permissions", "-p", vhost, user, f"^{vhost}\\.", ".*", ".*")
 
 
-def _redis(home: Path) -> native.Launch:
-    program, m = install.ensure("redis-server"), credentials.ensure()
+def _render_redis(home: Path) -> Path:
+    m = credentials.ensure()
     config, data = home / "redis.conf", home / "data"
     data.mkdir(exist_ok=True)
 
@@ -304,6 +374,11 @@ def _redis(home: Path) -> native.Launch:
                     plain_port=REDIS.plain_port, certificate=m.certificate, key=m.key, ca=m.ca,
                     data_dir=data, admin_hash=sha256("admin"), writer_hash=sha256("writer"),
                     reader_hash=sha256("reader"))  # fmt: skip
+    return config
+
+
+def _redis(home: Path) -> native.Launch:
+    program, config = install.ensure("redis-server"), _render_redis(home)
     return native.Launch([program, str(config)], dict(os.environ), ready_timeout_s=30)
 
 
