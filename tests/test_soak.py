@@ -156,7 +156,7 @@ def test_redis_worker_killed_at_random_then_recovered(redis_ep, tmp_path, table,
 
 @pytest.mark.parametrize("run", range(RUNS))
 def test_outbox_relay_killed_at_random(kafka_ep, topics, tmp_path, table, run):
-    store = es.EventStore(tmp_path / "events.db")
+    store = es.EventStore(tmp_path / "events.db", es.BANK_EVENTS)  # the account's event classes
     repo = es.AccountRepository(store)
     topic = topics.create(unique_name("soak-outbox"), partitions=3)
     for i in range(_n(1000)):
