@@ -22,6 +22,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before the first cell of a notebook that needs more brokers, start those not running."""
     name = item.path.name
     if name in extras.NEEDED_BY and name not in _stops:
+        _stops[name] = None  # tried once: if the start fails, this cell fails, the rest at once
         _stops[name] = extras.start_for(name)
 
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -366,3 +367,17 @@ def test_a_broker_older_than_the_lessons_need_is_named_with_what_it_lacks(broker
         f"{broker} {old} is older than {'3.10' if broker == 'rabbitmq' else '7.0'}, "
         f"which the lessons need ({why})"
     )
+
+
+def test_a_file_the_cluster_nodes_share_is_made_once_and_never_read_half_written(tmp_path):
+    from helpers.brokers.cluster_nodes import _written_once
+
+    def new_id() -> str:
+        return os.urandom(16).hex()
+
+    for trial in range(20):  # the three nodes of a cluster start in parallel
+        shared = tmp_path / f"id-{trial}"
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            seen = set(pool.map(_written_once, [shared] * 8, [new_id] * 8))
+        assert len(seen) == 1 and len(seen.pop()) == 32  # one value, whole, for every node
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no draft left

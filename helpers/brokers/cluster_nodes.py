@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,9 +125,22 @@ def _kafka(n: Node, home: Path) -> native.Launch:
 
 
 def _cluster_id() -> str:
-    path = state_dir() / "kafka-cluster.id"
+    return _written_once(state_dir() / "kafka-cluster.id", native._kafka_cluster_id)
+
+
+def _written_once(path: Path, make: Callable[[], str]) -> str:
+    """The content of `path`, made by the first caller. The nodes start in parallel: a reader
+    must never see the file half-written, so it appears whole (a hard link) or not at all."""
     if not path.exists():
-        path.write_text(native._kafka_cluster_id())
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        draft.write_text(make())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # fails if another node's start got there first
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -148,13 +163,12 @@ def _rabbitmq(n: Node, home: Path) -> native.Launch:
 
 def _shared_cookie(path: Path) -> None:
     """Nodes cluster only if they share the Erlang cookie: one per lab, copied to every node."""
-    shared = state_dir() / "rabbitmq-cluster.cookie"
-    if not shared.exists():
-        shared.write_text(os.urandom(20).hex().upper())
-        shared.chmod(0o600)
-    if not path.exists() or path.read_text() != shared.read_text():
+    shared = _written_once(
+        state_dir() / "rabbitmq-cluster.cookie", lambda: os.urandom(20).hex().upper()
+    )
+    if not path.exists() or path.read_text() != shared:
         path.unlink(missing_ok=True)
-        path.write_text(shared.read_text())
+        path.write_text(shared)
     path.chmod(0o400)  # Erlang refuses a cookie others can read
 
 

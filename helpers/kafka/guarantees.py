@@ -9,10 +9,35 @@ import time
 from functools import partial
 from pathlib import Path
 
-from helpers.faults import count_lost_and_duplicated
+from confluent_kafka import TopicPartition
 
-from .clients import flush_or_raise, producer, read_all
+from helpers.faults import WorkerProcess, count_lost_and_duplicated
+from helpers.naming import unique_name
+
+from .clients import consumer, flush_or_raise, producer, read_all
 from .processor import start_processor
+
+
+def _wait_for_output(
+    topic: str, url: str | None, worker: WorkerProcess, timeout_s: float = 60
+) -> None:
+    """Until `worker` has written to `topic` (committed or not: the high watermarks grow), has
+    exited, or `timeout_s` has passed."""
+    reader = consumer(unique_name("watermarks"), url)
+    try:
+        partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
+
+        def written() -> int:
+            return sum(reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                       for p in partitions)  # fmt: skip
+
+        before, deadline = written(), time.monotonic() + timeout_s
+        while written() == before and worker.process.poll() is None:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+    finally:
+        reader.close()
 
 
 def produce_numbered(topic: str, count: int, url: str | None = None) -> list[str]:
@@ -65,7 +90,10 @@ def run_with_crashes(
                 raise RuntimeError(f"the {mode} worker did not crash as told:\n{worker.tail()}")
         elif kill_within_s is not None:
             worker = start(name=name)
-            time.sleep(random.uniform(0.2, kill_within_s))
+            # From its first output on, so the kill lands in the work and not in the start-up
+            # (imports and the group join take seconds on a loaded machine).
+            _wait_for_output(output_topic, url, worker)
+            time.sleep(random.uniform(0.0, kill_within_s))
             worker.kill()
         else:
             raise ValueError("how to crash: give kill_every or kill_within_s")
