@@ -15,7 +15,6 @@ same nodes run as docker-compose.yml's `cluster` profile instead, and the same c
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -66,12 +65,7 @@ def up(clusters: tuple[str, ...] = CLUSTERS, timeout_s: float = 180.0) -> list[N
 
 
 def _on_docker() -> bool:
-    """Native nodes already running win; otherwise Docker when an engine answers."""
-    if os.environ.get("LAB_BROKERS_BACKEND") == "native":
-        return False
-    if any(state.running_pid(n.name) for nodes in NODES.values() for n in nodes):
-        return False
-    return docker.engine_available()
+    return docker.preferred_for(n.name for nodes in NODES.values() for n in nodes)
 
 
 def _services(clusters: tuple[str, ...]) -> list[str]:

@@ -10,8 +10,10 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
+from . import state
 from .config import PROJECT_ROOT, state_dir
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -29,6 +31,17 @@ def engine_available(timeout_s: float = 5.0) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0
+
+
+def preferred_for(names: Iterable[str]) -> bool:
+    """Whether the processes named `names` (cluster nodes, secured brokers) run as containers:
+    native ones already running win, `LAB_BROKERS_BACKEND=native` keeps them native, otherwise
+    Docker when an engine answers."""
+    if os.environ.get("LAB_BROKERS_BACKEND") == "native":
+        return False
+    if any(state.running_pid(name) for name in names):
+        return False
+    return engine_available()
 
 
 def image_version(broker: str) -> str | None:

@@ -186,12 +186,7 @@ def _start(b: SecureBroker, deadline: float) -> None:
 
 
 def _on_docker() -> bool:
-    """Native secured brokers already running win; otherwise Docker when an engine answers."""
-    if os.environ.get("LAB_BROKERS_BACKEND") == "native":
-        return False
-    if any(state.running_pid(b.name) for b in SECURE.values()):
-        return False
-    return docker.engine_available()
+    return docker.preferred_for(b.name for b in SECURE.values())
 
 
 def _start_on_docker(brokers: list[SecureBroker], deadline: float) -> None:
