@@ -17,6 +17,7 @@ from helpers.cqrs import projection
 from helpers.kafka import deadletter, loop
 from helpers.rabbitmq import consumers, retry, rpc
 from helpers.rabbitmq import worker as rabbitmq_worker
+from helpers.redis_streams import consumers as redis_consumers
 from helpers.redis_streams import recovery
 from helpers.redis_streams import worker as redis_worker
 from helpers.sagas import choreography, orchestrator
@@ -31,7 +32,8 @@ SHOWN = [
     ("02-RabbitMQ-Routing-and-RPC", retry.attempts_so_far),
     ("04-Kafka-Delivery-Guarantees", loop.process_batch),
     ("04-Kafka-Delivery-Guarantees", deadletter.or_dead_letter),
-    ("05-Redis-Streams", redis_worker.work),
+    ("05-Redis-Streams", redis_consumers.consume),
+    ("05-Redis-Streams", redis_worker.process_order),
     ("05-Redis-Streams", recovery.recover),
     ("07-CQRS", projection.apply_once),
     ("08-Sagas", choreography.payment_service),

@@ -11,7 +11,7 @@ from .consumers import ConsumeReport, Handler, consume
 from .entries import add_entries, produce_at_rate, xadd_rate
 from .monitoring import disk_bytes_written, lag_timeline
 from .recovery import RecoveryReport, dead_letter, recover
-from .worker import start_worker, work
+from .worker import process_order, start_worker
 
 __all__ = [
     "ConsumeReport",
@@ -24,9 +24,9 @@ __all__ = [
     "dead_letter",
     "disk_bytes_written",
     "lag_timeline",
+    "process_order",
     "produce_at_rate",
     "recover",
     "start_worker",
-    "work",
     "xadd_rate",
 ]

@@ -32,13 +32,13 @@ def consume(
     recoverer. Stops when nothing new arrives for `idle_s`.
     """
     report = ConsumeReport()
-    block_ms = int(idle_s * 1000)
+    block_ms = int(idle_s * 1000)  # XREADGROUP waits this long for new entries, then we stop
     while batches := r.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms):
         for entry_id, fields in batches[0][1]:
             try:
                 handler(entry_id, fields)
             except Exception:
-                report.failed.append(entry_id)
+                report.failed.append(entry_id)  # not acked: it stays pending
                 continue
             r.xack(stream, group, entry_id)
             report.acked.append(entry_id)
