@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Required, TypedDict
 
 
 class EffectLog:
@@ -50,7 +51,7 @@ class CrashPoint:
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, points: Sequence[str]) -> None:
-        """A worker's --crash-at (one of `points`) and --crash-after: what `crash_point_args`
+        """A worker's --crash-at (one of `points`) and --crash-after: what `WorkerProcess`
         passes it, and `from_options` reads back."""
         parser.add_argument("--crash-at", choices=points)
         parser.add_argument(
@@ -71,28 +72,46 @@ class CrashPoint:
             os.kill(os.getpid(), signal.SIGKILL)  # no clean-up, no final ack: a crash
 
 
-def crash_point_args(crash_at: str | None, crash_after: int | None) -> list[str]:
-    """The command-line arguments that tell a worker where to kill itself."""
-    if crash_at is None:
-        return []
-    return ["--crash-at", crash_at, "--crash-after", str(crash_after)]
+class Launch(TypedDict, total=False):
+    """The keyword arguments every crashable worker's `start_*` launcher takes, whatever the
+    worker does: `workdir` holds its `<name>.log` (and `<name>.effects`), `url` is its broker
+    (the lab's when None), and it kills itself at the crash point `crash_at` the
+    `crash_after`-th time it gets there (never, when None)."""
+
+    workdir: Required[Path | str]
+    url: str | None
+    crash_at: str | None
+    crash_after: int | None
 
 
 class WorkerProcess:
     """A consumer running in its own process (`python -m module args...`), its output in
     `<name>.log` and, when it records effects to a file, `<name>.effects` (passed as --effects).
-    A worker whose effects are messages on the broker records none."""
+    A worker whose effects are messages on the broker records none. The worker's entry point
+    reads --url and, through `CrashPoint.add_options`, --crash-at and --crash-after."""
 
     def __init__(
-        self, module: str, args: list[str], workdir: Path | str, name: str, effects: bool = True
+        self,
+        module: str,
+        args: list[str],
+        *,
+        name: str,
+        workdir: Path | str,
+        url: str | None = None,
+        crash_at: str | None = None,
+        crash_after: int | None = None,
+        effects: bool = True,
     ) -> None:
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         self.effect_file = workdir / f"{name}.effects"
         self.log_file = workdir / f"{name}.log"
+        args = [*args, *(["--url", url] if url else [])]
+        if crash_at is not None:
+            args += ["--crash-at", crash_at, "--crash-after", str(crash_after)]
         if effects:
             self.effect_file.touch()
-            args = [*args, "--effects", str(self.effect_file)]
+            args += ["--effects", str(self.effect_file)]
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module, *args],

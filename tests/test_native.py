@@ -4,12 +4,14 @@ Redis starts in well under a second, so it carries the lifecycle checks that app
 idempotent `up`, `down` by pid only, a died broker in `status`, a port taken by someone else.
 """
 
+import contextlib
 import ipaddress
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -58,24 +60,12 @@ def test_up_twice_starts_one_process_and_status_reports_it(own_redis):
 
 def test_down_stops_only_what_up_started(own_redis, tmp_path):
     up(("redis",))
-    bystander_port = free_port()
-    bystander = subprocess.Popen(
-        ["redis-server", "--port", str(bystander_port), "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=bystander_port, socket_connect_timeout=2)
-        deadline = time.monotonic() + 10
-        while not _pings(client) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with _redis_we_did_not_start(tmp_path) as (bystander, client):
         assert down(("redis",)) == ["redis"]
         assert bystander.poll() is None and _pings(client), (
             "down stopped a process it did not start"
         )
         assert down(("redis",)) == []  # nothing of ours left: a second down is a no-op
-    finally:
-        bystander.terminate()
-        bystander.wait(timeout=10)
 
 
 def test_pointing_the_endpoint_elsewhere_while_ours_runs_is_refused_at_once(own_redis, monkeypatch):
@@ -169,6 +159,25 @@ def test_java_older_than_17_is_refused_with_the_fix(monkeypatch, tmp_path):
     assert state.recorded_pid("kafka") is None
 
 
+@contextlib.contextmanager
+def _redis_we_did_not_start(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, redis.Redis]]:
+    """A redis-server on a free port, started by hand as another user of the machine would."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, socket_connect_timeout=2)
+        deadline = time.monotonic() + 10
+        while not _pings(client) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield process, client
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def _pings(client: redis.Redis) -> bool:
     try:
         return client.ping()
@@ -260,24 +269,13 @@ def test_a_relative_state_dir_is_resolved_once(tmp_path, monkeypatch):
 
 
 def test_an_external_broker_is_never_written_to(tmp_path, monkeypatch):
-    port = free_port()
-    external = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=port, socket_connect_timeout=2)
-        deadline = time.monotonic() + 10
-        while not _pings(client) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with _redis_we_did_not_start(tmp_path) as (_external, client):
         monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+        port = client.connection_pool.connection_kwargs["port"]
         monkeypatch.setenv("REDIS_URL", f"redis://localhost:{port}/0")
         assert up(("redis",))[0].backend == "external"
         writes = [c for c in client.info("commandstats") if c in ("cmdstat_xadd", "cmdstat_del")]
         assert writes == [] and client.dbsize() == 0
-    finally:
-        external.terminate()
-        external.wait(timeout=10)
 
 
 def test_a_service_on_a_remote_address_is_not_blamed_on_a_local_pid(tmp_path, monkeypatch):

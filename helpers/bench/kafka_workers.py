@@ -22,14 +22,12 @@ from helpers.kafka.clients import flush_or_raise, report_error
 
 from .loops import ConsumerResult, ProducerResult, Receiver, clock, run_consumer, run_producer
 from .processes import Link
-from .settings import Workload
+from .settings import ProducerShare
 
 
-class ProducerSpec(TypedDict):
+class ProducerSpec(ProducerShare):
     config: dict[str, str]  # librdkafka's producer properties, complete
     topic: str
-    producer_id: int
-    workload: Workload  # this producer's share
 
 
 class ConsumerSpec(TypedDict):
@@ -76,7 +74,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
         lost, failed[0] = failed[0], 0
         return remaining + lost
 
-    return run_producer(link, spec["producer_id"], spec["workload"], send, flush)
+    return run_producer(link, spec, send, flush)
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:

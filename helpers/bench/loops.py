@@ -18,7 +18,7 @@ from zlib import crc32
 from .histogram import encode, new_histogram, record_ns
 from .pacing import FixedRate
 from .payload import HEADER, BodyMaker, ReceivedTally, SentTally
-from .settings import Workload
+from .settings import ProducerShare, Workload
 
 if TYPE_CHECKING:  # `processes` imports this module
     from .processes import Link
@@ -96,8 +96,7 @@ def send_all(
 
 def run_producer(
     link: Link,
-    producer_id: int,
-    workload: Workload,
+    share: ProducerShare,
     send: Send,
     flush: Callable[[], int],
     close: Callable[[], object] = lambda: None,
@@ -107,7 +106,7 @@ def run_producer(
     link.ready()
     link.wait_start()
     try:
-        return send_all(producer_id, workload, send, flush)
+        return send_all(share["producer_id"], share["workload"], send, flush)
     finally:
         close()
 

@@ -17,18 +17,16 @@ from pika.spec import Basic
 
 from .loops import ConsumerResult, ProducerResult, Receiver, clock, run_consumer, run_producer
 from .processes import Link
-from .settings import Workload
+from .settings import ProducerShare
 
 EXCHANGE = "amq.direct"
 
 
-class ProducerSpec(TypedDict):
+class ProducerSpec(ProducerShare):
     url: str  # carries the password: never printed
     queue: str  # the routing key on EXCHANGE
     confirms: bool
     persistent: bool
-    producer_id: int
-    workload: Workload  # this producer's share
 
 
 class ConsumerSpec(TypedDict):
@@ -74,9 +72,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
         count, refused[0] = refused[0], 0
         return count
 
-    return run_producer(
-        link, spec["producer_id"], spec["workload"], send, flush, close=connection.close
-    )
+    return run_producer(link, spec, send, flush, close=connection.close)
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:

@@ -16,17 +16,15 @@ from helpers.redis_streams.connection import XReadGroup
 
 from .loops import ConsumerResult, ProducerResult, Receiver, clock, run_consumer, run_producer
 from .processes import Link
-from .settings import Workload
+from .settings import ProducerShare
 
 FIELD = b"d"
 
 
-class ProducerSpec(TypedDict):
+class ProducerSpec(ProducerShare):
     url: str  # may carry a password: never printed
     stream: str
     pipeline: int  # XADDs per round trip
-    producer_id: int
-    workload: Workload  # this producer's share
 
 
 class ConsumerSpec(TypedDict):
@@ -70,9 +68,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
             queued[0] = 0
         return 0
 
-    return run_producer(
-        link, spec["producer_id"], spec["workload"], send, flush, close=client.close
-    )
+    return run_producer(link, spec, send, flush, close=client.close)
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:

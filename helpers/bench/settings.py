@@ -14,6 +14,7 @@ Not for running anything (see `run`) or for finding the brokers (see `helpers.br
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TypedDict
 
 from .payload import MIN_MESSAGE_BYTES
 
@@ -59,6 +60,14 @@ class Workload:
         )
 
 
+class ProducerShare(TypedDict):
+    """What every producer process is told, whatever the broker: who it is and its part of the
+    workload. Each broker's `ProducerSpec` adds how to reach the broker."""
+
+    producer_id: int
+    workload: Workload  # `Workload.share` of the run's workload
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     """Producer and consumer settings given identically to confluent-kafka and the Java tools.
@@ -67,16 +76,19 @@ class KafkaSettings:
     default of both), `acks=all` with idempotence (the Java client's defaults since 3.0).
     """
 
-    acks: str = "all"
-    linger_ms: float = 5
-    batch_size: int = 1_048_576
-    compression: str = "none"
-    enable_idempotence: bool = True
-    max_in_flight: int = 5
-    buffer_memory: int = 33_554_432  # the Java default; librdkafka gets the same in kbytes
+    # the topic and the processes on each side
     partitions: int = 1
     producers: int = 1
     consumers: int = 1
+    # the producer
+    acks: str = "all"
+    linger_ms: float = 5
+    batch_size: int = 1_048_576
+    max_in_flight: int = 5
+    buffer_memory: int = 33_554_432  # the Java default; librdkafka gets the same in kbytes
+    compression: str = "none"
+    enable_idempotence: bool = True
+    # the consumer
     fetch_min_bytes: int = 1
     fetch_wait_max_ms: int = 500
     max_partition_fetch_bytes: int = 1_048_576

@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 import threading
 from pathlib import Path
+from typing import Unpack
 
 from confluent_kafka import Producer
 
-from helpers.faults import CrashPoint, WorkerProcess, crash_point_args
+from helpers.faults import CrashPoint, Launch, WorkerProcess
 from helpers.kafka import flush_or_raise, producer
 from helpers.kafka.records import Headers
 
@@ -67,19 +68,10 @@ def relay_until(
     return published + relay_once(store, sink=sink)  # whatever arrived while stopping
 
 
-def start_relay(
-    db: Path | str,
-    *,
-    workdir: Path | str,
-    name: str,
-    url: str | None = None,
-    crash_at: str | None = None,
-    crash_after: int | None = None,
-) -> WorkerProcess:
+def start_relay(db: Path | str, *, name: str = "relay", **launch: Unpack[Launch]) -> WorkerProcess:
     """Run the relay in a new process until the outbox is empty (or it reaches `crash_at`)."""
-    args = ["--db", str(db)] + (["--url", url] if url else [])
-    args += crash_point_args(crash_at, crash_after)
-    return WorkerProcess("helpers.eventsourcing.relay", args, workdir, name, effects=False)
+    args = ["--db", str(db)]
+    return WorkerProcess("helpers.eventsourcing.relay", args, name=name, effects=False, **launch)
 
 
 def main() -> None:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
+from typing import Unpack
 
 from confluent_kafka import Consumer, Producer
 
-from helpers.faults import CrashPoint, WorkerProcess, crash_point_args
+from helpers.faults import CrashPoint, Launch, WorkerProcess
 
 from .clients import consumer, flush_or_raise, producer
 from .loop import Batch, Commit, Output, run
@@ -45,18 +45,14 @@ def start_processor(
     input_topic: str,
     output_topic: str,
     group: str,
-    workdir: Path | str,
     name: str,
-    url: str | None = None,
     work_s: float = 0.0005,
-    crash_at: str | None = None,
-    crash_after: int | None = None,
+    **launch: Unpack[Launch],
 ) -> WorkerProcess:
     """Run the worker in a new process; its effects are its outputs, counted on the broker."""
     args = ["--mode", mode, "--input", input_topic, "--output", output_topic, "--group", group]
-    args += ["--work-s", str(work_s)] + (["--url", url] if url else [])
-    args += crash_point_args(crash_at, crash_after)
-    return WorkerProcess("helpers.kafka.processor", args, workdir, name, effects=False)
+    args += ["--work-s", str(work_s)]
+    return WorkerProcess("helpers.kafka.processor", args, name=name, effects=False, **launch)
 
 
 def build_clients(args: argparse.Namespace) -> tuple[Consumer, Producer]:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
+from typing import Unpack
 
 from pika.adapters.blocking_connection import BlockingChannel
 
-from helpers.faults import CrashPoint, EffectLog, WorkerProcess, crash_point_args
+from helpers.faults import CrashPoint, EffectLog, Launch, WorkerProcess
 
 from .connection import connect
 
@@ -43,19 +43,15 @@ def start_worker(
     queue: str,
     *,
     ack: str,
-    workdir: Path | str,
     name: str = "worker",
     prefetch: int = 0,
     work_s: float = 0.01,
-    url: str | None = None,
-    crash_at: str | None = None,
-    crash_after: int | None = None,
+    **launch: Unpack[Launch],
 ) -> WorkerProcess:
     """Run `work` in a new process. It kills itself at `crash_at` the `crash_after`-th time it
     gets there; or SIGKILL it from outside with `.kill()`."""
     args = ["--queue", queue, "--ack", ack, "--prefetch", str(prefetch), "--work-s", str(work_s)]
-    args += (["--url", url] if url else []) + crash_point_args(crash_at, crash_after)
-    return WorkerProcess("helpers.rabbitmq.worker", args, workdir, name)
+    return WorkerProcess("helpers.rabbitmq.worker", args, name=name, **launch)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ asserts would fail if the cell were false."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -17,39 +18,12 @@ from .links import section
 
 LATEST = PROJECT_ROOT / "results" / "latest" / "summary.csv"
 
-# What the topic notebooks prove for each (aspect, broker), and where. Their Check yourself cells
-# assert these outcomes on every run.
-SHOWN = {
-    ("Persistence", "rabbitmq"): (
-        "persistent messages in a durable queue survive a restart; transient ones do not",
-        ("01", 5), "yes"),
-    ("Persistence", "kafka"): (
-        "every message is appended to the partition's log, kept for the retention period "
-        "(the OS flushes it to disk: no fsync per message by default)", ("03", 4),
-        "yes, as a log (fsync is left to the OS)"),
-    ("Persistence", "redis"): (
-        "after a SIGKILL, entries survive with the append-only file on and are lost with it off",
-        ("05", 5), "yes"),
-    ("Delivery", "rabbitmq"): (
-        "a SIGKILLed consumer: manual ack lost none and redelivered its unacked; auto-ack lost "
-        "them (at-most-once)", ("01", 3), "yes (at-most-once too, with auto-ack)"),
-    ("Delivery", "kafka"): (
-        "a worker SIGKILLed mid-batch: at-least-once duplicated, exactly-once (transactions) "
-        "neither lost nor duplicated", ("04", 1), "yes"),
-    ("Delivery", "redis"): (
-        "a consumer SIGKILLed before XACK: its entries stayed pending and were claimed",
-        ("05", 3), "yes"),
-    ("Ordering", "rabbitmq"): (
-        "the harness checks every message's order per queue and producer: none out of order "
-        "(one consumer; competing consumers and redeliveries interleave)", ("09", 1),
-        "yes, for one consumer"),
-    ("Ordering", "kafka"): (
-        "per-key order held over thousands of messages; none across partitions", ("03", 1),
-        "yes"),
-    ("Ordering", "redis"): (
-        "entry IDs only increase within a stream; the harness found none out of order",
-        ("09", 1), "yes"),
-}  # fmt: skip
+# What the topic notebooks prove for each (aspect, broker), and where: one table of text, apart
+# from the code.
+SHOWN: list[dict[str, str]] = [
+    {key: str(value) for key, value in row.items()}
+    for row in tomllib.loads(Path(__file__).with_name("evidence.toml").read_text())["shown"]
+]
 
 
 def throughput(*, quick_count: int = 20_000) -> tuple[pd.Series, str]:
@@ -83,10 +57,12 @@ def comparison(best: pd.Series, source: str) -> pd.DataFrame:
             "where": section("09", 2),
             "holds here": f"{'yes' if place == expected else 'no'}: ranked {place} of 3",
         })  # fmt: skip
-    for (aspect, broker), (evidence, (notebook, number), holds) in SHOWN.items():
+    for row in SHOWN:
+        aspect, broker = row["aspect"], row["broker"]
         rows.append({"aspect": aspect, "broker": NAMES[broker],
-                     "syllabus": SYLLABUS[aspect][broker], "evidence": evidence,
-                     "where": section(notebook, number), "holds here": holds})  # fmt: skip
+                     "syllabus": SYLLABUS[aspect][broker], "evidence": row["evidence"],
+                     "where": section(row["notebook"], int(row["section"])),
+                     "holds here": row["holds"]})  # fmt: skip
     return pd.DataFrame(rows).set_index(["aspect", "broker"])
 
 

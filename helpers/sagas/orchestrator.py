@@ -23,8 +23,9 @@ import sqlite3
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from typing import Unpack
 
-from helpers.faults import CrashPoint, WorkerProcess, crash_point_args
+from helpers.faults import CrashPoint, Launch, WorkerProcess
 from helpers.kafka import Output, consumer, producer, run
 from helpers.kafka.records import Record, value_of
 
@@ -193,17 +194,13 @@ def start_orchestrator(
     replies: str,
     group: str,
     *,
-    workdir: Path | str,
-    name: str,
-    url: str | None = None,
-    crash_at: str | None = None,
-    crash_after: int | None = None,
+    name: str = "orchestrator",
+    **launch: Unpack[Launch],
 ) -> WorkerProcess:
     """Run `orchestrate` in a new process; it kills itself at `crash_at` the `crash_after`-th
     time it gets there. Its effects are the saga states in `db`."""
     args = ["--db", str(db), "--commands", commands, "--replies", replies, "--group", group]
-    args += (["--url", url] if url else []) + crash_point_args(crash_at, crash_after)
-    return WorkerProcess("helpers.sagas.orchestrator", args, workdir, name, effects=False)
+    return WorkerProcess("helpers.sagas.orchestrator", args, name=name, effects=False, **launch)
 
 
 def main() -> None:
