@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(USE_TESTCONTAINERS, reason="the native secured b
 pytest_plugins = ["pytester"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # stopped at the end of the run: notebook 13 finds them running
 def secured():
     started = not all(s.healthy for s in secure.status())
     secure.up()
