@@ -24,11 +24,10 @@ from pathlib import Path
 import pika
 import redis
 from confluent_kafka.admin import AdminClient
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from . import install, native, state
 from .config import TEMPLATES_DIR, state_dir
+from .probes import ONE_TRY
 
 KAFKA_HEAP = "384m"  # three JVMs on a small machine
 PRIMARY = "lab-primary"  # the name the Sentinels know the Redis primary by
@@ -234,8 +233,7 @@ def answers(n: Node, timeout_s: float = 2.0) -> bool:
 def probe_client(port: int, timeout_s: float) -> redis.Redis:
     """A Redis client that tries once: redis-py's default retries would turn a frozen node's
     one-second timeout into several."""
-    once = Retry(NoBackoff(), retries=0)
-    return redis.Redis(port=port, socket_timeout=timeout_s, socket_connect_timeout=1, retry=once)
+    return redis.Redis(port=port, socket_timeout=timeout_s, socket_connect_timeout=1, retry=ONE_TRY)
 
 
 def cluster_formed(cluster: str) -> str | None:

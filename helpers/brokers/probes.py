@@ -16,8 +16,15 @@ import pika
 import redis
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .config import Endpoint, kafka_config, too_old
+
+# A redis-py retry policy of one try. redis-py 8 retries a ConnectionError (AuthenticationError is
+# one) 10 times with backoff by default, about 4 s: a probe, or a lesson showing a refusal, wants
+# the answer at once.
+ONE_TRY = Retry(NoBackoff(), retries=0)
 
 
 @dataclass(frozen=True)

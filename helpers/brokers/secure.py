@@ -33,12 +33,10 @@ from typing import Any
 import pika
 import redis
 from confluent_kafka.admin import AdminClient
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from . import credentials, docker, install, native, state
 from .config import TEMPLATES_DIR
-from .probes import port_is_open
+from .probes import ONE_TRY, port_is_open
 
 BROKERS = ("kafka", "rabbitmq", "redis")
 FIX_UP = "make secure-up  (or: python -m helpers.brokers up --secure)"
@@ -107,9 +105,6 @@ def rabbitmq_parameters(user: str, vhost: str, *, tls: bool = True, ca: Path | N
     )  # fmt: skip
 
 
-ONE_TRY = Retry(NoBackoff(), retries=0)
-
-
 def redis_client(user: str | None, *, tls: bool = True, ca: Path | None = None,
                  password: str | None = None) -> redis.Redis:  # fmt: skip
     """A client for `user` (None: the `default` user, whose password is the administrator's)."""
@@ -117,9 +112,7 @@ def redis_client(user: str | None, *, tls: bool = True, ca: Path | None = None,
     tls_options: dict[str, Any] = {}
     if tls:
         tls_options = {"ssl": True, "ssl_ca_certs": str(ca or credentials.ensure().ca)}
-    # One try, so a refused password or certificate shows at once: redis-py 8 counts an
-    # AuthenticationError as a ConnectionError and by default retries those 10 times with backoff
-    # (about 4 s) before raising.
+    # ONE_TRY: a refused password or certificate shows at once, not after redis-py's retries
     return redis.Redis(port=REDIS.tls_port if tls else REDIS.plain_port, username=user,
                        password=secret, decode_responses=True, socket_timeout=5,
                        socket_connect_timeout=5, retry=ONE_TRY, **tls_options)  # fmt: skip

@@ -16,6 +16,7 @@ from redis.sentinel import Sentinel
 
 from helpers.brokers import cluster
 from helpers.brokers.cluster_nodes import PRIMARY, REDIS, sentinel_addresses
+from helpers.brokers.probes import ONE_TRY
 
 
 def sentinel() -> Sentinel:
@@ -61,7 +62,7 @@ def _agreed_primary() -> tuple[str, int] | None:
     if len(named) != 1 or not isinstance(address := named.pop(), tuple):
         return None
     try:
-        role = redis.Redis(host=address[0], port=address[1], socket_timeout=1).role()
+        role = redis.Redis(host=address[0], port=address[1], socket_timeout=1, retry=ONE_TRY).role()
     except redis.RedisError:
         return None  # the primary they name does not answer (yet)
     return address if role[0] in (b"master", "master") else None
@@ -71,7 +72,8 @@ def sentinel_views() -> dict[int, tuple[str, int] | str]:
     """Each Sentinel's answer to "who is the primary?" (or why it gave none), by its port."""
     views: dict[int, tuple[str, int] | str] = {}
     for host, port in sentinel_addresses():
-        watcher = redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True)
+        watcher = redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True,
+                              retry=ONE_TRY)  # fmt: skip
         try:
             address = cast(tuple[str, int], watcher.sentinel_get_master_addr_by_name(PRIMARY))
             views[port] = (address[0], int(address[1]))
