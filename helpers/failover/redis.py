@@ -57,15 +57,29 @@ def wait_until_whole(timeout_s: float = 60) -> None:
 
 
 def _agreed_primary() -> tuple[str, int] | None:
-    """The primary's address if every Sentinel names it and it says it is one, else None."""
-    named = set(sentinel_views().values())
-    if len(named) != 1 or not isinstance(address := named.pop(), tuple):
+    """The primary's address if every Sentinel names it with the same configuration epoch, none
+    thinks it down or is still in the middle of a failover, and it says it is one; else None.
+    (A Sentinel that is still reconfiguring the replicas after promoting one has not settled: a
+    node killed then may leave it naming another primary than the rest.)"""
+    settled = set()
+    for host, port in sentinel_addresses():
+        watcher = redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True,
+                              retry=ONE_TRY)  # fmt: skip
+        try:
+            view = cast(dict[str, Any], watcher.sentinel_master(PRIMARY))
+        except redis.RedisError:
+            return None
+        if view["flags"] != "master":  # e.g. "master,s_down" or "master,failover_in_progress"
+            return None
+        settled.add((view["ip"], int(view["port"]), view["config-epoch"]))
+    if len(settled) != 1:
         return None
+    ip, port, _epoch = settled.pop()
     try:
-        role = redis.Redis(host=address[0], port=address[1], socket_timeout=1, retry=ONE_TRY).role()
+        role = redis.Redis(host=ip, port=port, socket_timeout=1, retry=ONE_TRY).role()
     except redis.RedisError:
         return None  # the primary they name does not answer (yet)
-    return address if role[0] in (b"master", "master") else None
+    return (ip, port) if role[0] in (b"master", "master") else None
 
 
 def sentinel_views() -> dict[int, tuple[str, int] | str]:
