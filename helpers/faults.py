@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Required, TypedDict
+from typing import Required, TypedDict, Unpack
 
 
 class EffectLog:
@@ -96,19 +96,18 @@ class WorkerProcess:
         args: list[str],
         *,
         name: str,
-        workdir: Path | str,
-        url: str | None = None,
-        crash_at: str | None = None,
-        crash_after: int | None = None,
         effects: bool = True,
+        **launch: Unpack[Launch],
     ) -> None:
-        workdir = Path(workdir)
+        workdir = Path(launch["workdir"])
         workdir.mkdir(parents=True, exist_ok=True)
         self.effect_file = workdir / f"{name}.effects"
         self.log_file = workdir / f"{name}.log"
-        args = [*args, *(["--url", url] if url else [])]
-        if crash_at is not None:
-            args += ["--crash-at", crash_at, "--crash-after", str(crash_after)]
+        args = list(args)  # the caller's list stays as it was
+        if url := launch.get("url"):
+            args += ["--url", url]
+        if (crash_at := launch.get("crash_at")) is not None:
+            args += ["--crash-at", crash_at, "--crash-after", str(launch.get("crash_after"))]
         if effects:
             self.effect_file.touch()
             args += ["--effects", str(self.effect_file)]

@@ -63,10 +63,8 @@ def _agreed_primary() -> tuple[str, int] | None:
     node killed then may leave it naming another primary than the rest.)"""
     settled = set()
     for host, port in sentinel_addresses():
-        watcher = redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True,
-                              retry=ONE_TRY)  # fmt: skip
         try:
-            view = cast(dict[str, Any], watcher.sentinel_master(PRIMARY))
+            view = cast(dict[str, Any], _watcher(host, port).sentinel_master(PRIMARY))
         except redis.RedisError:
             return None
         if view["flags"] != "master":  # e.g. "master,s_down" or "master,failover_in_progress"
@@ -86,14 +84,19 @@ def sentinel_views() -> dict[int, tuple[str, int] | str]:
     """Each Sentinel's answer to "who is the primary?" (or why it gave none), by its port."""
     views: dict[int, tuple[str, int] | str] = {}
     for host, port in sentinel_addresses():
-        watcher = redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True,
-                              retry=ONE_TRY)  # fmt: skip
         try:
-            address = cast(tuple[str, int], watcher.sentinel_get_master_addr_by_name(PRIMARY))
+            address = cast(
+                tuple[str, int], _watcher(host, port).sentinel_get_master_addr_by_name(PRIMARY)
+            )
             views[port] = (address[0], int(address[1]))
         except redis.RedisError as exc:
             views[port] = f"{type(exc).__name__}: {exc}"
     return views
+
+
+def _watcher(host: str, port: int) -> redis.Redis:
+    """A client for one Sentinel that asks once: a poll must not stall in redis-py's retries."""
+    return redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True, retry=ONE_TRY)
 
 
 def rejoin(old: int, timeout_s: float = 90) -> None:
