@@ -10,6 +10,7 @@ import yaml
 from helpers.brokers import native, secure
 from helpers.brokers.cluster_nodes import NODES
 from helpers.brokers.config import DEFAULT_URLS, TEMPLATES_DIR, endpoint
+from helpers.brokers.config import PROJECT_ROOT as ROOT
 from helpers.brokers.docker import COMPOSE_FILE
 from helpers.brokers.native import kafka_version
 
@@ -190,7 +191,98 @@ def test_secure_services_run_what_the_native_ones_render(tmp_path):
     assert {k: str(v) for k, v in rabbitmq["environment"].items()} == expected
 
 
-def test_no_secret_is_written_into_the_compose_file():
-    text = COMPOSE_FILE.read_text()
-    assert "password" not in "".join(str(s) for s in SECURE.values()).lower()
-    assert "PRIVATE KEY" not in text
+# A setting whose name says it holds a secret: its value must come from a variable (with no
+# default, which would be a committed value) or from a file.
+SECRET_SETTING = re.compile(r"PASS|SECRET|COOKIE|TOKEN|CREDENTIAL|PRIVATE|_KEY\b|AUTH", re.I)
+# A secret written into a command, an argument or a script, whatever the setting's name.
+SECRET_IN_TEXT = re.compile(
+    r"requirepass|masterauth|setcookie|erlang[._-]?cookie\s*[=:]|password\s*[=:]|"
+    r"PRIVATE KEY|\buser \S+ on\b.*[>#]|--add-scram|-a\s+\S",
+    re.I,
+)
+FROM_VARIABLE = re.compile(r"\$\{[A-Z_][A-Z0-9_]*\}")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [str(value)]
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # KEY=value entries
+        env = dict(entry.partition("=")[::2] for entry in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def _secrets_written(definition: dict) -> list[str]:
+    """What a service definition commits of a secret: a secret-named setting with a value of
+    its own, or a password, cookie or key written into its command or scripts."""
+    found = [
+        key
+        for key, value in _environment(definition).items()
+        if SECRET_SETTING.search(key)
+        and not (key.endswith("_FILE") or FROM_VARIABLE.fullmatch(value))
+    ]
+    return found + [s for s in _strings(definition) if SECRET_IN_TEXT.search(s)]
+
+
+@pytest.mark.parametrize("service", sorted(ALL_SERVICES))
+def test_no_secret_is_written_into_the_compose_file(service):
+    assert not _secrets_written(ALL_SERVICES[service]), "pass it from a variable or a file"
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        {"environment": {"RABBITMQ_ERLANG_COOKIE": "lab-cluster-cookie"}},  # this file's, once
+        {"environment": {"RABBITMQ_DEFAULT_PASS": "${PASS:-guest}"}},  # a default is a value
+        {"environment": ["KAFKA_SSL_KEY_PASSWORD=changeit"]},
+        {"command": ["redis-server", "--requirepass", "s3cret"]},
+        {"command": ["sh", "-c", "erl -setcookie abc"]},
+        {"environment": {"KAFKA_OPTS": "-Djavax.net.ssl.keyStorePassword=s3cret"}},
+    ],
+)
+def test_the_secret_check_finds_a_committed_secret(definition):
+    assert _secrets_written(definition)
+
+
+RABBITMQ_ON_HOST = {
+    name: s
+    for name, s in ALL_SERVICES.items()
+    if s["image"].startswith("rabbitmq:") and s.get("network_mode") == "host"
+}
+
+
+@pytest.mark.parametrize("service", sorted(RABBITMQ_ON_HOST))
+def test_host_network_rabbitmq_keeps_its_erlang_distribution_on_loopback(service):
+    """On the host's network a node's Erlang distribution port runs code for anyone holding the
+    cookie: it and the port mapper listen on loopback only."""
+    env = _environment(RABBITMQ_ON_HOST[service])
+    assert env["ERL_EPMD_ADDRESS"] == "127.0.0.1"
+    erl_args = " ".join(env.get("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "").split())
+    assert "-kernel inet_dist_use_interface {127,0,0,1}" in erl_args, erl_args
+
+
+def test_every_rabbitmq_node_on_the_host_network_is_checked():
+    assert set(RABBITMQ_ON_HOST) == {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "rabbitmq-secure"}
+
+
+@pytest.mark.parametrize("service", ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"])
+def test_cluster_nodes_read_the_labs_own_cookie_from_the_state_folder(service):
+    """No cookie in this file: each node mounts its copy of the lab's cookie (made once per lab,
+    as for the native nodes) from the state folder, which git ignores."""
+    definition = CLUSTER[service]
+    assert "RABBITMQ_ERLANG_COOKIE" not in _environment(definition)
+    [mount] = definition["volumes"]
+    assert mount["source"] == (
+        "${LAB_STATE_DIR:-/run-make-cluster-up}/" + f"{service}/home/.erlang.cookie"
+    )
+    assert mount["read_only"] and mount["bind"]["create_host_path"] is False
+    script = " ".join(definition["command"])
+    assert f"{mount['target']} /var/lib/rabbitmq/.erlang.cookie" in script
+    assert "install -m 0400 -o rabbitmq" in script
+    assert ".brokers/" in (ROOT / ".gitignore").read_text().split()

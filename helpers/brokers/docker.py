@@ -98,7 +98,15 @@ def _compose(
 
 def cluster(action: str, *services: str, timeout_s: float = 300) -> None:
     """The `cluster` profile's services (the three-node clusters): up (and wait for their
-    healthchecks), stop, kill (SIGKILL), pause, unpause."""
+    healthchecks), stop, kill (SIGKILL), pause, unpause. Before `up`, each RabbitMQ node's
+    copy of the lab's Erlang cookie is written where its service mounts it from."""
+    if action == "up":
+        from .cluster_nodes import RABBITMQ, _shared_cookie  # the native nodes' cookie, per lab
+
+        for n in (n for n in RABBITMQ if n.name in services):
+            home = state.broker_dir(n.name) / "home"
+            home.mkdir(parents=True, exist_ok=True)
+            _shared_cookie(home / ".erlang.cookie")
     verbs = {
         "up": ("up", "-d", "--wait"),
         "stop": ("stop",),
@@ -106,12 +114,14 @@ def cluster(action: str, *services: str, timeout_s: float = 300) -> None:
         "pause": ("pause",),
         "unpause": ("unpause",),
     }
-    _compose("--profile", "cluster", *verbs[action], *services, timeout_s=timeout_s)
+    _compose("--profile", "cluster", *verbs[action], *services, timeout_s=timeout_s,
+             env=secure_env())  # fmt: skip
 
 
 def secure_env() -> dict[str, str]:
-    """What the `secure` profile's services interpolate: the state folder, mounted at the same
-    path so the rendered configurations' paths hold inside the containers, and the user that
+    """What the `secure` and `cluster` profiles' services interpolate: the state folder (the
+    secured brokers mount it at the same path, so the rendered configurations' paths hold inside
+    the containers; the RabbitMQ nodes mount their Erlang cookie from it), and the user that
     owns its 0600 files."""
     return {**os.environ, "LAB_STATE_DIR": str(state_dir()),
             "LAB_UID": str(os.getuid()), "LAB_GID": str(os.getgid())}  # fmt: skip
