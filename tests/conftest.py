@@ -2,7 +2,8 @@
 
 With Docker, each broker runs in a throwaway container built from docker-compose.yml's images and
 settings, and the endpoint variables (KAFKA_BOOTSTRAP_SERVERS, ...) point the helpers at it.
-Without Docker, `helpers.brokers.up()` starts (or reuses) the native processes.
+Each container publishes its client port on 127.0.0.1 only, at a port Docker chooses. Without
+Docker, `helpers.brokers.up()` starts (or reuses) the native processes.
 """
 
 from __future__ import annotations
@@ -71,38 +72,57 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _containers() -> Iterator[dict[str, Endpoint]]:
+CLIENT_PORTS = {"kafka": 9092, "rabbitmq": 5672, "redis": 6379}
+ADVERTISED_FILE = "/tmp/lab-advertised-listener"
+# Kafka must advertise the host port, which Docker chooses when the container starts: the
+# container waits (up to a minute) for it in a file, then runs the image's own launcher.
+KAFKA_START = (
+    f"for i in $(seq 600); do [ -s {ADVERTISED_FILE} ] && break; sleep 0.1; done; "
+    f'export KAFKA_ADVERTISED_LISTENERS="$(cat {ADVERTISED_FILE})"; exec /etc/kafka/docker/run'
+)
+
+
+def containers_for(services: dict, docker_client_kw: dict | None = None) -> dict:
+    """The three brokers' containers, not started. Each publishes its client port on 127.0.0.1
+    only (these brokers have no or well-known passwords), at a port Docker chooses when it
+    starts the container: no other process can take it between choosing and binding."""
     from testcontainers.core.container import DockerContainer
+
+    containers = {
+        broker: DockerContainer(services[broker]["image"], docker_client_kw=docker_client_kw)
+        for broker in BROKERS
+    }
+    for broker, container in containers.items():
+        container.ports[str(CLIENT_PORTS[broker])] = ("127.0.0.1", None)
+    for key, value in services["kafka"]["environment"].items():
+        containers["kafka"].with_env(key, str(value))
+    containers["kafka"].with_command(["sh", "-c", KAFKA_START])
+    containers["redis"].with_command(" ".join(services["redis"]["command"]))
+    return containers
+
+
+def _containers() -> Iterator[dict[str, Endpoint]]:
     from testcontainers.core.waiting_utils import wait_for_logs
 
-    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
-    ports = {b: free_port() for b in BROKERS}
-    kafka_env = dict(services["kafka"]["environment"])
-    # Clients must be told the host port the container is published on.
-    kafka_env["KAFKA_ADVERTISED_LISTENERS"] = f"PLAINTEXT://localhost:{ports['kafka']}"
-    containers = {
-        "kafka": DockerContainer(services["kafka"]["image"]).with_bind_ports(9092, ports["kafka"]),
-        "rabbitmq": DockerContainer(services["rabbitmq"]["image"]).with_bind_ports(
-            5672, ports["rabbitmq"]
-        ),
-        "redis": DockerContainer(services["redis"]["image"])
-        .with_bind_ports(6379, ports["redis"])
-        .with_command(" ".join(services["redis"]["command"])),
-    }
-    for key, value in kafka_env.items():
-        containers["kafka"].with_env(key, str(value))
-    urls = {
-        "kafka": f"localhost:{ports['kafka']}",
-        "rabbitmq": f"amqp://guest:guest@localhost:{ports['rabbitmq']}/%2F",
-        "redis": f"redis://localhost:{ports['redis']}/0",
-    }
+    containers = containers_for(yaml.safe_load(COMPOSE_FILE.read_text())["services"])
     saved = {var: os.environ.get(var) for var in ENV_VARS.values()}
     try:
         for container in containers.values():
             container.start()
+        ports = {b: containers[b].get_exposed_port(CLIENT_PORTS[b]) for b in BROKERS}
+        advertised = f"PLAINTEXT://localhost:{ports['kafka']}"
+        containers["kafka"].exec(  # whole or not at all: written aside, then renamed
+            ["sh", "-c", f"echo {advertised} > {ADVERTISED_FILE}.new && "
+             f"mv {ADVERTISED_FILE}.new {ADVERTISED_FILE}"]
+        )  # fmt: skip
         wait_for_logs(containers["kafka"], "Kafka Server started", timeout=120)
         wait_for_logs(containers["rabbitmq"], "Server startup complete", timeout=120)
         wait_for_logs(containers["redis"], "Ready to accept connections", timeout=60)
+        urls = {
+            "kafka": f"localhost:{ports['kafka']}",
+            "rabbitmq": f"amqp://guest:guest@localhost:{ports['rabbitmq']}/%2F",
+            "redis": f"redis://localhost:{ports['redis']}/0",
+        }
         for broker, url in urls.items():
             os.environ[ENV_VARS[broker]] = url
         yield {b: endpoint(b) for b in BROKERS}

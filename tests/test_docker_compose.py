@@ -286,3 +286,20 @@ def test_cluster_nodes_read_the_labs_own_cookie_from_the_state_folder(service):
     assert f"{mount['target']} /var/lib/rabbitmq/.erlang.cookie" in script
     assert "install -m 0400 -o rabbitmq" in script
     assert ".brokers/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_testcontainers_publish_on_loopback_at_a_port_docker_chooses():
+    """The containers of a test run (tests/conftest.py) as Docker is asked to create them: each
+    client port bound to 127.0.0.1 (never every interface: these brokers have no or well-known
+    passwords), its host port left empty for Docker to choose."""
+    from docker.utils import convert_port_bindings
+
+    from tests.conftest import CLIENT_PORTS, containers_for
+
+    containers = containers_for(ALL_SERVICES, docker_client_kw={"version": "1.44"})  # not started
+    for broker, port in CLIENT_PORTS.items():
+        assert convert_port_bindings(containers[broker].ports) == {
+            f"{port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]
+        }, broker
+    command = " ".join(containers["kafka"]._command)
+    assert "KAFKA_ADVERTISED_LISTENERS" in command and "/etc/kafka/docker/run" in command
