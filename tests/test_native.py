@@ -5,6 +5,7 @@ idempotent `up`, `down` by pid only, a died broker in `status`, a port taken by 
 """
 
 import contextlib
+import fcntl
 import ipaddress
 import os
 import signal
@@ -209,15 +210,44 @@ def test_a_recycled_pid_is_not_ours(tmp_path, monkeypatch):
 
 def test_a_process_that_does_not_lead_its_group_is_signalled_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
-    in_our_group = subprocess.Popen(["sleep", "60"])  # shares the test runner's process group
+    # A stand-in for the test runner leads a group of its own, with the recorded process in it:
+    # a kill sent to the whole group takes the stand-in too (and fails this test), never the
+    # runner itself.
+    leader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys; "
+            "child = subprocess.Popen(['sleep', '60']); print(child.pid, flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
+        member = int(leader.stdout.readline())
+        assert os.getpgid(member) == leader.pid != member
         state.broker_dir("redis").mkdir(parents=True)
-        state.record_process("redis", in_our_group.pid)
+        state.record_process("redis", member)
         assert native.kill("redis")  # SIGKILL: to the group only if the process leads it
-        in_our_group.wait(timeout=10)  # it died, and the test runner in the same group did not
-        assert not psutil.pid_exists(in_our_group.pid)
+        deadline = time.monotonic() + 10
+        while _alive(member) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(member), "the recorded process was not killed"
+        assert leader.poll() is None, "the kill reached the rest of the process group"
     finally:
-        in_our_group.kill()
+        os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, killed but not yet reaped by its parent, is not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_two_ups_at_once_start_one_broker(tmp_path):
@@ -332,6 +362,35 @@ def test_up_exits_non_zero_when_a_broker_is_unhealthy(monkeypatch, capsys):
     monkeypatch.setattr(cli, "up", lambda brokers: [sick])
     assert cli.main(["up", "redis"]) == 1
     assert "redis: died" in capsys.readouterr().out
+
+
+def test_a_held_lock_is_a_sentence_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from functools import partial
+
+    from helpers.brokers import __main__ as cli
+
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(state, "locked", partial(state.locked, timeout_s=0.3))
+    (tmp_path / "state").mkdir()
+    with open(tmp_path / "state" / ".lock", "a+") as held:  # another `up` holds the lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cli.main(["up", "redis"]) == 2
+    error = capsys.readouterr().err
+    assert (
+        error.startswith("error: another `brokers up/down` has held") and "Traceback" not in error
+    )
+
+
+def test_a_tool_that_hangs_is_a_sentence_not_a_traceback(monkeypatch, capsys):
+    from helpers.brokers import __main__ as cli
+
+    def hangs(brokers):
+        subprocess.run(["sleep", "5"], timeout=0.2)  # a broker tool that does not answer
+
+    monkeypatch.setattr(cli, "status", hangs)
+    assert cli.main(["status", "redis"]) == 2
+    error = capsys.readouterr().err
+    assert "`sleep 5` did not finish within 0.2 s" in error and "make brokers-status" in error
 
 
 def _serves(process: psutil.Process, port: int) -> bool:

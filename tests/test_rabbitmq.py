@@ -212,7 +212,9 @@ def test_rpc_without_a_server_times_out_at_its_deadline(topology, rabbitmq_ep):
     began = time.monotonic()
     with pytest.raises(RpcTimeout, match="is a server consuming"):
         client.call(queue, {"n": 1}, timeout_s=0.5)
-    assert 0.5 <= time.monotonic() - began < 2
+    # It waited for its deadline (not less), and gave up instead of waiting on: the upper bound
+    # is ten times the deadline, so a loaded machine does not fail it.
+    assert 0.5 <= time.monotonic() - began < 5
     client.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from types import ModuleType
@@ -26,6 +27,18 @@ from .native import BrokerStartError
 from .provision import BrokerStatus
 
 FAILURES = (BrokerConfigError, ProvisionError, BrokerStartError, MissingProgram, DockerError)
+
+
+def explain(exc: BaseException) -> str:
+    """One sentence for a failure: what went wrong and what to do about it."""
+    if isinstance(exc, subprocess.TimeoutExpired):
+        command = " ".join(str(part) for part in exc.cmd[:2]) if exc.cmd else "a broker tool"
+        return (
+            f"`{command}` did not finish within {exc.timeout:g} s: the broker may be hung or the "
+            "machine overloaded. See `make brokers-status` and the logs under .brokers/, or stop "
+            "everything with `make clean` and start again."
+        )
+    return str(exc)  # the lab's own errors (and the provisioning lock's timeout) are sentences
 
 
 def print_table(statuses: list[BrokerStatus]) -> None:
@@ -83,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             statuses = status(brokers)
             print_table(statuses)
             return 0 if all(s.healthy for s in statuses) else 1
-    except FAILURES as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (*FAILURES, TimeoutError, subprocess.TimeoutExpired) as exc:
+        print(f"error: {explain(exc)}", file=sys.stderr)
         return 2
     return 0
 
@@ -104,8 +117,14 @@ def variant_main(action: str, names: tuple[str, ...], variant: ModuleType, what:
         print(tabulate([s.__dict__ for s in statuses], headers="keys"))
         if action == "up":
             print(f"\nup in {time.monotonic() - began:.1f} s")
-    except (*FAILURES, cluster.ClusterError, secure.SecureError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (
+        *FAILURES,
+        cluster.ClusterError,
+        secure.SecureError,
+        TimeoutError,
+        subprocess.TimeoutExpired,
+    ) as exc:
+        print(f"error: {explain(exc)}", file=sys.stderr)
         return 2
     return 0 if all(s.healthy for s in statuses) else 1
 
