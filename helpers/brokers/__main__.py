@@ -34,7 +34,7 @@ def explain(exc: BaseException) -> str:
     if isinstance(exc, subprocess.TimeoutExpired):
         command = " ".join(str(part) for part in exc.cmd[:2]) if exc.cmd else "a broker tool"
         return (
-            f"`{command}` did not finish within {exc.timeout:g} s: the broker may be hung or the "
+            f"`{command}` did not finish within {exc.timeout:.3g} s: the broker may be hung or the "
             "machine overloaded. See `make brokers-status` and the logs under .brokers/, or stop "
             "everything with `make clean` and start again."
         )
