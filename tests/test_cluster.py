@@ -1,9 +1,17 @@
 """The three-node clusters' provisioning: nodes listed with their roles, one node killed and
-started again, paused and resumed, on the real (native) Redis cluster, the quickest to restart.
-The Kafka and RabbitMQ clusters are exercised by notebook 11."""
+started again, paused and resumed, on the real (native) Redis cluster, the quickest to restart;
+their shared secrets created private. The Kafka and RabbitMQ clusters are exercised by
+notebook 11."""
 
+import os
+import resource
+import stat
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import psutil
 import pytest
 
 from helpers.brokers import cluster, state
@@ -24,6 +32,10 @@ def redis_cluster():
         cluster.down(("redis",))
 
 
+def _a_replica() -> int:
+    return next(n.index for n in REDIS if n.index != fre.primary_index())
+
+
 def test_status_names_every_node_with_its_role(redis_cluster):
     roles = {s.node: s.role for s in cluster.status(("redis",))}
     assert sorted(roles) == [f"{k}-{i}" for k in ("redis", "sentinel") for i in (1, 2, 3)]
@@ -34,32 +46,136 @@ def test_status_names_every_node_with_its_role(redis_cluster):
 
 
 def test_a_killed_replica_is_down_until_started_again(redis_cluster):
-    replica = next(n.index for n in REDIS if n.index != fre.primary_index())
+    replica = _a_replica()
     pid = state.running_pid(f"redis-{replica}")
     cluster.kill_node("redis", replica)
     assert not {s.node: s.healthy for s in cluster.status(("redis",))}[f"redis-{replica}"]
     with pytest.raises(cluster.ClusterError, match="not running"):
         cluster.kill_node("redis", replica)
-    assert cluster.start_node("redis", replica) > 0
-    assert state.running_pid(f"redis-{replica}") not in (None, pid)
-    fre.wait_until_whole()
+    with pytest.raises(cluster.ClusterError, match=f"redis-{replica}.*make cluster-up"):
+        cluster.require("redis")  # names the node that is down, and the fix
+    cluster.start_node("redis", replica)
+    assert state.running_pid(f"redis-{replica}") not in (None, pid)  # a new process
+    fre.wait_until_whole()  # ...that rejoined as a replica
+    cluster.require("redis")
 
 
 def test_a_paused_node_answers_nothing_until_resumed(redis_cluster):
-    replica = next(n.index for n in REDIS if n.index != fre.primary_index())
+    """A frozen node costs the status one probe timeout (1 s), not redis-py's default retries
+    (several seconds): measured against the same status with every node up, so a slow machine
+    slows both."""
+    replica = _a_replica()
+    began = time.monotonic()
+    cluster.status(("redis",))
+    all_up_s = time.monotonic() - began
     cluster.pause_node("redis", replica)
     try:
         began = time.monotonic()
-        healthy = {s.node: s.healthy for s in cluster.status(("redis",))}
-        assert not healthy[f"redis-{replica}"] and time.monotonic() - began < 10
+        rows = {s.node: s for s in cluster.status(("redis",))}
+        one_frozen_s = time.monotonic() - began
+        assert not rows[f"redis-{replica}"].healthy
+        assert rows[f"redis-{replica}"].role == "frozen (SIGSTOP)"
+        assert one_frozen_s - all_up_s < 3 * 1.0  # 3x the one probe's timeout
     finally:
         cluster.resume_node("redis", replica)
     assert {s.node: s.healthy for s in cluster.status(("redis",))}[f"redis-{replica}"]
 
 
-def test_require_names_the_fix_when_a_cluster_is_missing(redis_cluster, monkeypatch):
-    monkeypatch.setattr(
-        cluster, "status", lambda clusters: [cluster.NodeStatus("kafka-1", "x", "-", False, None)]
-    )
-    with pytest.raises(cluster.ClusterError, match="make cluster-up"):
-        cluster.require("kafka")
+def test_a_node_left_frozen_is_thawed_by_start_and_by_stop(redis_cluster):
+    """A notebook interrupted between pause and resume leaves a node frozen. Starting it must
+    thaw the same process (not wait out its deadline), and stopping it must let it shut down
+    cleanly on SIGTERM (not be SIGKILLed after the stop timeout)."""
+    replica = _a_replica()
+    name = f"redis-{replica}"
+    pid = state.running_pid(name)
+    cluster.pause_node("redis", replica)  # and never resumed
+    assert psutil.Process(pid).status() == psutil.STATUS_STOPPED
+    cluster.start_node("redis", replica, timeout_s=30)  # raised ClusterError after 30 s before
+    assert state.running_pid(name) == pid  # the same process, running again
+    assert psutil.Process(pid).status() != psutil.STATUS_STOPPED
+
+    cluster.pause_node("redis", replica)
+    log_size = state.log_file(name).stat().st_size
+    cluster.stop_node("redis", replica)
+    with state.log_file(name).open() as log:
+        log.seek(log_size)
+        assert "ready to exit" in log.read()  # Redis's own last words on SIGTERM
+    cluster.start_node("redis", replica)
+    fre.wait_until_whole()
+
+
+# --- the shared secrets: private from their first byte ------------------------------------------
+
+WRITE_SECRETS = """
+import sys
+from pathlib import Path
+from helpers.brokers import cluster_nodes
+for write in (cluster_nodes._cluster_id, lambda: cluster_nodes._shared_cookie(Path(sys.argv[1]))):
+    try:
+        write()
+        print("written")
+    except OSError as exc:
+        print(type(exc).__name__)
+"""
+
+
+def _write_secrets(state_dir: Path, cookie: Path, room: bool) -> list[str]:
+    """Write the Kafka cluster id and the Erlang cookies in a child process; with no `room`, any
+    write of a byte fails (RLIMIT_FSIZE 0, as on a full disk) after the file was created, which
+    shows the mode each file was created with."""
+
+    def no_room() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # Python ignores SIGXFSZ: EFBIG
+
+    done = subprocess.run(
+        [sys.executable, "-c", WRITE_SECRETS, str(cookie)],
+        env={**os.environ, "LAB_STATE_DIR": str(state_dir)},
+        preexec_fn=None if room else no_room,
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout.split()
+
+
+def _modes(folder: Path) -> dict[str, int]:
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_cluster_secrets_are_private_and_shared(tmp_path):
+    cookie = tmp_path / "home" / ".erlang.cookie"
+    cookie.parent.mkdir()
+    assert _write_secrets(tmp_path, cookie, room=True) == ["written", "written"]
+    shared = (tmp_path / "rabbitmq-cluster.cookie").read_text()
+    assert cookie.read_text() == shared and len(shared) == 40
+    assert _modes(tmp_path) == {
+        "kafka-cluster.id": 0o600, "rabbitmq-cluster.cookie": 0o400, ".erlang.cookie": 0o400
+    }  # fmt: skip
+    cookie.chmod(0o600)
+    cookie.write_text("another lab's cookie")
+    cookie.chmod(0o400)
+    assert _write_secrets(tmp_path, cookie, room=True) == ["written", "written"]
+    assert cookie.read_text() == shared  # replaced by the lab's own
+    assert _modes(tmp_path)[".erlang.cookie"] == 0o400
+
+
+def test_a_secret_half_written_is_never_readable_by_others(tmp_path):
+    """With no room for a byte, each file is created and its first write refused: the mode it
+    was created with shows, and nothing may be left behind (a draft created 0644, then chmod-ed,
+    stayed readable by everyone)."""
+    cookie = tmp_path / "home" / ".erlang.cookie"
+    cookie.parent.mkdir()
+    assert _write_secrets(tmp_path, cookie, room=False) == ["OSError", "OSError"]
+    assert _modes(tmp_path) == {}
+
+
+def test_a_node_cookie_is_replaced_whole_or_not_at_all(tmp_path):
+    cookie = tmp_path / "home" / ".erlang.cookie"
+    cookie.parent.mkdir()
+    assert _write_secrets(tmp_path, cookie, room=True) == ["written", "written"]
+    cookie.chmod(0o600)
+    cookie.write_text("another lab's cookie")
+    cookie.chmod(0o400)
+    # The shared files exist (only read now); the node's copy cannot be written.
+    assert _write_secrets(tmp_path, cookie, room=False) == ["written", "OSError"]
+    assert cookie.read_text() == "another lab's cookie"  # not emptied, not half-replaced
+    assert sorted(_modes(tmp_path)) == [".erlang.cookie", "kafka-cluster.id",
+                                        "rabbitmq-cluster.cookie"]  # no draft left  # fmt: skip

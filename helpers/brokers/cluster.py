@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import psutil
 import redis
 from confluent_kafka.admin import AdminClient
 
@@ -111,6 +112,7 @@ def down(clusters: tuple[str, ...] = CLUSTERS) -> list[str]:
 
 
 def _stop_with_the_others(n: Node) -> bool:
+    _thaw(n)
     if n.kind == "kafka":
         return native.stop(n.name, timeout_s=KAFKA_CLUSTER_STOP_S)
     return native.stop(n.name)
@@ -130,6 +132,7 @@ def stop_node(cluster: str, index: int, kind: str | None = None) -> None:
     n = node(cluster, index, kind)
     if _on_docker():
         return docker.cluster("stop", n.name)
+    _thaw(n)
     if not native.stop(n.name):
         raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
 
@@ -154,6 +157,22 @@ def _signal_alive(n: Node, sig: signal.Signals) -> None:
     native._send(pid, sig, whole_group=True)
 
 
+def _thaw(n: Node) -> None:
+    """SIGCONT a node the lab started, in case it was left frozen (a notebook interrupted between
+    `pause_node` and `resume_node`): frozen, it would answer no probe and ignore SIGTERM until
+    the deadline. A node that runs is not affected."""
+    pid = state.running_pid(n.name)  # ours only: same pid and start time as we recorded
+    if pid is not None:
+        native._send(pid, signal.SIGCONT, whole_group=True)
+
+
+def _frozen(pid: int | None) -> bool:
+    try:
+        return pid is not None and psutil.Process(pid).status() == psutil.STATUS_STOPPED
+    except psutil.Error:
+        return False
+
+
 def start_node(cluster: str, index: int, kind: str | None = None, timeout_s: float = 120) -> float:
     """Start one node again on its data; the seconds until it answers."""
     began = time.monotonic()
@@ -165,6 +184,7 @@ def start_node(cluster: str, index: int, kind: str | None = None, timeout_s: flo
 
 
 def _start(n: Node, deadline: float) -> None:
+    _thaw(n)
     pid = state.running_pid(n.name)
     if pid is None:
         for port, purpose in n.ports().items():
@@ -194,7 +214,8 @@ def _start(n: Node, deadline: float) -> None:
 class NodeStatus:
     node: str
     address: str
-    role: str  # Kafka: controller or broker; Redis: primary, replica or sentinel; RabbitMQ: member
+    role: str  # Kafka: controller or broker; Redis: primary, replica or sentinel; RabbitMQ: member;
+    # "frozen (SIGSTOP)" for a paused node
     healthy: bool
     pid: int | None
 
@@ -204,9 +225,9 @@ def status(clusters: tuple[str, ...] = CLUSTERS) -> list[NodeStatus]:
     for cluster in clusters:
         controller = _kafka_controller() if cluster == "kafka" else None
         for n in NODES[cluster]:
-            healthy = answers(n, timeout_s=1.0)
-            rows.append(NodeStatus(n.name, n.address, _role(n, healthy, controller), healthy,
-                                   state.running_pid(n.name)))  # fmt: skip
+            healthy, pid = answers(n, timeout_s=1.0), state.running_pid(n.name)
+            role = "frozen (SIGSTOP)" if _frozen(pid) else _role(n, healthy, controller)
+            rows.append(NodeStatus(n.name, n.address, role, healthy, pid))
     return rows
 
 

@@ -127,13 +127,12 @@ def _cluster_id() -> str:
     return _written_once(state_dir() / "kafka-cluster.id", native._kafka_cluster_id)
 
 
-def _written_once(path: Path, make: Callable[[], str]) -> str:
+def _written_once(path: Path, make: Callable[[], str], mode: int = 0o600) -> str:
     """The content of `path`, made by the first caller. The nodes start in parallel: a reader
     must never see the file half-written, so it appears whole (a hard link) or not at all."""
     if not path.exists():
-        draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        draft.write_text(make())
-        draft.chmod(0o600)
+        draft = _draft_for(path)
+        _write_private(draft, make(), mode)
         try:
             os.link(draft, path)  # fails if another node's start got there first
         except FileExistsError:
@@ -141,6 +140,25 @@ def _written_once(path: Path, make: Callable[[], str]) -> str:
         finally:
             draft.unlink()
     return path.read_text().strip()
+
+
+def _draft_for(path: Path) -> Path:
+    """A scratch name beside `path`, this thread's own; one left by a crashed start is removed."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    draft.unlink(missing_ok=True)
+    return draft
+
+
+def _write_private(path: Path, text: str, mode: int) -> None:
+    """Create `path` with `mode` from its first byte (never readable by others, not even for a
+    moment), failing if it exists; removed again if the write fails."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(descriptor, "w") as out:
+            out.write(text)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _rabbitmq(n: Node, home: Path) -> native.Launch:
@@ -161,14 +179,16 @@ def _rabbitmq(n: Node, home: Path) -> native.Launch:
 
 
 def _shared_cookie(path: Path) -> None:
-    """Nodes cluster only if they share the Erlang cookie: one per lab, copied to every node."""
+    """Nodes cluster only if they share the Erlang cookie: one per lab, copied to every node.
+    Read-only for its owner alone, as Erlang demands, from the moment it exists."""
     shared = _written_once(
-        state_dir() / "rabbitmq-cluster.cookie", lambda: os.urandom(20).hex().upper()
+        state_dir() / "rabbitmq-cluster.cookie", lambda: os.urandom(20).hex().upper(), 0o400
     )
-    if not path.exists() or path.read_text() != shared:
-        path.unlink(missing_ok=True)
-        path.write_text(shared)
-    path.chmod(0o400)  # Erlang refuses a cookie others can read
+    if path.exists() and path.read_text() == shared:
+        return
+    draft = _draft_for(path)
+    _write_private(draft, shared, 0o400)
+    os.replace(draft, path)  # the node's cookie is whole, or the old one
 
 
 def rabbitmqctl(*args: str, index: int = 1, timeout_s: float = 60) -> str:
