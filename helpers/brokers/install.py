@@ -1,5 +1,5 @@
-"""Find the programs the lab needs (the native brokers', and the book's Chromium), installing them
-with apt-get where that is possible.
+"""Find the programs the lab needs (the native brokers', Graphviz's `dot` for the diagrams, and the
+book's Chromium), installing them with apt-get where that is possible.
 
 Where it is not (another platform, no root and no sudo) the error names the exact command to run.
 Not for running the programs.
@@ -28,6 +28,7 @@ PACKAGES = {
     "redis-server": ("redis-server", "redis"),
     "chromium": ("chromium", "--cask chromium"),  # prints the revision book to PDF
     "pdftotext": ("poppler-utils", "poppler"),  # reads the PDF back in the book's test
+    "dot": ("graphviz", "graphviz"),  # draws the notebooks' diagrams (helpers.diagrams)
 }
 
 # Debian's /usr/sbin/rabbitmq-server switches to the rabbitmq user, who cannot write the

@@ -1,0 +1,33 @@
+"""Diagrams drawn from the brokers' live state, shown inline as SVG (offline) in JupyterLab, the
+book and its PDF:
+
+    from helpers import diagrams
+    diagrams.rabbitmq_topology(run)                      # exchanges → bindings → queues (+ DLX)
+    diagrams.kafka_topic(topic, groups=[group])          # partitions, leaders, ISR, owners, offsets
+    diagrams.redis_stream(stream)                        # groups, consumers, pending entries
+    diagrams.event_store(store)                          # streams of events, outbox rows relayed
+    diagrams.row([before, after], title="...")           # steps of an experiment, side by side
+
+Each call reads the broker (or store) when it is made: the picture is the state at that moment.
+Not for changing any state.
+"""
+
+from .eventstore import event_store
+from .kafka import kafka_topic
+from .management import ManagementUnavailable
+from .multiples import Row, row
+from .picture import Diagram, RenderError
+from .rabbitmq import rabbitmq_topology
+from .redis import redis_stream
+
+__all__ = [
+    "Diagram",
+    "ManagementUnavailable",
+    "RenderError",
+    "Row",
+    "event_store",
+    "kafka_topic",
+    "rabbitmq_topology",
+    "redis_stream",
+    "row",
+]

@@ -1,0 +1,143 @@
+"""A Kafka topic as the cluster reports it: each partition's leader, replicas and in-sync replicas
+(ISR), which member of each consumer group owns it, and its log: the low watermark, every group's
+committed offset and the high watermark, from the AdminClient (`describe_topics`,
+`describe_consumer_groups`, `list_consumer_group_offsets`, `list_offsets`).
+
+One AdminClient per picture, destroyed when the picture is read (its context manager), so no
+background thread outlives the call. Not for creating topics or consuming (see `helpers.kafka`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from confluent_kafka import (
+    OFFSET_INVALID,
+    ConsumerGroupTopicPartitions,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from helpers.kafka import admin_client
+
+from .picture import CONTEXT, DONE, MEMBER, WAITING, Diagram, new_graph, table, text
+
+
+@dataclass
+class PartitionState:
+    """One partition as the cluster reports it; offsets are -1 where there are none."""
+
+    partition: int
+    leader: int  # broker id, -1 without a leader
+    replicas: list[int]
+    isr: list[int]
+    low: int = -1  # low watermark: the first offset still in the log
+    high: int = -1  # high watermark: the offset the next committed record will get
+    committed: dict[str, int] = field(default_factory=dict)  # group -> its committed offset
+    owners: dict[str, str] = field(default_factory=dict)  # group -> member that owns it
+
+
+def kafka_topic(
+    topic: str,
+    groups: Sequence[str] = (),
+    *,
+    url: str | None = None,
+    title: str | None = None,
+    timeout_s: float = 10.0,
+) -> Diagram:
+    """Partitions of `topic` with leader, replicas, ISR and log, and for each of `groups` the
+    member owning each partition and the committed offset, as the cluster at `url` reports now."""
+    with admin_client(url) as admin:
+        partitions = topic_state(admin, topic, groups, timeout_s)
+    graph = new_graph(title or f"Kafka topic {topic}")
+    members: dict[tuple[str, str], str] = {}  # (group, member) -> node id
+    with graph.subgraph(name="partitions") as column:
+        column.attr(rank="same")  # one column, partition 0 on top
+        for state in partitions:
+            column.node(f"p{state.partition}", _partition_label(state, groups), shape="plain")
+        for above, below in zip(partitions, partitions[1:], strict=False):
+            column.edge(f"p{above.partition}", f"p{below.partition}", style="invis")
+    for state in partitions:
+        for group, member in sorted(state.owners.items()):
+            member_id = members.setdefault((group, member), f"m{len(members)}")
+            graph.edge(member_id, f"p{state.partition}", text("owns"))
+    for (group, member), member_id in members.items():
+        label = text(member, f"group {group}")
+        graph.node(member_id, label, style="rounded,filled", fillcolor=MEMBER)
+    return Diagram(graph, graph.graph_attr["label"])
+
+
+def topic_state(
+    admin: AdminClient, topic: str, groups: Sequence[str], timeout_s: float
+) -> list[PartitionState]:
+    """What `kafka_topic` draws, read through `admin`."""
+    description = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout_s)
+    info = description[topic].result(timeout=timeout_s)
+    states = [
+        PartitionState(
+            p.id,
+            p.leader.id if p.leader is not None else -1,
+            [n.id for n in p.replicas],
+            [n.id for n in p.isr],
+        )
+        for p in sorted(info.partitions, key=lambda p: p.id)
+    ]
+    by_partition = {s.partition: s for s in states}
+    earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    for spec, attribute in ((earliest, "low"), (latest, "high")):
+        asked = {TopicPartition(topic, s.partition): spec for s in states}
+        for tp, future in admin.list_offsets(asked, request_timeout=timeout_s).items():
+            setattr(by_partition[tp.partition], attribute, future.result(timeout=timeout_s).offset)
+    for group in groups:
+        _read_group(admin, topic, group, by_partition, timeout_s)
+    return states
+
+
+def _read_group(
+    admin: AdminClient,
+    topic: str,
+    group: str,
+    by_partition: dict[int, PartitionState],
+    timeout_s: float,
+) -> None:
+    described = admin.describe_consumer_groups([group], request_timeout=timeout_s)
+    for member in described[group].result(timeout=timeout_s).members:
+        name = member.group_instance_id or member.client_id or member.member_id
+        if member.client_id == "rdkafka":  # librdkafka's default client.id: tell members apart
+            name = f"member {member.member_id[-6:]}"
+        for tp in member.assignment.topic_partitions:
+            if tp.topic == topic and tp.partition in by_partition:
+                by_partition[tp.partition].owners[group] = name
+    request = [
+        ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in by_partition])
+    ]
+    (future,) = admin.list_consumer_group_offsets(request, request_timeout=timeout_s).values()
+    for tp in future.result(timeout=timeout_s).topic_partitions or []:
+        if tp.offset != OFFSET_INVALID and tp.partition in by_partition:
+            by_partition[tp.partition].committed[group] = tp.offset
+
+
+def _partition_label(state: PartitionState, groups: Sequence[str]) -> str:
+    leader = f"broker {state.leader}" if state.leader >= 0 else "none (offline)"
+    replicas = ", ".join(
+        f"{r}{' (leader)' if r == state.leader else ''}{'' if r in state.isr else ' out of ISR'}"
+        for r in state.replicas
+    )
+    rows: list[str | tuple[str, str]] = [
+        f"leader: {leader}",
+        f"replicas: {replicas}",
+        f"ISR: {', '.join(map(str, state.isr)) or 'empty'}",
+        (f"low watermark {state.low}", CONTEXT),
+    ]
+    for group in groups:
+        offset = state.committed.get(group)
+        if offset is None:
+            rows.append((f"{group}: no committed offset", "white"))
+        else:
+            lag = state.high - offset
+            rows.append((f"{group}: committed {offset}, lag {lag}", WAITING if lag else DONE))
+    rows.append(f"high watermark {state.high}")
+    return table(rows, header=f"partition {state.partition}")
