@@ -5,16 +5,28 @@ sent. No assert here is about speed."""
 
 from __future__ import annotations
 
+import json
 import math
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import redis
 
 from helpers import bench
-from helpers.bench import histogram, tuning
+from helpers.bench import histogram, processes, redis_workers, tuning
 from helpers.bench.native import kafka_tools, perftest, redis_benchmark
 from helpers.bench.pacing import FakeClock, simulated_stall
 from helpers.bench.payload import HEADER, BodyMaker, ReceivedTally, SentTally, verify
+from helpers.naming import unique_name
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # --- percentiles ---------------------------------------------------------------------------
 
@@ -326,19 +338,19 @@ def test_perftest_arguments_mirror_the_settings():
         confirms=True, persistent=True, prefetch=50, multi_ack_every=10, producers=2
     )
     args = perftest.arguments(settings, bench.Workload(count=None, duration_s=2, rate=100), "q", 3)
-    joined = " ".join(args)
+    pairs = set(zip(args, args[1:], strict=False))  # each flag with the argument after it
     for expected in (
-        "-x 2",
-        "-c 1",
-        "-f persistent",
-        "-q 50",
-        "-A 10",
-        "-r 50",
-        "-u q",
-        "--predeclared",
-        "-z 3",
+        ("-x", "2"),
+        ("-c", "1"),
+        ("-f", "persistent"),
+        ("-q", "50"),
+        ("-A", "10"),
+        ("-r", "50"),  # 100 msg/s over 2 producers
+        ("-u", "q"),
+        ("-z", "3"),
     ):
-        assert expected in joined
+        assert expected in pairs, f"{expected} not in {args}"
+    assert "--predeclared" in args
 
 
 # --- one short real run per broker ---------------------------------------------------------
@@ -388,3 +400,124 @@ def test_native_tools_run_with_the_same_settings(broker_endpoints):
     assert rows[rows["tool"] == "redis-benchmark"]["verified"].all()  # 5000 XADDs or a few more
     assert rows[rows["broker"] == "kafka"]["settings"].nunique() == 1
     assert (rows["throughput_msg_s"] > 0).all()
+
+
+# --- failures: one deadline for the run, no worker left behind --------------------------------
+
+
+def _redis_producer(url: str, stream: str, index: int, workload: bench.Workload) -> dict:
+    return {
+        "url": url,
+        "stream": stream,
+        "pipeline": 1,
+        "producer_id": index,
+        "workload": workload,
+    }
+
+
+def _bench_children() -> list[multiprocessing.process.BaseProcess]:
+    return [p for p in multiprocessing.active_children() if p.name.startswith("bench-")]
+
+
+def test_a_worker_that_fails_to_start_fails_the_run_at_once_and_none_is_left(redis_ep):
+    stream = unique_name("bench-fails")
+    work = bench.Workload(count=100, warmup=0)
+    waiting = [_redis_producer(redis_ep.url, stream, i, work) for i in range(3)]  # connect, wait
+    refused = _redis_producer("redis://127.0.0.1:1/0", stream, 3, work)  # nothing listens there
+    began = time.monotonic()
+    with pytest.raises(bench.RunFailed, match=r"producer 3 failed:(.|\n)*ConnectionError"):
+        processes.run(
+            redis_workers.produce,
+            redis_workers.consume,
+            [*waiting, refused],
+            [],
+            overlap=False,
+            timeout_s=300,
+        )
+    # The three that were waiting for the start signal see the run stopped and exit together:
+    # before, each was joined for 10 s in turn.
+    assert time.monotonic() - began < 15
+    assert _bench_children() == []
+    redis.Redis.from_url(redis_ep.url).delete(stream)
+
+
+ORPHAN_RUN = """
+import json, multiprocessing, sys, threading, time
+from multiprocessing import forkserver
+from helpers.bench import processes, redis_workers
+from helpers.bench.settings import Workload
+from helpers.brokers import endpoint
+stream, out, timeout_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
+url = endpoint("redis").url  # from the environment, never on a command line
+work = Workload(count=None, duration_s=3600, warmup=0, rate=20)
+producer = {"url": url, "stream": stream, "pipeline": 1, "producer_id": 0, "workload": work}
+consumer = {"url": url, "streams": [(stream, 0)], "group": "bench", "name": "c0",
+            "read_count": 10, "latency": True}
+warm = processes.context().Process(target=time.sleep, args=(0,))  # the fork server up, with
+warm.start()  # the worker modules loaded, before the deadline's clock starts
+warm.join()
+deadline = time.monotonic() + timeout_s
+threading.Thread(target=processes.run, daemon=True,
+                 args=(redis_workers.produce, redis_workers.consume, [producer], [consumer]),
+                 kwargs={"overlap": True, "timeout_s": timeout_s}).start()
+while len(workers := list(multiprocessing.active_children())) < 2:
+    time.sleep(0.05)
+pids = [p.pid for p in workers] + [forkserver._forkserver._forkserver_pid]
+with open(out, "w") as f:
+    json.dump({"pids": pids, "deadline": deadline}, f)
+threading.Event().wait()
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has exited; only its exit status waits to be collected
+
+
+def _wait_for(condition, within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {within_s} s: {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    "fate, timeout_s", [("killed", 3600), ("stopped", 6)], ids=["parent-killed", "parent-stuck"]
+)
+def test_workers_end_by_themselves_when_their_parent_dies_or_their_deadline_passes(
+    redis_ep, tmp_path, fate, timeout_s
+):
+    """A paced producer and a consumer that would run for an hour. A parent SIGKILLed (a kernel
+    killed mid-run) leaves them orphaned; a parent SIGSTOPped (alive, stuck) never ends the run:
+    either way the workers end by themselves (the run's deadline is 6 s in the second case)."""
+    stream, out = unique_name("bench-orphans"), tmp_path / "workers.json"
+    r = redis.Redis.from_url(redis_ep.url)
+    r.xgroup_create(stream, "bench", id="0", mkstream=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_RUN, stream, str(out), str(timeout_s)], cwd=ROOT
+    )
+    pids: list[int] = []
+    try:
+        _wait_for(lambda: out.exists() and r.xlen(stream) >= 2, 60, "the run to start sending")
+        started = json.loads(out.read_text())
+        pids = started["pids"][:2] if fate == "stopped" else started["pids"]
+        if fate == "killed":
+            parent.kill()
+            parent.wait(timeout=10)
+        else:
+            parent.send_signal(signal.SIGSTOP)
+            assert time.monotonic() < started["deadline"], "stopped too late: the parent ended it"
+        until_deadline = max(0.0, started["deadline"] - time.monotonic())
+        within = 15 + (until_deadline if fate == "stopped" else 0)
+        _wait_for(lambda: not any(map(_running, pids)), within, f"workers {pids} to exit")
+    finally:
+        if parent.poll() is None:
+            parent.send_signal(signal.SIGCONT)
+            parent.kill()
+            parent.wait(timeout=10)
+        for pid in filter(_running, pids):
+            os.kill(pid, signal.SIGKILL)  # this test's own workers, if they failed to exit
+        r.delete(stream)

@@ -61,7 +61,8 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
         try:
             produce_one(topic, body)
         except BufferError:  # the local queue is full: wait for the broker, as Java's send()
-            while True:  # blocks on a full buffer.memory
+            while True:  # blocks on a full buffer.memory, until the run's deadline at most
+                link.check()  # raises once the deadline passed, the run stopped or its parent died
                 poll(0.0005)
                 try:
                     produce_one(topic, body)
@@ -70,7 +71,8 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
                     continue
 
     def flush() -> int:
-        remaining = producer.flush(120)  # serves the failure reports too
+        # serves the failure reports too; what is still queued at the deadline counts as failed
+        remaining = producer.flush(link.remaining_s())
         lost, failed[0] = failed[0], 0
         return remaining + lost
 

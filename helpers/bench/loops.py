@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # `processes` imports this module
     from .processes import Link
 
 clock = time.monotonic_ns
-CHECK_EVERY = 1000  # unpaced sends between two looks at the clock in a fixed-duration run
+CHECK_EVERY = 1000  # unpaced sends between two looks at the clock and at the run (`Link.check`)
 
 Send = Callable[[bytes], None]
 # (maker, tally, send, first sequence number, count, warm-up) -> the next sequence number
@@ -62,29 +62,39 @@ def send_all(
     workload: Workload,
     send: Send,
     flush: Callable[[], int],
+    check: Callable[[], None] = lambda: None,
 ) -> ProducerResult:
     """Warm-up, then the measured messages; returns the sent tally and the measured window.
 
     Without a rate, the warm-up is flushed before the clock starts, so the measured phase
     begins with an empty pipeline and ends when `flush()` says everything was acknowledged
     (`flush` returns how many messages were *not*). With a rate, messages follow one schedule
-    and carry their intended send time (see `pacing`).
+    and carry their intended send time (see `pacing`). `check` is called between chunks of
+    sends (every send when paced): it raises to end the run early (see `Link.check`).
     """
     maker = BodyMaker(producer_id, workload.message_bytes, workload.payload)
     tally = SentTally(producer_id)
     loop: Loop = _paced(FixedRate(workload.rate)) if workload.rate else _flat
-    seq = loop(maker, tally, send, 0, workload.warmup, True)
+    chunk = 1 if workload.rate else CHECK_EVERY  # a paced send is slow: check every time
+
+    def send_chunks(first: int, count: int, warmup: bool) -> int:
+        seq = first
+        while seq < first + count:
+            check()
+            seq = loop(maker, tally, send, seq, min(chunk, first + count - seq), warmup)
+        return seq
+
+    seq = send_chunks(0, workload.warmup, True)
     if not workload.rate:
         tally.failed += flush()
     start_ns, cpu_start = clock(), cpu_seconds()
     if workload.count is not None:
-        seq = loop(maker, tally, send, seq, workload.count, False)
+        seq = send_chunks(seq, workload.count, False)
     else:
         assert workload.duration_s is not None  # a Workload has exactly one of the two
         deadline = start_ns + int(workload.duration_s * 1e9)
-        chunk = 1 if workload.rate else CHECK_EVERY  # a paced send is slow: check every time
         while clock() < deadline:
-            seq = loop(maker, tally, send, seq, chunk, False)
+            seq = send_chunks(seq, chunk, False)
     tally.failed += flush()
     return {
         "sent": tally,
@@ -102,18 +112,20 @@ def run_producer(
     close: Callable[[], object] = lambda: None,
 ) -> ProducerResult:
     """A connected producer's part of the run: say ready, wait for the start, `send_all`, then
-    `close` its client whatever happened."""
+    `close` its client whatever happened. It gives up (see `Link.check`) when the run is stopped,
+    its parent dies or its deadline passes."""
     link.ready()
-    link.wait_start()
     try:
-        return send_all(share["producer_id"], share["workload"], send, flush)
+        link.wait_start()
+        return send_all(share["producer_id"], share["workload"], send, flush, link.check)
     finally:
         close()
 
 
 def run_consumer(link: Link, look: Callable[[], int]) -> None:
     """A connected consumer's part of the run: say ready, then `look` for messages (it hands
-    them to its `Receiver` and returns how many it got) until the consumers are done."""
+    them to its `Receiver` and returns how many it got) until the consumers are done, the run
+    is stopped, its parent dies or its deadline passes."""
     link.ready()
     while not link.consumers_done():
         link.add_received(look())

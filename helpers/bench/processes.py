@@ -8,13 +8,19 @@ fork, not a fresh interpreter.
 
 Protocol: a worker connects, says `ready()`, waits for the start signal, works, and returns a
 result dict. Consumers stop once the consumers together have received what the producers report
-having sent, or when nothing arrives for `idle_s` after that is known (messages were lost), or at
-the run's deadline. Not for what a worker does with its broker (see the `*_workers` modules).
+having sent, or when nothing arrives for `idle_s` after that is known (messages were lost).
+
+The run has one deadline, and every process checks it: the parent raises `RunFailed` when it
+passes, and each worker (`Link.check`, called between sends, receives and waits) gives up on its
+own once the deadline has passed, the parent has stopped the run, or the parent has died (a
+kernel killed mid-run): no worker outlives its run. Not for what a worker does with its broker
+(see the `*_workers` modules).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue as queue_module
 import time
 import traceback
@@ -66,10 +72,20 @@ class RunFailed(RuntimeError):
     """A worker process failed or a run missed its deadline; the message says which and why."""
 
 
-class Link:
-    """What the parent and the workers of one run share."""
+class RunOver(Exception):
+    """Raised in a worker whose run is over without it: stopped or orphaned. It reports nothing:
+    the parent has already raised, or is gone."""
 
-    def __init__(self, ctx: BaseContext, idle_s: float) -> None:
+
+GRACE_S = 3.0  # how long stopped workers get to close their clients before they are terminated
+CHECK_EVERY_S = 0.05  # how often a worker looks at its parent, the stop signal and the deadline
+
+
+class Link:
+    """What the parent and the workers of one run share. `deadline` is a `time.monotonic()`
+    value: the system-wide monotonic clock, the same in every process of the machine."""
+
+    def __init__(self, ctx: BaseContext, idle_s: float, deadline: float) -> None:
         # ("ready", None), ("result", (role, index, result)) or ("error", (role, index, text))
         self.events: Queue[tuple[str, Any]] = ctx.Queue()
         self.start = ctx.Event()
@@ -78,25 +94,57 @@ class Link:
         self.expected: Synchronized[int] = ctx.Value("q", -1)
         self.received: Synchronized[int] = ctx.Value("q", 0)
         self.idle_s = idle_s
+        self.deadline = deadline
+        self.parent_pid = os.getpid()
+        self._born_ppid: int | None = None  # a worker's parent when it started (set in the worker)
+        self._next_check = 0.0
         self._known_since: float | None = None
         self._last_total = -1
 
     # --- worker side -------------------------------------------------------------------
+    def attach(self) -> None:
+        """The first call in a worker process: remember which process started it."""
+        self._born_ppid = os.getppid()
+
+    def parent_gone(self) -> bool:
+        """True once the run's parent has died. A worker's own parent is the fork server, which
+        exits when the run's parent does; the worker is then adopted and its parent id changes."""
+        return os.getppid() != self._born_ppid or not _alive(self.parent_pid)
+
+    def remaining_s(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def check(self) -> None:
+        """Raise unless the run is still on: the parent alive and not stopping the run, the
+        deadline ahead. Cheap enough for every loop: it looks every CHECK_EVERY_S at most."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + CHECK_EVERY_S
+        if self.parent_gone():
+            raise RunOver("the run's parent process has gone")
+        if self.stop.is_set():
+            raise RunOver("the run was stopped")
+        if now > self.deadline:
+            raise RunFailed("the run's deadline passed: see the broker's health and load")
+
     def ready(self) -> None:
         self.events.put(("ready", None))
 
-    def wait_start(self, timeout_s: float = 120.0) -> None:
-        if not self.start.wait(timeout_s):
-            raise TimeoutError("the run never started")
+    def wait_start(self) -> None:
+        while not self.start.wait(0.1):
+            self.check()
 
     def add_received(self, count: int) -> None:
         with self.received.get_lock():
             self.received.value += count
 
     def consumers_done(self) -> bool:
-        """True once everything sent was received, or nothing more came for `idle_s`."""
+        """True once everything sent was received, or nothing more came for `idle_s`; raises
+        `RunOver` or `RunFailed` as `check` does."""
         if self.stop.is_set():
             return True
+        self.check()
         expected, total = self.expected.value, self.received.value
         if expected < 0:
             return False
@@ -129,9 +177,9 @@ def run(
     """Run the producers and consumers; `overlap` False runs the consumers after the producers
     are done (like Kafka's ProducerPerformance then ConsumerPerformance)."""
     ctx = context()
-    link = Link(ctx, idle_s)
     began = time.monotonic()
     deadline = began + timeout_s
+    link = Link(ctx, idle_s, deadline)
     started: list[BaseProcess] = []
     results: Results = {}
     bar = _progress_bar(progress) if progress else None
@@ -162,9 +210,13 @@ def run(
 
 
 def _main(worker: Worker[Spec, Result], role: str, index: int, spec: Spec, link: Link) -> None:
+    link.attach()
     try:
         result = worker(spec, link)
         link.events.put(("result", (role, index, result)))
+    except RunOver:
+        # Nobody reads the events any more: exit without waiting to hand anything over.
+        link.events.cancel_join_thread()
     except BaseException:
         link.events.put(("error", (role, index, traceback.format_exc(limit=6))))
 
@@ -247,9 +299,29 @@ def _progress_bar(label: str) -> ProgressBar:
 
 
 def _reap(processes: list[BaseProcess]) -> None:
+    """Give the stopped workers GRACE_S together (not each in turn) to close their clients, then
+    end those still running, by their handles: SIGTERM, then SIGKILL."""
+    _join_all(processes, GRACE_S)
+    for end in (BaseProcess.terminate, BaseProcess.kill):
+        alive = [p for p in processes if p.is_alive()]
+        if not alive:
+            return
+        for process in alive:
+            end(process)
+        _join_all(alive, GRACE_S)
+
+
+def _join_all(processes: list[BaseProcess], within_s: float) -> None:
+    deadline = time.monotonic() + within_s
     for process in processes:
-        process.join(timeout=10)
-    for process in processes:
-        if process.is_alive():  # only our own children, by their handle
-            process.terminate()
-            process.join(timeout=5)
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: the pid was reused
+        return False
+    return True
