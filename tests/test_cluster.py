@@ -11,12 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import pika.exceptions
 import psutil
 import pytest
 
 from helpers.brokers import cluster, state
-from helpers.brokers.cluster_nodes import REDIS
+from helpers.brokers.cluster_nodes import RABBITMQ, REDIS
+from helpers.failover import rabbitmq as frabbit
 from helpers.failover import redis as fre
+from helpers.naming import unique_name
 from tests.conftest import USE_TESTCONTAINERS
 
 pytestmark = pytest.mark.skipif(USE_TESTCONTAINERS, reason="the native clusters only")
@@ -102,6 +105,53 @@ def test_a_node_left_frozen_is_thawed_by_start_and_by_stop(redis_cluster):
         assert "ready to exit" in log.read()  # Redis's own last words on SIGTERM
     cluster.start_node("redis", replica)
     fre.wait_until_whole()
+
+
+# --- the RabbitMQ failover helpers: no connection left open, no wait without an end -------------
+
+
+@pytest.fixture(scope="module")
+def rabbitmq_cluster():
+    started = not all(s.healthy for s in cluster.status(("rabbitmq",)))
+    cluster.up(("rabbitmq",))
+    yield
+    if started:
+        cluster.down(("rabbitmq",))
+
+
+def _connections_to(port: int) -> int:
+    """This process's open TCP connections to a local port."""
+    return sum(
+        1 for c in psutil.Process().net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )  # fmt: skip
+
+
+def test_declare_refused_closes_its_connection(rabbitmq_cluster):
+    port, missing = RABBITMQ[0].port, unique_name("never-declared")
+    before = _connections_to(port)
+    assert frabbit.declare_refused(missing, via=1).startswith("404 NOT_FOUND")
+    with frabbit.opened(1) as ch:
+        ch.queue_declare(missing, auto_delete=True)
+        assert frabbit.declare_refused(missing, via=1) is None
+    assert _connections_to(port) == before  # the refused probe's and the found one's closed
+
+
+def test_a_frozen_node_is_given_up_on_by_heartbeat(rabbitmq_cluster):
+    """A node that hangs closes no socket: only heartbeats tell. The helpers' connections give
+    up 10 to 20 s after the node's last frame (pika's default, the broker's 60 s heartbeat,
+    takes 65 to 130 s): bounded at 60 s, 3x the longest expected."""
+    with frabbit.opened(3) as ch:
+        cluster.pause_node("rabbitmq", 3)
+        began = time.monotonic()
+        try:
+            with pytest.raises(pika.exceptions.AMQPHeartbeatTimeout):
+                ch.queue_declare(unique_name("frozen"), auto_delete=True)  # no answer comes
+            given_up_s = time.monotonic() - began
+        finally:
+            cluster.resume_node("rabbitmq", 3)
+    assert given_up_s < 60
+    cluster.require("rabbitmq")
 
 
 # --- the shared secrets: private from their first byte ------------------------------------------

@@ -8,13 +8,16 @@ lessons.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pika
 import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
 
 from helpers.brokers import cluster
 from helpers.brokers.cluster_nodes import RABBITMQ, amqp_url
@@ -39,8 +42,33 @@ def quorum_leader(queue: str, via: int) -> int:
     return index_of(management(f"queues/%2F/{queue}", via)["leader"])
 
 
-def channel(index: int) -> pika.adapters.blocking_connection.BlockingChannel:
-    return pika.BlockingConnection(pika.URLParameters(amqp_url(index))).channel()
+def parameters(index: int) -> pika.URLParameters:
+    """Connection settings for node `index` with a deadline on every wait: a node that hangs
+    (frozen, or cut off) is given up on within seconds instead of pika's defaults (60 s of
+    heartbeat, no limit at all while the broker blocks publishers)."""
+    params = pika.URLParameters(amqp_url(index))
+    params.connection_attempts = 1
+    params.socket_timeout = 5  # to connect
+    params.stack_timeout = 10  # to finish the AMQP handshake
+    params.heartbeat = 5  # pika gives up on a silent peer 10 to 20 s after its last frame
+    params.blocked_connection_timeout = 30  # the broker blocking publishers (a resource alarm)
+    return params
+
+
+def channel(index: int) -> BlockingChannel:
+    """A channel on its own connection to node `index`; close it with `channel.connection`."""
+    return pika.BlockingConnection(parameters(index)).channel()
+
+
+@contextlib.contextmanager
+def opened(index: int) -> Iterator[BlockingChannel]:
+    """`channel(index)` for the length of a `with`, its connection closed however it ends."""
+    ch = channel(index)
+    try:
+        yield ch
+    finally:
+        if ch.connection.is_open:  # a connection the broker dropped is closed already
+            ch.connection.close()
 
 
 def publish_through_kill(queue: str, via: int, kill: int, *, messages: int,
@@ -49,17 +77,17 @@ def publish_through_kill(queue: str, via: int, kill: int, *, messages: int,
     and SIGKILL node `kill` after the `kill_after`-th. Returns the confirmed message numbers, the
     longest wait for a confirm, and the seconds from the kill to the next confirm: the leader
     election as the publisher saw it (a new leader had to be elected and take the write)."""
-    publisher = channel(via)
-    publisher.confirm_delivery()  # basic_publish returns once the broker confirmed the message
     confirmed, times, killed_at = [], [], None
-    for i in range(messages):
-        if i == kill_after:
-            killed_at = time.monotonic()
-            cluster.kill_node("rabbitmq", kill)
-        publisher.basic_publish("", queue, str(i).encode(), pika.BasicProperties(delivery_mode=2))
-        confirmed.append(i)
-        times.append(time.monotonic())
-    publisher.connection.close()
+    with opened(via) as publisher:
+        publisher.confirm_delivery()  # basic_publish returns once the broker confirmed it
+        for i in range(messages):
+            if i == kill_after:
+                killed_at = time.monotonic()
+                cluster.kill_node("rabbitmq", kill)
+            persistent = pika.BasicProperties(delivery_mode=2)
+            publisher.basic_publish("", queue, str(i).encode(), persistent)
+            confirmed.append(i)
+            times.append(time.monotonic())
     stall = max(b - a for a, b in zip(times, times[1:], strict=False))
     election_s = None
     if killed_at is not None and (after_kill := [t for t in times if t > killed_at]):
@@ -70,14 +98,13 @@ def publish_through_kill(queue: str, via: int, kill: int, *, messages: int,
 
 def drain_numbers(queue: str, via: int) -> set[int]:
     """Take every message from `queue` through node `via`; the message numbers found."""
-    taker, found = channel(via), set()
-    while True:
-        method, _properties, body = taker.basic_get(queue, auto_ack=True)
-        if method is None:
-            break
-        found.add(int(body))
-    taker.connection.close()
-    return found
+    found: set[int] = set()
+    with opened(via) as taker:
+        while True:
+            method, _properties, body = taker.basic_get(queue, auto_ack=True)
+            if method is None:
+                return found
+            found.add(int(body))
 
 
 def declare_refused(queue: str, via: int) -> str | None:
@@ -86,7 +113,10 @@ def declare_refused(queue: str, via: int) -> str | None:
     probe = channel(via)
     try:
         probe.queue_declare(queue, passive=True)
-    except pika.exceptions.ChannelClosedByBroker as exc:
+    except (
+        pika.exceptions.ChannelClosedByBroker
+    ) as exc:  # the channel is closed, not the connection
         return f"{exc.reply_code} {exc.reply_text}"
-    probe.connection.close()
+    finally:
+        probe.connection.close()
     return None
