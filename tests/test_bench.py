@@ -18,12 +18,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import redis
+from confluent_kafka import Producer
 
 from helpers import bench
-from helpers.bench import histogram, processes, redis_workers, tuning
+from helpers.bench import histogram, kafka_bench, processes, redis_workers, transactions, tuning
 from helpers.bench.native import kafka_tools, perftest, redis_benchmark
 from helpers.bench.pacing import FakeClock, simulated_stall
 from helpers.bench.payload import HEADER, BodyMaker, ReceivedTally, SentTally, verify
+from helpers.brokers import kafka_config
 from helpers.naming import unique_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -521,3 +523,21 @@ def test_workers_end_by_themselves_when_their_parent_dies_or_their_deadline_pass
         for pid in filter(_running, pids):
             os.kill(pid, signal.SIGKILL)  # this test's own workers, if they failed to exit
         r.delete(stream)
+
+
+def test_a_committed_read_waits_for_open_transactions_and_then_reads_to_the_end(kafka_ep):
+    """While a transaction is open, a read_committed consumer cannot pass it: the count is not
+    final, and the read says so at its deadline instead of returning what it had."""
+    topic = kafka_bench.create_topic(unique_name("bench-tx-open"), 1)
+    producer = Producer({**kafka_config(), "transactional.id": unique_name("bench-tx")})
+    try:
+        producer.init_transactions(30)
+        producer.begin_transaction()
+        producer.produce(topic, b"committed later")
+        producer.flush(10)
+        with pytest.raises(TimeoutError, match="still has an open transaction"):
+            transactions.read_committed(topic, timeout_s=1)
+        producer.commit_transaction(30)
+        assert transactions.read_committed(topic) == [b"committed later"]
+    finally:
+        kafka_bench.delete_topic(topic)

@@ -49,27 +49,31 @@ def _admin(bootstrap: str) -> AdminClient:
     return AdminClient(config)
 
 
+def admin() -> AdminClient:
+    """The process's one admin client for the lab's Kafka."""
+    return _admin(kafka_config()["bootstrap.servers"])
+
+
 def create_topic(name: str, partitions: int, config: Mapping[str, object] | None = None) -> str:
-    admin = _admin(kafka_config()["bootstrap.servers"])
-    future = admin.create_topics(
+    client = admin()
+    future = client.create_topics(
         [NewTopic(name, partitions, -1, config={k: str(v) for k, v in (config or {}).items()})],
         operation_timeout=10,
     )[name]
     future.result(timeout=30)
-    wait_until_ready(admin, name, partitions)
+    wait_until_ready(client, name, partitions)
     return name
 
 
 def delete_topic(name: str) -> None:
-    admin = _admin(kafka_config()["bootstrap.servers"])
-    for future in admin.delete_topics([name], operation_timeout=10).values():
+    for future in admin().delete_topics([name], operation_timeout=10).values():
         with contextlib.suppress(Exception):  # already gone is fine: clean-up is idempotent
             future.result(timeout=30)
 
 
 def topics_starting_with(prefix: str) -> list[str]:
     """Existing topics whose names start with `prefix` (a run's name): what clean-up checks."""
-    names = _admin(kafka_config()["bootstrap.servers"]).list_topics(timeout=10).topics
+    names = admin().list_topics(timeout=10).topics
     return sorted(name for name in names if name.startswith(prefix))
 
 

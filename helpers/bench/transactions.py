@@ -8,21 +8,25 @@ exactly-once lessons under crashes (notebook 04).
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from typing import TypedDict
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
+    IsolationLevel,
     KafkaError,
     KafkaException,
     Producer,
     TopicPartition,
 )
+from confluent_kafka.admin import ListOffsetsResultInfo, OffsetSpec
 
 from helpers.brokers import kafka_config
 from helpers.kafka.clients import report_error
 from helpers.naming import unique_name
 
+from . import kafka_bench
 from .payload import filler
 
 
@@ -62,8 +66,14 @@ def run(
     }
 
 
-def read_committed(topic: str, idle_s: float = 0.5) -> list[bytes | None]:
-    """Every committed message of a one-partition topic, as a read_committed consumer sees it."""
+def read_committed(topic: str, timeout_s: float = 30.0) -> list[bytes | None]:
+    """Every committed message of a one-partition topic, as a read_committed consumer sees it:
+    read until the consumer's position reaches the partition's end once no transaction is open
+    there (its last stable offset has caught up with its log end). Raises TimeoutError naming
+    the offsets if that takes longer than `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    partition = TopicPartition(topic, 0)
+    end = stable_end(partition, deadline)
     reader = Consumer(
         {
             **kafka_config(),
@@ -76,15 +86,42 @@ def read_committed(topic: str, idle_s: float = 0.5) -> list[bytes | None]:
     try:
         reader.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         values: list[bytes | None] = []
-        quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < idle_s:
-            batch = [m for m in reader.consume(1000, 0.2) if m.error() is None]
-            if batch:
-                values += [m.value() for m in batch]
-                quiet_since = time.monotonic()
+        # The position passes the commit markers too: it reaches `end` after the last record.
+        while (position := reader.position([partition])[0].offset) < end:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"a read_committed consumer of {topic} reached offset {position} of {end} "
+                    f"in {timeout_s} s: see the broker's health"
+                )
+            values += [m.value() for m in reader.consume(1000, 0.2) if m.error() is None]
         return values
     finally:
         reader.close()
+
+
+def stable_end(partition: TopicPartition, deadline: float) -> int:
+    """The partition's end offset once no transaction is open in it: the last stable offset
+    (what read_committed consumers may read up to) equal to the log end (high watermark).
+    Just after a commit, the coordinator may still be writing its markers."""
+    admin = kafka_bench.admin()
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    while True:
+        stable, end = (
+            _latest(admin.list_offsets({partition: latest}, isolation_level=level)[partition])
+            for level in (IsolationLevel.READ_COMMITTED, IsolationLevel.READ_UNCOMMITTED)
+        )
+        if stable == end:
+            return end
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{partition.topic} still has an open transaction (last stable offset {stable}, "
+                f"log end {end}): a producer did not commit or abort it"
+            )
+        time.sleep(0.05)  # the coordinator writes the markers within milliseconds
+
+
+def _latest(future: Future[ListOffsetsResultInfo]) -> int:
+    return int(future.result(timeout=10).offset)
 
 
 def init_with_timeout(timeout_ms: int) -> str:
