@@ -104,7 +104,7 @@ def test_a_joining_member_owns_partitions_and_a_commit_shows_in_the_log(topics, 
     kafka.flush_or_raise(sink)
     before = diagrams.kafka_topic(topic, [group], url=kafka_ep.url)
     assert edge_labels(before.source) == []
-    assert f"{group}: no committed offset" in cells(before.source)
+    assert f"group {group}: no committed offset" in cells(before.source)
     assert "high watermark 5" in cells(before.source) and "high watermark 0" in cells(before.source)
     member = kafka.consumer(group, kafka_ep.url)
     try:
@@ -117,8 +117,8 @@ def test_a_joining_member_owns_partitions_and_a_commit_shows_in_the_log(topics, 
     finally:
         member.close()
     assert edge_labels(after.source) == ["owns", "owns"]
-    assert f"{group}: committed 3, lag 2" in cells(after.source)  # partition 0
-    assert f"{group}: no committed offset" in cells(after.source)  # partition 1
+    assert f"group {group}: committed 3, lag 2" in cells(after.source)  # partition 0
+    assert f"group {group}: no committed offset" in cells(after.source)  # partition 1
     assert "leader: broker 1" in cells(after.source) and "ISR: 1" in cells(after.source)
 
 
@@ -129,6 +129,7 @@ def test_an_unacknowledged_read_shows_in_the_consumers_pending_entries(redis_ep)
         ids = [r.xadd(stream, {"n": str(i)}) for i in range(3)]
         before = cells(diagrams.redis_stream(stream, url=redis_ep.url).source)
         assert "pending 0" in before and not any(cell.startswith("PEL") for cell in before)
+        assert "consumer groups 1" in before and "length 3" in before
         r.xreadgroup("billing", "alice", {stream: ">"}, count=2)  # read, not acknowledged
         read = cells(diagrams.redis_stream(stream, url=redis_ep.url).source)
         assert "consumer alice" in read and "pending 2" in read

@@ -135,9 +135,9 @@ def _partition_label(state: PartitionState, groups: Sequence[str]) -> str:
     for group in groups:
         offset = state.committed.get(group)
         if offset is None:
-            rows.append((f"{group}: no committed offset", "white"))
+            rows.append((f"group {group}: no committed offset", "white"))
         else:
             lag = state.high - offset
-            rows.append((f"{group}: committed {offset}, lag {lag}", WAITING if lag else DONE))
+            rows.append((f"group {group}: committed {offset}, lag {lag}", WAITING if lag else DONE))
     rows.append(f"high watermark {state.high}")
     return table(rows, header=f"partition {state.partition}")

@@ -9,6 +9,7 @@ broker; the default exchange's implicit bindings are left out. Not for declaring
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -35,7 +36,8 @@ def rabbitmq_topology(
     Waits up to `settle_s` for the management API's sampled counts to catch up (see
     `management`); a count still unconfirmed then is marked "sampled"."""
     api = Management.of(url, management_port)
-    prefix = names if isinstance(names, str) else ""
+    names = names if isinstance(names, str) else list(names)
+    prefix = names if isinstance(names, str) else _shared_prefix(names)
     wanted = _name_pattern(names)
     exchanges = api.named("exchanges", wanted)
     queues, counts = queue_counts(api, url, wanted, settle_s)
@@ -44,9 +46,8 @@ def rabbitmq_topology(
         for b in api.bindings()
         if b["source"] in exchanges and b["destination"] in exchanges.keys() | queues.keys()
     ]
-    graph = new_graph(
-        title or f"RabbitMQ topology: {f'{prefix}*' if prefix else ', '.join(sorted(queues))}"
-    )
+    default_title = f"RabbitMQ topology: {prefix}*" if prefix else "RabbitMQ topology"
+    graph = new_graph(title or default_title)
     ids: dict[tuple[str, str], str] = {}
 
     def node_id(kind: str, name: str) -> str:
@@ -92,6 +93,12 @@ def rabbitmq_topology(
             fontcolor=DEAD,
         )
     return Diagram(graph, graph.graph_attr["label"])
+
+
+def _shared_prefix(names: list[str]) -> str:
+    """What every name starts with, up to its last '.': the run's name, left out of labels."""
+    shared = os.path.commonprefix(names)
+    return shared[: shared.rfind(".") + 1]
 
 
 def _name_pattern(names: str | Iterable[str]) -> re.Pattern[str]:

@@ -63,6 +63,7 @@ def _stream_label(stream: str, info: dict[str, Any]) -> str:
             f"first entry {first[0] if first else '-'}",
             f"last entry {last[0] if last else '-'}",
             f"last generated id {info['last-generated-id']}",
+            f"consumer groups {info['groups']}",
         ],
         header=f"stream {stream}",
     )
