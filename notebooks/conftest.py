@@ -5,12 +5,11 @@ any cell's output, since the book is built from those outputs."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from helpers.brokers import extras
+from helpers.brokers import extras, leaks
 
 # --- brokers beyond the lab's three, for the notebooks that need them ---------------------------
 
@@ -39,29 +38,19 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Fail a notebook cell whose output shows a password of the secured brokers, the field key,
-    or a private key: the book is built from these outputs."""
+    """Fail a notebook cell whose output (or failure report) shows a secret of the lab: a
+    password of the secured brokers, the field key, an Erlang cookie, a private key. The book is
+    built from these outputs, and the report is printed: the secret is removed from it."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    outputs = getattr(item, "test_outputs", None)
-    if call.when == "call" and report.passed and outputs:
-        text = json.dumps(outputs)
-        leaked = [what for what, secret in _secrets().items() if secret in text]
-        if leaked:
-            report.outcome = "failed"
-            report.longrepr = f"this cell's output shows {', '.join(leaked)}: never print a secret"
-
-
-def _secrets() -> dict[str, str]:
-    from helpers.brokers import credentials
-
-    found = {"a private key": "PRIVATE KEY-----"}
-    passwords = credentials.directory() / "passwords.json"
-    if passwords.exists():
-        found |= {
-            f"{user}'s password": pw for user, pw in json.loads(passwords.read_text()).items()
-        }
-    key = credentials.directory() / "field.key"
-    if key.exists():
-        found["the field-encryption key"] = key.read_text().strip()
-    return found
+    if call.when != "call":
+        return
+    secrets = leaks.known_secrets()
+    failure = str(report.longrepr) if report.failed and report.longrepr else ""
+    shown = leaks.leaks(leaks.output_text(getattr(item, "test_outputs", None)) + failure, secrets)
+    if shown:
+        report.outcome = "failed"
+        before = leaks.redact(failure, secrets) + "\n" if failure else ""
+        report.longrepr = (
+            f"{before}this cell's output shows {', '.join(shown)}: never print a secret"
+        )

@@ -7,7 +7,8 @@ Each notebook runs in a fresh kernel (papermill) with notebooks/ as its working 
 executed copy and an HTML page with its plots land in build/book/. Then come index.html (reading
 time, run time and result of each notebook), revision-book.html (cover, contents and every notebook
 in one document) and revision-book.pdf, printed by headless Chromium. A failing notebook is still
-rendered up to the failure; the command exits 1 naming each notebook and cell that failed.
+rendered up to the failure; the command exits 1 naming each notebook and cell that failed. A
+notebook whose output shows a secret of the lab fails too, and the secret is removed from the book.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from helpers.brokers import extras
+from helpers.brokers import extras, leaks
 from scripts import book_chromium, book_links, book_pages
 from scripts.book_pages import NotebookRun
 from scripts.navigation import notebooks
@@ -50,8 +52,25 @@ def execute(source: Path) -> str | None:
     except Exception as exc:  # kernel died, timeout, unreadable notebook
         failure = f"{source}: could not be executed: {type(exc).__name__}: {exc}"
     if executed.exists():
+        leaked = remove_secrets(executed, source)
+        failure = "; ".join(leaks.redact(f) for f in (failure, leaked) if f) or None
         executed.with_suffix(".html").write_text(book_pages.render_page(executed, source))
     return failure
+
+
+def remove_secrets(executed: Path, source: Path) -> str | None:
+    """Check every cell's outputs in an executed notebook (a failed cell's traceback too) for
+    the lab's secrets, the scan the notebooks' tests run. On a leak: remove the secrets from the
+    executed copy, so that neither its page nor the book shows them, and say which cell showed
+    which (the notebook then counts as failed)."""
+    notebook = nbformat.read(executed, as_version=4)
+    found = leaks.cell_leaks(notebook.cells)
+    if not found:
+        return None
+    leaks.redact_cells(notebook.cells)
+    nbformat.write(notebook, executed)
+    where = ", ".join(f"cell {index} shows {' and '.join(what)}" for index, what in found.items())
+    return f"{source}: {where}: never print a secret (removed from the book)"
 
 
 def find_chromium() -> str | None:

@@ -3,6 +3,7 @@ and a failing notebook that makes the build exit 1 naming the notebook and the c
 
 `synthetic_notebooks` is shared with test_book_browser.py, which prints and opens the result."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import matplotlib.image
 import nbformat
 import pytest
 
-from helpers.brokers import install
+from helpers.brokers import install, leaks
 from scripts import book_chromium, book_links, book_pages, build_book
 from scripts.book_pages import NotebookRun
 
@@ -194,3 +195,68 @@ def test_the_index_shows_reading_time_run_time_and_the_result(rendered, tmp_path
     assert "7 min" in index and "3 min" in index and "2 s" in index
     assert index.count("passed") == 2 and "failed: cell 2 failed" in index
     assert 'href="01-Plots-And-Tables.html"' in index
+
+
+def test_a_notebook_that_shows_a_secret_fails_and_the_book_does_not_show_it(
+    tmp_path, monkeypatch, capsys
+):
+    """The book build scans every executed notebook, failed cells too, with the scan the
+    notebooks' tests use: a leak fails the notebook, and the secret is removed from its page."""
+    state = tmp_path / "state"
+    (state / "secure").mkdir(parents=True)
+    secret = "a-lab-password-for-this-test-only"
+    (state / "secure" / "passwords.json").write_text(json.dumps({"writer": secret}))
+    monkeypatch.setenv("LAB_STATE_DIR", str(state))
+    monkeypatch.setattr(build_book, "BOOK", tmp_path / "book")
+    (tmp_path / "notebooks").mkdir()
+    source = write_notebook(
+        tmp_path / "notebooks" / "04-Leaky.ipynb",
+        md("# 04 · A notebook that prints a password"),
+        code(
+            "import json, os\n"
+            "path = os.path.join(os.environ['LAB_STATE_DIR'], 'secure', 'passwords.json')\n"
+            "print('the writer logs in with', json.load(open(path))['writer'])"
+        ),
+        code("raise PermissionError('refused: ' + json.load(open(path))['writer'])"),
+    )
+
+    assert build_book.main(["--no-pdf", str(source)]) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("shows writer's password") == 2 and "never print a secret" in err
+    assert "PermissionError" in err and secret not in err  # the failure, without the secret
+    shown = {
+        name: secret in (tmp_path / "book" / name).read_text()
+        for name in ("04-Leaky.ipynb", "04-Leaky.html", "revision-book.html", "index.html")
+    }
+    assert not any(shown.values()), shown
+    assert leaks.REDACTED in (tmp_path / "book" / "04-Leaky.html").read_text()
+
+
+def test_the_scan_finds_each_kind_of_secret_and_nothing_else(tmp_path, monkeypatch):
+    (tmp_path / "secure").mkdir()
+    (tmp_path / "secure" / "passwords.json").write_text(json.dumps({"admin": "admin-secret-1"}))
+    (tmp_path / "secure" / "field.key").write_text("field-key-secret\n")
+    (tmp_path / "rabbitmq-cluster.cookie").write_text("COOKIESECRET")
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("REDIS_URL", "redis://:url-secret/with-slash@localhost:6380/0")
+    monkeypatch.setenv("RABBITMQ_URL", "amqp://guest:guest@localhost:5672/%2F")  # well known
+    cells = [
+        {"outputs": [{"output_type": "stream", "text": "admin-secret-1"}]},
+        {"outputs": [{"output_type": "error", "traceback": ["x field-key-secret y"]}]},
+        {"outputs": [{"data": {"text/plain": "'COOKIESECRET'"}}]},
+        {"outputs": [{"data": {"text/html": "url-secret/with-slash"}}]},
+        {"outputs": [{"text": "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----"}]},
+        {"outputs": [{"text": "guest logs in; nothing secret here"}]},
+        {"cell_type": "markdown", "source": "admin-secret-1"},  # no outputs: not shown as run
+    ]
+    assert leaks.cell_leaks(cells) == {
+        0: ["admin's password"],
+        1: ["the field-encryption key"],
+        2: ["the clusters' Erlang cookie"],
+        3: ["the password in $REDIS_URL"],
+        4: ["a private key"],
+    }
+    leaks.redact_cells(cells)
+    assert leaks.cell_leaks(cells) == {}
+    assert "MIGHAgEA" not in json.dumps(cells)  # the key's body, not only its first line
