@@ -6,6 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JUPYTER_PORT ?= 8888
 PYTEST_ARGS ?=
+# make test runs test files and notebooks on this many workers, each file whole on one worker;
+# the few that restart or load a shared broker run alone (tests/sharing.py). 0: one at a time.
+TEST_WORKERS ?= 2
 # Set-up in two stages: what `brokers-up` imports (the helpers and the broker clients), then
 # the rest of the dev extra (JupyterLab, pytest, nbval, ruff), installed while the brokers start.
 RUNTIME_STAMP := $(VENV)/.runtime-done
@@ -116,7 +119,7 @@ lab:
 
 test:
 	@$(READY)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 soak:
 	@$(READY)

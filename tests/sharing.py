@@ -1,0 +1,130 @@
+"""Run test files and notebooks in parallel without tripping over the shared brokers.
+
+`make test` runs pytest with two xdist workers and `--dist loadfile`: a test file, or a notebook's
+cells, run whole on one worker, in order. Most files share the brokers peacefully (every name is
+unique to its run). A few restart, crash or alarm a shared broker, kill cluster nodes, or start
+and stop the secured brokers: `NEEDS` says which, and those hold what they need alone.
+
+Each resource is a file lock in the state folder. A file holds the locks it needs, shared or
+exclusive, from its first item to its last; locks are always taken in the same order, so two
+workers never wait for each other in a circle. A turnstile lock in front of each makes a waiting
+exclusive holder block new shared ones, so it is not starved. Without xdist the same locks are
+taken, uncontended.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from helpers.brokers import state
+
+SHARED, EXCLUSIVE = "shared", "exclusive"
+WAIT_S = 1200  # longer than any one file takes; past it, something is stuck
+
+# What a file needs beyond sharing the lab's three brokers, and why (file name -> lock -> mode).
+NEEDS: dict[str, dict[str, str]] = {
+    # a shared broker restarted, crashed, stopped or alarmed: nothing else may use it meanwhile
+    "01-Message-Queue-Fundamentals.ipynb": {"brokers": EXCLUSIVE},  # restarts RabbitMQ
+    "05-Redis-Streams.ipynb": {"brokers": EXCLUSIVE},  # crashes Redis
+    "12-Backpressure.ipynb": {"brokers": EXCLUSIVE},  # raises RabbitMQ's memory alarm
+    "test_require.py": {"brokers": EXCLUSIVE},  # stops Redis, raises the memory alarm
+    # cluster nodes killed and frozen; their failover times are measured
+    "11-Replication-and-Failover.ipynb": {"brokers": EXCLUSIVE, "clusters": EXCLUSIVE},
+    "test_cluster.py": {"brokers": EXCLUSIVE, "clusters": EXCLUSIVE},
+    # the secured brokers are started, and stopped again, by whoever needs them first
+    "13-Security.ipynb": {"secured": EXCLUSIVE},
+    "test_security.py": {"secured": EXCLUSIVE},
+    # throughput and latency measured: nothing else may load the machine meanwhile
+    "09-Broker-Benchmarks.ipynb": {"brokers": EXCLUSIVE},
+    "10-Kafka-Tuning.ipynb": {"brokers": EXCLUSIVE},
+}
+
+
+def needs(path: Path) -> dict[str, str]:
+    """The locks a test file or notebook holds while it runs, in the order they are taken."""
+    wanted = {"brokers": SHARED, **NEEDS.get(path.name, {})}
+    return dict(sorted(wanted.items()))
+
+
+class Locks:
+    """The locks one worker holds for the file it is running."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path: Path | None = None
+        self.held: list[IO[str]] = []
+
+    def enter(self, path: Path) -> None:
+        if path == self.path:
+            return
+        self.leave()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, mode in needs(path).items():
+            self.held.append(self._take(name, mode, path))
+        self.path = path
+
+    def leave(self) -> None:
+        for handle in reversed(self.held):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        self.held, self.path = [], None
+
+    def _take(self, name: str, mode: str, path: Path) -> IO[str]:
+        turnstile = open(self.folder / f"{name}.turnstile", "a+")  # noqa: SIM115
+        lock = open(self.folder / f"{name}.lock", "a+")  # noqa: SIM115
+        try:
+            _flock(turnstile, fcntl.LOCK_EX, f"{name} (turnstile)", path)
+            _flock(lock, fcntl.LOCK_EX if mode == EXCLUSIVE else fcntl.LOCK_SH, name, path)
+        except BaseException:
+            lock.close()
+            raise
+        finally:
+            turnstile.close()  # closing releases it: the next waiter may queue
+        return lock
+
+
+def _flock(handle: IO[str], operation: int, name: str, path: Path) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            fcntl.flock(handle, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{path.name} waited {WAIT_S} s for the test lock {name!r}: another test "
+                    "worker holds it. Is a test stuck? Run with -n 0 to run one file at a time."
+                ) from None
+            time.sleep(0.05)
+
+
+_locks: Locks | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _locks
+    _locks = Locks(state.state_dir() / "test-locks")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _locks is not None:
+        _locks.enter(item.path)
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield  # the file's own teardown (a notebook's extra brokers stopped) runs under its locks
+    if _locks is not None and (nextitem is None or nextitem.path != item.path):
+        _locks.leave()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _locks is not None:
+        _locks.leave()

@@ -1,0 +1,55 @@
+"""The locks that let test files and notebooks run on parallel workers (tests/sharing.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests import sharing
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+# Calls that stop, crash or alarm a broker every other file shares.
+DISRUPTIVE = re.compile(
+    r"(?<!def )\b(restart|crash|native\.stop|native\.kill)\(|set_vm_memory_high_watermark"
+)
+
+
+def test_every_file_named_exists():
+    present = {p.name for p in [*NOTEBOOKS, *(ROOT / "tests").glob("test_*.py")]}
+    assert set(sharing.NEEDS) <= present, set(sharing.NEEDS) - present
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, *(ROOT / "tests").glob("test_*.py")], ids=str)
+def test_a_file_that_disrupts_a_shared_broker_holds_the_brokers_alone(path):
+    if path.name == "test_sharing.py":
+        pytest.skip("names the calls, makes none")
+    if DISRUPTIVE.search(path.read_text()) and "own_redis" not in path.read_text():
+        assert sharing.needs(path)["brokers"] == sharing.EXCLUSIVE, (
+            f"{path.name} stops, crashes or alarms a shared broker: add it to NEEDS"
+        )
+
+
+def test_an_exclusive_holder_keeps_others_out_until_it_leaves(tmp_path, monkeypatch):
+    monkeypatch.setattr(sharing, "WAIT_S", 0.3)
+    alone, other, third = (sharing.Locks(tmp_path) for _ in range(3))
+    alone.enter(Path("05-Redis-Streams.ipynb"))  # crashes Redis: holds the brokers alone
+    with pytest.raises(TimeoutError, match="waited 0.3 s for the test lock 'brokers'"):
+        other.enter(Path("test_kafka.py"))
+    alone.leave()
+    other.enter(Path("test_kafka.py"))
+    third.enter(Path("test_rabbitmq.py"))  # two that share run side by side
+    with pytest.raises(TimeoutError):
+        alone.enter(Path("05-Redis-Streams.ipynb"))
+    other.leave()
+    third.leave()
+    alone.enter(Path("05-Redis-Streams.ipynb"))
+    alone.leave()
+
+
+def test_locks_are_taken_in_one_order():
+    orders = [list(sharing.needs(Path(name))) for name in sharing.NEEDS]
+    assert all(order == sorted(order) for order in orders)
