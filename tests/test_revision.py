@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.quiz import Quiz
+from helpers.quiz import MultipleChoice, Quiz
 from helpers.revision import experiments, links
 from helpers.revision.questions import QUESTIONS, TAUGHT, answer_key, load
 
@@ -91,3 +91,19 @@ def test_the_answer_key_is_folded_and_names_every_question():
     key = answer_key({k: float(v) for k, v in TAUGHT.items()})
     assert key.startswith("<details>") and key.endswith("</details>")
     assert all(q.id in key for q in QUESTIONS)
+
+
+@pytest.mark.parametrize("letter", ["a", "b", "c", "d"])
+def test_no_constant_answer_scores_above_35_percent(letter):
+    """Answering the same letter everywhere must not pass for knowledge: the right answers are
+    spread over the letters (answering "b" everywhere used to score half the lettered ones)."""
+    lettered = Quiz(q for q in QUESTIONS if isinstance(q, MultipleChoice))
+    report = lettered.grade(dict.fromkeys(lettered.ids, letter))
+    assert report.percent <= 35, f'"{letter}" everywhere scores {report.percent:.0f} %'
+
+
+def test_no_two_questions_ask_the_same_thing():
+    """One question per fact: the count questions absorb their multiple-choice twins."""
+    ids = {q.id for q in QUESTIONS}
+    assert not ids & {"rabbitmq-drop-head", "redis-pending-entries"}
+    assert {"rabbitmq-drop-head-kept", "redis-pending-after-crash"} <= ids
