@@ -61,11 +61,14 @@ def throughput(
     return _measure(settings, workload, latency=False, progress=progress, keep=keep)
 
 
-def latency(settings: Settings, workload: Workload, *, progress: bool = True) -> pd.DataFrame:
-    """End-to-end latency at `workload.rate` (mode `latency`), one row per repeat."""
+def latency(
+    settings: Settings, workload: Workload, *, progress: bool = True, keep: bool = False
+) -> pd.DataFrame:
+    """End-to-end latency at `workload.rate` (mode `latency`), one row per repeat; `keep` as
+    for `throughput`."""
     if not workload.rate:
         raise ValueError("a latency run needs a fixed rate: Workload(rate=...)")
-    return _measure(settings, workload, latency=True, progress=progress, keep=False)
+    return _measure(settings, workload, latency=True, progress=progress, keep=keep)
 
 
 def delete_targets(rows: pd.DataFrame) -> None:

@@ -1,5 +1,5 @@
 """Tables for the Kafka tuning notebook: the two clients' defaults side by side, compression
-measured in bytes on the broker and CPU seconds, the syllabus's "Kafka Optimization" lines
+measured in bytes on the broker and CPU seconds, the usual tuning checklist's lines
 judged against the data, and recommendations derived from it (never typed in).
 
 Not for measuring (see `run`, `native`, `transactions`).
@@ -69,7 +69,7 @@ def _cpu_us_per_message(rows: pd.DataFrame) -> pd.Series:
 def optimization_lines(
     batching: pd.DataFrame, codecs: pd.DataFrame, acks: pd.DataFrame, fetch: pd.DataFrame
 ) -> pd.DataFrame:
-    """The syllabus's "Kafka Optimization" lines: each claim, the figures that test it, and
+    """The usual tuning checklist, line by line: each claim, the figures that test it, and
     whether it holds here, decided by the comparison written next to it below.
 
     `batching`: indexed by (batch.size, linger.ms), with throughput_msg_s and p99_ms;
@@ -129,12 +129,12 @@ def optimization_lines(
             fetch["p50_ms"].iloc[-1] > fetch["p50_ms"].iloc[0],  # largest minimum vs 1 byte
         ),
     ]
-    return pd.DataFrame(rows).set_index("syllabus line")
+    return pd.DataFrame(rows).set_index("checklist line")
 
 
 def _line(name: str, claim: str, measured: dict[str, str], holds: bool) -> dict[str, str]:
     return {
-        "syllabus line": name,
+        "checklist line": name,
         "claim": claim,
         "measured here": "; ".join(f"{key}: {value}" for key, value in measured.items()),
         "holds here": "yes" if holds else "no",
