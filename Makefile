@@ -47,7 +47,7 @@ help:
 	@echo "make cluster-down    stop the cluster nodes; cluster-status: node, address, role, health, pid"
 	@echo "make secure-up       Kafka, RabbitMQ and Redis with TLS, authentication and ACLs, beside the brokers"
 	@echo "make secure-down     stop the secured brokers; secure-status: broker, ports, health, pid"
-	@echo "make lint            ruff over helpers/, tests/, scripts/ and the notebooks; mypy (strict) over helpers/"
+	@echo "make lint            ruff over helpers/, tests/, scripts/ and the notebooks; mypy (strict) over helpers/; actionlint"
 	@echo "make clean           stop the brokers, delete their state and build/; distclean also deletes .venv"
 	@echo "bin/kafka-topics, bin/rabbitmqctl, bin/redis-cli, ...: the brokers' own tools, pointed at the lab (README)"
 
@@ -135,10 +135,21 @@ book:
 
 LINTED := helpers tests scripts notebooks
 
-lint: setup
+# actionlint checks the GitHub Actions workflows; built once per machine with Go (PyPI's wrapper
+# downloads its binary from outside the package registries).
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mq-lab/actionlint-$(ACTIONLINT_VERSION)/actionlint
+
+$(ACTIONLINT):
+	@command -v go >/dev/null || { echo "make lint builds actionlint with Go 1.24 or newer, which is missing: install it (https://go.dev/doc/install), or run the other checks with: make lint ACTIONLINT=true"; exit 1; }
+	@echo "building actionlint $(ACTIONLINT_VERSION) with Go (once per machine)"
+	@GOBIN="$(dir $@)" go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+lint: setup $(ACTIONLINT)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy
+	$(ACTIONLINT) -no-color .github/workflows/*.yml
 
 format: setup
 	$(VENV)/bin/ruff check --fix $(LINTED)
