@@ -9,8 +9,10 @@ to run. Not for rendering HTML (book_pages.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -23,10 +25,9 @@ MAC_APPS = (
     "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
 )
 # Without the last four flags Chromium keeps calling Google's services, retrying for the whole
-# run on a machine without network. --no-sandbox: the sandbox cannot start as root.
+# run on a machine without network.
 HEADLESS = (
     "--headless",
-    "--no-sandbox",
     "--disable-gpu",
     "--no-first-run",
     "--disable-quic",
@@ -102,13 +103,44 @@ def dump_dom(page: Path, chromium: str) -> str:
     return _run(chromium, "--dump-dom", page.resolve().as_uri()).stdout
 
 
+def headless_flags(root: bool) -> list[str]:
+    """Chromium's flags here. --no-sandbox only for root, whose sandbox cannot start: anyone
+    else keeps the sandbox that confines a page's code."""
+    return [*HEADLESS, "--no-sandbox"] if root else list(HEADLESS)
+
+
 def _run(chromium: str, *args: str) -> subprocess.CompletedProcess[str]:
     # A fresh profile each time: no state from an earlier run, and no lock held by another one.
     with tempfile.TemporaryDirectory(prefix="book-chromium-") as profile:
-        command = [chromium, *HEADLESS, f"--user-data-dir={profile}", *args]
+        flags = headless_flags(os.geteuid() == 0)
+        command = [chromium, *flags, f"--user-data-dir={profile}", *args]
         try:
-            return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S)
+            return run_group(command, TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise ChromiumFailed(
                 f"Chromium did not finish within {TIMEOUT_S} s: {' '.join(command)}"
             ) from None
+
+
+def run_group(command: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Run `command` in a process group of its own, its output captured. If it does not finish
+    within `timeout_s`, the whole group is killed (Chromium's renderer, GPU and zygote
+    processes too, which killing the browser alone leaves running) and TimeoutExpired raised."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(process.pid)
+            process.communicate()
+            raise
+        finally:
+            if process.poll() is None:  # interrupted: nothing of it is left behind either
+                _kill_group(process.pid)
+                process.wait()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _kill_group(leader: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # every member has exited already
+        os.killpg(leader, signal.SIGKILL)

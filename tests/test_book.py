@@ -6,10 +6,13 @@ and a failing notebook that makes the build exit 1 naming the notebook and the c
 import json
 import re
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import matplotlib.image
 import nbformat
+import psutil
 import pytest
 
 from helpers.brokers import install, leaks
@@ -260,3 +263,31 @@ def test_the_scan_finds_each_kind_of_secret_and_nothing_else(tmp_path, monkeypat
     leaks.redact_cells(cells)
     assert leaks.cell_leaks(cells) == {}
     assert "MIGHAgEA" not in json.dumps(cells)  # the key's body, not only its first line
+
+
+def test_chromium_keeps_its_sandbox_unless_it_runs_as_root():
+    assert "--no-sandbox" not in book_chromium.headless_flags(root=False)
+    assert "--no-sandbox" in book_chromium.headless_flags(root=True)  # it cannot start there
+
+
+def test_a_run_that_times_out_leaves_no_process_of_its_group(tmp_path):
+    """Chromium's children (renderer, GPU, zygote) outlive a browser killed alone: the whole
+    process group goes. The stand-in's child holds no pipe, so only a group kill reaches it."""
+    pid_file = tmp_path / "child.pid"
+    script = f"sleep 300 >/dev/null 2>&1 & echo $! > {pid_file}; wait"
+    with pytest.raises(subprocess.TimeoutExpired):
+        book_chromium.run_group(["sh", "-c", script], timeout_s=2)
+    child = psutil.Process(int(pid_file.read_text()))
+    deadline = time.monotonic() + 5  # for the kernel to finish the kill
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(child):
+        child.kill()  # not left behind; but the timeout did not kill it
+        pytest.fail(f"pid {child.pid} outlived its group's timeout")
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

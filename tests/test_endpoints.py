@@ -74,6 +74,24 @@ def test_passwords_are_masked_wherever_an_endpoint_is_shown(monkeypatch):
     assert "s3cret" not in str(info.value) and "lab:****@" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("amqp://guest:guest@localhost:5672/%2F", "amqp://guest:****@localhost:5672/%2F"),
+        ("redis://:pa/ss-word@localhost:6379/0", "redis://:****@localhost:6379/0"),  # a raw /
+        ("amqp://lab:p@ss/w@localhost/%2F", "amqp://lab:****@localhost/%2F"),  # a raw @ and /
+        (
+            "see redis://u:a/b@h:1/0 and amqp://x:y@h/",
+            "see redis://u:****@h:1/0 and amqp://x:****@h/",
+        ),
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),  # no password: unchanged
+        ("localhost:9092,localhost:9093", "localhost:9092,localhost:9093"),
+    ],
+)
+def test_mask_password_masks_the_whole_password(url, masked):
+    assert mask_password(url) == masked
+
+
 def test_kafka_config_file_adds_client_settings(monkeypatch, tmp_path):
     settings = tmp_path / "client.properties"
     settings.write_text("# a managed cluster\nsecurity.protocol=SASL_SSL\nsasl.mechanism = PLAIN\n")

@@ -78,8 +78,10 @@ class Endpoint:
 
 
 def mask_password(url: str) -> str:
-    """`amqp://guest:****@host/` for `amqp://guest:guest@host/`; other text unchanged."""
-    return re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1****@", url)
+    """`amqp://guest:****@host/` for `amqp://guest:guest@host/`; other text unchanged. The
+    password runs to the last `@` before a space, so one with a `/` or `@` that was not
+    percent-encoded is masked whole (at worst, with some of the address after it)."""
+    return re.sub(r"(://[^:/@\s]*:)\S*@", r"\1****@", url)
 
 
 def endpoint(broker: str) -> Endpoint:
