@@ -3,6 +3,8 @@ the notebooks describe."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import yaml
@@ -41,3 +43,16 @@ def test_the_book_workflow_publishes_what_make_book_builds():
     jobs = yaml.safe_load((WORKFLOWS / "book.yml").read_text())["jobs"]
     upload = [s for s in jobs["build"]["steps"] if "upload-pages-artifact" in s.get("uses", "")]
     assert upload and upload[0]["with"]["path"] == "build/book"
+
+
+def test_the_dev_container_is_debian_12_and_runs_the_readmes_commands():
+    text = (ROOT / ".devcontainer" / "devcontainer.json").read_text()
+    config = json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.MULTILINE))  # JSON with comments
+    assert config["image"].endswith("-bookworm")  # Debian 12: RabbitMQ 3.10 and Redis 7.0
+    assert config["features"]["ghcr.io/devcontainers/features/java:1"]["version"] == "17"
+    readme = (ROOT / "README.md").read_text()
+    target = config["postCreateCommand"].removeprefix("make ")
+    assert re.search(rf"^{target}:", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
+    assert ".devcontainer/devcontainer.json" in readme and "make lab" in readme
+    jupyter = re.search(r"^JUPYTER_PORT \?= (\d+)", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert jupyter and int(jupyter[1]) in config["forwardPorts"]  # make lab's JupyterLab
