@@ -195,7 +195,11 @@ def test_summary_pairs_python_with_native_of_the_same_settings():
 
 def tuning_inputs():
     batching = pd.DataFrame(
-        {"throughput_msg_s": [1, 2, 3, 4, 5, 6.0], "p99_ms": [1, 2, 50, 1.5, 6, 51.0]},
+        {
+            "throughput_msg_s": [1, 2, 3, 4, 5, 6.0],
+            "p50_ms": [0.5, 1, 25, 0.7, 3, 26.0],
+            "p99_ms": [1, 2, 50, 1.5, 6, 51.0],
+        },
         index=pd.MultiIndex.from_product(
             [[16384, 1048576], [0, 5, 50]], names=["batch.size", "linger.ms"]
         ),

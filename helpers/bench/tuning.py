@@ -72,7 +72,7 @@ def optimization_lines(
     """The usual tuning checklist, line by line: each claim, the figures that test it, and
     whether it holds here, decided by the comparison written next to it below.
 
-    `batching`: indexed by (batch.size, linger.ms), with throughput_msg_s and p99_ms;
+    `batching`: indexed by (batch.size, linger.ms), with throughput_msg_s, p50_ms and p99_ms;
     `codecs`: from `compression`; `acks`: throughput_msg_s indexed by acks;
     `fetch`: p50_ms indexed by (fetch.min.bytes, fetch.wait.max.ms), in increasing minimum.
     """
@@ -101,8 +101,13 @@ def optimization_lines(
         _line(
             "lingerMs (linger.ms): latency",
             "...and costs latency",
-            {f"linger.ms={k}": f"p99 {v:.1f} ms" for k, v in at_large["p99_ms"].items()},
-            at_large.loc[most_linger, "p99_ms"] > at_large.loc[no_linger, "p99_ms"],
+            {
+                f"linger.ms={k}": f"p50 {row.p50_ms:.1f} ms, p99 {row.p99_ms:.1f} ms"
+                for k, row in at_large.iterrows()
+            },
+            # the typical message waits longer: the median, which one stall of a busy machine
+            # cannot move the way it moves p99
+            at_large.loc[most_linger, "p50_ms"] > at_large.loc[no_linger, "p50_ms"],
         ),
         _line(
             "compression",
