@@ -11,6 +11,7 @@ from confluent_kafka import TopicPartition
 
 from helpers import diagrams, kafka
 from helpers.cqrs import ORDER_EVENTS, CreateOrder, OrderService, ShipOrder
+from helpers.diagrams.multiples import side_by_side
 from helpers.eventsourcing import EventStore
 from helpers.naming import unique_name
 from helpers.rabbitmq import Topology, connect
@@ -172,6 +173,15 @@ def test_a_row_holds_each_step_once_with_ids_kept_apart(tmp_path):
     assert ids and len(ids) == len(set(ids))
     with pytest.raises(ValueError, match="at least one"):
         diagrams.row([])
+
+
+def test_a_row_wider_than_a_page_wraps_to_a_second_line(tmp_path):
+    store = EventStore(tmp_path / "orders.db", ORDER_EVENTS)
+    steps = [diagrams.event_store(store, title=f"step {i}").svg for i in (1, 2)]
+    one_line = re.findall(r'<svg x="([\d.]+)" y="([\d.]+)"', side_by_side(steps))
+    assert one_line[0] == ("0.0", "0.0") and float(one_line[1][0]) > 0 and one_line[1][1] == "0.0"
+    wrapped = re.findall(r'<svg x="([\d.]+)" y="([\d.]+)"', side_by_side(steps, max_width_pt=1))
+    assert wrapped[0] == ("0.0", "0.0") and wrapped[1][0] == "0.0" and float(wrapped[1][1]) > 0
 
 
 def test_a_diagram_shows_as_inline_svg_in_jupyter(tmp_path):
