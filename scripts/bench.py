@@ -120,7 +120,7 @@ def main() -> int:
 
     import pandas as pd
 
-    from helpers.bench import report
+    from helpers.bench import RunFailed, native, report
     from helpers.brokers import require
 
     require("kafka", "rabbitmq", "redis")
@@ -132,7 +132,12 @@ def main() -> int:
             continue
         print(f"[bench] {name} ...", flush=True)
         started = time.monotonic()
-        frames += [frame.assign(experiment=name) for frame in run()]
+        try:
+            frames += [frame.assign(experiment=name) for frame in run()]
+        except (RunFailed, native.ToolFailed) as failure:
+            # A sentence naming the worker or tool and why, not a traceback; nothing is written.
+            print(f"[bench] {name} failed: {failure}", file=sys.stderr)
+            return 1
         print(f"[bench] {name}: {time.monotonic() - started:.0f} s", flush=True)
     notes["load_average_at_end"] = report.machine()["load_average_1_5_15"]
     notes["minutes"] = f"{(time.monotonic() - began) / 60:.1f}"
