@@ -1,5 +1,6 @@
-"""The syllabus's broker comparison table, regenerated from measurements: each cell beside what
-this machine measured, the settings that produced it, and whether the cell holds here.
+"""The broker comparison table as revision notes commonly give it ("Medium", "Very High", "High"
+throughput; "Optional" or "Always" persistence; ...), regenerated from measurements: each cell
+beside what this machine measured, the settings that produced it, and whether it holds here.
 
 Only what the harness can measure decides "holds here": throughput ranks (each broker's best
 producer figure from either client), whether both durability modes ran and what the safer one
@@ -15,8 +16,8 @@ import pandas as pd
 BROKERS = ["rabbitmq", "kafka", "redis"]
 NAMES = {"rabbitmq": "RabbitMQ", "kafka": "Kafka", "redis": "Redis Streams"}
 
-# The syllabus's "Message Broker Comparison" rows, as the revision summary states them.
-SYLLABUS = {
+# The usual "message broker comparison" table's cells, as revision notes state them.
+CLAIMED = {
     "Throughput": {"rabbitmq": "Medium", "kafka": "Very High", "redis": "High"},
     "Persistence": {"rabbitmq": "Optional", "kafka": "Always", "redis": "Optional"},
     "Delivery": {
@@ -38,8 +39,8 @@ ELSEWHERE = {
 def comparison(
     hundred_bytes: pd.DataFrame, durability: dict[str, pd.DataFrame], everything: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per (aspect, broker): the syllabus's cell, the measurement, its settings, and
-    whether the cell holds on this machine.
+    """One row per (aspect, broker): the table's usual cell (`claimed`), the measurement, its
+    settings, and whether the cell holds on this machine.
 
     `hundred_bytes`: summary rows of the 100-byte comparison (python and native, default
     settings); `durability`: per broker, summary rows of the fast and the safe setting;
@@ -62,7 +63,7 @@ def _row(aspect: str, broker: str, measured: str, settings: str, holds: str) -> 
     return {
         "aspect": aspect,
         "broker": broker,
-        "syllabus": SYLLABUS[aspect][broker],
+        "claimed": CLAIMED[aspect][broker],
         "measured here": measured,
         "holds here": holds,
         "settings": settings,
@@ -80,7 +81,7 @@ def _throughput(broker: str, table: pd.DataFrame) -> dict[str, str]:
     measured = (
         f"{per_s['native']:,.0f} msg/s native, {per_s['python']:,.0f} msg/s Python (100 B, produce)"
     )
-    expected = THROUGHPUT_RANK[SYLLABUS["Throughput"][broker]]
+    expected = THROUGHPUT_RANK[CLAIMED["Throughput"][broker]]
     place = int(ranked[broker])
     holds = f"yes: {_ordinal(place)} of 3" if place == expected else f"no: {_ordinal(place)} of 3"
     return _row("Throughput", broker, measured, mine["settings"]["native"], holds)

@@ -1,7 +1,8 @@
-"""The syllabus's broker comparison, each cell beside its evidence on this machine: throughput
-from `make bench`'s last summary (results/latest/summary.csv) when there is one, else from a quick
-run of the benchmark harness; the other rows from the experiments of the topic notebooks, whose
-asserts would fail if the cell were false."""
+"""The usual broker comparison table (see `helpers.bench.syllabus`), each cell beside its
+evidence on this machine: throughput from `make bench`'s last summary
+(results/latest/summary.csv) when there is one, else from a quick run of the benchmark harness;
+the other rows from the experiments of the topic notebooks, whose asserts would fail if the cell
+were false."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import bench
-from helpers.bench.syllabus import NAMES, SYLLABUS, THROUGHPUT_RANK
+from helpers.bench.syllabus import CLAIMED, NAMES, THROUGHPUT_RANK
 from helpers.brokers.config import PROJECT_ROOT
 
 from .links import section
@@ -44,15 +45,15 @@ def throughput(*, quick_count: int = 20_000) -> tuple[pd.Series, str]:
 
 
 def comparison(best: pd.Series, source: str) -> pd.DataFrame:
-    """One row per (aspect, broker): the syllabus's cell, the evidence, where, and whether the
-    cell holds on this machine."""
+    """One row per (aspect, broker): the table's usual cell (`claimed`), the evidence, where,
+    and whether the cell holds on this machine."""
     ranked = best.rank(ascending=False)
     rows = []
     for broker in ("rabbitmq", "kafka", "redis"):
-        place, expected = int(ranked[broker]), THROUGHPUT_RANK[SYLLABUS["Throughput"][broker]]
+        place, expected = int(ranked[broker]), THROUGHPUT_RANK[CLAIMED["Throughput"][broker]]
         rows.append({
             "aspect": "Throughput", "broker": NAMES[broker],
-            "syllabus": SYLLABUS["Throughput"][broker],
+            "claimed": CLAIMED["Throughput"][broker],
             "evidence": f"{best[broker]:,.0f} msg/s produced, 100-byte messages ({source})",
             "where": section("09", 2),
             "holds here": f"{'yes' if place == expected else 'no'}: ranked {place} of 3",
@@ -60,7 +61,7 @@ def comparison(best: pd.Series, source: str) -> pd.DataFrame:
     for row in SHOWN:
         aspect, broker = row["aspect"], row["broker"]
         rows.append({"aspect": aspect, "broker": NAMES[broker],
-                     "syllabus": SYLLABUS[aspect][broker], "evidence": row["evidence"],
+                     "claimed": CLAIMED[aspect][broker], "evidence": row["evidence"],
                      "where": section(row["notebook"], int(row["section"])),
                      "holds here": row["holds"]})  # fmt: skip
     return pd.DataFrame(rows).set_index(["aspect", "broker"])
