@@ -16,6 +16,8 @@ from helpers.eventsourcing import EventStore
 from helpers.naming import unique_name
 from helpers.rabbitmq import Topology, connect
 from helpers.redis_streams import client, create_group
+from helpers.sagas import Kind, Order, SagaMessage, SagaStore
+from helpers.sagas.orchestrator import TRANSITIONS
 from tests.conftest import free_port
 
 EDGE = re.compile(r"^\s*(\w+) -> (\w+) \[(.*)\]$", re.M)
@@ -26,7 +28,7 @@ def edge_labels(source: str) -> list[str]:
     labels = []
     for _tail, _head, attrs in EDGE.findall(source):
         if "invis" not in attrs:
-            label = re.search(r"label=<([^>]*)>", attrs)
+            label = re.search(r"label=<(.*?)>(?=\s\w+=|$)", attrs)
             labels.append(label.group(1) if label else "")
     return labels
 
@@ -191,3 +193,32 @@ def test_a_diagram_shows_as_inline_svg_in_jupyter(tmp_path):
     assert bundle["image/svg+xml"] == picture._repr_svg_() == picture.svg
     assert "<svg" in bundle["image/svg+xml"] and "empty store" in bundle["image/svg+xml"]
     assert bundle["text/plain"] == "[diagram] empty store"
+
+
+def test_saga_transitions_count_the_orders_that_took_them(topics, kafka_ep, tmp_path):
+    replies = topics.create(unique_name("diagram-replies"))
+    store = SagaStore(tmp_path / "sagas.db")
+    orders = {name: Order(name, "alice", 1000, 1) for name in ("paid", "declined", "waiting")}
+    for order in orders.values():
+        store.place(order)
+        store.move(order.order_id, "NEW", "PAYMENT_PENDING")
+    sink = kafka.producer(kafka_ep.url)
+    steps = [
+        ("paid", Kind.PAYMENT_PROCESSED),
+        ("paid", Kind.PAYMENT_PROCESSED),  # a repeated reply: the store ignores it
+        ("paid", Kind.INVENTORY_RESERVED),
+        ("declined", Kind.PAYMENT_FAILED),
+    ]
+    for name, kind in steps:
+        store.move(name, *TRANSITIONS[kind])
+        message = SagaMessage(kind, orders[name], "test")
+        sink.produce(replies, key=name, value=message.to_json())
+    kafka.flush_or_raise(sink)
+    picture = diagrams.saga_states(store, replies, url=kafka_ep.url).source
+    assert "COMPLETED<BR/>1 orders now" in picture and "CANCELLED<BR/>1 orders now" in picture
+    assert "PAYMENT_PENDING<BR/>1 orders now" in picture and "NEW<BR/>0 orders now" in picture
+    labels = edge_labels(picture)
+    assert "started<BR/>3 orders" in labels
+    assert "PaymentProcessed<BR/>1 orders" in labels  # the repeated reply counts once
+    assert "InventoryReserved<BR/>1 orders" in labels and "PaymentFailed<BR/>1 orders" in labels
+    assert "PaymentRefunded<BR/>0 orders" in labels

@@ -6,6 +6,7 @@ book and its PDF:
     diagrams.kafka_topic(topic, groups=[group])          # partitions, leaders, ISR, owners, offsets
     diagrams.redis_stream(stream)                        # groups, consumers, pending entries
     diagrams.event_store(store)                          # streams of events, outbox rows relayed
+    diagrams.saga_states(saga_store, replies_topic)      # states and the transitions orders took
     diagrams.row([before, after], title="...")           # steps of an experiment, side by side
 
 Each call reads the broker (or store) when it is made: the picture is the state at that moment.
@@ -19,6 +20,7 @@ from .multiples import Row, row
 from .picture import Diagram, RenderError
 from .rabbitmq import rabbitmq_topology
 from .redis import redis_stream
+from .sagas import saga_states
 
 __all__ = [
     "Diagram",
@@ -30,4 +32,5 @@ __all__ = [
     "rabbitmq_topology",
     "redis_stream",
     "row",
+    "saga_states",
 ]
