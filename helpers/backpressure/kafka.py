@@ -2,27 +2,30 @@
 consumers, a consumer that pauses its partitions to bound what it buffers, and the producer's
 local queue filling up.
 
-Lag is the broker's: each partition's end offset minus the group's committed offset. What a
-topic holds is read from the broker (its end offsets).
+Lag is the broker's: each partition's end offset minus the group's committed offset. An
+experiment reads it many times through one client (`GroupLag`), closed when the experiment ends.
+That client is a consumer carrying the group's id that never subscribes: it joins nothing and
+only asks the group's coordinator for the committed offsets, and it asks only once a member has
+committed (before that the group has no offsets to ask for). It is deliberately not the admin
+API's `list_consumer_group_offsets`: in librdkafka 2.16, an admin client whose OffsetFetch the
+broker answers with NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE (a group whose coordinator is
+not ready yet) re-queries the coordinator through a consumer group it does not have, and the
+process dies with a segmentation fault in librdkafka's main thread (librdkafka issue 5040). A
+consumer has that group, and retries. What a topic holds is read from the broker (its end
+offsets).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
-from confluent_kafka import (
-    Consumer,
-    ConsumerGroupTopicPartitions,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
-from helpers.kafka import admin_client, consumer, flush_or_raise, producer
+from helpers.kafka import consumer, flush_or_raise, producer
 from helpers.kafka.records import records
 
 
@@ -35,80 +38,140 @@ def end_offsets(topic: str, partitions: int) -> list[int]:
         reader.close()
 
 
-def group_lag(topic: str, group: str, partitions: int) -> int:
-    """Messages in `topic` the group has not committed yet (a partition never committed counts
-    from its start: the group reads from the earliest offset)."""
-    admin = admin_client()
-    request = [TopicPartition(topic, p) for p in range(partitions)]
-    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, request)])
-    committed = futures[group].result(timeout=10).topic_partitions
-    ends = end_offsets(topic, partitions)
-    return sum(end - max(tp.offset, 0) for tp, end in zip(committed, ends, strict=True))
+class GroupLag:
+    """The lag of `group` on `topic`, read from the broker as often as needed by one client;
+    `close()` it (or use it in a `with`) when the experiment ends."""
+
+    def __init__(self, topic: str, group: str, partitions: int) -> None:
+        # The group's id, but no subscribe(): it never joins the group, it reads its offsets.
+        self._reader = consumer(group)
+        self._partitions = [TopicPartition(topic, p) for p in range(partitions)]
+
+    def read(self, *, committed_yet: bool) -> int:
+        """Messages the group has not committed. A partition never committed counts from its
+        start (the group reads from the earliest offset); until a member has committed, the
+        group's coordinator is not asked at all."""
+        bounds = [self._reader.get_watermark_offsets(tp, timeout=10) for tp in self._partitions]
+        if not committed_yet:
+            return sum(high - low for low, high in bounds)
+        committed = self._reader.committed(self._partitions, timeout=10)
+        return sum(high - (tp.offset if tp.offset >= 0 else low)
+                   for tp, (low, high) in zip(committed, bounds, strict=True))  # fmt: skip
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> GroupLag:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
 
 
 # --- lag over time, and catching up by adding consumers -----------------------------------------
 
 
 class Member:
-    """One consumer of the group in a thread: `work_s` per message, a commit per batch."""
+    """One consumer of the group in a thread: `work_s` per message, a commit per batch. The
+    thread closes its own consumer (a client is never closed while another thread polls it)."""
 
     def __init__(self, topic: str, group: str, work_s: float) -> None:
         self.consumer = consumer(group)
         self.consumer.subscribe([topic])
-        self.work_s, self.processed, self.partitions = work_s, 0, list[int]()
+        self.work_s, self.processed, self.commits, self.partitions = work_s, 0, 0, list[int]()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            batch = records(self.consumer.consume(100, timeout=0.1))
-            for _record in batch:
-                time.sleep(self.work_s)  # the work
-                self.processed += 1
-            if batch:  # failing during a rebalance is fine: the next batch's commit covers it
-                with contextlib.suppress(KafkaException):
-                    self.consumer.commit(asynchronous=False)
-            self.partitions = sorted(tp.partition for tp in self.consumer.assignment())
+        try:
+            while not self._stop.is_set():
+                self._consume_once()
+        finally:
+            self.consumer.close()  # leave the group now, instead of after the session timeout
 
-    def leave(self) -> None:
+    def _consume_once(self) -> None:
+        batch = records(self.consumer.consume(100, timeout=0.1))
+        for _record in batch:
+            time.sleep(self.work_s)  # the work
+            self.processed += 1
+        if batch:
+            try:
+                self.consumer.commit(asynchronous=False)
+                self.commits += 1
+            except KafkaException:  # failing in a rebalance is fine: the next commit covers it
+                pass
+        self.partitions = sorted(tp.partition for tp in self.consumer.assignment())
+
+    def leave(self, timeout_s: float = 30) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
-        self.consumer.close()
+        self._thread.join(timeout=timeout_s)
+        if self._thread.is_alive():
+            raise TimeoutError(f"a consumer did not leave its group within {timeout_s} s")
+
+
+@dataclass(frozen=True)
+class Group:
+    """One consumer group of a scaling experiment: `added` consumers join its first one."""
+
+    label: str
+    group: str
+    added: int
 
 
 def lag_while_scaling(
-    topic: str, group: str, *, partitions: int, rate_per_s: int, produce_s: float,
-    work_s: float, add_at_s: float, added: int, interval_s: float = 0.25, timeout_s: float = 60,
+    topic: str, groups: list[Group], *, partitions: int, rate_per_s: int, produce_s: float,
+    work_s: float, add_at_s: float, interval_s: float = 0.25, timeout_s: float = 60,
 ) -> dict[str, Any]:  # fmt: skip
-    """Produce at `rate_per_s` for `produce_s` to a topic one consumer cannot keep up with; at
-    `add_at_s` add `added` consumers to its group. Samples the group's lag until it is 0 after
-    the producer stopped. Returns the samples and each member's partitions at the end."""
-    members = [Member(topic, group, work_s)]
+    """Produce at `rate_per_s` for `produce_s` to a topic one consumer cannot keep up with. Each
+    group starts with one consumer; at `add_at_s` each gets its `added` more. Samples every
+    group's lag until every group that grew has caught up (lag 0) after the producer stopped.
+    Returns the samples, and each group's members' partitions at the end."""
+    members = {g.label: [Member(topic, g.group, work_s)] for g in groups}
+    readers = {g.label: GroupLag(topic, g.group, partitions) for g in groups}
     out = producer(linger_ms=5)
-    rows, sent, began, next_sample = [], 0, time.monotonic(), 0.0
+    rows: list[dict[str, Any]] = []
+    sent, began, next_sample, added = 0, time.monotonic(), 0.0, False
     try:
-        while (now := time.monotonic() - began) < timeout_s:
-            if now >= add_at_s and len(members) == 1:
-                members += [Member(topic, group, work_s) for _ in range(added)]
-            if now < produce_s:
-                while sent < now * rate_per_s:
-                    out.produce(topic, key=str(sent), value=b"x" * 100)
-                    sent += 1
-                out.poll(0)
+        while not _caught_up(rows, groups, produce_s):
+            if (now := time.monotonic() - began) > timeout_s:
+                raise TimeoutError(f"the groups had not caught up after {timeout_s} s: {rows[-1]}")
+            if now >= add_at_s and not added:
+                for g in groups:
+                    members[g.label] += [Member(topic, g.group, work_s) for _ in range(g.added)]
+                added = True
+            while now < produce_s and sent < now * rate_per_s:
+                out.produce(topic, key=str(sent), value=b"x" * 100)
+                sent += 1
+            out.poll(0)
             if now >= next_sample:
-                lag = group_lag(topic, group, partitions)
-                rows.append({"t_s": now, "lag": lag, "consumers": len(members)})
+                rows += [_sample(now, label, readers[label], members[label]) for label in readers]
                 next_sample += interval_s
-                if now > produce_s and lag == 0:
-                    break
-            time.sleep(0.002)
+            time.sleep(0.002)  # pacing: the producer's rate, not a wait for anything
         flush_or_raise(out, 30)
-        assignment = {f"consumer {i + 1}": m.partitions for i, m in enumerate(members)}
     finally:
-        for m in members:
-            m.leave()
+        for crowd in members.values():
+            for m in crowd:
+                m.leave()
+        for reader in readers.values():
+            reader.close()
+    assignment = {label: {f"consumer {i + 1}": m.partitions for i, m in enumerate(crowd)}
+                  for label, crowd in members.items()}  # fmt: skip
     return {"timeline": rows, "produced": sent, "assignment": assignment}
+
+
+def _sample(now: float, label: str, reader: GroupLag, crowd: list[Member]) -> dict[str, Any]:
+    lag = reader.read(committed_yet=any(m.commits for m in crowd))
+    return {"t_s": now, "group": label, "lag": lag, "consumers": len(crowd)}
+
+
+def _caught_up(rows: list[dict[str, Any]], groups: list[Group], produce_s: float) -> bool:
+    """Every group that grew has lag 0 in a sample taken after the producer stopped."""
+    after = [row for row in rows if row["t_s"] > produce_s]
+    grown = {g.label for g in groups if g.added}
+    return bool(after) and all(
+        any(row["lag"] == 0 for row in after if row["group"] == label) for label in grown
+    )
 
 
 # --- pause and resume: a bounded buffer ---------------------------------------------------------
@@ -136,20 +199,24 @@ def bounded_buffer(topic: str, group: str, *, messages: int, pause: bool, high: 
     buffer: list[Message] = []
     seen: set[tuple[int | None, int | None]] = set()
     paused, largest, twice, pauses, began = False, 0, 0, 0, time.monotonic()
-    while len(seen) < messages and time.monotonic() - began < timeout_s:
-        if pause:
-            was = paused
-            paused = poll_with_backpressure(source, buffer, paused, high, low)
-            pauses += paused and not was
-        else:
-            buffer.extend(source.consume(100, timeout=0.05))
-        largest = max(largest, len(buffer))
-        for message in buffer[:per_poll]:  # the slow stage
-            key = (message.partition(), message.offset())
-            twice += key in seen
-            seen.add(key)
-        del buffer[:per_poll]
-    source.close()
+    try:
+        while len(seen) < messages:
+            if time.monotonic() - began > timeout_s:
+                raise TimeoutError(f"{len(seen)} of {messages} messages read in {timeout_s} s")
+            if pause:
+                was = paused
+                paused = poll_with_backpressure(source, buffer, paused, high, low)
+                pauses += paused and not was
+            else:
+                buffer.extend(source.consume(100, timeout=0.05))
+            largest = max(largest, len(buffer))
+            for message in buffer[:per_poll]:  # the slow stage
+                key = (message.partition(), message.offset())
+                twice += key in seen
+                seen.add(key)
+            del buffer[:per_poll]
+    finally:
+        source.close()
     return {"pause/resume": pause, "largest_buffer": largest, "processed": len(seen),
             "read_twice": twice, "pauses": pauses}  # fmt: skip
 
@@ -157,14 +224,17 @@ def bounded_buffer(topic: str, group: str, *, messages: int, pause: bool, high: 
 # --- the producer's local queue -----------------------------------------------------------------
 
 
-def produce_waiting_for_room(out: Producer, topic: str, values: list[bytes]) -> int:
-    waits = 0
+def produce_waiting_for_room(out: Producer, topic: str, values: list[bytes],
+                             timeout_s: float = 30) -> int:  # fmt: skip
+    deadline, waits = time.monotonic() + timeout_s, 0
     for value in values:
         while True:
             try:
                 out.produce(topic, value)
                 break
             except BufferError:  # the local queue is full (queue.buffering.max.messages/kbytes)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no room in the local queue for {timeout_s} s") from None
                 waits += 1
                 out.poll(0.01)  # serve delivery reports: that frees room
     return waits

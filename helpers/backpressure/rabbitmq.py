@@ -2,16 +2,17 @@
 drops or refuses, and the memory alarm that blocks publishers.
 
 Counts come from the broker (ready messages by a passive declare, what a queue still holds) or
-from the broker's answers (confirms, nacks, connection.blocked).
+from the broker's answers (confirms, nacks, connection.blocked). Where a count must include what
+a client just did, it is read on that client's own channel: RabbitMQ handles one channel's
+commands in order, so the answer to a passive declare counts every publish or ack sent before it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pika
@@ -19,32 +20,41 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic
 
-from helpers.brokers import rabbitmqctl
+from helpers.brokers import rabbitmq_memory_alarm
 from helpers.rabbitmq import connect, drain
 
 
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll `condition` until it holds; TimeoutError saying `what` did not happen otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout_s} s")
+        time.sleep(0.01)
+
+
 class Tally:
-    """How many messages a consumer has acknowledged. `tick` also holds the consumer while the
-    experiment reads the queue (`hold`), and ends it (`stop`) by raising `Stopped`."""
+    """How many messages a consumer has acknowledged. Asked to stop (`stop_and_count`), the
+    consumer reads the queue's ready messages on its own channel after its last ack, and ends
+    (`tick` raises `Stopped`)."""
 
-    def __init__(self) -> None:
-        self.acked = 0
-        self._running = threading.Event()
-        self._running.set()
-        self._stopping = False
+    def __init__(self, queue: str) -> None:
+        self.queue, self.acked, self.ready_at_stop = queue, 0, -1
+        self._stop, self._stopped = threading.Event(), threading.Event()
 
-    def tick(self) -> None:
+    def tick(self, channel: BlockingChannel) -> None:
         self.acked += 1
-        self._running.wait()
-        if self._stopping:
+        if self._stop.is_set():
+            # On this channel, after its acks: the broker has applied every one of them.
+            self.ready_at_stop = _ready_on(channel, self.queue)
+            self._stopped.set()
             raise Stopped
 
-    def hold(self) -> None:
-        self._running.clear()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._running.set()
+    def stop_and_count(self, timeout_s: float = 10) -> int:
+        """Ready messages once the consumer has stopped, counted after its last ack."""
+        self._stop.set()
+        wait_until(self._stopped.is_set, timeout_s, "the consumer did not stop")
+        return self.ready_at_stop
 
 
 class Stopped(Exception):
@@ -59,7 +69,7 @@ def consume_slowly(channel: BlockingChannel, queue: str, prefetch: int, work_s: 
                    _properties: pika.BasicProperties, _body: bytes) -> None:  # fmt: skip
         time.sleep(work_s)  # the work this consumer is slow at
         ch.basic_ack(method.delivery_tag)
-        tally.tick()
+        tally.tick(ch)
 
     channel.basic_consume(queue, on_message)
     channel.start_consuming()
@@ -68,11 +78,11 @@ def consume_slowly(channel: BlockingChannel, queue: str, prefetch: int, work_s: 
 def depth_over_time(queue: str, *, prefetch: int, rate_per_s: int, produce_s: float,
                     work_s: float, interval_s: float = 0.1) -> dict[str, Any]:  # fmt: skip
     """Publish to `queue` at `rate_per_s` for `produce_s` while one consumer (`consume_slowly`)
-    takes `work_s` per message; sample the ready messages every `interval_s`. Then hold the
-    consumer and count, from the broker, what it holds: published - ready - acknowledged."""
+    takes `work_s` per message; sample the ready messages every `interval_s`. Then stop the
+    consumer and count, from the broker, what it held: published - ready - acknowledged."""
     setup = connect()
     setup.channel().queue_declare(queue)
-    tally = Tally()
+    tally = Tally(queue)
     worker = threading.Thread(target=_consume, args=(queue, prefetch, work_s, tally), daemon=True)
     worker.start()
     publisher = connect().channel()
@@ -84,18 +94,17 @@ def depth_over_time(queue: str, *, prefetch: int, rate_per_s: int, produce_s: fl
         while published < now * rate_per_s:
             publisher.basic_publish("", queue, str(published).encode())
             published += 1
-        time.sleep(0.001)
-    tally.hold()
-    time.sleep(0.3)  # the last acks reach the broker
-    ready = _ready(setup, queue)
-    held = published - ready - tally.acked
-    tally.stop()
+        time.sleep(0.001)  # pacing: the producer's rate, not a wait for anything
+    _ready_on(publisher, queue)  # on the publisher's channel: every publish has been queued
+    ready = tally.stop_and_count()
+    acked = tally.acked
     worker.join(timeout=10)
     publisher.connection.close()
     setup.channel().queue_delete(queue)
     setup.close()
-    return {"prefetch": prefetch, "published": published, "acked": tally.acked,
-            "ready_at_end": ready, "held_by_consumer": held, "timeline": rows}  # fmt: skip
+    return {"prefetch": prefetch, "published": published, "acked": acked,
+            "ready_at_end": ready, "held_by_consumer": published - ready - acked,
+            "timeline": rows}  # fmt: skip
 
 
 def _consume(queue: str, prefetch: int, work_s: float, tally: Tally) -> None:
@@ -108,9 +117,26 @@ def _consume(queue: str, prefetch: int, work_s: float, tally: Tally) -> None:
         connection.close()  # what it still holds unacknowledged goes back to the queue
 
 
-def _ready(connection: pika.BlockingConnection, queue: str) -> int:
-    count: int = connection.channel().queue_declare(queue, passive=True).method.message_count
+def _ready_on(channel: BlockingChannel, queue: str) -> int:
+    count: int = channel.queue_declare(queue, passive=True).method.message_count
     return count
+
+
+def _ready(connection: pika.BlockingConnection, queue: str) -> int:
+    channel = connection.channel()
+    try:
+        return _ready_on(channel, queue)
+    finally:
+        channel.close()
+
+
+def _ready_once(connection: pika.BlockingConnection, queue: str, expected: int,
+                timeout_s: float = 10) -> int:  # fmt: skip
+    """The ready messages of `queue` once there are `expected`, or however many there are
+    at the deadline (then the count tells what went missing)."""
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: _ready(connection, queue) >= expected, timeout_s, "")
+    return _ready(connection, queue)
 
 
 # --- a full queue: x-max-length and x-overflow --------------------------------------------------
@@ -141,8 +167,12 @@ def overflow(queue: str, *, policy: str, max_length: int, count: int,
         arguments |= {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{queue}.dropped"}
     channel.queue_declare(queue, arguments=arguments)
     confirmed, nacked = publish_counting_nacks(connection.channel(), queue, count)
-    kept = sorted(int(m.body) for m in drain(channel, queue))
-    dropped = sorted(int(m.body) for m in drain(channel, f"{queue}.dropped")) if dead_letter else []
+    # A confirm means the queue has the message (or has dropped it): what it holds is final.
+    kept = sorted(int(m.body) for m in drain(channel, queue, limit=_ready(connection, queue)))
+    dropped: list[int] = []
+    if dead_letter:  # dead-lettering happens after the confirm: wait for every confirmed one
+        waiting = _ready_once(connection, f"{queue}.dropped", len(confirmed) - len(kept))
+        dropped = sorted(int(m.body) for m in drain(channel, f"{queue}.dropped", limit=waiting))
     for name in (queue, f"{queue}.dropped") if dead_letter else (queue,):
         channel.queue_delete(name)
     connection.close()
@@ -168,69 +198,77 @@ def watch_blocking(connection: pika.BlockingConnection) -> list[str]:
     return events
 
 
-@contextlib.contextmanager
-def memory_alarm() -> Iterator[None]:
-    """Raise the lab's RabbitMQ's memory alarm (a high watermark far below what it uses), and
-    restore its own watermark on the way out, whatever happens."""
-    setting = rabbitmqctl("eval", "application:get_env(rabbit, vm_memory_high_watermark).")
-    rabbitmqctl("set_vm_memory_high_watermark", "0.0001")
-    try:
-        yield
-    finally:
-        rabbitmqctl("set_vm_memory_high_watermark", *_watermark_args(setting))
+class Publisher:
+    """A publisher with confirms in a thread of its own, writing to `queue` until stopped. It
+    notes each confirm, and the moment the broker blocks or unblocks its connection: pika hands
+    `watch_blocking`'s callbacks over only when a publish returns, which a blocked one does not,
+    so these come from the connection's frames as they arrive."""
 
+    def __init__(self, queue: str) -> None:
+        self.connection = connect()
+        self.events = watch_blocking(self.connection)
+        self.confirmed, self.blocked, self.unblocked = 0, threading.Event(), threading.Event()
+        self.confirm_times: list[float] = []
+        impl = self.connection._impl  # the frames as they arrive (no public accessor)
+        impl.add_on_connection_blocked_callback(lambda *_: self.blocked.set())
+        impl.add_on_connection_unblocked_callback(lambda *_: self.unblocked.set())
+        self._queue, self._stop = queue, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
 
-def _watermark_args(setting: str) -> list[str]:
-    """`{ok,0.4}` → ["0.4"]; `{ok,{absolute,1073741824}}` → ["absolute", "1073741824"]."""
-    if match := re.search(r"\{absolute,\s*(\w+)\}", setting):
-        return ["absolute", match.group(1)]
-    if match := re.search(r"\{ok,\s*([\d.]+)\}", setting):
-        return [match.group(1)]
-    return ["0.4"]  # not set: RabbitMQ 3.10's default
+    def _run(self) -> None:
+        channel = self.connection.channel()
+        channel.confirm_delivery()
+        while not self._stop.is_set():
+            # Returns once confirmed, so it waits as long as the broker blocks the connection.
+            channel.basic_publish("", self._queue, b"x")
+            self.confirmed += 1
+            self.confirm_times.append(time.monotonic())
+            self.connection.process_data_events(0.005)  # delivers the blocked/unblocked callbacks
+        self.connection.close()
+
+    def stop(self, timeout_s: float = 10) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout_s)
 
 
 def publish_through_alarm(queue: str, *, hold_s: float, backlog: int) -> dict[str, Any]:
     """A publisher (confirms on) writes to `queue` while a consumer drains `backlog` messages
-    from `queue`.backlog; the memory alarm goes on for `hold_s`. Counts, from the broker, what
-    each managed meanwhile."""
+    from `queue`.backlog; the memory alarm stays on for `hold_s` once the broker has blocked the
+    publisher. Counts, from the broker, what each managed meanwhile."""
     setup = connect()
     channel = setup.channel()
     for name in (queue, f"{queue}.backlog"):
         channel.queue_declare(name)
     for i in range(backlog):
         channel.basic_publish("", f"{queue}.backlog", str(i).encode())
-    publisher = connect()
-    events = watch_blocking(publisher)
-    stop, confirm_times = threading.Event(), list[float]()
-    thread = threading.Thread(target=_publish_until, daemon=True,
-                              args=(publisher, queue, stop, confirm_times))  # fmt: skip
-    thread.start()
-    time.sleep(0.3)
-    with memory_alarm():
-        time.sleep(0.3)  # a publish already read by the broker may still be confirmed
-        depth_then = _ready(setup, queue)
-        consumed = len(drain(connect().channel(), f"{queue}.backlog", wait_s=0.2))
-        time.sleep(max(0.0, hold_s - 0.5))
-        depth_later = _ready(setup, queue)
-    time.sleep(0.5)
-    depth_after = _ready(setup, queue)
-    stop.set()
-    thread.join(timeout=10)
-    for name in (queue, f"{queue}.backlog"):
-        channel.queue_delete(name)
-    setup.close()
-    gaps = [b - a for a, b in zip(confirm_times, confirm_times[1:], strict=False)]
-    return {"publisher_events": events, "published_during_alarm": depth_later - depth_then,
-            "consumed_during_alarm": consumed, "published_after_alarm": depth_after - depth_later,
-            "longest_wait_for_a_confirm_s": max(gaps)}  # fmt: skip
-
-
-def _publish_until(connection: pika.BlockingConnection, queue: str, stop: threading.Event,
-                   confirm_times: list[float]) -> None:  # fmt: skip
-    channel = connection.channel()
-    channel.confirm_delivery()
-    while not stop.is_set():
-        channel.basic_publish("", queue, b"x")  # returns once confirmed: blocks in the alarm
-        confirm_times.append(time.monotonic())
-        connection.process_data_events(0.005)  # delivers the blocked/unblocked callbacks
-    connection.close()
+    publisher = Publisher(queue)
+    try:
+        wait_until(lambda: publisher.confirmed >= 20, 10, "the publisher got no confirms")
+        with rabbitmq_memory_alarm():
+            # Blocked, the broker reads nothing more from the connection, not even the rest of
+            # the publish it was reading: what the queue holds now is what it got before.
+            wait_until(publisher.blocked.is_set, 10, "the broker did not block the publisher")
+            depth_then = _ready(setup, queue)
+            consumed = len(drain(connect().channel(), f"{queue}.backlog", limit=backlog,
+                                 wait_s=hold_s))  # fmt: skip
+            time.sleep(max(0.0, hold_s - (time.monotonic() - publisher.confirm_times[-1])))
+            depth_later = _ready(setup, queue)
+        wait_until(publisher.unblocked.is_set, 10, "the broker did not unblock the publisher")
+        confirmed_then = publisher.confirmed
+        wait_until(lambda: publisher.confirmed > confirmed_then, 10, "no confirm after the alarm")
+        depth_after = _ready(setup, queue)
+    finally:
+        publisher.stop()
+        for name in (queue, f"{queue}.backlog"):
+            channel.queue_delete(name)
+        setup.close()
+    times = publisher.confirm_times
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    return {
+        "publisher_events": publisher.events,
+        "published_during_alarm": depth_later - depth_then,
+        "consumed_during_alarm": consumed,
+        "published_after_alarm": depth_after - depth_later,
+        "longest_wait_for_a_confirm_s": max(gaps),
+    }

@@ -1,6 +1,7 @@
 """Redis Streams under a producer faster than its consumer group: a stream that grows without
-bound, and one capped with `XADD ... MAXLEN ~`, which sheds the oldest entries whether the group
-has read them or not.
+bound, one capped with `XADD ... MAXLEN ~`, which sheds the oldest entries whether the group has
+read them or not, and a server whose memory is capped (`maxmemory`, `noeviction`), which refuses
+the producer's XADD with an OOM error. The memory cap is tried on a redis-server of its own.
 
 What was lost is counted from the broker: entries produced, minus those the consumer received,
 minus those still in the stream after the group's last-delivered ID.
@@ -8,12 +9,19 @@ minus those still in the stream after the group's last-delivered ID.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, cast
 
 import redis
 
+from helpers.brokers import install
+from helpers.brokers.probes import ONE_TRY
 from helpers.redis_streams import client
 
 
@@ -59,3 +67,90 @@ def _consume(stream: str, work_s: float, received: list[int], stop: threading.Ev
                 time.sleep(work_s)  # the work
                 r.xack(stream, "workers", entry_id)
                 received[0] += 1
+
+
+# --- a memory cap that refuses writes ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def private_redis(timeout_s: float = 10) -> Iterator[redis.Redis]:
+    """A redis-server of its own on a free loopback port (no persistence, a scratch folder),
+    stopped on the way out: an experiment that caps a server's memory never touches the shared
+    Redis, whose other users would have their writes refused too."""
+    program = install.ensure("redis-server")
+    with tempfile.TemporaryDirectory(prefix="lab-redis-") as scratch:
+        port = _free_loopback_port()
+        server = subprocess.Popen(
+            [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", scratch],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, retry=ONE_TRY)
+        try:
+            _wait_for_ping(r, server, program, timeout_s)
+            yield r
+        finally:
+            r.close()
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_for_ping(r: redis.Redis, server: subprocess.Popen[bytes], program: str,
+                   timeout_s: float) -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if r.ping():
+                return
+        except redis.ConnectionError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{program} did not answer on 127.0.0.1 within {timeout_s} s (exit code "
+                f"{server.poll()}): check that it runs, e.g. `{program} --version`."
+            )
+        time.sleep(0.05)
+
+
+def refused_when_full(r: redis.Redis, stream: str, *, headroom_bytes: int, entry_bytes: int,
+                      limit: int = 100_000) -> dict[str, Any]:  # fmt: skip
+    """Cap `r`'s memory at what it uses now plus `headroom_bytes`, with the `noeviction` policy,
+    and XADD entries of `entry_bytes` to `stream` until Redis refuses one (at most `limit`).
+    Counts what it accepted, keeps the refusal's text, trims the stream and tries once more; the
+    previous maxmemory and policy are put back whatever happens."""
+    previous = cast(dict[str, str], r.config_get("maxmemory*"))
+    used = int(r.info("memory")["used_memory"])
+    accepted, refusal = 0, ""
+    try:
+        r.config_set("maxmemory-policy", "noeviction")  # refuse writes instead of evicting keys
+        r.config_set("maxmemory", used + headroom_bytes)
+        while accepted < limit and not refusal:
+            try:
+                r.xadd(stream, {"payload": b"x" * entry_bytes})
+                accepted += 1
+            except redis.ResponseError as exc:  # the producer is told, at once ("-OOM ...")
+                refusal = f"{type(exc).__name__}: {exc}"
+        readable = r.xlen(stream)  # reads still work: consumers can catch up
+        r.xtrim(stream, maxlen=0)  # shedding what was stored frees room...
+        try:
+            r.xadd(stream, {"payload": b"x" * entry_bytes})  # ...and writes are taken again
+            after_trim = True
+        except redis.ResponseError:
+            after_trim = False
+    finally:
+        r.config_set("maxmemory", previous["maxmemory"])
+        r.config_set("maxmemory-policy", previous["maxmemory-policy"])
+    return {"maxmemory_bytes": used + headroom_bytes, "entry_bytes": entry_bytes,
+            "accepted": accepted, "refusal": refusal, "xlen_when_full": readable,
+            "accepted_after_trim": after_trim}  # fmt: skip

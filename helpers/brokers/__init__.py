@@ -23,7 +23,17 @@ from .config import (
     kafka_config,
 )
 from .probes import probe
-from .provision import ProvisionError, crash, down, rabbitmqctl, restart, status, up
+from .provision import (
+    ProvisionError,
+    crash,
+    down,
+    rabbitmq_memory_alarm,
+    rabbitmqctl,
+    restart,
+    settle_alarm,
+    status,
+    up,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +50,7 @@ __all__ = [
     "endpoint",
     "endpoints",
     "kafka_config",
+    "rabbitmq_memory_alarm",
     "rabbitmqctl",
     "require",
     "restart",
@@ -58,7 +69,9 @@ def require(*brokers: str, timeout_s: float = 2.5) -> dict[str, Endpoint]:
     """Endpoints of the named brokers, each checked with a real protocol exchange.
 
     All brokers are probed at once, each within `timeout_s` plus a 1.5 s TCP connect, so a
-    missing broker is reported within about 5 s instead of hanging in a client library.
+    missing broker is reported within about 5 s instead of hanging in a client library. A
+    RabbitMQ memory alarm left on by an interrupted lesson is cleared (on a broker the lab
+    started) or reported with its fix; one a running lesson holds is waited out (up to 15 s).
     """
     brokers = brokers or BROKERS
     problems: list[str] = []
@@ -70,11 +83,16 @@ def require(*brokers: str, timeout_s: float = 2.5) -> dict[str, Endpoint]:
             problems.append(f"- {broker}: {exc}")
     with ThreadPoolExecutor(max_workers=len(found) or 1) as pool:
         futures = {b: pool.submit(probe, ep, timeout_s) for b, ep in found.items()}
-    health = {b: future.result() for b, future in futures.items()}
+    # A RabbitMQ resource alarm blocks every publisher: one a process left behind is cleared.
+    health = {b: settle_alarm(found[b], future.result()) for b, future in futures.items()}
     for broker, ep in found.items():
         if not health[broker].ok:
+            detail = health[broker].detail
+            if health[broker].alarms:  # the detail ends with the alarm's fix
+                problems.append(f"- {broker} at {ep.address}: {detail}")
+                continue
             fix = "Fix: use a newer one." if health[broker].speaks else _fix(ep)
-            problems.append(f"- {broker} at {ep.address}: {health[broker].detail}. {fix}")
+            problems.append(f"- {broker} at {ep.address}: {detail}. {fix}")
     if problems:
         raise BrokersUnavailable("Brokers unavailable:\n" + "\n".join(problems))
     return found

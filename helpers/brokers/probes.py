@@ -8,7 +8,12 @@ probe: someone else's cluster is never written to. Not for starting or stopping 
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import socket
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass
 
@@ -34,6 +39,7 @@ class Health:
     version: str | None = None
     listening: bool = False  # something accepted a TCP connection on the port
     speaks: bool = False  # ...and answered in the broker's own protocol
+    alarms: tuple[str, ...] = ()  # RabbitMQ's resource alarms in effect ("memory on rabbit@x")
 
 
 def port_is_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
@@ -60,7 +66,41 @@ def probe(ep: Endpoint, timeout_s: float = 3.0, deep: bool = False) -> Health:
     old = too_old(ep.broker, version)
     if old:
         return Health(False, f"{old}: upgrade it", version, listening=True, speaks=True)
+    alarms = (
+        tuple(rabbitmq_alarms(ep, min(timeout_s, 1.5)) or ()) if ep.broker == "rabbitmq" else ()
+    )
+    if alarms:
+        detail = f"resource alarm on ({'; '.join(alarms)}): it blocks every publishing connection"
+        return Health(False, detail, version, listening=True, speaks=True, alarms=alarms)
     return Health(True, "ok", version=version, listening=True, speaks=True)
+
+
+def management_port() -> int:
+    return int(os.environ.get("RABBITMQ_MANAGEMENT_PORT", "15672"))
+
+
+def rabbitmq_alarms(ep: Endpoint, timeout_s: float = 1.5) -> list[str] | None:
+    """The resource alarms in effect on RabbitMQ's nodes ("memory on rabbit@host"), read live
+    (not from the statistics, which lag by seconds) from the management API's alarm check, on
+    RABBITMQ_MANAGEMENT_PORT of the broker's host with the URL's user. None if that API does not
+    answer: a broker without the management plugin, or a user who may not read it."""
+    params = pika.URLParameters(ep.url)
+    user = getattr(params.credentials, "username", "")
+    password = getattr(params.credentials, "password", "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    scheme = "https" if ep.url.startswith("amqps:") else "http"
+    url = f"{scheme}://{ep.host}:{management_port()}/api/health/checks/alarms"
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            answer = json.load(response)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 503:  # 503 is the check failing: the alarms are listed in the body
+            return None
+        answer = json.load(exc)
+    except (OSError, ValueError):
+        return None
+    return [f"{a.get('resource')} on {a.get('node')}" for a in answer.get("alarms", [])]
 
 
 def _first_line(exc: BaseException) -> str:

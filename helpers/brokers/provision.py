@@ -8,19 +8,33 @@
 `up`, `down`, `restart` and `crash` hold the lab's provisioning lock, so two of them never run
 at once. Not for notebooks, which only call `require` (see the package's __init__), and
 `restart`/`crash` for the durability lessons.
+
+RabbitMQ's memory alarm blocks every publisher of the node. A lesson raises it on purpose for a
+few seconds (`rabbitmq_memory_alarm`); a process killed inside it would leave the broker blocking
+publishers for good, so `require`, `status` and `up` call `settle_alarm`, which tells the two
+apart by whether the process that raised it still lives.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import psutil
 
 from . import docker, native, state, tools
 from .config import BROKERS, ENV_VARS, FIX_UP, Endpoint, endpoint
-from .probes import probe
+from .probes import Health, probe
+
+log = logging.getLogger("lab.brokers")
 
 
 class ProvisionError(RuntimeError):
@@ -70,6 +84,7 @@ def _up(brokers: tuple[str, ...]) -> list[BrokerStatus]:
                     f"{ENV_VARS[broker]} points at {ep.address}. Run `make brokers-down` first "
                     f"to move it, or unset {ENV_VARS[broker]}."
                 )
+            settle_alarm(ep, probe(ep))  # a stale alarm would keep it from looking healthy
             to_start.append(ep)  # ours: `native.start` waits until it is healthy
             continue
         health = probe(ep)  # read-only: an external broker is never written to
@@ -195,7 +210,7 @@ def status(brokers: tuple[str, ...] = BROKERS) -> list[BrokerStatus]:
 
 def _status(broker: str) -> BrokerStatus:
     ep = endpoint(broker)
-    health = probe(ep, timeout_s=3.0)
+    health = settle_alarm(ep, probe(ep, timeout_s=3.0))
     ours = state.recorded_address(broker) in (None, ep.address)  # started for this endpoint
     pid = state.running_pid(broker) if ours else None
     if ours and (pid or state.recorded_pid(broker)):
@@ -221,4 +236,135 @@ def _status(broker: str) -> BrokerStatus:
         pid=pid,
         log=log,
         detail=detail,
+    )
+
+
+# --- RabbitMQ's resource alarms ------------------------------------------------------------------
+# A memory alarm blocks every publishing connection of the node. The lessons raise one on purpose
+# for a few seconds (`rabbitmq_memory_alarm`); a process killed inside it leaves the broker
+# blocking publishers for good. `settle_alarm` tells the two apart by the process that raised it.
+
+DEFAULT_WATERMARK = ["0.4"]  # RabbitMQ 3.10's vm_memory_high_watermark when none is configured
+ALARM_WAIT_S = 15.0  # how long a lesson's deliberate alarm may keep others waiting
+
+
+def configured_watermark() -> list[str]:
+    """The lab's configured `vm_memory_high_watermark`, as `rabbitmqctl
+    set_vm_memory_high_watermark` takes it: ["0.4"], or ["absolute", "1GB"]."""
+    try:
+        text = (state.broker_dir("rabbitmq") / "rabbitmq.conf").read_text()
+    except OSError:
+        return DEFAULT_WATERMARK
+    if match := re.search(r"^vm_memory_high_watermark\.relative\s*=\s*([\d.]+)", text, re.M):
+        return [match.group(1)]
+    if match := re.search(r"^vm_memory_high_watermark\.absolute\s*=\s*(\S+)", text, re.M):
+        return ["absolute", match.group(1)]
+    return DEFAULT_WATERMARK
+
+
+def restore_rabbitmq_watermark() -> list[str]:
+    """Put the lab's configured watermark back on the RabbitMQ it started; returns it."""
+    watermark = configured_watermark()
+    rabbitmqctl("set_vm_memory_high_watermark", *watermark)
+    return watermark
+
+
+def _alarm_owner_file() -> Path:
+    return state.broker_dir("rabbitmq") / "memory-alarm.owner"
+
+
+@contextlib.contextmanager
+def rabbitmq_memory_alarm() -> Iterator[None]:
+    """Raise the memory alarm of the RabbitMQ this lab started (a watermark far below what it
+    uses) and put the configured watermark back on the way out, whatever happens. A file names
+    this process while the alarm is on: `require` and `status` leave the alarm alone while that
+    process lives, and clear it once the process is gone."""
+    if not _owns("rabbitmq"):
+        raise ProvisionError(
+            "Only the RabbitMQ this lab started has its memory alarm raised by a lesson, and it "
+            f"did not start the one at {endpoint('rabbitmq').display_url}. Run `{FIX_UP}` to use "
+            "a lab-managed broker."
+        )
+    owner = _alarm_owner_file()
+    owner.parent.mkdir(parents=True, exist_ok=True)
+    owner.write_text(f"{os.getpid()} {psutil.Process().create_time()!r}\n")
+    try:
+        rabbitmqctl("set_vm_memory_high_watermark", "0.0001")
+        yield
+    finally:
+        try:
+            restore_rabbitmq_watermark()
+        finally:
+            owner.unlink(missing_ok=True)
+
+
+def _alarm_owner() -> int | None:
+    """The pid of the live process that raised the alarm on purpose, if there is one."""
+    try:
+        pid_text, started = _alarm_owner_file().read_text().split()
+        process = psutil.Process(int(pid_text))
+        alive = process.status() != psutil.STATUS_ZOMBIE
+        return process.pid if alive and abs(process.create_time() - float(started)) < 0.01 else None
+    except (OSError, ValueError, psutil.Error):
+        return None
+
+
+def _owns(broker: str) -> bool:
+    """The lab started this broker for the endpoint it serves (so it may change its settings)."""
+    if broker in docker.started():
+        return True
+    return state.running_pid(broker) is not None and state.recorded_address(broker) in (
+        None,
+        endpoint(broker).address,
+    )
+
+
+def settle_alarm(ep: Endpoint, health: Health, timeout_s: float = ALARM_WAIT_S) -> Health:
+    """The broker's health once a resource alarm is dealt with. An alarm a live lesson raised on
+    purpose is waited out (up to `timeout_s`); a memory alarm left by a process that died is
+    cleared on a broker the lab started, by restoring its configured watermark. Anything else
+    (an external broker, a disk alarm) comes back unhealthy with a sentence naming the fix."""
+    if not health.alarms:
+        return health
+    health = _while_alarm(ep, health, lambda: _alarm_owner() is not None, timeout_s)
+    memory = any(alarm.startswith("memory") for alarm in health.alarms)
+    if memory and _owns(ep.broker) and _alarm_owner() is None:
+        watermark = " ".join(restore_rabbitmq_watermark())
+        health = _while_alarm(ep, health, lambda: True, 10.0)
+        if not health.alarms:
+            log.warning(
+                "RabbitMQ's memory alarm was on and no lesson held it (one was interrupted): "
+                "its configured watermark (%s) is restored",
+                watermark,
+            )
+    if not health.alarms:
+        return health
+    return replace(health, detail=f"{health.detail}. {_alarm_fix(ep, health.alarms)}")
+
+
+def _while_alarm(
+    ep: Endpoint, health: Health, keep_waiting: Callable[[], bool], timeout_s: float
+) -> Health:
+    """Probe again until the alarms are gone, `keep_waiting` turns false, or the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while health.alarms and keep_waiting() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        health = probe(ep)
+    return health
+
+
+def _alarm_fix(ep: Endpoint, alarms: tuple[str, ...]) -> str:
+    if any(alarm.startswith("disk") for alarm in alarms):
+        return "Fix: free disk space on that node (it has less than its disk_free_limit)."
+    if (owner := _alarm_owner()) is not None:
+        return (
+            f"pid {owner} raised it on purpose and still holds it after {ALARM_WAIT_S:g} s. "
+            "Fix: let that lesson finish, or stop it."
+        )
+    if _owns(ep.broker):
+        return f"Putting the watermark back did not clear it. Fix: `{FIX_UP}` after a restart."
+    watermark = " ".join(configured_watermark())
+    return (
+        f"The lab changes only a broker it started. Fix: on that node run `rabbitmqctl "
+        f"set_vm_memory_high_watermark {watermark}` (or its usual value), or free memory there."
     )

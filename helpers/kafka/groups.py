@@ -14,8 +14,10 @@ import threading
 import time
 
 import pandas as pd
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
+from confluent_kafka.admin import AdminClient
 
+from .admin import admin_client
 from .clients import consumer
 
 EAGER = "range,roundrobin"  # librdkafka's default
@@ -78,6 +80,9 @@ def rebalance_timeline(
     from members that stayed) and the seconds until the group settled."""
     members: dict[str, _Member] = {}
     rows: list[dict[str, str | float]] = []
+    admin = admin_client(
+        url
+    )  # one for the whole timeline: it asks the broker if the group is settled
     try:
         for step in steps:
             began = time.monotonic()
@@ -88,7 +93,7 @@ def rebalance_timeline(
                 members[name] = _Member(name, topic, group, strategy, url)
             else:
                 members.pop(name).leave()
-            _wait_until_settled(members, partitions, newcomer=members.get(name))
+            _wait_until_settled(admin, group, members, partitions, newcomer=members.get(name))
             row: dict[str, str | float] = {
                 "step": f"{name} {'joins' if step[0] == '+' else 'leaves'}"
             }
@@ -99,6 +104,7 @@ def rebalance_timeline(
     finally:
         for member in members.values():
             member.leave()
+        del admin  # destroyed here, by this thread: AdminClient has no close() to call
     timeline = pd.DataFrame(rows).set_index("step").fillna("-")
     last = ["revoked_from_others", "settled_after_s"]
     return timeline[[c for c in timeline.columns if c not in last] + last]
@@ -109,22 +115,38 @@ def _show(partitions: set[int]) -> str:
 
 
 def _wait_until_settled(
-    members: dict[str, _Member], partitions: int, newcomer: _Member | None, timeout_s: float = 60
+    admin: AdminClient,
+    group: str,
+    members: dict[str, _Member],
+    partitions: int,
+    newcomer: _Member | None,
+    timeout_s: float = 60,
 ) -> None:
-    """Until a newcomer has had its assignment, every partition is owned exactly once, and
-    nothing changed for half a second (a cooperative rebalance takes two rounds)."""
+    """Until a newcomer has had its assignment, every partition is owned exactly once, and the
+    broker says the group is stable with the very partitions each member holds (a cooperative
+    rebalance takes two rounds: after the first, the group is briefly stable with partitions
+    that nobody owns, and the owned-once check rules that out)."""
     deadline = time.monotonic() + timeout_s
-    last, stable_since = None, time.monotonic()
+    snapshot: dict[str, set[int]] = {}
     while time.monotonic() < deadline:
-        snapshot = {n: tuple(sorted(m.assigned)) for n, m in members.items()}
+        snapshot = {n: set(m.assigned) for n, m in members.items()}
         owned = sorted(p for assigned in snapshot.values() for p in assigned)
-        if snapshot != last:
-            last, stable_since = snapshot, time.monotonic()
-        elif (
+        if (
             (newcomer is None or newcomer.assignments > 0)
             and owned == list(range(partitions))
-            and time.monotonic() - stable_since > 0.5
+            and _broker_agrees(admin, group, snapshot)
         ):
             return
         time.sleep(0.05)
-    raise TimeoutError(f"the group did not settle in {timeout_s} s: {last}")
+    raise TimeoutError(f"the group did not settle in {timeout_s} s: {snapshot}")
+
+
+def _broker_agrees(admin: AdminClient, group: str, snapshot: dict[str, set[int]]) -> bool:
+    """The broker's view: the group is stable, with as many members as `snapshot` holding the
+    same partitions. (Compared as a whole: asking a consumer for its member id from another
+    thread than the one polling it can hang.)"""
+    description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    held = sorted(sorted(tp.partition for tp in m.assignment.topic_partitions)
+                  for m in description.members)  # fmt: skip
+    ours = sorted(sorted(assigned) for assigned in snapshot.values())
+    return description.state == ConsumerGroupState.STABLE and held == ours
