@@ -222,3 +222,13 @@ def test_saga_transitions_count_the_orders_that_took_them(topics, kafka_ep, tmp_
     assert "PaymentProcessed<BR/>1 orders" in labels  # the repeated reply counts once
     assert "InventoryReserved<BR/>1 orders" in labels and "PaymentFailed<BR/>1 orders" in labels
     assert "PaymentRefunded<BR/>0 orders" in labels
+
+
+def test_the_default_exchange_is_drawn_only_when_named(topology, rabbitmq_ep):
+    run = unique_name("diagram-default")
+    queue = topology.queue(f"{run}.jobs")
+    with_default = diagrams.rabbitmq_topology(["", queue], url=rabbitmq_ep.url, settle_s=0)
+    assert edge_labels(with_default.source) == [queue]  # routed by the queue's own name
+    assert "(default exchange)" in with_default.source and "queue jobs" in with_default.source
+    without = diagrams.rabbitmq_topology([queue], url=rabbitmq_ep.url, settle_s=0)
+    assert edge_labels(without.source) == [] and "default exchange" not in without.source

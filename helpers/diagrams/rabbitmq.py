@@ -32,14 +32,17 @@ def rabbitmq_topology(
 ) -> Diagram:
     """Exchanges → bindings → queues among `names` (a prefix, or exact names), with each queue's
     ready/unacked/consumer counts and dead-letter edges, as the broker at `url` reports them.
+    An exact name "" adds the default exchange, which routes to each queue by its name.
 
     Waits up to `settle_s` for the management API's sampled counts to catch up (see
     `management`); a count still unconfirmed then is marked "sampled"."""
     api = Management.of(url, management_port)
     names = names if isinstance(names, str) else list(names)
-    prefix = names if isinstance(names, str) else _shared_prefix(names)
+    prefix = names if isinstance(names, str) else _shared_prefix([n for n in names if n])
     wanted = _name_pattern(names)
     exchanges = api.named("exchanges", wanted)
+    if "" in names and not isinstance(names, str):
+        exchanges[""] = {"name": "", "type": "direct"}
     queues, counts = queue_counts(api, url, wanted, settle_s)
     bindings = [
         b
@@ -57,7 +60,7 @@ def rabbitmq_topology(
         return name[len(prefix) :] or name if prefix and name.startswith(prefix) else name
 
     for name, exchange in sorted(exchanges.items()):
-        label = text(short(name), f"exchange ({exchange['type']})")
+        label = text(short(name) or "(default exchange)", f"exchange ({exchange['type']})")
         graph.node(node_id("exchange", name), label, shape="cds", style="filled", fillcolor=MEMBER)
     for name, queue in sorted(queues.items()):
         graph.node(
