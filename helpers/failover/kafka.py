@@ -1,5 +1,7 @@
-"""Kafka failover experiments on the lab's three-node cluster: a partition leader SIGKILLed under
-load, and a follower frozen so that only the leader holds new writes.
+"""Kafka failover experiments on the lab's three-node cluster: producers with acks=0, 1 and all
+at a fixed rate (what each costs in latency) while their partition leader is SIGKILLed (what each
+loses), and a follower frozen so that only the leader holds new writes (what min.insync.replicas,
+eligible leader replicas and an unclean election decide).
 
 Metadata is read through a fresh admin client bootstrapped on a node that is known to be alive,
 so a question never waits on a frozen or dead broker. Not for the single-node lessons.
@@ -14,13 +16,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import (
+    ElectionType,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from helpers.brokers import cluster
 from helpers.brokers.cluster_nodes import bootstrap_servers, node
 from helpers.kafka import flush_or_raise, read_all
 from helpers.kafka.clients import report_error
+
+from .progress import Steps, start_again
 
 
 def controller_id() -> int:
@@ -60,6 +71,14 @@ def wait_for(
     return time.monotonic() - began
 
 
+def broker_setting(name: str, via: int) -> float:
+    """A setting of broker `via` as it runs (e.g. broker.session.timeout.ms), read from it."""
+    admin = AdminClient({"bootstrap.servers": node("kafka", via).address, "log_level": 0})
+    resource = ConfigResource(ConfigResource.Type.BROKER, str(via))
+    configs = admin.describe_configs([resource])[resource].result(timeout=15)
+    return float(configs[name].value)
+
+
 def delete_topics(names: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap_servers(), "log_level": 0})
     for future in admin.delete_topics(names, operation_timeout=30).values():
@@ -78,31 +97,66 @@ def create_topic(name: str, replicas: list[int], min_insync: int = 2) -> str:
 
 @dataclass
 class Deliveries:
-    """Every delivery report of one producer: what was acknowledged, what failed, and when."""
+    """Every delivery report of one producer: what was acknowledged, what failed, and when.
+    With acks=0 no broker answers: a report without error only means the message was sent."""
 
     acked: list[int] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # error names
     times: list[float] = field(default_factory=list)  # monotonic time of each acknowledgement
+    latencies_s: list[float] = field(default_factory=list)  # from produce() to the report
 
     def report(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
             self.acked.append(int(message.key() or b"-1"))
             self.times.append(time.monotonic())
+            self.latencies_s.append(message.latency() or 0.0)  # librdkafka's own clock, in s
         else:
             self.failed.append(error.name())
 
 
+def latency_at_rate(topics: dict[str, str], acks: dict[str, str], *, rate_per_s: int,
+                    seconds: float, skip_s: float = 0.5) -> pd.DataFrame:  # fmt: skip
+    """Produce to each topic with its `acks`, side by side at a fixed rate for `seconds`, the
+    cluster whole; the producers differ in nothing else. Per producer, over the messages sent
+    after the first `skip_s` (which pay for connecting): the median and 99th percentile of the
+    time from produce() to the delivery report, and the messages reported per second."""
+    producers = {label: Producer({
+        "bootstrap.servers": bootstrap_servers(), "acks": acks[label], "linger.ms": 5,
+        "enable.idempotence": False, "max.in.flight.requests.per.connection": 5,
+        "log_level": 0, "error_cb": report_error,
+    }) for label in topics}  # fmt: skip
+    deliveries = {label: Deliveries() for label in topics}
+    began = time.monotonic()
+    for i in range(int(rate_per_s * seconds)):
+        time.sleep(max(0.0, began + i / rate_per_s - time.monotonic()))  # intended send time
+        for label, topic in topics.items():
+            producers[label].produce(topic, key=str(i), value=b"x" * 100,
+                                     on_delivery=deliveries[label].report)  # fmt: skip
+            producers[label].poll(0)
+    rows = {}
+    for label, producer in producers.items():
+        flush_or_raise(producer, 60)
+        sent_at_s = pd.Series(deliveries[label].acked) / rate_per_s  # message i sent at i/rate
+        counted = sent_at_s >= skip_s
+        latency_ms = pd.Series(deliveries[label].latencies_s)[counted] * 1000
+        rows[label] = {"p50_ms": latency_ms.quantile(0.5), "p99_ms": latency_ms.quantile(0.99),
+                       "acked_msg_s": counted.sum() / (seconds - skip_s)}  # fmt: skip
+    return pd.DataFrame(rows).T.rename_axis("producer")
+
+
 def produce_through_kill(
     topics: dict[str, str], acks: dict[str, str], leader: int, *,
-    rate_per_s: int, duration_s: float, kill_at_s: float,
+    rate_per_s: int, duration_s: float, hang_at_s: float, hang_s: float,
 ) -> dict[str, Any]:  # fmt: skip
-    """Produce to each topic at a fixed rate with its `acks`, and SIGKILL node `leader` (the
-    leader of every topic's partition) `kill_at_s` into the run. Returns each producer's
-    deliveries, the kill time, and when the partitions had a new leader."""
+    """Produce to each topic at a fixed rate with its `acks`. `hang_at_s` into the run node
+    `leader` (the leader of every topic's partition) stops (SIGSTOP: a long GC pause, a stalled
+    disk) and `hang_s` later it dies (SIGKILL). Returns each producer's deliveries, when the
+    leader stopped and died, and when the partitions had a new leader."""
+    steps = Steps(f"{len(topics)} producers, {rate_per_s} messages/s each, for {duration_s} s")
     producers = {label: _producer(acks[label]) for label in topics}
     deliveries = {label: Deliveries() for label in topics}
     watcher_via = next(i for i in (1, 2, 3) if i != leader)
-    began, killed_at = time.monotonic(), None
+    began, hung_at, killed_at = time.monotonic(), None, None
     new_leader_at: dict[str, float] = {}
     watcher, watching = ThreadPoolExecutor(max_workers=1), None
     for i in range(int(rate_per_s * duration_s)):
@@ -111,17 +165,25 @@ def produce_through_kill(
             producers[label].produce(topic, key=str(i), value=b"x" * 100,
                                      on_delivery=deliveries[label].report)  # fmt: skip
             producers[label].poll(0)
-        if killed_at is None and time.monotonic() - began >= kill_at_s:
+        if hung_at is None and time.monotonic() - began >= hang_at_s:
+            hung_at = time.monotonic()
+            cluster.pause_node("kafka", leader)
+            steps(f"kafka-{leader}, the leader of every topic, frozen (SIGSTOP)")
+            watching = watcher.submit(_note_new_leaders, topics, leader, watcher_via, new_leader_at)
+        if killed_at is None and hung_at and time.monotonic() - hung_at >= hang_s:
             killed_at = time.monotonic()
             cluster.kill_node("kafka", leader)
-            watching = watcher.submit(_note_new_leaders, topics, leader, watcher_via, new_leader_at)
+            steps(f"kafka-{leader} SIGKILLed")
+    steps("every message produced; waiting for every delivery report")
     for producer in producers.values():
         flush_or_raise(producer, 60)  # every delivery reported: acked or failed
     if watching is not None:
         watching.result(timeout=120)  # raises here if no new leader was seen
     watcher.shutdown()
-    return {"began": began, "killed_at": killed_at, "new_leader_at": new_leader_at,
-            "deliveries": deliveries}  # fmt: skip
+    steps("done")
+    return {"began": began, "hung_at": hung_at, "killed_at": killed_at,
+            "new_leader_at": new_leader_at, "deliveries": deliveries,
+            "rate_per_s": rate_per_s}  # fmt: skip
 
 
 def _producer(acks: str) -> Producer:
@@ -139,20 +201,33 @@ def _note_new_leaders(topics: dict[str, str], old: int, via: int, at: dict[str, 
         at[label] = time.monotonic()
 
 
+def rejoin(old: int, topics: dict[str, str], via: int) -> tuple[float, pd.Series]:
+    """Start node `old` again and wait until it is back in each topic's ISR (of three). The
+    seconds until it answered, and until it was back in sync, per topic."""
+    restart_s = start_again("kafka", old)
+    began = time.monotonic()
+    rejoined = {label: wait_for(t, via, lambda s: len(s[1]) == 3, "the ISR back to 3")
+                for label, t in topics.items()}  # fmt: skip
+    print(f"kafka-{old} back in every ISR after {time.monotonic() - began:.1f} s", flush=True)
+    return restart_s, pd.Series(rejoined)
+
+
 def throughput_timeline(run: dict[str, Any], bucket_s: float = 0.25) -> pd.DataFrame:
     """Acknowledged messages per second in each `bucket_s`, per producer, against seconds since
-    the start of the run."""
+    the start of the run (0 where a producer had none: a stall shows as a gap at 0)."""
     columns = {}
     for label, deliveries in run["deliveries"].items():
-        since = pd.Series(deliveries.times) - run["began"]
-        buckets = (since // bucket_s) * bucket_s
-        columns[label] = buckets.value_counts().sort_index() / bucket_s
-    return pd.DataFrame(columns).fillna(0).rename_axis("t_s")
+        bucket = ((pd.Series(deliveries.times) - run["began"]) // bucket_s).astype(int)
+        columns[label] = bucket.value_counts() / bucket_s
+    timeline = pd.DataFrame(columns)
+    timeline = timeline.reindex(range(timeline.index.max() + 1), fill_value=0).fillna(0)
+    return timeline.set_axis(timeline.index * bucket_s).rename_axis("t_s")
 
 
 def summary(run: dict[str, Any], topics: dict[str, str]) -> pd.DataFrame:
-    """Per producer: acknowledged, failed, seconds to a new leader, longest stall, and how many
-    acknowledged messages are missing from the topic now (call it once the cluster is whole)."""
+    """Per producer: acknowledged (with acks=0: sent), failed, seconds from the leader's hang
+    to a new leader, the longest wait between two acknowledgements, and how many acknowledged
+    messages are missing from the topic now (call it once the cluster is whole)."""
     rows = {}
     for label, deliveries in run["deliveries"].items():
         present = {int(m.key() or b"-1") for m in read_all(topics[label], url=bootstrap_servers())}
@@ -160,39 +235,110 @@ def summary(run: dict[str, Any], topics: dict[str, str]) -> pd.DataFrame:
         rows[label] = {
             "acked": len(deliveries.acked),
             "failed": len(deliveries.failed),
-            "new_leader_after_s": run["new_leader_at"][label] - run["killed_at"],
+            "new_leader_after_s": run["new_leader_at"][label] - run["hung_at"],
             "longest_stall_s": max(b - a for a, b in zip(times, times[1:], strict=False)),
             "acked_then_lost": sum(k not in present for k in deliveries.acked),
         }
     return pd.DataFrame(rows).T.rename_axis("producer")
 
 
-def alone_with_the_leader(topic: str, leader: int, follower: int, acks: str,
-                          messages: int = 200) -> dict[str, Any]:  # fmt: skip
-    """Freeze the topic's only follower (SIGSTOP) until the leader is alone in sync, write
-    `messages` with `acks`, SIGKILL the leader and thaw the follower, which takes over. Counts,
-    once the old leader is back and in sync, the acknowledged writes that are gone."""
-    deliveries = Deliveries()
+@dataclass(frozen=True)
+class Setting:
+    """One topic of `alone_with_the_leader`: how it is written and what may lead it."""
+
+    acks: str
+    min_insync: int
+    unclean_election: bool = False  # elect the stale follower by hand once the leader is dead
+
+
+def alone_with_the_leader(prefix: str, settings: dict[str, Setting], leader: int, follower: int,
+                          messages: int = 200) -> pd.DataFrame:  # fmt: skip
+    """One topic per setting, on `leader` and `follower` only. Freeze the follower (SIGSTOP)
+    until the leader is alone in sync, write `messages` to each topic with its acks, SIGKILL the
+    leader and thaw the follower. Records who leads each partition once the controller has
+    fenced the old leader and readmitted the follower, runs the unclean elections asked for,
+    then starts the old leader again and counts, once both are in sync, the acknowledged
+    writes that are gone."""
+    steps = Steps(f"{len(settings)} topics on kafka-{leader} (leader) and kafka-{follower}")
+    topics = {label: create_topic(f"{prefix}-{i}", [leader, follower], s.min_insync)
+              for i, (label, s) in enumerate(settings.items())}  # fmt: skip
+    deliveries = {label: Deliveries() for label in settings}
     via = next(i for i in (1, 2, 3) if i not in (leader, follower))  # the controller: never stopped
     cluster.pause_node("kafka", follower)
+    steps(f"kafka-{follower} frozen (SIGSTOP)")
     try:
-        shrink_s = wait_for(topic, via, lambda s: s[1] == [leader], "the ISR shrinks")
-        producer = Producer({
-            "bootstrap.servers": bootstrap_servers(), "acks": acks, "enable.idempotence": False,
-            "retries": 0,  # show the broker's answer itself, not a retry loop ending in a timeout
-            "message.timeout.ms": 10000, "log_level": 0, "error_cb": report_error,
-        })  # fmt: skip
-        for i in range(messages):
-            producer.produce(topic, key=str(i), value=b"y", on_delivery=deliveries.report)
-        flush_or_raise(producer, 30)
+        for topic in topics.values():
+            wait_for(topic, via, lambda s: s[1] == [leader], "the ISR shrinks")
+        steps(f"kafka-{leader} alone in sync; {messages} writes to each topic")
+        for label, s in settings.items():
+            _write(topics[label], s.acks, messages, deliveries[label])
         cluster.kill_node("kafka", leader)
     finally:
         cluster.resume_node("kafka", follower)
-    takeover_s = wait_for(topic, via, lambda s: s[0] == follower, "the follower takes over")
+    steps(f"kafka-{leader} SIGKILLed, kafka-{follower} thawed")
+    leaders = _leaders_once_fenced(topics, dead=leader, back=follower, via=via)
+    steps(f"the controller fenced kafka-{leader}; leaders now: {leaders}")
+    unclean = [topics[label] for label, s in settings.items() if s.unclean_election]
+    _elect_unclean(unclean, via)
+    for topic in unclean:
+        wait_for(topic, via, lambda s: s[0] == follower, "the unclean election")
     cluster.start_node("kafka", leader)
-    wait_for(topic, via, lambda s: s[1] == sorted([leader, follower]), "both back in sync")
-    present = {int(m.key() or b"-1") for m in read_all(topic, url=bootstrap_servers())}
-    return {"acks": acks, "isr_shrank_after_s": shrink_s, "acked": len(deliveries.acked),
-            "refused": len(deliveries.failed), "errors": sorted(set(deliveries.failed)),
-            "follower_took_over_after_s": takeover_s,
-            "acked_then_lost": sum(k not in present for k in deliveries.acked)}  # fmt: skip
+    steps(f"kafka-{leader} started again; waiting for both replicas in sync")
+    for topic in topics.values():
+        wait_for(topic, via, lambda s: s[1] == sorted([leader, follower]), "both back in sync")
+    rows = {}
+    for label, topic in topics.items():
+        present = {int(m.key() or b"-1") for m in read_all(topic, url=bootstrap_servers())}
+        d = deliveries[label]
+        rows[label] = {"acked": len(d.acked), "refused": len(d.failed),
+                       "errors": sorted(set(d.failed)), "leader_once_fenced": leaders[label],
+                       "acked_then_lost": sum(k not in present for k in d.acked),
+                       "topic": topic}  # fmt: skip
+    steps("done")
+    return pd.DataFrame(rows).T.rename_axis("setting")
+
+
+def _write(topic: str, acks: str, messages: int, deliveries: Deliveries) -> None:
+    producer = Producer({
+        "bootstrap.servers": bootstrap_servers(), "acks": acks, "enable.idempotence": False,
+        "retries": 0,  # show the broker's answer itself, not a retry loop ending in a timeout
+        "message.timeout.ms": 10000, "log_level": 0, "error_cb": report_error,
+    })  # fmt: skip
+    for i in range(messages):
+        producer.produce(topic, key=str(i), value=b"y", on_delivery=deliveries.report)
+    flush_or_raise(producer, 30)
+
+
+def _leaders_once_fenced(topics: dict[str, str], dead: int, back: int, via: int,
+                         timeout_s: float = 60) -> dict[str, str]:  # fmt: skip
+    """Each partition's leader in the first metadata (from node `via`) where the controller has
+    fenced `dead` and readmitted `back`. The controller elects a partition's new leader in the
+    same step as it fences or readmits a broker, so a partition still without a leader then has
+    no eligible replica alive: it waits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        viewer = AdminClient({"bootstrap.servers": node("kafka", via).address, "log_level": 0})
+        try:
+            metadata = viewer.list_topics(timeout=2)
+        except KafkaException:
+            continue
+        if dead not in metadata.brokers and back in metadata.brokers:
+            leaders = {
+                label: metadata.topics[t].partitions[0].leader for label, t in topics.items()
+            }
+            return {label: "none" if i == -1 else f"kafka-{i}" for label, i in leaders.items()}
+        time.sleep(0.1)
+    raise TimeoutError(f"kafka-{dead} not fenced or kafka-{back} not back in {timeout_s} s")
+
+
+def _elect_unclean(topics: list[str], via: int) -> None:
+    """An unclean election: a live replica that was not in sync leads (what
+    `unclean.leader.election.enable=true` lets the controller do by itself)."""
+    if not topics:
+        return
+    admin = AdminClient({"bootstrap.servers": node("kafka", via).address, "log_level": 0})
+    partitions = [TopicPartition(t, 0) for t in topics]
+    results = admin.elect_leaders(ElectionType.UNCLEAN, partitions).result(timeout=30)
+    failed = {str(tp): str(error) for tp, error in results.items() if error is not None}
+    if failed:
+        raise KafkaException(f"unclean election refused: {failed}")

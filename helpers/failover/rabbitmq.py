@@ -22,6 +22,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 from helpers.brokers import cluster
 from helpers.brokers.cluster_nodes import RABBITMQ, amqp_url
 
+from .progress import Steps
+
 
 def management(path: str, via: int) -> Any:
     """GET /api/<path> from node `via`'s management plugin (guest/guest, loopback only)."""
@@ -77,6 +79,7 @@ def publish_through_kill(queue: str, via: int, kill: int, *, messages: int,
     and SIGKILL node `kill` after the `kill_after`-th. Returns the confirmed message numbers, the
     longest wait for a confirm, and the seconds from the kill to the next confirm: the leader
     election as the publisher saw it (a new leader had to be elected and take the write)."""
+    steps = Steps(f"{messages} persistent messages through rabbitmq-{via}, each confirmed")
     confirmed, times, killed_at = [], [], None
     with opened(via) as publisher:
         publisher.confirm_delivery()  # basic_publish returns once the broker confirmed it
@@ -84,10 +87,12 @@ def publish_through_kill(queue: str, via: int, kill: int, *, messages: int,
             if i == kill_after:
                 killed_at = time.monotonic()
                 cluster.kill_node("rabbitmq", kill)
+                steps(f"rabbitmq-{kill}, the queue's leader, SIGKILLed after {i} confirms")
             persistent = pika.BasicProperties(delivery_mode=2)
             publisher.basic_publish("", queue, str(i).encode(), persistent)
             confirmed.append(i)
             times.append(time.monotonic())
+    steps("every message confirmed")
     stall = max(b - a for a, b in zip(times, times[1:], strict=False))
     election_s = None
     if killed_at is not None and (after_kill := [t for t in times if t > killed_at]):

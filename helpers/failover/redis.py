@@ -18,6 +18,8 @@ from helpers.brokers import cluster
 from helpers.brokers.cluster_nodes import PRIMARY, REDIS, sentinel_addresses
 from helpers.brokers.probes import ONE_TRY
 
+from .progress import Steps
+
 
 def sentinel() -> Sentinel:
     return Sentinel(sentinel_addresses(), socket_timeout=0.5)  # type: ignore[no-untyped-call]
@@ -30,9 +32,19 @@ def primary_index() -> int:
 
 
 def primary_client() -> redis.Redis:
-    """A client that follows the primary through the Sentinels (it reconnects after a failover)."""
-    client = sentinel().master_for(PRIMARY, socket_timeout=2, decode_responses=True)  # type: ignore[no-untyped-call]
+    """A client that follows the primary through the Sentinels (it reconnects after a failover).
+    It tries each command once: redis-py's default retries (with backoff, seconds in all) would
+    hide a fast failover's refusals, and every one of them is counted here."""
+    client = sentinel().master_for(  # type: ignore[no-untyped-call]
+        PRIMARY, socket_timeout=2, decode_responses=True, retry=ONE_TRY
+    )
     return cast(redis.Redis, client)
+
+
+def down_after_s() -> float:
+    """How long the Sentinels wait, silent primary, before they call it down (down-after)."""
+    view = cast(dict[str, Any], _watcher(*sentinel_addresses()[0]).sentinel_master(PRIMARY))
+    return int(view["down-after-milliseconds"]) / 1000
 
 
 def wait_until_whole(timeout_s: float = 60) -> None:
@@ -130,9 +142,10 @@ def wait_for_new_primary(old: int, timeout_s: float = 60) -> float:
 
 def write_through_failover(stream: str, *, seconds: float, kill_at_s: float) -> dict[str, Any]:
     """XADD numbered entries for `seconds` through the Sentinel-aware client, retrying each one
-    until it is acknowledged, and SIGKILL the primary `kill_at_s` into the run. Counts the
-    acknowledged entries the new primary does not have, then restarts the old one (it rejoins as
-    a replica)."""
+    until it is acknowledged, and SIGKILL the primary `kill_at_s` into the run. Counts each
+    refused attempt, and the acknowledged entries the new primary does not have, then restarts
+    the old one (it rejoins as a replica)."""
+    steps = Steps(f"XADD for {seconds} s, one at a time, through the Sentinels")
     wait_until_whole()
     client, acked, errors, times = primary_client(), [], 0, []
     old, killed_at, i = primary_index(), 0.0, 0
@@ -142,6 +155,7 @@ def write_through_failover(stream: str, *, seconds: float, kill_at_s: float) -> 
             if not killed_at and time.monotonic() - began >= kill_at_s:
                 killed_at = time.monotonic()
                 cluster.kill_node("redis", old)
+                steps(f"redis-{old}, the primary, SIGKILLed")
             try:
                 client.xadd(stream, {"n": i})
             except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
@@ -154,9 +168,11 @@ def write_through_failover(stream: str, *, seconds: float, kill_at_s: float) -> 
         if killed_at:
             wait_for_new_primary(old)  # in case the run ended before the Sentinels had finished
         present, new = _numbers_in(stream), primary_index()
+        steps(f"redis-{new} is the primary; starting redis-{old} again")
     finally:
         if killed_at:
             rejoin(old)
+    steps(f"redis-{old} rejoined as a replica")
     after_kill = [t for t in times if t > killed_at]
     return {"old_primary": old, "new_primary": new, "acked": len(acked),
             "acked_after_kill": len(after_kill), "write_errors": errors,
@@ -173,6 +189,7 @@ def cut_off_and_fail_over(
 
     With `min-replicas-to-write 1` the primary refuses writes it cannot replicate (NOREPLICAS).
     """
+    steps = Steps(f"min-replicas-to-write {min_replicas_to_write}: the primary cut off")
     wait_until_whole()
     client, old = primary_client(), primary_index()
     replicas = [n.index for n in REDIS if n.index != old]
@@ -193,8 +210,10 @@ def cut_off_and_fail_over(
     finally:
         for r in replicas:
             cluster.resume_node("redis", r)
+    steps(f"{len(acked)} writes acknowledged, {len(refused)} refused; redis-{old} SIGKILLed")
     failover_s = wait_for_new_primary(old)
     present = _numbers_in(stream)
+    steps(f"a new primary after {failover_s:.1f} s; starting redis-{old} again")
     rejoin(old)
     primary_client().config_set("min-replicas-to-write", 0)
     return {"min_replicas_to_write": min_replicas_to_write, "acked": len(acked),
