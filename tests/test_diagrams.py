@@ -11,6 +11,7 @@ from confluent_kafka import TopicPartition
 
 from helpers import diagrams, kafka
 from helpers.cqrs import ORDER_EVENTS, CreateOrder, OrderService, ShipOrder
+from helpers.diagrams.kafka import PartitionState, partition_label
 from helpers.diagrams.multiples import side_by_side
 from helpers.eventsourcing import EventStore
 from helpers.naming import unique_name
@@ -232,3 +233,14 @@ def test_the_default_exchange_is_drawn_only_when_named(topology, rabbitmq_ep):
     assert "(default exchange)" in with_default.source and "queue jobs" in with_default.source
     without = diagrams.rabbitmq_topology([queue], url=rabbitmq_ep.url, settle_s=0)
     assert edge_labels(without.source) == [] and "default exchange" not in without.source
+
+
+def test_a_replica_out_of_the_isr_and_a_partition_without_leader_are_marked():
+    # Drawn from a state as describe_topics reports it after broker 2 fell behind, then after
+    # every replica failed: the cluster-wide experiments live in notebook 11.
+    behind = PartitionState(0, leader=3, replicas=[3, 1, 2], isr=[3, 1])
+    label = partition_label(behind, groups=[])
+    assert "replicas: 3 (leader), 1, 2 (not in sync)" in label and "ISR: 3, 1" in label
+    offline = PartitionState(1, leader=-1, replicas=[1], isr=[])
+    label = partition_label(offline, groups=[])
+    assert "leader: none (offline)" in label and "ISR: empty" in label

@@ -56,7 +56,7 @@ def kafka_topic(
     with graph.subgraph(name="partitions") as column:
         column.attr(rank="same")  # one column, partition 0 on top
         for state in partitions:
-            column.node(f"p{state.partition}", _partition_label(state, groups), shape="plain")
+            column.node(f"p{state.partition}", partition_label(state, groups), shape="plain")
         for above, below in zip(partitions, partitions[1:], strict=False):
             column.edge(f"p{above.partition}", f"p{below.partition}", style="invis")
     for state in partitions:
@@ -120,12 +120,17 @@ def _read_group(
             by_partition[tp.partition].committed[group] = tp.offset
 
 
-def _partition_label(state: PartitionState, groups: Sequence[str]) -> str:
+def _replica_note(replica: int, state: PartitionState) -> str:
+    notes = ["leader"] if replica == state.leader else []
+    notes += [] if replica in state.isr else ["not in sync"]
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def partition_label(state: PartitionState, groups: Sequence[str]) -> str:
+    """One partition's table: leader, replicas (marked leader / not in sync), ISR, then its log
+    from the low watermark through each group's committed offset to the high watermark."""
     leader = f"broker {state.leader}" if state.leader >= 0 else "none (offline)"
-    replicas = ", ".join(
-        f"{r}{' (leader)' if r == state.leader else ''}{'' if r in state.isr else ' out of ISR'}"
-        for r in state.replicas
-    )
+    replicas = ", ".join(f"{r}{_replica_note(r, state)}" for r in state.replicas)
     rows: list[str | tuple[str, str]] = [
         f"leader: {leader}",
         f"replicas: {replicas}",
