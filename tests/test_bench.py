@@ -430,6 +430,9 @@ def test_a_worker_that_fails_to_start_fails_the_run_at_once_and_none_is_left(red
     work = bench.Workload(count=100, warmup=0)
     waiting = [_redis_producer(redis_ep.url, stream, i, work) for i in range(3)]  # connect, wait
     refused = _redis_producer("redis://127.0.0.1:1/0", stream, 3, work)  # nothing listens there
+    warm = processes.context().Process(target=time.sleep, args=(0,))  # the fork server up, with
+    warm.start()  # the worker modules loaded, before the clock starts
+    warm.join()
     began = time.monotonic()
     with pytest.raises(bench.RunFailed, match=r"producer 3 failed:(.|\n)*ConnectionError"):
         processes.run(
