@@ -2,8 +2,10 @@
 
 `make test` runs pytest with two xdist workers and `--dist loadfile`: a test file, or a notebook's
 cells, run whole on one worker, in order. Most files share the brokers peacefully (every name is
-unique to its run). A few restart, crash or alarm a shared broker, kill cluster nodes, or start
-and stop the secured brokers: `NEEDS` says which, and those hold what they need alone.
+unique to its run). A few restart, crash or alarm a shared broker, kill cluster nodes, start and
+stop the secured brokers, or measure performance and need a quiet machine: `NEEDS` says which, and
+those hold what they need alone. Files that use no broker (`NO_BROKERS`) run beside any of them
+but one that needs the machine to itself.
 
 Each resource is a file lock in the state folder. A file holds the locks it needs, shared or
 exclusive, from its first item to its last; locks are always taken in the same order, so two
@@ -27,29 +29,50 @@ from helpers.brokers import state
 SHARED, EXCLUSIVE = "shared", "exclusive"
 WAIT_S = 1200  # longer than any one file takes; past it, something is stuck
 
-# What a file needs beyond sharing the lab's three brokers, and why (file name -> lock -> mode).
+# What a file needs beyond the default (sharing the lab's three brokers and the machine), and why:
+# file name -> lock -> mode.
 NEEDS: dict[str, dict[str, str]] = {
     # a shared broker restarted, crashed, stopped or alarmed: nothing else may use it meanwhile
     "01-Message-Queue-Fundamentals.ipynb": {"brokers": EXCLUSIVE},  # restarts RabbitMQ
     "05-Redis-Streams.ipynb": {"brokers": EXCLUSIVE},  # crashes Redis
     "12-Backpressure.ipynb": {"brokers": EXCLUSIVE},  # raises RabbitMQ's memory alarm
     "test_require.py": {"brokers": EXCLUSIVE},  # stops Redis, raises the memory alarm
-    # cluster nodes killed and frozen; their failover times are measured
-    "11-Replication-and-Failover.ipynb": {"brokers": EXCLUSIVE, "clusters": EXCLUSIVE},
-    "test_cluster.py": {"brokers": EXCLUSIVE, "clusters": EXCLUSIVE},
+    # cluster nodes killed and frozen; notebook 11 measures failover times on a quiet machine
+    "11-Replication-and-Failover.ipynb": {"clusters": EXCLUSIVE, "machine": EXCLUSIVE},
+    "test_cluster.py": {"clusters": EXCLUSIVE},
     # the secured brokers are started, and stopped again, by whoever needs them first
     "13-Security.ipynb": {"secured": EXCLUSIVE},
     "test_security.py": {"secured": EXCLUSIVE},
     # throughput and latency measured: nothing else may load the machine meanwhile
-    "09-Broker-Benchmarks.ipynb": {"brokers": EXCLUSIVE},
-    "10-Kafka-Tuning.ipynb": {"brokers": EXCLUSIVE},
+    "09-Broker-Benchmarks.ipynb": {"machine": EXCLUSIVE},
+    "10-Kafka-Tuning.ipynb": {"machine": EXCLUSIVE},
+}
+
+# Files that use no broker at all: they run beside one that holds the brokers alone.
+NO_BROKERS = {
+    "test_book.py",
+    "test_book_browser.py",
+    "test_book_progress.py",
+    "test_docker_compose.py",
+    "test_endpoints.py",
+    "test_hygiene.py",
+    "test_lesson_code.py",
+    "test_naming.py",
+    "test_packaging.py",
+    "test_plots.py",
+    "test_quiz.py",
+    "test_revision.py",
+    "test_sharing.py",
+    "test_workflows.py",
 }
 
 
 def needs(path: Path) -> dict[str, str]:
     """The locks a test file or notebook holds while it runs, in the order they are taken."""
-    wanted = {"brokers": SHARED, **NEEDS.get(path.name, {})}
-    return dict(sorted(wanted.items()))
+    default = (
+        {"machine": SHARED} if path.name in NO_BROKERS else {"brokers": SHARED, "machine": SHARED}
+    )
+    return dict(sorted({**default, **NEEDS.get(path.name, {})}.items()))
 
 
 class Locks:

@@ -53,3 +53,14 @@ def test_an_exclusive_holder_keeps_others_out_until_it_leaves(tmp_path, monkeypa
 def test_locks_are_taken_in_one_order():
     orders = [list(sharing.needs(Path(name))) for name in sharing.NEEDS]
     assert all(order == sorted(order) for order in orders)
+
+
+BROKER_FIXTURES = {"broker_endpoints", "kafka_ep", "rabbitmq_ep", "redis_ep", "topics", "secured"}
+
+
+@pytest.mark.parametrize("name", sorted(sharing.NO_BROKERS))
+def test_a_file_said_to_use_no_broker_asks_for_no_broker_fixture(name):
+    code = (ROOT / "tests" / name).read_text()
+    parameters = re.findall(r"^def \w+\(([^)]*)\)", code, flags=re.MULTILINE)
+    asked = {p.split(":")[0].strip() for ps in parameters for p in ps.split(",")} & BROKER_FIXTURES
+    assert not asked, f"{name} asks for {asked}: remove it from NO_BROKERS"

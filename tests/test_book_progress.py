@@ -1,0 +1,30 @@
+"""The book's report of long cells that run in silence, on a notebook papermill really runs."""
+
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from scripts import book_progress
+
+
+def test_a_long_silent_cell_is_reported_and_a_long_cell_that_prints_is_not(tmp_path: Path):
+    source, executed = tmp_path / "01-Waits.ipynb", tmp_path / "executed.ipynb"
+    cells = [
+        "import time",
+        "time.sleep(1.5)  # silent\n'a result shown at the end is no progress'",
+        "for step in range(3):\n    print('step', step)  # a status line\n    time.sleep(0.5)",
+        "time.sleep(0.2)  # short: no progress needed",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, source)
+    papermill.execute_notebook(
+        str(source), str(executed), kernel_name="python3", progress_bar=False
+    )
+
+    silent = book_progress.report([executed], limit_s=1.0)
+
+    assert [(cell.index, cell.first_line) for cell in silent] == [(1, "time.sleep(1.5)  # silent")]
+    assert silent[0].run_s >= 1.5
+    assert "cell 1 ran" in str(silent[0]) and "without progress output" in str(silent[0])
