@@ -244,3 +244,19 @@ def test_a_replica_out_of_the_isr_and_a_partition_without_leader_are_marked():
     offline = PartitionState(1, leader=-1, replicas=[1], isr=[])
     label = partition_label(offline, groups=[])
     assert "leader: none (offline)" in label and "ISR: empty" in label
+
+
+def test_a_queue_exclusive_to_another_connection_is_drawn_with_sampled_counts(
+    topology, rabbitmq_ep
+):
+    run = unique_name("diagram-exclusive")
+    topology.queue(f"{run}.shared")
+    owner = connect(rabbitmq_ep.url)
+    try:
+        # A passive declare of it from any other connection is refused (405 RESOURCE_LOCKED).
+        owner.channel().queue_declare(f"{run}.private", exclusive=True)
+        rows = cells(diagrams.rabbitmq_topology(f"{run}.", url=rabbitmq_ep.url).source)
+    finally:
+        owner.close()
+    assert "queue private" in rows and "queue shared" in rows
+    assert sum(row.endswith("(sampled)") for row in rows) == 1  # the private one only

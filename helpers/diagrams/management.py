@@ -139,7 +139,7 @@ def queue_counts(
         fresh = {
             name: _fresh(queue, exact.get(name), before.get(name)) for name, queue in queues.items()
         }
-        if all(fresh.values()) or time.monotonic() > deadline:
+        if all(fresh[n] for n in queues if n in exact) or time.monotonic() > deadline:
             break
         time.sleep(0.25)
         queues = api.named("queues", wanted)
