@@ -2,7 +2,8 @@
 book and its PDF:
 
     from helpers import diagrams
-    diagrams.rabbitmq_topology(run)                      # exchanges → bindings → queues (+ DLX)
+    diagrams.rabbitmq_topology(f"{run}.")                # exchanges → bindings → queues (+ DLX)
+    diagrams.rabbitmq_topology(["", queue])              # exact names; "" = the default exchange
     diagrams.kafka_topic(topic, groups=[group])          # partitions, leaders, ISR, owners, offsets
     diagrams.redis_stream(stream)                        # groups, consumers, pending entries
     diagrams.event_store(store)                          # streams of events, outbox rows relayed
