@@ -23,7 +23,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from helpers.brokers import extras, leaks
-from scripts import book_chromium, book_links, book_pages
+from scripts import book_chromium, book_links, book_pages, book_progress
 from scripts.book_pages import NotebookRun
 from scripts.navigation import notebooks
 
@@ -120,6 +120,17 @@ def print_pdf(chromium: str) -> Path:
     return pdf
 
 
+def report_silent_cells(executed: list[Path]) -> None:
+    """Name each code cell that ran over 5 s without showing progress, also in silent-cells.txt."""
+    present = [path for path in executed if path.exists()]
+    silent = book_progress.report(present, book_progress.SILENT_LIMIT_S)
+    lines = [str(cell) for cell in silent]
+    (BOOK / "silent-cells.txt").write_text("".join(f"{line}\n" for line in lines))
+    print(f"cells over {book_progress.SILENT_LIMIT_S:.0f} s without progress output: {len(lines)}")
+    for line in lines:
+        print(f"  {line}")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")
@@ -148,6 +159,7 @@ def main(argv: list[str]) -> int:
         except book_chromium.ChromiumFailed as exc:
             failures.append(f"{BOOK / 'revision-book.pdf'}: {exc}")
     (BOOK / "index.html").write_text(book_pages.index_page(runs, book, pdf))
+    report_silent_cells([BOOK / run.source.name for run in runs])
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     print(f"book: {BOOK / 'index.html'}" + (f" and {pdf}" if pdf else ""))

@@ -28,3 +28,23 @@ def test_a_long_silent_cell_is_reported_and_a_long_cell_that_prints_is_not(tmp_p
     assert [(cell.index, cell.first_line) for cell in silent] == [(1, "time.sleep(1.5)  # silent")]
     assert silent[0].run_s >= 1.5
     assert "cell 1 ran" in str(silent[0]) and "without progress output" in str(silent[0])
+
+
+def test_make_book_names_the_silent_cells(tmp_path: Path, monkeypatch, capsys):
+    from scripts import build_book
+
+    monkeypatch.setattr(build_book, "BOOK", tmp_path / "book")
+    monkeypatch.setattr(book_progress, "SILENT_LIMIT_S", 1.0)
+    source = tmp_path / "01-Waits.ipynb"
+    cells = ["# 01 · Waits", "import time\ntime.sleep(1.2)"]
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell(cells[0]), nbformat.v4.new_code_cell(cells[1])]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, source)
+
+    assert build_book.main(["--no-pdf", str(source)]) == 0
+
+    assert "without progress output: 1" in capsys.readouterr().out
+    report = (tmp_path / "book" / "silent-cells.txt").read_text()
+    assert report.startswith("01-Waits.ipynb cell 1 ran") and "import time" in report
