@@ -3,12 +3,17 @@ a configuration or a notebook's output, and a clear failure when they are not ru
 brokers refuse is notebook 13's subject (its asserts)."""
 
 import json
+import os
+import secrets
 import subprocess
 import sys
 import textwrap
+import time
 
 import nbformat
+import pika
 import pytest
+import redis
 
 from helpers.brokers import credentials, secure
 from helpers.brokers.config import PROJECT_ROOT as ROOT
@@ -45,16 +50,26 @@ def test_no_password_in_a_process_list_or_a_configuration_but_kafkas(secured):
     assert not (secure.state.broker_dir("kafka-secure") / "format.args").exists()
 
 
-def test_status_shows_ports_and_health_and_no_secret(secured):
+def test_status_shows_ports_and_health_and_no_secret(secured, monkeypatch):
     rows = secure.status()
     assert [r.broker for r in rows] == ["kafka-secure", "rabbitmq-secure", "redis-secure"]
     assert all(r.healthy for r in rows)
-    shown = repr(rows)
-    assert not [
-        p
-        for p in json.loads((credentials.directory() / "passwords.json").read_text()).values()
-        if p in shown
-    ]
+    # A probe whose error carries the URL it used, password and all (as a client's error may):
+    # the status row shows the error, never the password.
+    admin = credentials.password("admin")
+
+    def refused(user, **options):
+        raise redis.ConnectionError(f"Error connecting to rediss://default:{admin}@localhost:6390")
+
+    monkeypatch.setattr(secure, "redis_client", refused)
+    [row] = secure.status(("redis",))
+    leaked = admin in repr(row)
+    assert not row.healthy and "ConnectionError: Error connecting to rediss://" in row.detail
+    assert not leaked, "the status row shows the administrator's password"
+    with pytest.raises(secure.SecureError) as refusal:
+        secure.require("redis")
+    leaked = admin in str(refusal.value)
+    assert not leaked, "the error shows the administrator's password"
 
 
 def test_require_names_the_fix_when_one_is_down(monkeypatch):
@@ -98,3 +113,93 @@ def test_a_notebook_cell_that_prints_a_password_fails(pytester, secured, monkeyp
     )
     result.assert_outcomes(failed=1)
     assert "writer's password: never print a secret" in result.stdout.str()
+
+
+def test_a_new_labs_state_folder_and_secrets_are_private_from_the_start(tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    monkeypatch.setenv("LAB_STATE_DIR", str(state))
+    credentials.ensure()
+    modes = {p.name: p.stat().st_mode & 0o777 for p in credentials.directory().iterdir()}
+    assert state.stat().st_mode & 0o777 == 0o700  # the cookies, pid files and logs too
+    assert credentials.directory().stat().st_mode & 0o777 == 0o700
+    assert set(modes.values()) == {0o600} and len(modes) == 6, modes
+    state.chmod(0o755)  # a folder made before the lab closed it
+    with secure.state.locked():
+        assert state.stat().st_mode & 0o777 == 0o700
+
+
+ENSURE_AND_REPORT = """
+import hashlib, json, os, sys, time
+from pathlib import Path
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from helpers.brokers import credentials
+ready, go = Path(sys.argv[1]), Path(sys.argv[2])
+ready.touch()
+while not go.exists():  # every process imported: all ask at the same moment
+    time.sleep(0.001)
+m = credentials.ensure()
+key = serialization.load_pem_private_key(m.key.read_bytes(), None).public_key()
+certificate = x509.load_pem_x509_certificate(m.certificate.read_bytes()).public_key()
+passwords = {u: credentials.password(u) for u in credentials.USERS}
+print(json.dumps({"pair": key == certificate,
+                  "passwords": hashlib.sha256(json.dumps(passwords).encode()).hexdigest()}))
+"""
+
+
+def test_starts_at_once_make_one_whole_set_of_secrets(tmp_path):
+    """Six processes ask for the secrets of a new lab at the same moment: one generates them
+    (under the lock, in a folder renamed into place); all see the same passwords, and the key
+    is the certificate's."""
+    env = {**os.environ, "LAB_STATE_DIR": str(tmp_path / "state"), "PYTHONPATH": str(ROOT)}
+    ready, go = [tmp_path / f"ready-{i}" for i in range(6)], tmp_path / "go"
+    arguments = [[sys.executable, "-c", ENSURE_AND_REPORT, str(flag), str(go)] for flag in ready]
+    processes = [
+        subprocess.Popen(a, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for a in arguments
+    ]
+    deadline = time.monotonic() + 60
+    while not all(flag.exists() for flag in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    reports = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0] * len(ready), [err[-500:] for _, err in reports]
+    seen = [json.loads(out) for out, _ in reports]
+    assert all(s["pair"] for s in seen), seen  # no key of one run beside another's certificate
+    assert len({s["passwords"] for s in seen}) == 1, seen  # one set of passwords for everyone
+    left = [p.name for p in (tmp_path / "state").iterdir() if p.name.startswith(".secure-")]
+    assert not left, left  # no scratch folder left behind
+
+
+@pytest.fixture
+def rotated_passwords():
+    """The password file made again with new passwords for orders-app and writer (as deleting
+    it would), the original put back (and the brokers given it again) afterwards."""
+    path = credentials.passwords_file()
+    original = path.read_text()
+    changed = {**json.loads(original)}
+    changed |= {u: f"rotated-{secrets.token_urlsafe(18)}" for u in ("orders-app", "writer")}
+    credentials.write_private(path, json.dumps(changed))
+    try:
+        yield changed
+    finally:
+        credentials.write_private(path, original)
+        secure.up(("rabbitmq", "redis"))
+
+
+def test_a_new_password_file_reaches_the_brokers_or_names_the_fix(secured, rotated_passwords):
+    """RabbitMQ keeps its users in its own database and a running Redis keeps the users it
+    started with: a start gives them the file's passwords. Kafka's SCRAM users live in its
+    metadata, out of reach without the administrator's old password: a start refuses at once,
+    naming the fix, instead of waiting for a login that cannot succeed."""
+    with pytest.raises(pika.exceptions.ProbableAuthenticationError):  # before: the old ones
+        pika.BlockingConnection(secure.rabbitmq_parameters("orders-app", "orders"))
+    with pytest.raises(redis.AuthenticationError):
+        secure.redis_client("writer").ping()
+
+    secure.up(("rabbitmq", "redis"))
+
+    pika.BlockingConnection(secure.rabbitmq_parameters("orders-app", "orders")).close()
+    assert secure.redis_client("writer").ping()
+    with pytest.raises(secure.SecureError, match=r"kafka-secure's users .*make secure-down"):
+        secure.up(("kafka",), timeout_s=20)

@@ -9,10 +9,13 @@ needs it. `make clean` deletes them with the rest of `.brokers/`.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
 import json
 import os
 import secrets
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from . import state
 from .config import state_dir
 
 # Who may use the secured brokers; each gets a random password.
@@ -48,31 +52,73 @@ def directory() -> Path:
     return state_dir() / "secure"
 
 
+TLS_FILES = ("ca.pem", "localhost.pem", "localhost-key.pem", "localhost-bundle.pem", "other-ca.pem")
+PASSWORDS = "passwords.json"
+
+
 def ensure() -> Material:
-    """The lab's secrets, generated on first use."""
+    """The lab's secrets, generated on first use. Generated under the provisioning lock (one
+    process at a time) into a private temporary folder, then moved into place by rename: a
+    reader sees a whole set or none, never a key of one run beside a certificate of another."""
     home = directory()
-    home.mkdir(parents=True, exist_ok=True)
-    home.chmod(0o700)
-    material = Material(home / "ca.pem", home / "localhost.pem", home / "localhost-key.pem",
-                        home / "localhost-bundle.pem", home / "other-ca.pem")  # fmt: skip
-    if not all(p.exists() for p in vars(material).values()):
-        _generate(material)
-    if not _passwords_file().exists():
-        write_private(_passwords_file(), json.dumps({u: secrets.token_urlsafe(24) for u in USERS}))
-    return material
+    if not _complete(home):
+        with state.locked():
+            if not _complete(home):
+                _generate_into(home)
+    return Material(*(home / name for name in TLS_FILES))
 
 
 def password(user: str) -> str:
     """A user's password, for a client to log in with. Never print it."""
-    ensure()
-    passwords: dict[str, str] = json.loads(_passwords_file().read_text())
+    passwords = _passwords()
     if user not in passwords:
         raise KeyError(f"no secured-broker user {user!r}; the users are {', '.join(USERS)}")
     return passwords[user]
 
 
-def _passwords_file() -> Path:
-    return directory() / "passwords.json"
+def fingerprint(users: tuple[str, ...] | list[str]) -> str:
+    """A digest of these users' passwords (not the passwords): a broker's folder records the one
+    its stored users were made with, so a start can tell that the password file changed since."""
+    passwords = _passwords()
+    chosen = {u: passwords[u] for u in sorted(users)}
+    return hashlib.sha256(json.dumps(chosen).encode()).hexdigest()
+
+
+def passwords_file() -> Path:
+    return directory() / PASSWORDS
+
+
+def _passwords() -> dict[str, str]:
+    ensure()
+    passwords: dict[str, str] = json.loads(passwords_file().read_text())
+    return passwords
+
+
+def _complete(home: Path) -> bool:
+    return all((home / name).exists() for name in (*TLS_FILES, PASSWORDS))
+
+
+def _generate_into(home: Path) -> None:
+    """What is missing from `home`, made in a private folder beside it and renamed into place:
+    the whole folder at once the first time; later, a whole set of TLS files (a new key with
+    its own certificate) or a new password file."""
+    root = state.private_state_dir()
+    scratch = Path(tempfile.mkdtemp(prefix=".secure-", dir=root))  # mode 0700
+    try:
+        tls_missing = not all((home / name).exists() for name in TLS_FILES)
+        if tls_missing:
+            _generate(Material(*(scratch / name for name in TLS_FILES)))
+        if not (home / PASSWORDS).exists():
+            passwords = {u: secrets.token_urlsafe(24) for u in USERS}
+            write_private(scratch / PASSWORDS, json.dumps(passwords))
+        if not home.exists():
+            os.rename(scratch, home)
+            return
+        home.chmod(0o700)
+        for draft in sorted(scratch.iterdir(), key=lambda p: p.name == "ca.pem"):  # ca.pem last
+            os.replace(draft, home / draft.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _generate(m: Material) -> None:
@@ -139,8 +185,14 @@ def _key_usage(*allowed: str) -> x509.KeyUsage:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Create `path` readable by its owner only, from the first byte (no window at 0644)."""
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
+    """Create `path` readable by its owner only, from the first byte (no window at 0644): a new
+    file (O_EXCL) written aside and renamed over any old one, so a reader sees the old or the
+    new content whole."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+        os.replace(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)

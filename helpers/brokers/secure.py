@@ -28,14 +28,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import pika
 import redis
 from confluent_kafka.admin import AdminClient
 
-from . import credentials, docker, install, native, state
-from .config import TEMPLATES_DIR
+from . import credentials, docker, install, leaks, native, state
+from .config import TEMPLATES_DIR, mask_password
 from .probes import ONE_TRY, port_is_open
 
 BROKERS = ("kafka", "rabbitmq", "redis")
@@ -171,6 +172,8 @@ def require(*brokers: str) -> None:
 
 def _start(b: SecureBroker, deadline: float) -> None:
     pid = state.running_pid(b.name)
+    if b.broker == "kafka":
+        _refuse_stale_kafka_users()
     if pid is None:
         for port in b.ports():
             if port_is_open("127.0.0.1", port, timeout_s=0.5):
@@ -180,10 +183,14 @@ def _start(b: SecureBroker, deadline: float) -> None:
         home.mkdir(parents=True, exist_ok=True)
         home.chmod(0o700)
         pid = native._spawn(b.name, _LAUNCHERS[b.broker](home))
+    elif b.broker == "redis":  # running: it takes the users of the configuration rendered now
+        _render_redis(state.broker_dir(b.name))
+        _redis_users()
     if b.broker == "rabbitmq":  # users and vhosts need the node up, not yet answering AMQP
         _await(_rabbitmq_booted, b, pid, deadline)
         _rabbitmq_users()
     _await(lambda: _answers(b), b, pid, deadline)
+    _record_users(b)
 
 
 def _on_docker() -> bool:
@@ -198,9 +205,11 @@ def _start_on_docker(brokers: list[SecureBroker], deadline: float) -> None:
         home.mkdir(parents=True, exist_ok=True)
         home.chmod(0o700)
         if b.broker == "kafka":
+            _refuse_stale_kafka_users()
             config = _render_kafka(home)
             if not (home / "data" / "meta.properties").exists():  # the container formats it
                 _format_argfile(home, DOCKER_KAFKA_CLASSPATH, config)
+                _record_users(KAFKA)
         else:
             (_render_rabbitmq if b.broker == "rabbitmq" else _render_redis)(home)
     docker.secure("up", *(b.name for b in brokers))
@@ -208,7 +217,10 @@ def _start_on_docker(brokers: list[SecureBroker], deadline: float) -> None:
         if b.broker == "rabbitmq":
             _await(_rabbitmq_booted, b, None, deadline)
             _rabbitmq_users()
+        elif b.broker == "redis":  # if it was running already, the users rendered now
+            _redis_users()
         _await(partial(_answers, b), b, None, deadline)
+        _record_users(b)
 
 
 def _await(
@@ -219,9 +231,11 @@ def _await(
         try:
             why = check()
         except Exception as exc:  # still booting
-            why = f"{type(exc).__name__}: {exc}"
+            why = _shown(exc)
         if why is None:
             return
+        if _refused_login(why) and _users_changed(b):
+            raise SecureError(_stale_users(b))
         if pid is not None and state.running_pid(b.name) != pid:
             raise SecureError(f"{b.name} (pid {pid}) exited while starting. Last lines of "
                               f"{state.log_file(b.name)}:\n{state.log_tail(b.name)}")  # fmt: skip
@@ -246,16 +260,106 @@ def _answers(b: SecureBroker) -> str | None:
         else:
             redis_client(None).ping()
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"[:200]
+        return _shown(exc)
     return None
+
+
+def _shown(error: Exception) -> str:
+    """An error as status and messages show it: no secret of the lab, no URL's password."""
+    return mask_password(leaks.redact(f"{type(error).__name__}: {error}"))[:200]
+
+
+# --- the users each broker stores, and the password file ----------------------------------------
+
+# The users whose passwords a broker keeps in its own data (Kafka: SCRAM credentials in its
+# metadata; RabbitMQ: its user database). Redis keeps none: its configuration is rendered at
+# every start, and a running one is given the users again (`_redis_users`).
+STORED_USERS = {"kafka": ("admin", "writer", "reader"), "rabbitmq": tuple(VHOSTS)}
+LOGIN_REFUSED = (
+    "invalid credentials",  # Kafka, SCRAM
+    "Authentication failed",
+    "ACCESS_REFUSED",  # RabbitMQ
+    "AuthenticationError",  # pika's and redis-py's
+    "WRONGPASS",  # Redis
+    "invalid username-password pair",
+)
+
+
+def _users_file(b: SecureBroker) -> Path:
+    """The digest of the passwords the broker's stored users were made with (not a secret)."""
+    return state.broker_dir(b.name) / "users.sha256"
+
+
+def _users_changed(b: SecureBroker) -> bool:
+    """True if the broker's stored users were made with other passwords than the file's now."""
+    users = STORED_USERS.get(b.broker)
+    if users is None:
+        return b.broker == "redis"  # a refused login: it runs with an older configuration
+    try:
+        recorded = _users_file(b).read_text().strip()
+    except OSError:
+        return False  # not known: made before the lab recorded it
+    return recorded != credentials.fingerprint(users)
+
+
+def _record_users(b: SecureBroker) -> None:
+    """After the broker accepted the file's passwords: they are the ones its users have."""
+    if b.broker in STORED_USERS:
+        credentials.write_private(_users_file(b), credentials.fingerprint(STORED_USERS[b.broker]))
+
+
+def _refused_login(why: str) -> bool:
+    return any(sign in why for sign in LOGIN_REFUSED)
+
+
+def _stale_users(b: SecureBroker) -> str:
+    passwords = credentials.passwords_file()
+    if b.broker == "redis":
+        return (
+            f"{b.name} refuses the administrator's password in {passwords}: it runs with older "
+            f"passwords. Restart it: `make secure-down` then `{FIX_UP}`."
+        )
+    return (
+        f"{b.name}'s users were made with other passwords than those in {passwords} (the file "
+        "was made again since), and its users live in its own data. Put the old file back, or "
+        f"start {b.name} afresh: `make secure-down`, delete {state.broker_dir(b.name)} (its "
+        f"topics and ACLs go with it), then `{FIX_UP}`."
+    )
+
+
+def _refuse_stale_kafka_users() -> None:
+    """Kafka's SCRAM users are written into its metadata when its log directory is formatted:
+    a newer password file cannot reach them without the administrator's old password."""
+    formatted = (state.broker_dir(KAFKA.name) / "data" / "meta.properties").exists()
+    if formatted and _users_changed(KAFKA):
+        raise SecureError(_stale_users(KAFKA))
+
+
+def _redis_users() -> None:
+    """Give a running secured Redis the users (passwords and rules) of its configuration as
+    rendered now: ACL SETUSER as the administrator. Refused if the administrator's own password
+    changed: then it must restart."""
+    config = state.broker_dir(REDIS.name) / "redis.conf"
+    try:
+        admin = redis_client(None)
+        for line in config.read_text().splitlines():
+            if line.startswith("user "):
+                _, name, *rules = line.split()
+                admin.execute_command("ACL", "SETUSER", name, "reset", *rules)  # type: ignore[no-untyped-call]
+    except redis.AuthenticationError as exc:
+        raise SecureError(_stale_users(REDIS)) from exc
 
 
 # --- launching each broker ----------------------------------------------------------------------
 
 
 def _render_private(template: str, target: Path, **values: object) -> None:
-    native._render(template, target, **values)
-    target.chmod(0o600)  # the rendered file may hold passwords
+    """Render a configuration that may hold passwords: 0600 from its first byte."""
+    text = Template((TEMPLATES_DIR / template).read_text()).substitute(
+        {k: str(v) for k, v in values.items()}
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    credentials.write_private(target, text)
 
 
 def _render_kafka(home: Path) -> Path:
@@ -297,6 +401,7 @@ def _kafka(home: Path) -> native.Launch:
             native._run_checked([java, f"@{argfile}"], "formatting kafka-secure's log directory")
         finally:
             argfile.unlink(missing_ok=True)
+        _record_users(KAFKA)  # the SCRAM users now hold these passwords
     command = [java, f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", "-XX:+UseG1GC",
                "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",
                f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
@@ -351,10 +456,14 @@ def _rabbitmq_users() -> None:
     existing = _rabbitmqctl("list_users", "--silent")
     if "guest" in existing.split():
         _rabbitmqctl("delete_user", "guest")
+    stale = _users_changed(RABBITMQ)  # the password file was made again since the users were
     for user, vhost in VHOSTS.items():
         _rabbitmqctl("add_vhost", vhost)  # succeeds if it exists
+        secret = credentials.password(user) + "\n"  # on stdin, never on a command line
         if user not in existing.split():
-            _rabbitmqctl("add_user", user, stdin=credentials.password(user) + "\n")  # not argv
+            _rabbitmqctl("add_user", user, stdin=secret)
+        elif stale:
+            _rabbitmqctl("change_password", user, stdin=secret)
         _rabbitmqctl("set_permissions", "-p", vhost, user, f"^{vhost}\\.", ".*", ".*")
 
 

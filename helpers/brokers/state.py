@@ -25,6 +25,16 @@ from .config import state_dir
 LOCK_TIMEOUT_S = 300.0
 
 
+def private_state_dir() -> Path:
+    """The state folder, made if need be, and readable by its owner only (0700): it holds the
+    secured brokers' passwords and keys and the clusters' Erlang cookie."""
+    root = state_dir()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if root.stat().st_mode & 0o077:
+        root.chmod(0o700)
+    return root
+
+
 def broker_dir(name: str) -> Path:
     return state_dir() / name
 
@@ -139,8 +149,7 @@ def locked(timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
         finally:
             _held.depth -= 1
         return
-    path = state_dir() / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_state_dir() / ".lock"
     with _threads, open(path, "a+") as handle:
         deadline = time.monotonic() + timeout_s
         while True:
