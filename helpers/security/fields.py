@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from helpers.brokers import credentials
+from helpers.brokers import credentials, state
 
 KEY_VARIABLE = "LAB_FIELD_KEY"
 
@@ -25,7 +25,9 @@ def field_key() -> bytes:
     path = credentials.directory() / "field.key"
     if not path.exists():
         credentials.ensure()
-        credentials.write_private(path, Fernet.generate_key().decode())
+        with state.locked():  # one key, even when two kernels ask for it at once
+            if not path.exists():
+                credentials.write_private(path, Fernet.generate_key().decode())
     return path.read_text().strip().encode()
 
 
