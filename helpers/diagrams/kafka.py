@@ -1,10 +1,15 @@
 """A Kafka topic as the cluster reports it: each partition's leader, replicas and in-sync replicas
 (ISR), which member of each consumer group owns it, and its log: the low watermark, every group's
 committed offset and the high watermark, from the AdminClient (`describe_topics`,
-`describe_consumer_groups`, `list_consumer_group_offsets`, `list_offsets`).
+`describe_consumer_groups`, `list_offsets`) and, for the committed offsets, a consumer carrying the
+group's id that never subscribes (it joins nothing; it only asks the group's coordinator).
 
-One AdminClient per picture, destroyed when the picture is read (its context manager), so no
-background thread outlives the call. Not for creating topics or consuming (see `helpers.kafka`).
+Not the admin API's `list_consumer_group_offsets`: in librdkafka 2.16 an admin OffsetFetch that
+the broker answers with NOT_COORDINATOR (a group the cluster has not seen yet, or whose
+coordinator is moving) crashes the process (librdkafka issue 5040); a consumer retries instead.
+One AdminClient per picture, destroyed when the picture is read (its context manager), and each
+consumer closed, so no client outlives the call. Not for creating topics or consuming (see
+`helpers.kafka`).
 """
 
 from __future__ import annotations
@@ -14,13 +19,12 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import (
     OFFSET_INVALID,
-    ConsumerGroupTopicPartitions,
     TopicCollection,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from helpers.kafka import admin_client
+from helpers.kafka import admin_client, consumer
 
 from .picture import CONTEXT, DONE, MEMBER, WAITING, Diagram, new_graph, table, text
 
@@ -50,7 +54,7 @@ def kafka_topic(
     """Partitions of `topic` with leader, replicas, ISR and log, and for each of `groups` the
     member owning each partition and the committed offset, as the cluster at `url` reports now."""
     with admin_client(url) as admin:
-        partitions = topic_state(admin, topic, groups, timeout_s)
+        partitions = topic_state(admin, topic, groups, timeout_s, url)
     graph = new_graph(title or f"Kafka topic {topic}")
     members: dict[tuple[str, str], str] = {}  # (group, member) -> node id
     with graph.subgraph(name="partitions") as column:
@@ -70,7 +74,7 @@ def kafka_topic(
 
 
 def topic_state(
-    admin: AdminClient, topic: str, groups: Sequence[str], timeout_s: float
+    admin: AdminClient, topic: str, groups: Sequence[str], timeout_s: float, url: str | None
 ) -> list[PartitionState]:
     """What `kafka_topic` draws, read through `admin`."""
     description = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout_s)
@@ -92,11 +96,12 @@ def topic_state(
         for tp, future in admin.list_offsets(asked, request_timeout=timeout_s).items():
             setattr(by_partition[tp.partition], attribute, future.result(timeout=timeout_s).offset)
     for group in groups:
-        _read_group(admin, topic, group, by_partition, timeout_s)
+        _read_owners(admin, topic, group, by_partition, timeout_s)
+        _read_committed(topic, group, by_partition, timeout_s, url)
     return states
 
 
-def _read_group(
+def _read_owners(
     admin: AdminClient,
     topic: str,
     group: str,
@@ -111,13 +116,23 @@ def _read_group(
         for tp in member.assignment.topic_partitions:
             if tp.topic == topic and tp.partition in by_partition:
                 by_partition[tp.partition].owners[group] = name
-    request = [
-        ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in by_partition])
-    ]
-    (future,) = admin.list_consumer_group_offsets(request, request_timeout=timeout_s).values()
-    for tp in future.result(timeout=timeout_s).topic_partitions or []:
-        if tp.offset != OFFSET_INVALID and tp.partition in by_partition:
-            by_partition[tp.partition].committed[group] = tp.offset
+
+
+def _read_committed(
+    topic: str,
+    group: str,
+    by_partition: dict[int, PartitionState],
+    timeout_s: float,
+    url: str | None,
+) -> None:
+    reader = consumer(group, url)  # never subscribes: it is not a member and takes nothing
+    try:
+        asked = [TopicPartition(topic, p) for p in by_partition]
+        for tp in reader.committed(asked, timeout=timeout_s):
+            if tp.offset != OFFSET_INVALID:
+                by_partition[tp.partition].committed[group] = tp.offset
+    finally:
+        reader.close()
 
 
 def _replica_note(replica: int, state: PartitionState) -> str:
