@@ -215,3 +215,56 @@ def test_saga_orchestrator_killed_at_random(kafka_ep, topics, tmp_path, table, r
     _record(table, "08 saga orchestrator", run, crashes, len(orders), lost=0, duplicated=0,
             unexpected=len(broken))  # fmt: skip
     assert broken == [], broken[:5]
+
+
+# Notebook 12 reads consumer-group lag many times while groups are still forming. librdkafka has
+# crashed a whole process on that path (a segmentation fault, once in 14 runs of the notebook):
+# an admin client whose OffsetFetch was answered NOT_COORDINATOR. The lab reads lag through one
+# consumer per group instead; this samples it against freshly forming groups, many times, each
+# batch in a process of its own, and counts the processes that exit cleanly.
+LAG_SAMPLER = """
+import sys, time
+from helpers.backpressure.kafka import GroupLag, Member
+from helpers.naming import unique_name
+
+topic, groups, samples = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+read = asked = 0
+for _ in range(groups):
+    group = unique_name("soak-lag-g")
+    with GroupLag(topic, group, 3) as lag:
+        member = Member(topic, group, work_s=0.0)  # joins while the lag is being read
+        try:
+            for _ in range(samples):
+                committed_yet = member.commits > 0
+                lag.read(committed_yet=committed_yet)
+                read, asked = read + 1, asked + committed_yet  # asked: the coordinator answered
+                time.sleep(0.01)
+        finally:
+            member.leave()
+print("clean", read, asked)
+"""
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_lag_sampled_against_forming_groups_exits_cleanly(kafka_ep, topics, table, run):
+    topic = topics.create(unique_name("soak-lag"), partitions=3)
+    kafka.produce_numbered(topic, _n(20_000), url=kafka_ep.url)
+    processes, groups, samples = _n(4), _n(8), 60
+    outcomes: dict[str, int] = {}
+    asked = 0
+    for _ in range(processes):
+        done = subprocess.run(
+            [sys.executable, "-c", LAG_SAMPLER, topic, str(groups), str(samples)],
+            cwd=ROOT, env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_ep.url},
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        clean = done.returncode == 0 and done.stdout.startswith("clean")
+        asked += int(done.stdout.split()[2]) if clean else 0
+        outcome = "clean exit" if clean else f"exit code {done.returncode}"  # -11: SIGSEGV
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    print(f"\nlag sampling, run {run}: {processes} processes x {groups} forming groups x "
+          f"{samples} samples ({asked} asked the group's coordinator): {outcomes}")  # fmt: skip
+    unexpected = processes - outcomes.get("clean exit", 0)
+    _record(table, "12 lag sampling (processes)", run, 0, processes * groups * samples,
+            lost=0, duplicated=0, unexpected=unexpected)  # fmt: skip
+    assert unexpected == 0, outcomes
