@@ -260,3 +260,11 @@ def test_a_queue_exclusive_to_another_connection_is_drawn_with_sampled_counts(
         owner.close()
     assert "queue private" in rows and "queue shared" in rows
     assert sum(row.endswith("(sampled)") for row in rows) == 1  # the private one only
+
+
+def test_a_topic_is_drawn_the_moment_it_is_created(topics, kafka_ep):
+    # Its leader may still be loading it: the offsets are asked again instead of failing.
+    for _ in range(5):
+        topic = topics.create(unique_name("diagram-new"), partitions=3)
+        rows = cells(diagrams.kafka_topic(topic, url=kafka_ep.url).source)
+        assert rows.count("high watermark 0") == 3

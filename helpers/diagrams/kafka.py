@@ -14,11 +14,14 @@ consumer closed, so no client outlives the call. Not for creating topics or cons
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import (
     OFFSET_INVALID,
+    KafkaError,
+    KafkaException,
     TopicCollection,
     TopicPartition,
 )
@@ -27,6 +30,10 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from helpers.kafka import admin_client, consumer
 
 from .picture import CONTEXT, DONE, MEMBER, WAITING, Diagram, new_graph, table, text
+
+# Retried even where librdkafka does not flag them retriable: they pass once a leader has loaded
+# the partition.
+NO_LEADER = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
 
 
 @dataclass
@@ -91,14 +98,32 @@ def topic_state(
     by_partition = {s.partition: s for s in states}
     earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
     latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    deadline = time.monotonic() + timeout_s
     for spec, attribute in ((earliest, "low"), (latest, "high")):
         asked = {TopicPartition(topic, s.partition): spec for s in states}
-        for tp, future in admin.list_offsets(asked, request_timeout=timeout_s).items():
-            setattr(by_partition[tp.partition], attribute, future.result(timeout=timeout_s).offset)
+        for partition, offset in _list_offsets(admin, asked, deadline).items():
+            setattr(by_partition[partition], attribute, offset)
     for group in groups:
         _read_owners(admin, topic, group, by_partition, timeout_s)
         _read_committed(topic, group, by_partition, timeout_s, url)
     return states
+
+
+def _list_offsets(
+    admin: AdminClient, asked: dict[TopicPartition, OffsetSpec], deadline: float
+) -> dict[int, int]:
+    """Offsets per partition, asked again while the broker answers with a retriable error (a
+    topic created a moment ago: NOT_LEADER_FOR_PARTITION until its leader has loaded it)."""
+    while True:
+        try:
+            left = max(deadline - time.monotonic(), 1.0)
+            futures = admin.list_offsets(asked, request_timeout=left)
+            return {tp.partition: f.result(timeout=left).offset for tp, f in futures.items()}
+        except KafkaException as exc:
+            error = exc.args[0]
+            if time.monotonic() > deadline or not (error.retriable() or error.code() in NO_LEADER):
+                raise
+            time.sleep(0.1)
 
 
 def _read_owners(
