@@ -38,6 +38,9 @@ class EffectLog:
         os.close(self._fd)
 
 
+URL_VARIABLE = "LAB_WORKER_URL"  # a worker's broker URL, passwords included: never in its argv
+
+
 class CrashPoint:
     """SIGKILL this process the `after`-th time `reached(name)` is called with the chosen name.
 
@@ -52,11 +55,14 @@ class CrashPoint:
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, points: Sequence[str]) -> None:
         """A worker's --crash-at (one of `points`) and --crash-after: what `WorkerProcess`
-        passes it, and `from_options` reads back."""
+        passes it, and `from_options` reads back. Also the default of its --url: the broker URL
+        `WorkerProcess` passes in the environment (`URL_VARIABLE`), never on the command line,
+        where any local user would read a password in it."""
         parser.add_argument("--crash-at", choices=points)
         parser.add_argument(
             "--crash-after", type=int, help="crash the Nth time the point is reached"
         )
+        parser.set_defaults(url=os.environ.get(URL_VARIABLE))  # over the argument's own default
 
     @classmethod
     def from_options(cls, args: argparse.Namespace) -> CrashPoint:
@@ -87,8 +93,10 @@ class Launch(TypedDict, total=False):
 class WorkerProcess:
     """A consumer running in its own process (`python -m module args...`), its output in
     `<name>.log` and, when it records effects to a file, `<name>.effects` (passed as --effects).
-    A worker whose effects are messages on the broker records none. The worker's entry point
-    reads --url and, through `CrashPoint.add_options`, --crash-at and --crash-after."""
+    A worker whose effects are messages on the broker records none. Its broker URL travels in
+    its environment (`URL_VARIABLE`), which only its owner can read, not on its command line;
+    the worker's entry point reads it, --crash-at and --crash-after through
+    `CrashPoint.add_options`."""
 
     def __init__(
         self,
@@ -104,8 +112,9 @@ class WorkerProcess:
         self.effect_file = workdir / f"{name}.effects"
         self.log_file = workdir / f"{name}.log"
         args = list(args)  # the caller's list stays as it was
+        env = {k: v for k, v in os.environ.items() if k != URL_VARIABLE}
         if url := launch.get("url"):
-            args += ["--url", url]
+            env[URL_VARIABLE] = url  # not --url: a command line is visible to every local user
         if (crash_at := launch.get("crash_at")) is not None:
             args += ["--crash-at", crash_at, "--crash-after", str(launch.get("crash_after"))]
         if effects:
@@ -114,6 +123,7 @@ class WorkerProcess:
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module, *args],
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -2,6 +2,7 @@
 a configuration or a notebook's output, and a clear failure when they are not running. What the
 brokers refuse is notebook 13's subject (its asserts)."""
 
+import contextlib
 import json
 import os
 import secrets
@@ -9,14 +10,21 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 import pika
 import pytest
 import redis
 
+from helpers.bench.native import redis_benchmark
+from helpers.bench.settings import RedisSettings, Workload
 from helpers.brokers import credentials, secure
 from helpers.brokers.config import PROJECT_ROOT as ROOT
+from helpers.naming import unique_name
+from helpers.redis_streams.worker import start_worker
 from tests.conftest import USE_TESTCONTAINERS
 
 pytestmark = pytest.mark.skipif(USE_TESTCONTAINERS, reason="the native secured brokers only")
@@ -203,3 +211,56 @@ def test_a_new_password_file_reaches_the_brokers_or_names_the_fix(secured, rotat
     assert secure.redis_client("writer").ping()
     with pytest.raises(secure.SecureError, match=r"kafka-secure's users .*make secure-down"):
         secure.up(("kafka",), timeout_s=20)
+
+
+def _command_lines() -> dict[int, str]:
+    """Every process's command line, as any local user may read it in /proc."""
+    lines = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                text = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                lines[int(entry.name)] = text.decode(errors="replace")
+    return lines
+
+
+def test_no_lasting_password_on_a_command_line_while_a_benchmark_and_a_worker_run(
+    secured, tmp_path, monkeypatch
+):
+    """The secured Redis (a password needed) as the lab's Redis: redis-benchmark runs against
+    it with a one-time user, and a crashable worker gets its URL, password and all, through its
+    environment. While both run, no command line shows a password of the lab's."""
+    admin = credentials.password("admin")
+    url = f"redis://:{quote(admin, safe='')}@localhost:{secure.REDIS.plain_port}/0"
+    r = secure.redis_client(None, tls=False)
+    stream = f"stream:{unique_name('t-cmdline')}"
+    r.xgroup_create(stream, "workers", id="0", mkstream=True)
+    for i in range(40):
+        r.xadd(stream, {"data": json.dumps({"order_id": i, "amount": 1})})
+    # Started while REDIS_URL names the lab's own Redis: only `url` leads it to the stream.
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    worker = start_worker(stream, "workers", "c1", work_s=0.05, workdir=tmp_path, url=url)
+    monkeypatch.setenv("REDIS_URL", url)  # the benchmark's Redis: the secured one
+    pool = ThreadPoolExecutor(max_workers=1)
+    settings, workload = RedisSettings(producers=1, pipeline=1), Workload(count=100_000)
+    bench = pool.submit(redis_benchmark.throughput, settings, workload)
+    seen: dict[int, str] = {}
+    users_during: set[str] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while not any("redis-benchmark" in line for line in seen.values()):
+            assert time.monotonic() < deadline, "redis-benchmark never started"
+            seen |= _command_lines()
+            users_during |= set(r.acl_users())
+        seen |= _command_lines()
+        assert worker.wait_for(40, timeout_s=60) == 40  # the worker reached Redis with its URL
+    finally:
+        bench.result(timeout=120)
+        pool.shutdown()
+        worker.wait(timeout_s=30)
+        r.delete(stream)
+    lasting = set(json.loads(credentials.passwords_file().read_text()).values())
+    shown = [pid for pid, line in seen.items() if any(p in line for p in lasting)]
+    assert not shown, f"processes {shown} show a lab password on their command line"
+    assert any(u.startswith("bench-once-") for u in users_during)  # the benchmark's own user...
+    assert not [u for u in r.acl_users() if u.startswith("bench-once-")]  # ...deleted after it

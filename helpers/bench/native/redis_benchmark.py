@@ -11,12 +11,18 @@ Not for the redis-py clients (see `redis_bench`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import hashlib
 import io
+import secrets
 import shutil
+from collections.abc import Iterator
 from typing import TypedDict
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
+
+import redis
 
 from helpers.brokers import endpoint
 from helpers.naming import unique_name
@@ -41,7 +47,11 @@ class RedisBenchmarkRun(RedisBenchmarkFigures):
     stream_length: int  # the XADDs the server really took
 
 
-def command(settings: RedisSettings, requests: int, stream: str) -> list[str]:
+def command(
+    settings: RedisSettings, requests: int, stream: str, login: list[str] | None = None
+) -> list[str]:
+    """The command line; `login` is `--user U -a P` of a one-time user (see `one_time_login`),
+    never the lab's own password."""
     program = shutil.which("redis-benchmark")
     if not program:
         raise ToolFailed(
@@ -49,9 +59,7 @@ def command(settings: RedisSettings, requests: int, stream: str) -> list[str]:
             "(it comes with redis-server on Debian/Ubuntu)"
         )
     url = urlsplit(endpoint("redis").url)
-    args = [program, "-h", url.hostname or "localhost", "-p", str(url.port or 6379)]
-    if url.password:
-        args += ["-a", unquote(url.password)]  # passed, never printed
+    args = [program, "-h", url.hostname or "localhost", "-p", str(url.port or 6379), *(login or [])]
     if url.path.strip("/"):
         args += ["--dbnum", url.path.strip("/")]
     return [
@@ -77,10 +85,10 @@ def _run(
     r = client()
     stream = unique_name("bench-redis-native")
     try:
-        with appendfsync(r, settings.appendfsync):
+        with appendfsync(r, settings.appendfsync), one_time_login(r, stream) as login:
             as_run = dataclasses.replace(settings, server=server_persistence(r))
             text = run_command(
-                command(settings, requests, stream),
+                command(settings, requests, stream, login),
                 timeout_s=120 + requests / 5000,
                 stdin=filler(message_bytes),
                 name="redis-benchmark",
@@ -91,6 +99,30 @@ def _run(
         r.close()
     measured: RedisBenchmarkRun = {**parse_redis_benchmark_csv(text), "stream_length": length}
     return measured, as_run
+
+
+@contextlib.contextmanager
+def one_time_login(r: redis.Redis, stream: str) -> Iterator[list[str]]:
+    """redis-benchmark's login. Redis 7.0's redis-benchmark takes a password only on its command
+    line (-a), which every local user can read (`ps`): where the lab's Redis needs one, the run
+    gets a user of its own instead, with a random password, allowed XADD on its own stream only
+    (and SELECT), and deleted when the run ends. Its password is given to Redis as a hash."""
+    if not urlsplit(endpoint("redis").url).password:
+        yield []  # no password to hide
+        return
+    user, secret = unique_name("bench-once"), secrets.token_urlsafe(24)
+    r.acl_setuser(
+        user,
+        enabled=True,
+        reset=True,
+        hashed_passwords=[f"+{hashlib.sha256(secret.encode()).hexdigest()}"],
+        keys=[stream],
+        commands=["-@all", "+xadd", "+select"],
+    )
+    try:
+        yield ["--user", user, "-a", secret]
+    finally:
+        r.acl_deluser(user)
 
 
 def throughput(settings: RedisSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
