@@ -4,6 +4,7 @@ their shared secrets created private. The Kafka and RabbitMQ clusters are exerci
 notebook 11."""
 
 import os
+import re
 import resource
 import stat
 import subprocess
@@ -15,8 +16,8 @@ import pika.exceptions
 import psutil
 import pytest
 
-from helpers.brokers import cluster, state
-from helpers.brokers.cluster_nodes import RABBITMQ, REDIS
+from helpers.brokers import cluster, ensure, state
+from helpers.brokers.cluster_nodes import NODES, RABBITMQ, REDIS
 from helpers.failover import rabbitmq as frabbit
 from helpers.failover import redis as fre
 from helpers.naming import unique_name
@@ -229,3 +230,36 @@ def test_a_node_cookie_is_replaced_whole_or_not_at_all(tmp_path):
     assert cookie.read_text() == "another lab's cookie"  # not emptied, not half-replaced
     assert sorted(_modes(tmp_path)) == [".erlang.cookie", "kafka-cluster.id",
                                         "rabbitmq-cluster.cookie"]  # no draft left  # fmt: skip
+
+
+def test_ensure_starts_nothing_when_the_cluster_answers(redis_cluster, capsys):
+    pids = {n.name: state.running_pid(n.name) for n in NODES["redis"]}
+    began = time.monotonic()
+    ensure("redis-cluster")
+    assert time.monotonic() - began < 5
+    assert capsys.readouterr().out == ""  # nothing said, nothing started
+    assert {n.name: state.running_pid(n.name) for n in NODES["redis"]} == pids
+
+
+def test_ensure_starts_a_stopped_node_again_and_says_so(redis_cluster, capsys):
+    replica = _a_replica()
+    others = [n.name for n in NODES["redis"] if n.name != f"redis-{replica}"]
+    pids = {name: state.running_pid(name) for name in others}
+    cluster.stop_node("redis", replica)
+    try:
+        ensure("redis-cluster", timeout_s=60)
+    finally:  # the cluster stays whole for what runs next, whatever happened
+        cluster.up(("redis",))
+        fre.wait_until_whole()
+    said = capsys.readouterr().out.splitlines()
+    # One sentence first: what does not answer, what starts, and its memory.
+    assert said[0].startswith(f"redis-{replica} of the Redis cluster")
+    assert "does not answer: starting it now, about " in said[0] and " MB of memory" in said[0]
+    # A line when it answers; the rest were left alone.
+    assert any(line.strip().startswith(f"redis-{replica} started, answers") for line in said)
+    assert not [line for line in said if any(f"{name} started" in line for name in others)]
+    assert {name: state.running_pid(name) for name in others} == pids
+    # The memory its processes use, measured once up.
+    used = re.search(r"the 6 processes of .* use (\d+) MB now", said[-1])
+    assert used and int(used.group(1)) > 0
+    assert {s.node: s.healthy for s in cluster.status(("redis",))}[f"redis-{replica}"]

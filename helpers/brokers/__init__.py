@@ -4,6 +4,9 @@
     ep = require("kafka", "rabbitmq", "redis")   # BrokersUnavailable within ~5 s if one is down
     ep["kafka"].url                              # "localhost:9092" unless KAFKA_BOOTSTRAP_SERVERS
 
+    ep = ensure("clusters")                     # notebook 11's clusters, started if not running
+                                                 # (saying what and how much memory, with progress)
+
 Starting and stopping brokers is `python -m helpers.brokers up|down|status` (see `provision`).
 """
 
@@ -22,6 +25,7 @@ from .config import (
     endpoints,
     kafka_config,
 )
+from .extras import EnsureError, ensure
 from .probes import probe
 from .provision import (
     ProvisionError,
@@ -43,12 +47,14 @@ __all__ = [
     "BrokerConfigError",
     "BrokersUnavailable",
     "Endpoint",
+    "EnsureError",
     "ProvisionError",
     "cluster",
     "crash",
     "down",
     "endpoint",
     "endpoints",
+    "ensure",
     "kafka_config",
     "rabbitmq_memory_alarm",
     "rabbitmqctl",

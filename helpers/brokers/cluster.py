@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,17 +52,29 @@ class ClusterError(RuntimeError):
     """A cluster could not be brought up or is not up; the message says why and what to do."""
 
 
-def up(clusters: tuple[str, ...] = CLUSTERS, timeout_s: float = 180.0) -> list[NodeStatus]:
+Say = Callable[[str], None]  # told a line as each node answers and each cluster has formed
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def up(
+    clusters: tuple[str, ...] = CLUSTERS, timeout_s: float = 180.0, say: Say = _silent
+) -> list[NodeStatus]:
     """Start every node of the named clusters that is not running, and wait until each cluster
-    is whole. Idempotent."""
+    is whole. Idempotent. `say` is called (from worker threads) with a line as each node it
+    started answers and as each cluster has formed."""
+    began = time.monotonic()
     if _on_docker():
-        deadline = time.monotonic() + timeout_s
+        deadline = began + timeout_s
         docker.cluster("up", *_services(clusters), timeout_s=timeout_s)
         for cluster in clusters:
             _wait_formed(cluster, deadline, timeout_s)
+            say(f"the {cluster} cluster has formed ({time.monotonic() - began:.1f} s)")
         return status(clusters)
     with state.locked(), ThreadPoolExecutor(max_workers=len(clusters)) as pool:
-        list(pool.map(lambda c: _up(c, timeout_s), clusters))
+        list(pool.map(lambda c: _up(c, timeout_s, say), clusters))
     return status(clusters)
 
 
@@ -73,16 +86,18 @@ def _services(clusters: tuple[str, ...]) -> list[str]:
     return [n.name for c in clusters for n in NODES[c]]  # node names are the compose services
 
 
-def _up(cluster: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
+def _up(cluster: str, timeout_s: float, say: Say = _silent) -> None:
+    began = time.monotonic()
+    deadline = began + timeout_s
     if cluster == "redis":  # the primary first, then its replicas, then those who watch them
         groups = [[node("redis", 1)], [node("redis", 2), node("redis", 3)], SENTINELS]
     else:
         groups = [NODES[cluster]]  # all at once: the nodes wait for each other
     for group in groups:
         with ThreadPoolExecutor(max_workers=len(group)) as pool:
-            list(pool.map(lambda n: _start(n, deadline), group))
+            list(pool.map(lambda n: _start(n, deadline, say, began), group))
     _wait_formed(cluster, deadline, timeout_s)
+    say(f"the {cluster} cluster has formed ({time.monotonic() - began:.1f} s)")
 
 
 def _wait_formed(cluster: str, deadline: float, timeout_s: float) -> None:
@@ -183,9 +198,10 @@ def start_node(cluster: str, index: int, kind: str | None = None, timeout_s: flo
     return time.monotonic() - began
 
 
-def _start(n: Node, deadline: float) -> None:
+def _start(n: Node, deadline: float, say: Say = _silent, began: float = 0.0) -> None:
     _thaw(n)
     pid = state.running_pid(n.name)
+    started = pid is None
     if pid is None:
         for port, purpose in n.ports().items():
             if port_is_open("127.0.0.1", port, timeout_s=0.5):
@@ -205,6 +221,8 @@ def _start(n: Node, deadline: float) -> None:
             native._signal_and_wait(n.name, signal.SIGTERM, 10.0)
             raise ClusterError(f"{n.name} did not answer in time; see {state.log_file(n.name)}")
         time.sleep(0.3)
+    if started:
+        say(f"{n.name} started, answers ({time.monotonic() - began:.1f} s)")
 
 
 # --- status ------------------------------------------------------------------------------------
