@@ -217,9 +217,9 @@ def _start_on_docker(brokers: list[SecureBroker], deadline: float) -> None:
         if b.broker == "rabbitmq":
             _await(_rabbitmq_booted, b, None, deadline)
             _rabbitmq_users()
-        elif b.broker == "redis":  # if it was running already, the users rendered now
-            _redis_users()
         _await(partial(_answers, b), b, None, deadline)
+        if b.broker == "redis":  # if it was running already: the users rendered now
+            _redis_users()
         _record_users(b)
 
 
