@@ -99,6 +99,8 @@ def depth_over_time(queue: str, *, prefetch: int, rate_per_s: int, produce_s: fl
     ready = tally.stop_and_count()
     acked = tally.acked
     worker.join(timeout=10)
+    if worker.is_alive():  # its counts would still be moving
+        raise TimeoutError("the consumer did not stop within 10 s")
     publisher.connection.close()
     setup.channel().queue_delete(queue)
     setup.close()

@@ -46,6 +46,8 @@ def trimmed_while_behind(stream: str, *, maxlen: int | None, rate_per_s: int, pr
         time.sleep(interval_s)
     stop.set()
     worker.join(timeout=10)
+    if worker.is_alive():  # its counts would still be moving
+        raise TimeoutError("the group's consumer did not stop within 10 s")
     group = _group(r, stream)
     waiting = len(cast(list[Any], r.xrange(stream, "(" + group["last-delivered-id"], "+")))
     return {"maxlen": maxlen or "none", "added": added, "received": received[0],
