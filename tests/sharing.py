@@ -40,6 +40,7 @@ NEEDS: dict[str, dict[str, str]] = {
     # cluster nodes killed and frozen; notebook 11 measures failover times on a quiet machine
     "11-Replication-and-Failover.ipynb": {"clusters": EXCLUSIVE, "machine": EXCLUSIVE},
     "test_cluster.py": {"clusters": EXCLUSIVE},
+    "test_diagrams_cluster.py": {"clusters": EXCLUSIVE},
     # the secured brokers are started, and stopped again, by whoever needs them first
     "13-Security.ipynb": {"secured": EXCLUSIVE},
     "test_security.py": {"secured": EXCLUSIVE},

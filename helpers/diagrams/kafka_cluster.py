@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient
 
-from .picture import DEAD, DONE, MEMBER, WAITING, Diagram, new_graph, table
+from .picture import DONE, MEMBER, WAITING, Diagram, new_graph, table
 
 LEADER = "#bcd9f5"  # a partition's leader replica
+DOWN = "#f4c7c1"  # a broker not in the cluster's metadata (light: its text stays legible)
 
 
 @dataclass
@@ -83,4 +84,4 @@ def broker_label(broker: BrokerState) -> str:
         (f"partition {r.partition}: {r.role}", _ROLE_COLOUR[r.role] if broker.live else "white")
         for r in broker.replicas
     ]
-    return table(rows or ["no replica"], header=header, fill=MEMBER if broker.live else DEAD)
+    return table(rows or ["no replica"], header=header, fill=MEMBER if broker.live else DOWN)
