@@ -104,7 +104,8 @@ def test_a_notebook_cell_that_prints_a_password_fails(pytester, secured, monkeyp
                 textwrap.dedent("""\
         from helpers.brokers import credentials
         print("the writer logs in with", credentials.password("writer"))""")
-            )
+            ),
+            nbformat.v4.new_code_cell('raise PermissionError(credentials.password("reader"))'),
         ]
     )
     nbformat.write(leaky, pytester.path / "leaky.ipynb")
@@ -119,8 +120,12 @@ def test_a_notebook_cell_that_prints_a_password_fails(pytester, secured, monkeyp
         "-o",
         "addopts=",
     )
-    result.assert_outcomes(failed=1)
-    assert "writer's password: never print a secret" in result.stdout.str()
+    result.assert_outcomes(failed=2)
+    report = result.stdout.str()
+    assert "writer's password: never print a secret" in report
+    assert "reader's password: never print a secret" in report  # a failed cell's output too
+    leaked = credentials.password("reader") in report
+    assert not leaked, "the failed cell's report shows the reader's password"
 
 
 def test_a_new_labs_state_folder_and_secrets_are_private_from_the_start(tmp_path, monkeypatch):
