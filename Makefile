@@ -32,7 +32,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The dev extra installs while the brokers start; each one's output is printed in one piece.
 READY = $(MAKE) --no-print-directory -j2 $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target) setup brokers-up
 
-.PHONY: help setup lab test soak bench book lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status secure-up secure-down secure-status clean distclean
+.PHONY: help setup lab test soak bench book quiz lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status secure-up secure-down secure-status clean distclean
 
 help:
 	@echo "make lab             set up, start the brokers, serve JupyterLab on notebooks/ (port \$$JUPYTER_PORT, default 8888)"
@@ -40,6 +40,7 @@ help:
 	@echo "make soak            the crash experiments, larger, killed at random, under CPU load (SOAK_RUNS, SOAK_SCALE)"
 	@echo "make bench           Python harness beside each broker's own benchmark tool, into results/latest (BENCH_SCALE)"
 	@echo "make book            execute every notebook; pages, one revision book (HTML + PDF) in build/book/"
+	@echo "make quiz            the revision quiz in the terminal, missed questions first (QUIZ_ARGS=\"--count 36\")"
 	@echo "make brokers-up      start Kafka, RabbitMQ and Redis (external > docker > native)"
 	@echo "make brokers-down    stop the brokers that brokers-up started"
 	@echo "make brokers-status  broker, endpoint, backend, health, version, pid, log"
@@ -132,6 +133,9 @@ bench:
 book:
 	@$(READY)
 	$(PY) -m scripts.build_book
+
+quiz: $(RUNTIME_STAMP)
+	@$(PY) -m helpers.revision.terminal $(QUIZ_ARGS)
 
 LINTED := helpers tests scripts notebooks
 
