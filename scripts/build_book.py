@@ -91,7 +91,7 @@ def run_all(sources: list[Path]) -> list[NotebookRun]:
             with extras.running_for(source.name):  # the clusters or the secured brokers, if needed
                 failure = execute(source)
         except Exception as exc:  # they would not start (or stop): the message says why
-            failure = f"{source}: {type(exc).__name__}: {exc}"
+            failure = leaks.redact(f"{source}: {type(exc).__name__}: {exc}")
         run = NotebookRun(source, BOOK / f"{source.stem}.html", time.monotonic() - began, failure)
         verdict = "FAILED" if failure else "ok"
         print(f"[{number}/{len(sources)}] {verdict} {source.name} ({run.run_s:.0f} s)", flush=True)
