@@ -8,10 +8,11 @@ That client is a consumer carrying the group's id that never subscribes: it join
 only asks the group's coordinator for the committed offsets, and it asks only once a member has
 committed (before that the group has no offsets to ask for). It is deliberately not the admin
 API's `list_consumer_group_offsets`: in librdkafka 2.16, an admin client whose OffsetFetch the
-broker answers with NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE (a group whose coordinator is
-not ready yet) re-queries the coordinator through a consumer group it does not have, and the
-process dies with a segmentation fault in librdkafka's main thread (librdkafka issue 5040). A
-consumer has that group, and retries. What a topic holds is read from the broker (its end
+broker answers with NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE (a coordinator not ready yet,
+as on a broker that has just created its offsets topic) re-queries the coordinator through a
+consumer group it does not have, and the process dies with a segmentation fault in librdkafka's
+main thread (librdkafka issue 5040). A consumer has that group: it gets the same answer as an
+exception, and asks again. What a topic holds is read from the broker (its end
 offsets).
 """
 
@@ -23,10 +24,23 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from helpers.kafka import consumer, flush_or_raise, producer
 from helpers.kafka.records import records
+
+COORDINATOR_NOT_READY = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+}
 
 
 def end_offsets(topic: str, partitions: int) -> list[int]:
@@ -54,9 +68,21 @@ class GroupLag:
         bounds = [self._reader.get_watermark_offsets(tp, timeout=10) for tp in self._partitions]
         if not committed_yet:
             return sum(high - low for low, high in bounds)
-        committed = self._reader.committed(self._partitions, timeout=10)
+        committed = self._committed()
         return sum(high - (tp.offset if tp.offset >= 0 else low)
                    for tp, (low, high) in zip(committed, bounds, strict=True))  # fmt: skip
+
+    def _committed(self, timeout_s: float = 10) -> list[TopicPartition]:
+        """The group's committed offsets; a coordinator not ready yet (a broker that has just
+        created its offsets topic answers NOT_COORDINATOR) is asked again until `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self._reader.committed(self._partitions, timeout=timeout_s)
+            except KafkaException as exc:
+                if exc.args[0].code() not in COORDINATOR_NOT_READY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def close(self) -> None:
         self._reader.close()
