@@ -21,7 +21,15 @@ import redis
 from confluent_kafka import Producer
 
 from helpers import bench
-from helpers.bench import histogram, kafka_bench, processes, redis_workers, transactions, tuning
+from helpers.bench import (
+    histogram,
+    kafka_bench,
+    processes,
+    redis_workers,
+    syllabus,
+    transactions,
+    tuning,
+)
 from helpers.bench.native import kafka_tools, perftest, redis_benchmark
 from helpers.bench.pacing import FakeClock, simulated_stall
 from helpers.bench.payload import HEADER, BodyMaker, ReceivedTally, SentTally, verify
@@ -191,6 +199,202 @@ def test_summary_pairs_python_with_native_of_the_same_settings():
     assert python["throughput_msg_s"] == 400 and python["repeats"] == 2
     assert python["ratio_to_native"] == 2.0
     assert math.isnan(table.loc[("python", bench.settings_text(other, 100)), "ratio_to_native"])
+
+
+def latency_row(settings, rate, client, tool, figures, resolution_ms=0.001, workload=None):
+    """A latency row of `settings` at `rate` (None: a closed loop) with the given figures."""
+    workload = workload or bench.Workload(count=1000, rate=rate)
+    row = bench.results.base_row(
+        settings, workload, client=client, tool=tool, mode="latency", repeat=0
+    )
+    row.update(figures, rate_msg_s=rate if rate else math.nan, latency_resolution_ms=resolution_ms)
+    return row
+
+
+def test_each_python_latency_rate_pairs_with_the_native_row_of_its_own_rate():
+    rabbit = bench.RabbitMQSettings()
+    rows = [
+        # the harness: intended-time percentiles far above its actual-send (naive) ones
+        latency_row(
+            rabbit,
+            300,
+            "python",
+            "pika",
+            {"p50_ms": 40.0, "p99_ms": 90.0, "p50_naive_ms": 2.0, "p99_naive_ms": 5.0},
+        ),
+        latency_row(
+            rabbit,
+            1500,
+            "python",
+            "pika",
+            {"p50_ms": 50.0, "p99_ms": 99.0, "p50_naive_ms": 3.0, "p99_naive_ms": 9.0},
+        ),
+        latency_row(rabbit, 300, "native", "PerfTest", {"p50_ms": 1.0, "p99_ms": 2.0}),
+        latency_row(rabbit, 1500, "native", "PerfTest", {"p50_ms": 1.5, "p99_ms": 4.0}),
+    ]
+    table = bench.summary(bench.frame(rows))
+    python = table[table["client"] == "python"].set_index("rate_msg_s")
+    # Each rate minus PerfTest at that rate, from the actual send time as PerfTest times.
+    assert python.loc[300, "p50_minus_native_ms"] == pytest.approx(1.0)
+    assert python.loc[300, "p99_minus_native_ms"] == pytest.approx(3.0)
+    assert python.loc[1500, "p50_minus_native_ms"] == pytest.approx(1.5)
+    assert python.loc[1500, "p99_minus_native_ms"] == pytest.approx(5.0)
+    assert python["compared"].str.contains("actual send").all()
+    # No native row at a third rate: no difference rather than another rate's.
+    rows.append(latency_row(rabbit, 4000, "python", "pika", {"p50_naive_ms": 8.0}))
+    alone = bench.summary(bench.frame(rows)).set_index(["client", "rate_msg_s"])
+    assert math.isnan(alone.loc[("python", 4000), "p50_minus_native_ms"])
+
+
+def test_a_closed_loop_or_a_round_trip_is_never_subtracted_from_an_open_loop_figure():
+    kafka, redis_one = bench.KafkaSettings(linger_ms=0), bench.RedisSettings(pipeline=1)
+    figures = {"p50_ms": 1.0, "p99_ms": 9.0, "mean_ms": 1.5, "p50_naive_ms": 0.4}
+    rows = [
+        latency_row(kafka, 500, "python", "confluent-kafka", figures),
+        latency_row(kafka, None, "native", "EndToEndLatency", {"mean_ms": 1.6}, 1.0),
+        latency_row(redis_one, 500, "python", "redis-py", figures),
+        latency_row(redis_one, None, "native", "redis-benchmark", {"p50_ms": 0.1}),
+    ]
+    table = bench.summary(bench.frame(rows))
+    python = table[table["client"] == "python"].set_index("broker")
+    assert python[["p50_minus_native_ms", "p99_minus_native_ms"]].isna().all().all()
+    assert "closed loop" in python.loc["kafka", "compared"]
+    assert "without a consumer" in python.loc["redis", "compared"]
+
+
+def throughput_row(settings, client, tool, mode, value, workload=None, repeat=0):
+    workload = workload or bench.Workload()
+    row = bench.results.base_row(
+        settings, workload, client=client, tool=tool, mode=mode, repeat=repeat
+    )
+    return bench.results.with_throughput(row, value, 1.0)
+
+
+def test_a_native_row_runs_the_clients_its_settings_say_or_is_no_reference():
+    two = bench.KafkaSettings(partitions=2, consumers=2)
+    # ConsumerPerformance is one consumer: it does not run consumers=2...
+    assert "consumers=2" in bench.native.unlike_settings(two, "ConsumerPerformance")
+    assert bench.native.unlike_settings(bench.KafkaSettings(), "ConsumerPerformance") == ""
+    two_producers = bench.KafkaSettings(producers=2)
+    assert "producers=2" in bench.native.unlike_settings(two_producers, "ProducerPerformance")
+    # ...redis-benchmark writes one stream, with -c producer connections...
+    assert "streams=2" in bench.native.unlike_settings(
+        bench.RedisSettings(streams=2), "redis-benchmark"
+    )
+    assert bench.native.unlike_settings(bench.RedisSettings(producers=4), "redis-benchmark") == ""
+    # ...PerfTest runs -x producers and -y consumers.
+    rabbit_2 = bench.RabbitMQSettings(producers=2, consumers=2)
+    assert bench.native.unlike_settings(rabbit_2, "PerfTest") == ""
+    args = perftest.arguments(rabbit_2, bench.Workload(count=None, duration_s=1), "q", 2)
+    assert args[args.index("-x") + 1] == args[args.index("-y") + 1] == "2"
+    rows = []
+    for settings in (two, bench.KafkaSettings()):
+        native = throughput_row(settings, "native", "ConsumerPerformance", "consume", 400.0)
+        native["unlike_settings"] = bench.native.unlike_settings(settings, "ConsumerPerformance")
+        rows += [native, throughput_row(settings, "python", "confluent-kafka", "consume", 300.0)]
+    table = bench.summary(bench.frame(rows)).set_index(["client", "settings"])
+    refused = table.loc[("python", bench.settings_text(two, 100))]
+    assert math.isnan(refused["ratio_to_native"])  # no ratio, and the reason
+    assert "ran 1 consumer process" in refused["compared"]
+    one = table.loc[("python", bench.settings_text(bench.KafkaSettings(), 100))]
+    assert one["ratio_to_native"] == pytest.approx(0.75)
+
+
+def test_summary_rows_never_mix_workloads():
+    k = bench.KafkaSettings()
+    small, large = bench.Workload(count=10_000), bench.Workload(count=500_000)
+    rows = [
+        throughput_row(k, "python", "confluent-kafka", "produce", 100.0, small, 0),
+        throughput_row(k, "python", "confluent-kafka", "produce", 300.0, large, 0),
+        throughput_row(k, "python", "confluent-kafka", "produce", 500.0, large, 1),
+    ]
+    table = bench.summary(bench.frame(rows).assign(experiment="one experiment"))
+    assert len(table) == 2 and table["workload"].is_unique
+    by_workload = table.set_index("workload")
+    assert by_workload.loc[bench.results.workload_text(small), "repeats"] == 1
+    assert by_workload.loc[bench.results.workload_text(large), "throughput_msg_s"] == 400
+    # The same rows in two experiments are two summary rows each.
+    twice = pd.concat([bench.frame(rows).assign(experiment=e) for e in ("a", "b")])
+    assert len(bench.summary(twice)) == 4
+
+
+def test_percentiles_over_repeats_come_from_the_merged_histograms():
+    rabbit = bench.RabbitMQSettings()
+    calm = [1.0] * 1000  # p99 1 ms
+    stalled = [1.0] * 900 + [100.0] * 100  # p99 100 ms
+    rows = []
+    for repeat, values in enumerate((calm, stalled)):
+        h = bench.from_ms(values)
+        row = latency_row(rabbit, 500, "python", "pika", bench.results._percentiles(h, h))
+        encoded = histogram.encode(h)
+        rows.append({**row, "repeat": repeat, "histogram": encoded, "histogram_naive": encoded})
+    median_of_p99s = pd.Series([r["p99_ms"] for r in rows]).median()
+    [merged] = bench.summary(bench.frame(rows)).to_dict("records")
+    every_value = bench.summary_ms(bench.from_ms(calm + stalled))
+    assert merged["p99_ms"] == pytest.approx(every_value["p99_ms"]) == pytest.approx(100, rel=1e-3)
+    assert merged["p99_ms"] != pytest.approx(median_of_p99s, rel=0.1)  # 50.5 ms: no run's p99
+    assert merged["p99_naive_ms"] == pytest.approx(every_value["p99_ms"])
+    assert merged["mean_ms"] == pytest.approx(every_value["mean_ms"])
+
+
+class SpinCountingClock(FakeClock):
+    """A fake clock on which every reading takes 1 µs: the pacer's spinning is counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spun_ns = 0
+
+    def now(self) -> int:
+        self.ns += 1000
+        self.spun_ns += 1000
+        return self.ns
+
+
+@pytest.mark.parametrize("rate", [1_000, 5_000, 20_000])
+def test_the_pacer_spins_at_most_a_tenth_of_its_period(rate):
+    clock = SpinCountingClock()
+    pacer = bench.FixedRate(rate, clock=clock.now, sleep=clock.sleep)
+    clock.spun_ns = 0
+    for i in range(1, 101):
+        pacer.wait(i)
+    period_ns = 1e9 / rate
+    spun_per_send = clock.spun_ns / 100
+    assert spun_per_send <= 0.1 * period_ns + 2000  # two readings of the clock beyond the spin
+    assert clock.now() >= pacer.intended_ns(100)  # and still on time
+
+
+def test_the_harness_per_message_producer_cost_is_a_microsecond_or_so():
+    cost = bench.loops.producer_cost_us(count=20_000)
+    assert 0.05 < cost < 20  # clock, header, CRC-32: well under a client's own per-message cost
+
+
+def test_the_comparison_ranks_brokers_only_from_rows_of_identical_settings():
+    def produce(broker_settings, client, value, repeats=3):
+        row = throughput_row(broker_settings, client, "t", "produce", value)
+        return {**row, "repeats": repeats, "measured_at": "2026-12-01 10:00 UTC"}
+
+    kafka, rabbit, redis_default = (
+        bench.KafkaSettings(),
+        bench.RabbitMQSettings(),
+        bench.RedisSettings(),
+    )
+    rows = [
+        produce(kafka, "python", 400e3),
+        produce(kafka, "native", 300e3),
+        produce(rabbit, "python", 5e3),
+        produce(rabbit, "native", 20e3),
+        produce(redis_default, "python", 50e3),
+        produce(redis_default, "native", 250e3),
+        # more producers: a different settings line, run by Python only
+        produce(bench.RedisSettings(producers=4), "python", 900e3, repeats=1),
+    ]
+    table = pd.DataFrame(rows)
+    best = syllabus.best_throughput(table)
+    assert best.to_dict() == {"kafka": 400e3, "rabbitmq": 20e3, "redis": 250e3}
+    assert best.rank(ascending=False)["kafka"] == 1  # the 900k scaling row does not count
+    assert syllabus.comparable(table).groupby("broker")["settings"].nunique().eq(1).all()
+    assert syllabus.measured_on(table) == "2026-12-01 10:00 UTC"
+    assert "measured 2026-12-01 10:00 UTC" in syllabus._throughput("kafka", table)["measured here"]
 
 
 def tuning_inputs():

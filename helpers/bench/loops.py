@@ -151,6 +151,15 @@ def _flat(
     return first + count
 
 
+def producer_cost_us(message_bytes: int = 100, count: int = 200_000) -> float:
+    """The harness's own work per message in a producer, in µs: `_flat`'s clock, header, body
+    and CRC-32, with a send that does nothing but be called. A client's figure includes it."""
+    maker, tally = BodyMaker(0, message_bytes), SentTally(0)
+    began = time.perf_counter()
+    _flat(maker, tally, lambda body: None, 0, count, False)
+    return (time.perf_counter() - began) / count * 1e6
+
+
 def _paced(pacer: FixedRate) -> Loop:
     def loop(
         maker: BodyMaker, tally: SentTally, send: Send, first: int, count: int, warmup: bool

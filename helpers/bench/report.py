@@ -22,6 +22,7 @@ from . import charts  # noqa: E402
 from .results import IDENTITY_COLUMNS, differences, save, summary  # noqa: E402
 
 SUMMARY_COLUMNS = [
+    "experiment",
     *IDENTITY_COLUMNS,
     "throughput_msg_s",
     "throughput_mb_s",
@@ -29,14 +30,21 @@ SUMMARY_COLUMNS = [
     "p99_ms",
     "p999_ms",
     "mean_ms",
+    "p50_naive_ms",
+    "p99_naive_ms",
+    "producer_cpu_s",
     "repeats",
     "throughput_min_msg_s",
     "throughput_max_msg_s",
     "verified",
     "ratio_to_native",
-    "mean_minus_native_ms",
     "p50_minus_native_ms",
+    "p99_minus_native_ms",
+    "compared",
+    "unlike_settings",
     "latency_resolution_ms",
+    "workload",
+    "measured_at",
     "settings",
 ]
 
@@ -55,7 +63,8 @@ def write(rows: pd.DataFrame, folder: Path, *, notes: dict[str, str]) -> Path:
     """Write the run's files into `folder` and return the summary's path."""
     folder.mkdir(parents=True, exist_ok=True)
     save(rows, folder / "results.csv")
-    table = summary(rows)[SUMMARY_COLUMNS]
+    made = summary(rows)
+    table = made[[c for c in SUMMARY_COLUMNS if c in made]]
     path = save(table, folder / "summary.csv")
     figures = _figures(rows, table, folder)
     (folder / "README.md").write_text(_readme(table, figures, notes))
@@ -97,26 +106,33 @@ THROUGHPUT_TABLE = [
 ]
 LATENCY_TABLE = [
     "broker",
+    "client",
+    "tool",
     "rate_msg_s",
     "changed",
     "p50_ms",
     "p99_ms",
     "p999_ms",
-    "mean_ms",
-    "mean_minus_native_ms",
+    "p50_naive_ms",
+    "p99_naive_ms",
+    "producer_cpu_s",
     "p50_minus_native_ms",
+    "p99_minus_native_ms",
+    "compared",
 ]
 
 
 def _readme(table: pd.DataFrame, figures: list[str], notes: dict[str, str]) -> str:
     table = table.assign(changed=_changed(table))
     compared = table.dropna(subset=["ratio_to_native"])
-    latency = table.dropna(subset=["mean_minus_native_ms", "p50_minus_native_ms"], how="all")
+    latency = table[table["mode"] == "latency"]
     lines = [
         f"# Benchmark run {time.strftime('%Y-%m-%d %H:%M:%S')}",
         "",
-        "Produced by `make bench` (scripts/bench.py). Every row of `summary.csv` is one (broker,",
-        "client, mode, message size, rate, settings); `settings` lists every setting that changes",
+        "Produced by `make bench` (scripts/bench.py). Every row of `summary.csv` is one",
+        "(experiment, broker, client, mode, message size, rate, settings, workload): repeats of",
+        "one workload only; latency percentiles come from the repeats' merged histograms.",
+        "`settings` lists every setting that changes",
         "a figure, identical for a Python row and the native row it is compared with. `changed`",
         "below shows what a row set differently from the broker's usual settings in this run.",
         "",
@@ -132,8 +148,12 @@ def _readme(table: pd.DataFrame, figures: list[str], notes: dict[str, str]) -> s
         "",
         _markdown(latency[LATENCY_TABLE]),
         "",
-        "Kafka's EndToEndLatency prints percentiles in whole milliseconds (truncated), so only its",
-        "mean is compared; redis-benchmark's latency is an XADD round trip without a consumer.",
+        "`p50_ms`/`p99_ms` are timed from each message's intended send time, `*_naive_ms` from",
+        "its actual send time, as PerfTest times: the differences with PerfTest (same rate) use",
+        "the latter. EndToEndLatency (a closed loop, one record in flight) and redis-benchmark",
+        "(an XADD round trip without a consumer) measure something else: no difference is given",
+        "(`compared` says why).",
+        "A native row whose tool could not run its settings is no reference (`unlike_settings`).",
         "",
         "## Figures",
         "",

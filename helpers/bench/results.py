@@ -5,23 +5,31 @@ latency, `message_bytes`, `rate_msg_s`), how (`settings`: every fairness setting
 plus one column per setting), how much (`throughput_msg_s`, `throughput_mb_s` with 1 MB =
 10^6 bytes, recomputed from messages/s for the native tools too, which print MiB), how fast
 (`p50_ms`, `p99_ms`, `p999_ms`, `mean_ms`, `max_ms`; `*_naive_ms` timed from the actual send
-time, for the coordinated-omission comparison) and whether it counts (`sent`, `received`,
-`missing`, `duplicates`, `out_of_order`, `verified`). `measures` says in words what was timed.
+time, for the coordinated-omission comparison; a Python latency row also carries its two
+HdrHistograms, encoded, so that repeats are merged rather than their percentiles averaged) and
+whether it counts (`sent`, `received`, `missing`, `duplicates`, `out_of_order`, `verified`).
+`workload` says how much was sent, `measures` in words what was timed. A native row says in
+`unlike_settings` where the tool could not run what its settings say (one consumer process for
+`consumers=2`, one stream for `streams=2`): such a row is shown, never used as a reference.
 
-`summary` folds repeats into medians with their spread and pairs every Python row with the
-native row of the same settings (`ratio_to_native`). Not for running anything.
+`summary` folds the repeats of one workload into medians with their spread (latency
+percentiles from the merged histograms) and pairs every Python row with the native row of the
+same settings and rate, where the two measure the same thing (`ratio_to_native`,
+`*_minus_native_ms`; `compared` says what was compared, or why not). Not for running anything.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from hdrh.histogram import HdrHistogram
 
-from .histogram import merge, summary_ms
+from .histogram import encode, merge, summary_ms
 from .payload import verify
 from .processes import RunOutcome
 from .settings import Settings, Workload, broker_of, settings_text
@@ -49,10 +57,24 @@ COLUMNS = [
     "latency_resolution_ms",
     "processes",
     "cpu_s",
+    "producer_cpu_s",
     "target",
+    "workload",
+    "measured_at",
     "measures",
+    "unlike_settings",
+    "histogram",
+    "histogram_naive",
 ]
-SUMMARY_KEYS = ["broker", "client", "mode", "message_bytes", "rate_msg_s", "settings"]
+SUMMARY_KEYS = ["broker", "client", "mode", "message_bytes", "rate_msg_s", "settings", "workload"]
+# A native row is the reference of the Python rows with the same values of these.
+PAIRING_KEYS = ["broker", "mode", "message_bytes", "rate_msg_s", "settings"]
+# Native latency tools whose figure is not the harness's (an open loop, publish to consume):
+# a difference would subtract one kind of latency from another.
+NOT_COMPARABLE = {
+    "EndToEndLatency": "a closed loop (one record in flight), not an open-loop end-to-end figure",
+    "redis-benchmark": "an XADD round trip without a consumer, not an end-to-end figure",
+}
 # One result row: column -> value (str, number, bool, or NaN where not measured), plus one column
 # per fairness setting of its broker.
 Row = dict[str, Any]
@@ -72,10 +94,25 @@ def base_row(
         rate_msg_s=workload.rate if workload.rate else NAN,
         settings=settings_text(settings, workload.message_bytes),
         repeat=repeat,
+        workload=workload_text(workload),
+        measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         measures="",
+        unlike_settings="",
+        histogram="",
+        histogram_naive="",
     )
     row.update(settings.fairness())
     return row
+
+
+def workload_text(workload: Workload) -> str:
+    """How much one repeat sent, on one line: rows of different workloads are never folded."""
+    amount = (
+        f"count={workload.count}"
+        if workload.count is not None
+        else f"duration_s={workload.duration_s}"
+    )
+    return f"{amount} warmup={workload.warmup} payload={workload.payload}"
 
 
 def with_throughput(row: Row, messages: float, seconds: float) -> Row:
@@ -126,6 +163,8 @@ def python_rows(
     if latency:
         latency_row = row("latency", producer_cpu + consumer_cpu)
         latency_row.update(_latencies(outcome), latency_resolution_ms=0.001)
+        # The producers pace their sends on the machine they measure: what that costs is shown.
+        latency_row["producer_cpu_s"] = producer_cpu
         latency_row["measures"] = (
             "end to end at a fixed rate, from each message's intended send time"
         )
@@ -150,12 +189,20 @@ def python_rows(
     return [produced, consumed]
 
 
-def _latencies(outcome: RunOutcome) -> dict[str, float]:
+def _latencies(outcome: RunOutcome) -> dict[str, object]:
     # Every consumer of a latency run recorded both histograms.
-    intended = summary_ms(merge(h for c in outcome.consumers if (h := c["intended"]) is not None))
-    naive = summary_ms(merge(h for c in outcome.consumers if (h := c["naive"]) is not None))
-    values = {column: intended[column] for column in LATENCY_COLUMNS}
-    values.update({f"{k[:-3]}_naive_ms": naive[k] for k in ("p50_ms", "p99_ms", "p999_ms")})
+    intended = merge(h for c in outcome.consumers if (h := c["intended"]) is not None)
+    naive = merge(h for c in outcome.consumers if (h := c["naive"]) is not None)
+    values: dict[str, object] = dict(_percentiles(intended, naive))
+    values.update(histogram=encode(intended), histogram_naive=encode(naive))
+    return values
+
+
+def _percentiles(intended: HdrHistogram, naive: HdrHistogram) -> dict[str, float]:
+    """LATENCY_COLUMNS from the intended-time histogram, NAIVE_COLUMNS from the other."""
+    figures, actual = summary_ms(intended), summary_ms(naive)
+    values = {column: figures[column] for column in LATENCY_COLUMNS}
+    values.update({f"{k[:-3]}_naive_ms": actual[k] for k in ("p50_ms", "p99_ms", "p999_ms")})
     return values
 
 
@@ -167,45 +214,105 @@ def frame(rows: list[Row]) -> pd.DataFrame:
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per (broker, client, mode, message size, rate, settings): medians over repeats,
-    the throughput spread, and for Python rows the comparison with the native row of the same
-    settings: `ratio_to_native` (throughput) or, for latency, `mean_minus_native_ms` and
-    `p50_minus_native_ms` (left empty where the tool prints whole milliseconds only)."""
-    figures = ["throughput_msg_s", "throughput_mb_s", *LATENCY_COLUMNS]
-    grouped = results.groupby(SUMMARY_KEYS, sort=False, dropna=False)
-    table = grouped[figures].median()
+    """One row per (experiment, broker, client, mode, message size, rate, settings, workload):
+    medians over the repeats, the throughput spread, latency percentiles from the repeats'
+    merged histograms, and for Python rows the comparison with the native row of the same
+    settings and rate (same experiment): `ratio_to_native` (throughput), or for latency
+    `p50_minus_native_ms` and `p99_minus_native_ms` from the harness's actual-send percentiles
+    (the tools time from the actual send). `compared` says what was compared or why not."""
+    results = _with_defaults(results)
+    keys = (["experiment"] if "experiment" in results else []) + SUMMARY_KEYS
+    figures = ["throughput_msg_s", "throughput_mb_s", *LATENCY_COLUMNS, *NAIVE_COLUMNS]
+    grouped = results.groupby(keys, sort=False, dropna=False)
+    table = grouped[[*figures, "producer_cpu_s"]].median()
     table["throughput_min_msg_s"] = grouped["throughput_msg_s"].min()
     table["throughput_max_msg_s"] = grouped["throughput_msg_s"].max()
     table["repeats"] = grouped.size()
     table["verified"] = grouped["verified"].agg(_all_checked)
     table["tool"] = grouped["tool"].first()
     table["latency_resolution_ms"] = grouped["latency_resolution_ms"].max()
+    table["unlike_settings"] = grouped["unlike_settings"].agg(_first_reason)
+    table["measured_at"] = grouped["measured_at"].max()
+    merged = grouped[["histogram", "histogram_naive"]].agg(list)  # same order as `table`
     table = table.reset_index()
-    native = table[table["client"] == "native"].drop_duplicates(
-        ["broker", "mode", "message_bytes", "settings"]
+    for at, (intended, naive) in enumerate(merged.itertuples(index=False)):
+        if all(intended) and all(naive):  # every repeat kept its histograms
+            values = _percentiles(merge(intended), merge(naive))
+            for column, value in values.items():
+                table.loc[table.index[at], column] = value
+    pairing = (["experiment"] if "experiment" in table else []) + PAIRING_KEYS
+    native = table[table["client"] == "native"]
+    references: dict[tuple[object, ...], dict[Hashable, Any]] = {}
+    by_mode: dict[tuple[object, ...], dict[Hashable, Any]] = {}
+    for record in native.to_dict("records"):  # the first of each key is the reference
+        references.setdefault(_key(record, pairing), record)
+        by_mode.setdefault(_key(record, _unrated(pairing)), record)
+    compared = [
+        _compare(record, references, by_mode, pairing) for record in table.to_dict("records")
+    ]
+    found = pd.DataFrame(compared, index=table.index, columns=COMPARED)
+    return pd.concat([table, found], axis="columns")
+
+
+COMPARED = ["ratio_to_native", "p50_minus_native_ms", "p99_minus_native_ms", "compared"]
+
+
+def _with_defaults(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows written before a column existed get its empty value."""
+    defaults = dict.fromkeys(
+        ["workload", "measured_at", "unlike_settings", "histogram", "histogram_naive"], ""
     )
-    native = native.set_index(["broker", "mode", "message_bytes", "settings"])
-    compared = [_compare(record, native) for record in table.to_dict("records")]
-    for column in ("ratio_to_native", "mean_minus_native_ms", "p50_minus_native_ms"):
-        table[column] = [values[column] for values in compared]
-    return table
+    data = results.assign(**{c: v for c, v in defaults.items() if c not in results})
+    data = data.assign(**{c: data[c].fillna("").astype(str) for c in defaults})
+    return data.assign(producer_cpu_s=data.get("producer_cpu_s", NAN))
 
 
-def _compare(record: dict[Hashable, Any], native: pd.DataFrame) -> dict[str, float]:
-    values = dict.fromkeys(("ratio_to_native", "mean_minus_native_ms", "p50_minus_native_ms"), NAN)
-    key = (record["broker"], record["mode"], record["message_bytes"], record["settings"])
-    if record["client"] != "python" or key not in native.index:
+def _unrated(keys: list[str]) -> list[str]:
+    return [k for k in keys if k != "rate_msg_s"]
+
+
+def _key(record: Mapping[Hashable, Any], keys: list[str]) -> tuple[object, ...]:
+    # A missing rate (throughput, closed loops) is NaN, which equals nothing: key it as -1.
+    return tuple(-1 if k == "rate_msg_s" and pd.isna(record[k]) else record[k] for k in keys)
+
+
+def _compare(
+    record: dict[Hashable, Any],
+    references: dict[tuple[object, ...], dict[Hashable, Any]],
+    by_mode: dict[tuple[object, ...], dict[Hashable, Any]],
+    pairing: list[str],
+) -> dict[str, object]:
+    values: dict[str, object] = dict.fromkeys(COMPARED[:-1], NAN)
+    values["compared"] = ""
+    if record["client"] != "python":
         return values
-    reference = native.xs(key)  # the row of that full (MultiIndex) key
-    assert isinstance(reference, pd.Series)
+    reference = references.get(_key(record, pairing))
+    if reference is None:
+        other = by_mode.get(_key(record, _unrated(pairing)))
+        tool = other["tool"] if other is not None else ""
+        values["compared"] = (
+            f"not compared: {tool} is {NOT_COMPARABLE[tool]}"
+            if tool in NOT_COMPARABLE
+            else "not compared: no native row of these settings and rate"
+        )
+        return values
+    tool = reference["tool"]
+    if reference["unlike_settings"]:
+        values["compared"] = f"not compared: {tool} {reference['unlike_settings']}"
+        return values
     if record["mode"] != "latency":
         values["ratio_to_native"] = _ratio(
             record["throughput_msg_s"], reference["throughput_msg_s"]
         )
+        values["compared"] = f"throughput ÷ {tool}'s"
         return values
-    values["mean_minus_native_ms"] = record["mean_ms"] - reference["mean_ms"]
+    if tool in NOT_COMPARABLE:
+        values["compared"] = f"not compared: {tool} is {NOT_COMPARABLE[tool]}"
+        return values
     if reference["latency_resolution_ms"] < 1:  # a p50 in whole ms cannot be compared to 0.2 ms
-        values["p50_minus_native_ms"] = record["p50_ms"] - reference["p50_ms"]
+        values["p50_minus_native_ms"] = record["p50_naive_ms"] - reference["p50_ms"]
+        values["p99_minus_native_ms"] = record["p99_naive_ms"] - reference["p99_ms"]
+    values["compared"] = f"timed from the actual send (naive) minus {tool}'s, same rate"
     return values
 
 
@@ -219,6 +326,10 @@ def _all_checked(values: pd.Series) -> object:
     """True/False when the rows were verified, NaN when no row could be (a tool without counts)."""
     known = values.dropna()
     return bool(known.astype(bool).all()) if len(known) else NAN
+
+
+def _first_reason(values: pd.Series) -> str:
+    return next((str(v) for v in values if v), "")
 
 
 def _ratio(value: float, reference: float) -> float:

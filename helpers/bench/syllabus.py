@@ -3,7 +3,8 @@ throughput; "Optional" or "Always" persistence; ...), regenerated from measureme
 beside what this machine measured, the settings that produced it, and whether it holds here.
 
 Only what the harness can measure decides "holds here": throughput ranks (each broker's best
-producer figure from either client), whether both durability modes ran and what the safer one
+producer figure from either client, both run with one and the same settings: see `comparable`,
+with the date the figures were measured), whether both durability modes ran and what the safer one
 cost, and lost/duplicated/out-of-order counts over every verified run. What needs a crash or a
 cluster to show says where it is shown instead.
 Not for measuring (see `run`, `native`).
@@ -59,6 +60,38 @@ def comparison(
     return table.set_index(["aspect", "broker"]).sort_index(level=0, sort_remaining=False)
 
 
+def comparable(table: pd.DataFrame) -> pd.DataFrame:
+    """The 100-byte producer rows of a summary that a throughput ranking may use: per broker,
+    one settings line only, the one run by both clients (a native row that ran what its settings
+    say) with the most repeats; a broker without a native row keeps its Python row of the most
+    repeats. Rows of other settings (more producers, other acks, ...) never enter the ranking.
+    With an `experiment` column, only the 100-byte comparison's rows are candidates."""
+    rows = table[(table["mode"] == "produce") & (table["message_bytes"] == 100)]
+    if "experiment" in rows and (rows["experiment"] == "100-byte comparison").any():
+        rows = rows[rows["experiment"] == "100-byte comparison"]
+    unlike = rows.get("unlike_settings", pd.Series("", index=rows.index)).fillna("")
+    usable = rows[(rows["client"] == "python") | (unlike == "")]
+    chosen = []
+    for _, mine in usable.groupby("broker", sort=False):
+        both = mine.groupby("settings")["client"].nunique()
+        candidates = mine[mine["settings"].isin(both[both == both.max()].index)]
+        repeats = candidates.groupby("settings", sort=False)["repeats"].sum()
+        chosen.append(candidates[candidates["settings"] == repeats.idxmax()])
+    return pd.concat(chosen) if chosen else rows.iloc[:0]
+
+
+def best_throughput(table: pd.DataFrame) -> pd.Series:
+    """Per broker, the best producer figure (msg/s) of its `comparable` rows."""
+    return comparable(table).groupby("broker")["throughput_msg_s"].max()
+
+
+def measured_on(table: pd.DataFrame) -> str:
+    """When the rows were measured (their latest `measured_at`), or "date unknown"."""
+    dates = table.get("measured_at", pd.Series(dtype=str)).dropna().astype(str)
+    dates = dates[dates != ""]
+    return str(dates.max()) if len(dates) else "date unknown"
+
+
 def _row(aspect: str, broker: str, measured: str, settings: str, holds: str) -> dict[str, str]:
     return {
         "aspect": aspect,
@@ -71,20 +104,19 @@ def _row(aspect: str, broker: str, measured: str, settings: str, holds: str) -> 
 
 
 def _throughput(broker: str, table: pd.DataFrame) -> dict[str, str]:
-    # Each broker's best producer figure, from either client: a short run can leave a JVM tool
-    # still compiling, and a pure-Python client can be the bottleneck; neither is the broker.
-    produced = table[table["mode"] == "produce"]
-    best = produced.groupby("broker")["throughput_msg_s"].max()
-    ranked = best.rank(ascending=False)
-    mine = table[(table["broker"] == broker) & (table["mode"] == "produce")].set_index("client")
+    # Each broker's best producer figure, from either client run with the same settings: a short
+    # run can leave a JVM tool still compiling, and a pure-Python client can be the bottleneck;
+    # neither is the broker.
+    rows = comparable(table)
+    ranked = best_throughput(table).rank(ascending=False)
+    mine = rows[rows["broker"] == broker].set_index("client")
     per_s = mine["throughput_msg_s"]  # by client
-    measured = (
-        f"{per_s['native']:,.0f} msg/s native, {per_s['python']:,.0f} msg/s Python (100 B, produce)"
-    )
+    figures = ", ".join(f"{per_s[c]:,.0f} msg/s {c}" for c in ("native", "python") if c in per_s)
+    measured = f"{figures} (100 B, produce; measured {measured_on(rows)})"
     expected = THROUGHPUT_RANK[CLAIMED["Throughput"][broker]]
     place = int(ranked[broker])
     holds = f"yes: {_ordinal(place)} of 3" if place == expected else f"no: {_ordinal(place)} of 3"
-    return _row("Throughput", broker, measured, mine["settings"]["native"], holds)
+    return _row("Throughput", broker, measured, str(mine["settings"].iloc[0]), holds)
 
 
 def _persistence(broker: str, table: pd.DataFrame) -> dict[str, str]:

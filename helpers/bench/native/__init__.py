@@ -6,7 +6,10 @@ RabbitMQ PerfTest, and redis-benchmark.
     bench.native.latency(settings, workload)
 
 Each tool's docstring says what exactly it times, which is not always what the harness times
-(e.g. EndToEndLatency is a closed loop, redis-benchmark has no consumer).
+(e.g. EndToEndLatency is a closed loop, redis-benchmark has no consumer). Where a tool cannot
+run what the settings say, its rows say so in `unlike_settings` (see `unlike_settings`) and are
+no reference for a Python row: ProducerPerformance and ConsumerPerformance are one producer and
+one consumer, and redis-benchmark writes one stream.
 """
 
 from __future__ import annotations
@@ -49,9 +52,35 @@ def _tool(settings: Settings) -> _Tool:
 def _every_repeat(
     measure: Callable[..., list[Row]], settings: Settings, workload: Workload
 ) -> pd.DataFrame:
-    return frame(
-        [row for r in range(workload.repeats) for row in measure(settings, workload, repeat=r)]
-    )
+    rows = [row for r in range(workload.repeats) for row in measure(settings, workload, repeat=r)]
+    for row in rows:
+        row["unlike_settings"] = unlike_settings(settings, str(row["tool"]))
+    return frame(rows)
 
 
-__all__ = ["ToolFailed", "kafka_tools", "latency", "perftest", "redis_benchmark", "throughput"]
+def unlike_settings(settings: Settings, tool: str) -> str:
+    """Where `tool`, run with `settings`, does not run what they say: a sentence, else "".
+    A Python row is then not divided by (nor subtracted from) that tool's row."""
+    ran = {  # tool -> (setting, what one run of the tool has)
+        "ProducerPerformance": ("producers", 1, "producer process"),
+        "ConsumerPerformance": ("consumers", 1, "consumer process"),
+        "redis-benchmark": ("streams", 1, "stream"),
+    }
+    if tool not in ran:
+        return ""  # PerfTest runs -x producers and -y consumers, each on its own connection
+    name, count, what = ran[tool]
+    wanted = getattr(settings, name)
+    if wanted == count:
+        return ""
+    return f"ran {count} {what}, the settings say {name}={wanted}"
+
+
+__all__ = [
+    "ToolFailed",
+    "kafka_tools",
+    "latency",
+    "perftest",
+    "redis_benchmark",
+    "throughput",
+    "unlike_settings",
+]
