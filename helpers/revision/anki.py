@@ -153,7 +153,12 @@ def build(path: Path = OUTPUT) -> Path:
         deck.add_note(
             genanki.Note(
                 model=MODEL,
-                fields=[card.question, card.answer, html.escape(card.evidence), card.source],
+                fields=[
+                    card.question,
+                    card.answer,
+                    html.escape(card.evidence, quote=False),
+                    card.source,
+                ],
                 tags=list(card.tags),
                 guid=genanki.guid_for(card.key),
             )
