@@ -63,7 +63,9 @@ def test_notebook_has_the_required_shape(path):
     assert 2 <= exercises.count("<summary>Answer") <= 4, "Try it: 2 to 4 exercises with answers"
     parameter_cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(parameter_cells) == 1, "exactly one code cell tagged 'parameters'"
-    assert "require(" in code, "a notebook checks its brokers with helpers.brokers.require"
+    assert "require(" in code or "ensure(" in code, (
+        "a notebook checks its brokers with helpers.brokers.require (or starts them with ensure)"
+    )
     assert "unique_name(" in code, "names of queues, topics and streams must be unique per run"
     check_cells = _cells_after_heading(notebook, "Check yourself")
     assert any("assert " in c.source for c in check_cells), "Check yourself has no assert"
