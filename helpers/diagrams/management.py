@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pika
@@ -42,7 +42,7 @@ class Management:
     base: str  # http://host:port/api
     vhost: str
     user: str
-    password: str
+    password: str = field(repr=False)  # never printed: RABBITMQ_URL may carry a real one
 
     @classmethod
     def of(cls, url: str | None = None, port: int | None = None) -> Management:
