@@ -21,6 +21,7 @@ pair per broker), native (the reference tools), results (rows and summary), char
 
 from . import native
 from .histogram import corrected, from_ms, summary_ms
+from .loops import producer_cost_us
 from .pacing import FixedRate
 from .payload import BodyMaker, ReceivedTally, SentTally, Verification, verify
 from .processes import RunFailed
@@ -45,6 +46,7 @@ __all__ = [
     "from_ms",
     "latency",
     "native",
+    "producer_cost_us",
     "save",
     "settings_text",
     "summary",

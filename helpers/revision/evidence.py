@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import bench
-from helpers.bench.syllabus import CLAIMED, NAMES, THROUGHPUT_RANK
+from helpers.bench.syllabus import CLAIMED, NAMES, THROUGHPUT_RANK, best_throughput, measured_on
 from helpers.brokers.config import PROJECT_ROOT
 
 from .links import section
@@ -28,7 +28,8 @@ SHOWN: list[dict[str, str]] = [
 
 
 def throughput(*, quick_count: int = 20_000) -> tuple[pd.Series, str]:
-    """Each broker's best 100-byte producer figure (msg/s), and where it came from."""
+    """Each broker's best 100-byte producer figure (msg/s) among rows of one settings line (see
+    `helpers.bench.syllabus.comparable`), and where and when it was measured."""
     if LATEST.exists():
         rows = pd.read_csv(LATEST)
         source = f"make bench: {_relative(LATEST.resolve())}"
@@ -40,8 +41,8 @@ def throughput(*, quick_count: int = 20_000) -> tuple[pd.Series, str]:
                 bench.throughput(bench.RedisSettings(), workload, progress=False)]  # fmt: skip
         rows = bench.summary(pd.concat(runs))
         source = "a quick run of the harness here, Python clients"
-    produced = rows[(rows["mode"] == "produce") & (rows["message_bytes"] == 100)]
-    return produced.groupby("broker")["throughput_msg_s"].max(), source
+    # Ranked only from rows of one settings line per broker, with the date they were measured.
+    return best_throughput(rows), f"{source}, measured {measured_on(rows)}"
 
 
 def comparison(best: pd.Series, source: str) -> pd.DataFrame:
