@@ -6,6 +6,7 @@ notebook 11."""
 import os
 import re
 import resource
+import socket
 import stat
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pika.exceptions
 import psutil
 import pytest
 
-from helpers.brokers import cluster, ensure, state
+from helpers.brokers import EnsureError, cluster, ensure, state
 from helpers.brokers.cluster_nodes import NODES, RABBITMQ, REDIS
 from helpers.failover import rabbitmq as frabbit
 from helpers.failover import redis as fre
@@ -263,3 +264,22 @@ def test_ensure_starts_a_stopped_node_again_and_says_so(redis_cluster, capsys):
     used = re.search(r"the 6 processes of .* use (\d+) MB now", said[-1])
     assert used and int(used.group(1)) > 0
     assert {s.node: s.healthy for s in cluster.status(("redis",))}[f"redis-{replica}"]
+
+
+def test_ensure_names_cause_and_fix_when_a_node_cannot_start(redis_cluster, capsys):
+    replica = _a_replica()
+    port = REDIS[replica - 1].port
+    cluster.stop_node("redis", replica)
+    squatter = socket.create_server(("127.0.0.1", port))  # another program took its port
+    try:
+        began = time.monotonic()
+        with pytest.raises(EnsureError) as failed:
+            ensure("redis-cluster", timeout_s=30)
+        assert time.monotonic() - began < 30
+    finally:
+        squatter.close()
+        cluster.up(("redis",))
+        fre.wait_until_whole()
+    assert f"port {port}" in str(failed.value) and "taken by" in str(failed.value)
+    assert "Stop it" in str(failed.value)  # and what to do about it
+    assert capsys.readouterr().out.startswith(f"redis-{replica} of the Redis cluster")

@@ -95,7 +95,7 @@ def _clusters(clusters: tuple[str, ...] = ("kafka", "rabbitmq", "redis")) -> Ext
         lambda: list(nodes),
         lambda name: CLUSTER_MB[nodes[name].kind],
         addresses,
-        f"see its log in .brokers/<node>/, or run `{cluster.FIX_UP}` in a terminal to see why",
+        f"read the node's log in .brokers/<node>/, or run `{cluster.FIX_UP}` in a terminal",
     )
 
 
@@ -128,7 +128,7 @@ def _secured() -> Extra:
         lambda: list(by_name),
         lambda name: SECURED_MB[by_name[name].broker],
         addresses,
-        f"see its log in .brokers/<broker>/, or run `{secure.FIX_UP}` in a terminal to see why",
+        f"read the broker's log in .brokers/<broker>/, or run `{secure.FIX_UP}` in a terminal",
     )
 
 
@@ -194,7 +194,10 @@ def _run_saying(work: Callable[[Say], object], timeout_s: float, extra: Extra) -
         try:
             future.result()
         except Exception as exc:  # ClusterError, SecureError, ProvisionError: say why and how
-            raise EnsureError(f"{extra.what} did not come up: {exc}\nFix: {extra.fix}.") from None
+            raise EnsureError(
+                f"{extra.what} did not come up: {exc}\n"
+                f"If that does not say what to do: {extra.fix}."
+            ) from None
     finally:
         pool.shutdown(wait=False)
 
