@@ -3,11 +3,12 @@ the three services, pinned images, the native brokers' ports and versions, healt
 Kafka settings that agree with the native server.properties."""
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers.brokers import native, secure
+from helpers.brokers import docker, native, secure
 from helpers.brokers.cluster_nodes import NODES
 from helpers.brokers.config import DEFAULT_URLS, TEMPLATES_DIR, endpoint
 from helpers.brokers.config import PROJECT_ROOT as ROOT
@@ -303,3 +304,20 @@ def test_testcontainers_publish_on_loopback_at_a_port_docker_chooses():
         }, broker
     command = " ".join(containers["kafka"]._command)
     assert "KAFKA_ADVERTISED_LISTENERS" in command and "/etc/kafka/docker/run" in command
+
+
+def test_the_lab_writes_each_nodes_cookie_where_its_service_mounts_it(tmp_path, monkeypatch):
+    root = tmp_path / "state"  # a new lab's
+    monkeypatch.setenv("LAB_STATE_DIR", str(root))
+    written = docker.cluster_cookies(sorted(CLUSTER))
+    mounted = [
+        Path(CLUSTER[s]["volumes"][0]["source"].replace(STATE_DEFAULT, str(root)))
+        for s in ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3")
+    ]
+    assert sorted(written) == sorted(mounted)
+    assert {p.stat().st_mode & 0o777 for p in written} == {0o400}  # as Erlang demands
+    assert len({p.read_text() for p in written}) == 1  # one cookie: the nodes can cluster
+    assert root.stat().st_mode & 0o777 == 0o700  # in a folder only its owner can enter
+
+
+STATE_DEFAULT = "${LAB_STATE_DIR:-/run-make-cluster-up}"

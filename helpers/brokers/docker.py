@@ -101,12 +101,7 @@ def cluster(action: str, *services: str, timeout_s: float = 300) -> None:
     healthchecks), stop, kill (SIGKILL), pause, unpause. Before `up`, each RabbitMQ node's
     copy of the lab's Erlang cookie is written where its service mounts it from."""
     if action == "up":
-        from .cluster_nodes import RABBITMQ, _shared_cookie  # the native nodes' cookie, per lab
-
-        for n in (n for n in RABBITMQ if n.name in services):
-            home = state.broker_dir(n.name) / "home"
-            home.mkdir(parents=True, exist_ok=True)
-            _shared_cookie(home / ".erlang.cookie")
+        cluster_cookies(services)
     verbs = {
         "up": ("up", "-d", "--wait"),
         "stop": ("stop",),
@@ -116,6 +111,22 @@ def cluster(action: str, *services: str, timeout_s: float = 300) -> None:
     }
     _compose("--profile", "cluster", *verbs[action], *services, timeout_s=timeout_s,
              env=secure_env())  # fmt: skip
+
+
+def cluster_cookies(services: Iterable[str]) -> list[Path]:
+    """Each named RabbitMQ node's copy of the lab's Erlang cookie (made once per lab, as the
+    native nodes share it), where its compose service mounts it from: never in the compose
+    file."""
+    from .cluster_nodes import RABBITMQ, _shared_cookie
+
+    wanted, written = set(services), []
+    state.private_state_dir()  # 0700: the cookie runs code on any node that accepts it
+    for n in (n for n in RABBITMQ if n.name in wanted):
+        home = state.broker_dir(n.name) / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        _shared_cookie(home / ".erlang.cookie")
+        written.append(home / ".erlang.cookie")
+    return written
 
 
 def secure_env() -> dict[str, str]:
