@@ -3,8 +3,7 @@ drops or refuses, and the memory alarm that blocks publishers.
 
 Counts come from the broker (ready messages by a passive declare, what a queue still holds) or
 from the broker's answers (confirms, nacks, connection.blocked). Where a count must include what
-a client just did, it is read on that client's own channel: RabbitMQ handles one channel's
-commands in order, so the answer to a passive declare counts every publish or ack sent before it.
+a client just did, it is read on that client's own channel, after what it did.
 """
 
 from __future__ import annotations
@@ -45,8 +44,7 @@ class Tally:
     def tick(self, channel: BlockingChannel) -> None:
         self.acked += 1
         if self._stop.is_set():
-            # On this channel, after its acks: the broker has applied every one of them.
-            self.ready_at_stop = _ready_on(channel, self.queue)
+            self.ready_at_stop = _ready_after_acks(channel, self.queue)
             self._stopped.set()
             raise Stopped
 
@@ -95,7 +93,7 @@ def depth_over_time(queue: str, *, prefetch: int, rate_per_s: int, produce_s: fl
             publisher.basic_publish("", queue, str(published).encode())
             published += 1
         time.sleep(0.001)  # pacing: the producer's rate, not a wait for anything
-    _ready_on(publisher, queue)  # on the publisher's channel: every publish has been queued
+    _ready_on(publisher, queue)  # on the publisher's channel: every publish has left it
     ready = tally.stop_and_count()
     acked = tally.acked
     worker.join(timeout=10)
@@ -122,6 +120,20 @@ def _consume(queue: str, prefetch: int, work_s: float, tally: Tally) -> None:
 def _ready_on(channel: BlockingChannel, queue: str) -> int:
     count: int = channel.queue_declare(queue, passive=True).method.message_count
     return count
+
+
+def _ready_after_acks(channel: BlockingChannel, queue: str, timeout_s: float = 5) -> int:
+    """Ready messages in `queue` once the broker has applied every ack sent on `channel`. The
+    query goes after the acks on the channel, but a queue answers status queries ahead of work
+    it has not done yet, so the first answer may predate the last acks: ask until two answers in
+    a row agree (nothing is left to apply then)."""
+    deadline = time.monotonic() + timeout_s
+    previous, ready = -1, _ready_on(channel, queue)
+    while ready != previous:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the ready count of {queue} kept changing for {timeout_s} s")
+        previous, ready = ready, _ready_on(channel, queue)
+    return ready
 
 
 def _ready(connection: pika.BlockingConnection, queue: str) -> int:
