@@ -18,6 +18,8 @@ import nbformat
 import pika
 import pytest
 import redis
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
 from helpers.bench.native import redis_benchmark
 from helpers.bench.settings import RedisSettings, Workload
@@ -184,38 +186,54 @@ def test_starts_at_once_make_one_whole_set_of_secrets(tmp_path):
     assert not left, left  # no scratch folder left behind
 
 
+def _rotate(path, *users):
+    """The password file with new passwords for `users` (as a new file would have)."""
+    changed = json.loads(path.read_text())
+    changed |= {u: f"rotated-{secrets.token_urlsafe(18)}" for u in users}
+    credentials.write_private(path, json.dumps(changed))
+
+
 @pytest.fixture
-def rotated_passwords():
-    """The password file made again with new passwords for orders-app and writer (as deleting
-    it would), the original put back (and the brokers given it again) afterwards."""
+def password_file():
+    """The password file, put back afterwards, and the brokers given its passwords again."""
     path = credentials.passwords_file()
     original = path.read_text()
-    changed = {**json.loads(original)}
-    changed |= {u: f"rotated-{secrets.token_urlsafe(18)}" for u in ("orders-app", "writer")}
-    credentials.write_private(path, json.dumps(changed))
     try:
-        yield changed
+        yield path
     finally:
         credentials.write_private(path, original)
-        secure.up(("rabbitmq", "redis"))
+        secure.up()
 
 
-def test_a_new_password_file_reaches_the_brokers_or_names_the_fix(secured, rotated_passwords):
-    """RabbitMQ keeps its users in its own database and a running Redis keeps the users it
-    started with: a start gives them the file's passwords. Kafka's SCRAM users live in its
-    metadata, out of reach without the administrator's old password: a start refuses at once,
+def _kafka_login(user):
+    AdminClient({**secure.kafka_config(user), "log_level": 0}).list_topics(timeout=10)
+
+
+def test_a_new_password_file_reaches_the_brokers_or_names_the_fix(secured, password_file):
+    """The applications' passwords change: a start gives every broker the file's passwords
+    (RabbitMQ's user database, Kafka's SCRAM users in its metadata, a running Redis's ACL).
+    The administrator's changes too: Kafka's SCRAM users are then out of reach (only the
+    administrator may change them), and a running Redis refuses it; a start says so at once,
     naming the fix, instead of waiting for a login that cannot succeed."""
+    _rotate(password_file, "orders-app", "writer")
     with pytest.raises(pika.exceptions.ProbableAuthenticationError):  # before: the old ones
         pika.BlockingConnection(secure.rabbitmq_parameters("orders-app", "orders"))
     with pytest.raises(redis.AuthenticationError):
         secure.redis_client("writer").ping()
+    with pytest.raises(KafkaException):
+        _kafka_login("writer")
 
-    secure.up(("rabbitmq", "redis"))
+    secure.up()
 
     pika.BlockingConnection(secure.rabbitmq_parameters("orders-app", "orders")).close()
     assert secure.redis_client("writer").ping()
+    _kafka_login("writer")
+
+    _rotate(password_file, "admin")
     with pytest.raises(secure.SecureError, match=r"kafka-secure's users .*make secure-down"):
         secure.up(("kafka",), timeout_s=20)
+    with pytest.raises(secure.SecureError, match=r"redis-secure refuses .*Restart it"):
+        secure.up(("redis",), timeout_s=20)
 
 
 def _command_lines() -> dict[int, str]:

@@ -76,12 +76,12 @@ def password(user: str) -> str:
     return passwords[user]
 
 
-def fingerprint(users: tuple[str, ...] | list[str]) -> str:
-    """A digest of these users' passwords (not the passwords): a broker's folder records the one
-    its stored users were made with, so a start can tell that the password file changed since."""
+def digests(users: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Each user's password as a SHA-256 digest (of a random 24-byte token: not reversible). A
+    broker's folder records those its stored users were made with, so a start can tell which
+    passwords the file has changed since."""
     passwords = _passwords()
-    chosen = {u: passwords[u] for u in sorted(users)}
-    return hashlib.sha256(json.dumps(chosen).encode()).hexdigest()
+    return {u: hashlib.sha256(passwords[u].encode()).hexdigest() for u in users}
 
 
 def passwords_file() -> Path:

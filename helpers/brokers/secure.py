@@ -18,6 +18,7 @@ rendered configurations in containers instead.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import ssl
@@ -33,7 +34,13 @@ from typing import Any
 
 import pika
 import redis
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (
+    AdminClient,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialAlteration,
+    UserScramCredentialUpsertion,
+)
 
 from . import credentials, docker, install, leaks, native, state
 from .config import TEMPLATES_DIR, mask_password
@@ -42,6 +49,7 @@ from .probes import ONE_TRY, port_is_open
 BROKERS = ("kafka", "rabbitmq", "redis")
 FIX_UP = "make secure-up  (or: python -m helpers.brokers up --secure)"
 KAFKA_HEAP = "512m"
+SCRAM_ITERATIONS = 8192
 DOCKER_KAFKA_CLASSPATH = "/opt/kafka/libs/*"  # in the apache/kafka image
 
 
@@ -190,6 +198,8 @@ def _start(b: SecureBroker, deadline: float) -> None:
         _await(_rabbitmq_booted, b, pid, deadline)
         _rabbitmq_users()
     _await(lambda: _answers(b), b, pid, deadline)
+    if b.broker == "kafka":  # the administrator logged in: it gives the others the file's
+        _kafka_users()
     _record_users(b)
 
 
@@ -220,6 +230,8 @@ def _start_on_docker(brokers: list[SecureBroker], deadline: float) -> None:
         _await(partial(_answers, b), b, None, deadline)
         if b.broker == "redis":  # if it was running already: the users rendered now
             _redis_users()
+        elif b.broker == "kafka":
+            _kafka_users()
         _record_users(b)
 
 
@@ -286,26 +298,37 @@ LOGIN_REFUSED = (
 
 
 def _users_file(b: SecureBroker) -> Path:
-    """The digest of the passwords the broker's stored users were made with (not a secret)."""
-    return state.broker_dir(b.name) / "users.sha256"
+    """Digests of the passwords the broker's stored users were made with (not the passwords)."""
+    return state.broker_dir(b.name) / "users.json"
+
+
+def _changed_users(b: SecureBroker) -> set[str]:
+    """The broker's stored users whose passwords the file has changed since they were made
+    (none if that is not known: made before the lab recorded it)."""
+    users = STORED_USERS.get(b.broker, ())
+    try:
+        recorded = json.loads(_users_file(b).read_text())
+    except (OSError, ValueError):
+        return set()
+    now = credentials.digests(users)
+    return {u for u in users if recorded.get(u) != now[u]}
 
 
 def _users_changed(b: SecureBroker) -> bool:
-    """True if the broker's stored users were made with other passwords than the file's now."""
-    users = STORED_USERS.get(b.broker)
-    if users is None:
-        return b.broker == "redis"  # a refused login: it runs with an older configuration
-    try:
-        recorded = _users_file(b).read_text().strip()
-    except OSError:
-        return False  # not known: made before the lab recorded it
-    return recorded != credentials.fingerprint(users)
+    """True if a refused login is explained by a password file newer than the broker's users:
+    Kafka's administrator (nobody else can change a SCRAM user), any RabbitMQ user, and a
+    running Redis's administrator (it refuses only that one before it is given the users)."""
+    if b.broker == "redis":
+        return True
+    changed = _changed_users(b)
+    return "admin" in changed if b.broker == "kafka" else bool(changed)
 
 
 def _record_users(b: SecureBroker) -> None:
     """After the broker accepted the file's passwords: they are the ones its users have."""
     if b.broker in STORED_USERS:
-        credentials.write_private(_users_file(b), credentials.fingerprint(STORED_USERS[b.broker]))
+        digests = credentials.digests(STORED_USERS[b.broker])
+        credentials.write_private(_users_file(b), json.dumps(digests))
 
 
 def _refused_login(why: str) -> bool:
@@ -320,19 +343,35 @@ def _stale_users(b: SecureBroker) -> str:
             f"passwords. Restart it: `make secure-down` then `{FIX_UP}`."
         )
     return (
-        f"{b.name}'s users were made with other passwords than those in {passwords} (the file "
-        "was made again since), and its users live in its own data. Put the old file back, or "
-        f"start {b.name} afresh: `make secure-down`, delete {state.broker_dir(b.name)} (its "
-        f"topics and ACLs go with it), then `{FIX_UP}`."
+        f"{b.name}'s users were made with another administrator's password than the one in "
+        f"{passwords} (the file was made again since), and only the administrator may change "
+        f"them. Put the old file back, or start {b.name} afresh: `make secure-down`, delete "
+        f"{state.broker_dir(b.name)} (its topics and ACLs go with it), then `{FIX_UP}`."
     )
 
 
 def _refuse_stale_kafka_users() -> None:
-    """Kafka's SCRAM users are written into its metadata when its log directory is formatted:
-    a newer password file cannot reach them without the administrator's old password."""
+    """Kafka's SCRAM users live in its metadata, and only the administrator may change them:
+    if the file changed the administrator's own password, nobody can log in to do it (not even
+    the broker itself, between its listeners). Refuse at once, naming the fix."""
     formatted = (state.broker_dir(KAFKA.name) / "data" / "meta.properties").exists()
     if formatted and _users_changed(KAFKA):
         raise SecureError(_stale_users(KAFKA))
+
+
+def _kafka_users() -> None:
+    """Give Kafka's SCRAM users whose passwords the file changed (the administrator's did not)
+    their new passwords, as the administrator."""
+    changed = sorted(_changed_users(KAFKA))
+    if not changed:
+        return
+    administrator = AdminClient({**kafka_config("admin"), "log_level": 0})
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
+    upserts: list[UserScramCredentialAlteration] = [
+        UserScramCredentialUpsertion(u, info, credentials.password(u).encode()) for u in changed
+    ]
+    for future in administrator.alter_user_scram_credentials(upserts).values():
+        future.result(timeout=30)
 
 
 def _redis_users() -> None:
@@ -456,13 +495,13 @@ def _rabbitmq_users() -> None:
     existing = _rabbitmqctl("list_users", "--silent")
     if "guest" in existing.split():
         _rabbitmqctl("delete_user", "guest")
-    stale = _users_changed(RABBITMQ)  # the password file was made again since the users were
+    stale = _changed_users(RABBITMQ)  # the file changed their passwords since they were made
     for user, vhost in VHOSTS.items():
         _rabbitmqctl("add_vhost", vhost)  # succeeds if it exists
         secret = credentials.password(user) + "\n"  # on stdin, never on a command line
         if user not in existing.split():
             _rabbitmqctl("add_user", user, stdin=secret)
-        elif stale:
+        elif user in stale:
             _rabbitmqctl("change_password", user, stdin=secret)
         _rabbitmqctl("set_permissions", "-p", vhost, user, f"^{vhost}\\.", ".*", ".*")
 
