@@ -26,6 +26,7 @@ from helpers.bench import (
     kafka_bench,
     processes,
     redis_workers,
+    report,
     syllabus,
     transactions,
     tuning,
@@ -318,6 +319,24 @@ def test_summary_rows_never_mix_workloads():
     assert len(bench.summary(twice)) == 4
 
 
+def test_summary_csv_has_one_row_per_experiment_and_workload(tmp_path):
+    two = bench.KafkaSettings(partitions=2, consumers=2)
+    small, large = bench.Workload(count=10_000), bench.Workload(count=500_000)
+    rows = [
+        throughput_row(two, "python", "confluent-kafka", "consume", 300.0, small),
+        throughput_row(two, "python", "confluent-kafka", "consume", 500.0, large),
+        {
+            **throughput_row(two, "native", "ConsumerPerformance", "consume", 400.0, large),
+            "unlike_settings": bench.native.unlike_settings(two, "ConsumerPerformance"),
+        },
+    ]
+    report.write(bench.frame(rows).assign(experiment="scaling"), tmp_path, notes={})
+    written = pd.read_csv(tmp_path / "summary.csv")
+    assert len(written) == 3 and (written["repeats"] == 1).all()
+    assert written["ratio_to_native"].isna().all()  # one ConsumerPerformance is not consumers=2
+    assert "ran 1 consumer process" in (tmp_path / "README.md").read_text()
+
+
 def test_percentiles_over_repeats_come_from_the_merged_histograms():
     rabbit = bench.RabbitMQSettings()
     calm = [1.0] * 1000  # p99 1 ms
@@ -325,7 +344,9 @@ def test_percentiles_over_repeats_come_from_the_merged_histograms():
     rows = []
     for repeat, values in enumerate((calm, stalled)):
         h = bench.from_ms(values)
-        row = latency_row(rabbit, 500, "python", "pika", bench.results._percentiles(h, h))
+        figures = bench.summary_ms(h)
+        naive = {f"{k[:-3]}_naive_ms": figures[k] for k in ("p50_ms", "p99_ms", "p999_ms")}
+        row = latency_row(rabbit, 500, "python", "pika", {**figures, **naive})
         encoded = histogram.encode(h)
         rows.append({**row, "repeat": repeat, "histogram": encoded, "histogram_naive": encoded})
     median_of_p99s = pd.Series([r["p99_ms"] for r in rows]).median()
@@ -389,6 +410,8 @@ def test_the_comparison_ranks_brokers_only_from_rows_of_identical_settings():
         produce(bench.RedisSettings(producers=4), "python", 900e3, repeats=1),
     ]
     table = pd.DataFrame(rows)
+    # Kafka's 400k is first: Redis's 900k with four producers is another settings line.
+    assert syllabus._throughput("kafka", table)["holds here"] == "yes: 1st of 3"
     best = syllabus.best_throughput(table)
     assert best.to_dict() == {"kafka": 400e3, "rabbitmq": 20e3, "redis": 250e3}
     assert best.rank(ascending=False)["kafka"] == 1  # the 900k scaling row does not count
