@@ -8,6 +8,8 @@ plus one column per setting), how much (`throughput_msg_s`, `throughput_mb_s` wi
 time, for the coordinated-omission comparison; a Python latency row also carries its two
 HdrHistograms, encoded, so that repeats are merged rather than their percentiles averaged) and
 whether it counts (`sent`, `received`, `missing`, `duplicates`, `out_of_order`, `verified`).
+`cpu_s` is the CPU time of the processes of the row's side (both sides for latency), and
+`producer_cpu_s` that of a latency run's producers alone, their pacing included.
 `workload` says how much was sent, `measures` in words what was timed. A native row says in
 `unlike_settings` where the tool could not run what its settings say (one consumer process for
 `consumers=2`, one stream for `streams=2`): such a row is shown, never used as a reference.
