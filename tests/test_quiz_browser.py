@@ -172,7 +172,7 @@ def test_a_click_on_an_answer_shows_the_verdict_the_explanation_and_the_link(tab
     choices = ".widget-radio-box input[type=radio]"
     _until(lambda: tab.js(f"document.querySelectorAll('{choices}').length") == 4, "4 choices")
     page_text = "document.querySelector('.jp-Notebook').innerText"
-    assert QUESTION.prompt in tab.js(page_text)
+    _until(lambda: QUESTION.prompt in tab.js(page_text), "the question's text")
     assert "Right." not in tab.js(page_text)  # no verdict before the click
     assert not record.exists()  # and nothing recorded
     letter = "abcd".index(QUESTION.answer)
