@@ -154,6 +154,10 @@ class PredictCount(Question):
         if self.tolerance < 0 or self.tolerance_pct < 0:
             raise QuizError(f"{self.id}: a tolerance cannot be negative")
 
+    def prediction(self, given: object) -> float | None:
+        """The number `given` reads as ("1,000" and "1_000" too), None if it is not one."""
+        return _number(given)
+
     def check(self, given: object, measured: float | None) -> tuple[bool, str]:
         prediction = _number(given)
         if prediction is None:

@@ -167,3 +167,13 @@ def test_a_count_question_clicked_is_graded_against_what_the_brokers_measure():
     wrong.text.value = str(TAUGHT[count.id] + 3)
     wrong.check.click()
     assert not wrong.last.correct and "counted 5" in wrong.last.markdown().replace("*", "")
+
+
+def test_a_prediction_that_is_not_a_number_is_wrong_without_running_the_experiment():
+    count = next(q for q in QUESTIONS if q.id == "redis-exact-maxlen")
+    clicker = ClickQuiz(Quiz([count]))
+    clicker.text.value = "lots"
+    clicker.check.click()
+    assert clicker.last is not None and not clicker.last.correct
+    assert clicker.last.note == "not a number" and clicker.last.measured is None
+    assert Progress().cards()[count.id].box == 1

@@ -89,9 +89,10 @@ class Session:
 
     def answer(self, question: Question, given: object) -> Feedback:
         """Grade `given`, running the question's experiment first if it is a count to predict;
-        remember the outcome. An empty answer counts as wrong."""
+        remember the outcome. An empty answer, or a prediction that is not a number, counts as
+        wrong without running anything."""
         measured = None
-        if isinstance(question, PredictCount):
+        if isinstance(question, PredictCount) and question.prediction(given) is not None:
             measured = self.measure(question.id, self.run)
         report = Quiz([question]).grade(
             {question.id: given},
