@@ -95,9 +95,7 @@ def quiz_cards() -> list[Card]:
     for question in QUESTIONS:
         if isinstance(question, PredictCount):
             taught = TAUGHT[question.id]
-            answer = (
-                f"{taught:g} {question.unit}".strip() + " (notebook 14 counts it on the brokers)"
-            )
+            answer = f"{taught:g} (notebook 14 counts it on the brokers)"
         else:
             answer = question.expected(None)
         cards.append(
