@@ -51,6 +51,7 @@ NEEDS: dict[str, dict[str, str]] = {
 
 # Files that use no broker at all: they run beside one that holds the brokers alone.
 NO_BROKERS = {
+    "test_anki.py",
     "test_book.py",
     "test_book_browser.py",
     "test_book_progress.py",
@@ -62,6 +63,7 @@ NO_BROKERS = {
     "test_packaging.py",
     "test_plots.py",
     "test_quiz.py",
+    "test_quiz_browser.py",
     "test_revision.py",
     "test_sharing.py",
     "test_workflows.py",

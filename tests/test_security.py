@@ -33,7 +33,9 @@ pytestmark = pytest.mark.skipif(USE_TESTCONTAINERS, reason="the native secured b
 pytest_plugins = ["pytester"]
 
 
-@pytest.fixture(scope="session")  # stopped at the end of the run: notebook 13 finds them running
+# Module scope: stopped (if this file started them) before another file may take them, as the
+# test locks of parallel runs expect (tests/sharing.py).
+@pytest.fixture(scope="module")
 def secured():
     started = not all(s.healthy for s in secure.status())
     secure.up()
