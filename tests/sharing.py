@@ -4,8 +4,8 @@
 cells, run whole on one worker, in order. Most files share the brokers peacefully (every name is
 unique to its run). A few restart, crash or alarm a shared broker, kill cluster nodes, start and
 stop the secured brokers, or measure performance and need a quiet machine: `NEEDS` says which, and
-those hold what they need alone. Files that use no broker (`NO_BROKERS`) run beside any of them
-but one that needs the machine to itself.
+those hold what they need alone. Each broker is a lock of its own, so a notebook that restarts
+RabbitMQ runs beside one that uses Kafka only.
 
 Each resource is a file lock in the state folder. A file holds the locks it needs, shared or
 exclusive, from its first item to its last; locks are always taken in the same order, so two
@@ -17,6 +17,8 @@ taken, uncontended.
 from __future__ import annotations
 
 import fcntl
+import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,16 +31,19 @@ from helpers.brokers import state
 SHARED, EXCLUSIVE = "shared", "exclusive"
 WAIT_S = 1200  # longer than any one file takes; past it, something is stuck
 
-# What a file needs beyond the default (sharing the lab's three brokers and the machine), and why:
-# file name -> lock -> mode.
+BROKERS = ("kafka", "rabbitmq", "redis")  # each shared broker is a lock of its own
+
+# What a file needs beyond the default, and why: file name -> lock -> mode. By default a file
+# shares the machine and the brokers it uses: a notebook those its `require(...)` names, a test
+# file all three (unless it is in NO_BROKERS).
 NEEDS: dict[str, dict[str, str]] = {
     # a shared broker restarted, crashed, stopped or alarmed: nothing else may use it meanwhile
-    "01-Message-Queue-Fundamentals.ipynb": {"brokers": EXCLUSIVE},  # restarts RabbitMQ
-    "05-Redis-Streams.ipynb": {"brokers": EXCLUSIVE},  # crashes Redis
-    "12-Backpressure.ipynb": {"brokers": EXCLUSIVE},  # raises RabbitMQ's memory alarm
-    "test_require.py": {"brokers": EXCLUSIVE},  # stops Redis, raises the memory alarm
-    # cluster nodes killed and frozen; notebook 11 measures failover times on a quiet machine
-    "11-Replication-and-Failover.ipynb": {"clusters": EXCLUSIVE, "machine": EXCLUSIVE},
+    "01-Message-Queue-Fundamentals.ipynb": {"rabbitmq": EXCLUSIVE},  # restarts RabbitMQ
+    "05-Redis-Streams.ipynb": {"redis": EXCLUSIVE},  # crashes Redis
+    "12-Backpressure.ipynb": {"rabbitmq": EXCLUSIVE},  # raises RabbitMQ's memory alarm
+    "test_require.py": {"rabbitmq": EXCLUSIVE, "redis": EXCLUSIVE},  # stops Redis; alarms
+    # cluster nodes killed, frozen and stopped
+    "11-Replication-and-Failover.ipynb": {"clusters": EXCLUSIVE},
     "test_cluster.py": {"clusters": EXCLUSIVE},
     "test_diagrams_cluster.py": {"clusters": EXCLUSIVE},
     # the secured brokers are started, and stopped again, by whoever needs them first
@@ -49,7 +54,7 @@ NEEDS: dict[str, dict[str, str]] = {
     "10-Kafka-Tuning.ipynb": {"machine": EXCLUSIVE},
 }
 
-# Files that use no broker at all: they run beside one that holds the brokers alone.
+# Test files that use no broker at all: they run beside one that holds a broker alone.
 NO_BROKERS = {
     "test_anki.py",
     "test_book.py",
@@ -69,12 +74,25 @@ NO_BROKERS = {
     "test_workflows.py",
 }
 
+REQUIRE = re.compile(r"\brequire\(([^)]*)\)")
+
+
+def brokers_used(path: Path) -> set[str]:
+    """The shared brokers a file uses: a notebook's `require(...)` calls, else all three."""
+    if path.suffix != ".ipynb":
+        return set() if path.name in NO_BROKERS else set(BROKERS)
+    try:
+        code = json.loads(path.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return set(BROKERS)  # unreadable here: assume the most
+    source = "".join("".join(c["source"]) for c in code if c.get("cell_type") == "code")
+    named = {b for args in REQUIRE.findall(source) for b in BROKERS if f'"{b}"' in args}
+    return named
+
 
 def needs(path: Path) -> dict[str, str]:
     """The locks a test file or notebook holds while it runs, in the order they are taken."""
-    default = (
-        {"machine": SHARED} if path.name in NO_BROKERS else {"brokers": SHARED, "machine": SHARED}
-    )
+    default = {"machine": SHARED, **dict.fromkeys(brokers_used(path), SHARED)}
     return dict(sorted({**default, **NEEDS.get(path.name, {})}.items()))
 
 

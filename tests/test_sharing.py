@@ -28,7 +28,8 @@ def test_a_file_that_disrupts_a_shared_broker_holds_the_brokers_alone(path):
     if path.name == "test_sharing.py":
         pytest.skip("names the calls, makes none")
     if DISRUPTIVE.search(path.read_text()) and "own_redis" not in path.read_text():
-        assert sharing.needs(path)["brokers"] == sharing.EXCLUSIVE, (
+        held = sharing.needs(path)
+        assert sharing.EXCLUSIVE in {held.get(broker) for broker in sharing.BROKERS}, (
             f"{path.name} stops, crashes or alarms a shared broker: add it to NEEDS"
         )
 
@@ -37,7 +38,7 @@ def test_an_exclusive_holder_keeps_others_out_until_it_leaves(tmp_path, monkeypa
     monkeypatch.setattr(sharing, "WAIT_S", 0.3)
     alone, other, third = (sharing.Locks(tmp_path) for _ in range(3))
     alone.enter(Path("05-Redis-Streams.ipynb"))  # crashes Redis: holds the brokers alone
-    with pytest.raises(TimeoutError, match="waited 0.3 s for the test lock 'brokers'"):
+    with pytest.raises(TimeoutError, match="waited 0.3 s for the test lock 'redis'"):
         other.enter(Path("test_kafka.py"))
     alone.leave()
     other.enter(Path("test_kafka.py"))
@@ -48,6 +49,24 @@ def test_an_exclusive_holder_keeps_others_out_until_it_leaves(tmp_path, monkeypa
     third.leave()
     alone.enter(Path("05-Redis-Streams.ipynb"))
     alone.leave()
+
+
+def test_a_notebook_holds_the_brokers_its_require_names_and_no_other():
+    assert sharing.brokers_used(ROOT / "notebooks" / "03-Kafka-Fundamentals.ipynb") == {"kafka"}
+    assert sharing.brokers_used(ROOT / "notebooks" / "00-Start-Here.ipynb") == set(sharing.BROKERS)
+    held = sharing.needs(ROOT / "notebooks" / "01-Message-Queue-Fundamentals.ipynb")
+    assert held == {"machine": sharing.SHARED, "rabbitmq": sharing.EXCLUSIVE}
+
+
+def test_a_kafka_notebook_runs_beside_one_that_restarts_rabbitmq(tmp_path, monkeypatch):
+    monkeypatch.setattr(sharing, "WAIT_S", 0.3)
+    restarts, kafka_only = sharing.Locks(tmp_path), sharing.Locks(tmp_path)
+    restarts.enter(ROOT / "notebooks" / "01-Message-Queue-Fundamentals.ipynb")
+    kafka_only.enter(ROOT / "notebooks" / "03-Kafka-Fundamentals.ipynb")  # does not wait
+    with pytest.raises(TimeoutError, match="'rabbitmq'"):
+        sharing.Locks(tmp_path).enter(ROOT / "notebooks" / "02-RabbitMQ-Routing-and-RPC.ipynb")
+    restarts.leave()
+    kafka_only.leave()
 
 
 def test_locks_are_taken_in_one_order():
