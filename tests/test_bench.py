@@ -22,12 +22,12 @@ from confluent_kafka import Producer
 
 from helpers import bench
 from helpers.bench import (
+    claims,
     histogram,
     kafka_bench,
     processes,
     redis_workers,
     report,
-    syllabus,
     transactions,
     tuning,
 )
@@ -411,13 +411,13 @@ def test_the_comparison_ranks_brokers_only_from_rows_of_identical_settings():
     ]
     table = pd.DataFrame(rows)
     # Kafka's 400k is first: Redis's 900k with four producers is another settings line.
-    assert syllabus._throughput("kafka", table)["holds here"] == "yes: 1st of 3"
-    best = syllabus.best_throughput(table)
+    assert claims._throughput("kafka", table)["holds here"] == "yes: 1st of 3"
+    best = claims.best_throughput(table)
     assert best.to_dict() == {"kafka": 400e3, "rabbitmq": 20e3, "redis": 250e3}
     assert best.rank(ascending=False)["kafka"] == 1  # the 900k scaling row does not count
-    assert syllabus.comparable(table).groupby("broker")["settings"].nunique().eq(1).all()
-    assert syllabus.measured_on(table) == "2026-12-01 10:00 UTC"
-    assert "measured 2026-12-01 10:00 UTC" in syllabus._throughput("kafka", table)["measured here"]
+    assert claims.comparable(table).groupby("broker")["settings"].nunique().eq(1).all()
+    assert claims.measured_on(table) == "2026-12-01 10:00 UTC"
+    assert "measured 2026-12-01 10:00 UTC" in claims._throughput("kafka", table)["measured here"]
 
 
 def tuning_inputs():

@@ -1,4 +1,4 @@
-"""The usual broker comparison table (see `helpers.bench.syllabus`), each cell beside its
+"""The usual broker comparison table (see `helpers.bench.claims`), each cell beside its
 evidence on this machine: throughput from `make bench`'s last summary
 (results/latest/summary.csv) when there is one, else from a quick run of the benchmark harness;
 the other rows from the experiments of the topic notebooks, whose asserts would fail if the cell
@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import bench
-from helpers.bench.syllabus import CLAIMED, NAMES, THROUGHPUT_RANK, best_throughput, measured_on
+from helpers.bench.claims import CLAIMED, NAMES, THROUGHPUT_RANK, best_throughput, measured_on
 from helpers.brokers.config import PROJECT_ROOT
 
 from .links import section
@@ -29,7 +29,7 @@ SHOWN: list[dict[str, str]] = [
 
 def throughput(*, quick_count: int = 20_000) -> tuple[pd.Series, str]:
     """Each broker's best 100-byte producer figure (msg/s) among rows of one settings line (see
-    `helpers.bench.syllabus.comparable`), and where and when it was measured."""
+    `helpers.bench.claims.comparable`), and where and when it was measured."""
     if LATEST.exists():
         rows = pd.read_csv(LATEST)
         source = f"make bench: {_relative(LATEST.resolve())}"
