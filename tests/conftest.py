@@ -58,6 +58,17 @@ def redis_ep(broker_endpoints: dict[str, Endpoint]) -> Endpoint:
     return broker_endpoints["redis"]
 
 
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Headless Chromium for the browser tests, installed if need be; skipped where it cannot be."""
+    from scripts import book_chromium
+
+    try:
+        return book_chromium.ensure()
+    except book_chromium.ChromiumUnavailable as exc:
+        pytest.skip(f"Chromium is not installed and could not be installed here: {exc}")
+
+
 @pytest.fixture
 def topics(kafka_ep: Endpoint):
     """Kafka topics for one test, all deleted after it."""

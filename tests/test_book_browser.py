@@ -25,14 +25,6 @@ BOOK = ROOT / "build" / "book-browser-test"
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    try:
-        return book_chromium.ensure()
-    except book_chromium.ChromiumUnavailable as exc:
-        pytest.skip(f"Chromium is not installed and could not be installed here: {exc}")
-
-
-@pytest.fixture(scope="module")
 def built(chromium, tmp_path_factory) -> int:
     """The book of the synthetic notebooks, built by the same command as `make book`."""
     shutil.rmtree(BOOK, ignore_errors=True)

@@ -82,14 +82,6 @@ class Tab:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    try:
-        return book_chromium.ensure()
-    except book_chromium.ChromiumUnavailable as exc:
-        pytest.skip(f"Chromium is not installed and could not be installed here: {exc}")
-
-
-@pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab on a free port, serving a notebook whose one cell shows the quiz."""
     folder = tmp_path_factory.mktemp("lab")
