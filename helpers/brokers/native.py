@@ -83,8 +83,12 @@ def _fetch_kafka_jars(lib: Path) -> None:
 
 
 def _kafka_cluster_id() -> str:
-    # Kafka's Uuid.toString(): URL-safe base64 of 16 random bytes, without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Kafka's Uuid.toString(): URL-safe base64 of 16 random bytes, without padding. Like Kafka's
+    # Uuid.randomUuid(), draw again when it starts with "-": kafka-storage reads that as an option.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _kafka_launch(ep: Endpoint) -> Launch:
