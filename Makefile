@@ -48,7 +48,7 @@ help:
 	@echo "make cluster-down    stop the cluster nodes; cluster-status: node, address, role, health, pid"
 	@echo "make secure-up       Kafka, RabbitMQ and Redis with TLS, authentication and ACLs, beside the brokers"
 	@echo "make secure-down     stop the secured brokers; secure-status: broker, ports, health, pid"
-	@echo "make lint            ruff over helpers/, tests/, scripts/ and the notebooks; mypy (strict) over helpers/; actionlint"
+	@echo "make lint            ruff over helpers/, lab/, tests/ and the notebooks; mypy (strict) over helpers/ and lab/; import-linter; actionlint"
 	@echo "make clean           stop the brokers, delete their state and build/; distclean also deletes .venv"
 	@echo "bin/kafka-topics, bin/rabbitmqctl, bin/redis-cli, ...: the brokers' own tools, pointed at the lab (README)"
 
@@ -86,31 +86,31 @@ $(SETUP_STAMP): $(RUNTIME_STAMP)
 	@touch $@
 
 brokers-up: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers up
+	$(PY) -m lab.brokers up
 
 brokers-down: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers down
+	$(PY) -m lab.brokers down
 
 brokers-status: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers status
+	$(PY) -m lab.brokers status
 
 cluster-up: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers up --cluster
+	$(PY) -m lab.brokers up --cluster
 
 cluster-down: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers down --cluster
+	$(PY) -m lab.brokers down --cluster
 
 cluster-status: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers status --cluster
+	$(PY) -m lab.brokers status --cluster
 
 secure-up: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers up --secure
+	$(PY) -m lab.brokers up --secure
 
 secure-down: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers down --secure
+	$(PY) -m lab.brokers down --secure
 
 secure-status: $(RUNTIME_STAMP)
-	$(PY) -m helpers.brokers status --secure
+	$(PY) -m lab.brokers status --secure
 
 lab:
 	@$(READY)
@@ -128,16 +128,16 @@ soak:
 
 bench:
 	@$(READY)
-	$(PY) -m scripts.bench
+	$(PY) -m lab.bench
 
 book:
 	@$(READY)
-	$(PY) -m scripts.build_book
+	$(PY) -m lab.book.build
 
 quiz: $(RUNTIME_STAMP)
-	@$(PY) -m helpers.revision.terminal $(QUIZ_ARGS)
+	@$(PY) -m lab.revision.terminal $(QUIZ_ARGS)
 
-LINTED := helpers tests scripts notebooks
+LINTED := helpers lab tests notebooks
 
 # actionlint checks the GitHub Actions workflows; built once per machine with Go (PyPI's wrapper
 # downloads its binary from outside the package registries).
@@ -153,6 +153,7 @@ lint: setup $(ACTIONLINT)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(ACTIONLINT) -no-color .github/workflows/*.yml
 
 format: setup
@@ -160,7 +161,7 @@ format: setup
 	$(VENV)/bin/ruff format $(LINTED)
 
 clean:
-	@if [ -x $(PY) ]; then $(PY) -m helpers.brokers down --cluster; $(PY) -m helpers.brokers down --secure; $(PY) -m helpers.brokers down; fi
+	@if [ -x $(PY) ]; then $(PY) -m lab.brokers down --cluster; $(PY) -m lab.brokers down --secure; $(PY) -m lab.brokers down; fi
 	rm -rf .brokers build notebooks/runs .pytest_cache .ruff_cache
 
 distclean: clean

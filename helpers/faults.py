@@ -8,7 +8,7 @@ keeps what was written). Lost and duplicated are then counted over the effects o
 that touched the messages, or read from the broker itself.
 
 A worker can also be told to kill itself at a named crash point (`CrashPoint`), so that a lesson
-shows the same outcome on every run. Not for starting brokers (see `helpers.brokers`).
+shows the same outcome on every run. Not for starting brokers (see `lab.brokers`).
 """
 
 from __future__ import annotations

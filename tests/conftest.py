@@ -3,7 +3,7 @@
 With Docker, each broker runs in a throwaway container built from docker-compose.yml's images and
 settings, and the endpoint variables (KAFKA_BOOTSTRAP_SERVERS, ...) point the helpers at it.
 Each container publishes its client port on 127.0.0.1 only, at a port Docker chooses. Without
-Docker, `helpers.brokers.up()` starts (or reuses) the native processes.
+Docker, `lab.brokers.up()` starts (or reuses) the native processes.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from helpers.brokers import BROKERS, Endpoint, endpoint, up
-from helpers.brokers.config import ENV_VARS
-from helpers.brokers.docker import COMPOSE_FILE, engine_available
 from helpers.kafka import Topics
+from lab.brokers import BROKERS, Endpoint, endpoint, up
+from lab.brokers.config import ENV_VARS
+from lab.brokers.docker import COMPOSE_FILE, engine_available
 
 log = logging.getLogger("lab.tests")
 
@@ -29,7 +29,7 @@ USE_TESTCONTAINERS = engine_available()
 def pytest_report_header(config: pytest.Config) -> str:
     if USE_TESTCONTAINERS:
         return "brokers: testcontainers (a Docker engine answers)"
-    return "brokers: native processes via helpers.brokers (no Docker engine)"
+    return "brokers: native processes via lab.brokers (no Docker engine)"
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +38,7 @@ def broker_endpoints() -> Iterator[dict[str, Endpoint]]:
         log.info("starting brokers with testcontainers")
         yield from _containers()
     else:
-        log.info("using native brokers from helpers.brokers")
+        log.info("using native brokers from lab.brokers")
         up()
         yield {b: endpoint(b) for b in BROKERS}
 
@@ -61,11 +61,11 @@ def redis_ep(broker_endpoints: dict[str, Endpoint]) -> Endpoint:
 @pytest.fixture(scope="module")
 def chromium() -> str:
     """Headless Chromium for the browser tests, installed if need be; skipped where it cannot be."""
-    from scripts import book_chromium
+    from lab.book import browser
 
     try:
-        return book_chromium.ensure()
-    except book_chromium.ChromiumUnavailable as exc:
+        return browser.ensure()
+    except browser.ChromiumUnavailable as exc:
         pytest.skip(f"Chromium is not installed and could not be installed here: {exc}")
 
 

@@ -26,7 +26,7 @@ from typing import IO
 
 import pytest
 
-from helpers.brokers import state
+from lab.brokers import state
 
 SHARED, EXCLUSIVE = "shared", "exclusive"
 WAIT_S = 1200  # longer than any one file takes; past it, something is stuck

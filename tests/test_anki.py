@@ -8,8 +8,8 @@ import zipfile
 import nbformat
 import pytest
 
-from helpers.revision import anki, links
-from helpers.revision.questions import QUESTIONS, TAUGHT
+from lab.revision import anki, links
+from lab.revision.questions import QUESTIONS, TAUGHT
 
 NOTEBOOKS = sorted(links.NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 

@@ -20,8 +20,9 @@ import pytest
 import redis
 from confluent_kafka import Producer
 
-from helpers import bench
-from helpers.bench import (
+from helpers.naming import unique_name
+from lab import bench
+from lab.bench import (
     claims,
     histogram,
     kafka_bench,
@@ -31,11 +32,10 @@ from helpers.bench import (
     transactions,
     tuning,
 )
-from helpers.bench.native import kafka_tools, perftest, redis_benchmark
-from helpers.bench.pacing import FakeClock, simulated_stall
-from helpers.bench.payload import HEADER, BodyMaker, ReceivedTally, SentTally, verify
-from helpers.brokers import kafka_config
-from helpers.naming import unique_name
+from lab.bench.native import kafka_tools, perftest, redis_benchmark
+from lab.bench.pacing import FakeClock, simulated_stall
+from lab.bench.payload import HEADER, BodyMaker, ReceivedTally, SentTally, verify
+from lab.brokers import kafka_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -680,9 +680,9 @@ def test_a_worker_that_fails_to_start_fails_the_run_at_once_and_none_is_left(red
 ORPHAN_RUN = """
 import json, multiprocessing, sys, threading, time
 from multiprocessing import forkserver
-from helpers.bench import processes, redis_workers
-from helpers.bench.settings import Workload
-from helpers.brokers import endpoint
+from lab.bench import processes, redis_workers
+from lab.bench.settings import Workload
+from lab.brokers import endpoint
 stream, out, timeout_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
 url = endpoint("redis").url  # from the environment, never on a command line
 work = Workload(count=None, duration_s=3600, warmup=0, rate=20)

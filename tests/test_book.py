@@ -15,9 +15,9 @@ import nbformat
 import psutil
 import pytest
 
-from helpers.brokers import install, leaks
-from scripts import book_chromium, book_links, book_pages, build_book
-from scripts.book_pages import NotebookRun
+from lab.book import browser, build, links, pages
+from lab.book.pages import NotebookRun
+from lab.brokers import install, leaks
 
 LONG_LINE = "line = " + " + ".join(f"'part-{i}'" for i in range(14)) + "  # END-OF-A-LONG-LINE"
 ANSWER = "Duplicates written by retries, ANSWER-IDEMPOTENT-PRODUCER."
@@ -86,10 +86,10 @@ def synthetic_notebooks(folder: Path) -> list[Path]:
 
 
 def test_a_failing_cell_is_named_and_the_rest_is_still_rendered(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(build_book, "BOOK", tmp_path / "book")
+    monkeypatch.setattr(build, "BOOK", tmp_path / "book")
     source = synthetic_notebooks(tmp_path / "notebooks")[2]
 
-    assert build_book.main(["--no-pdf", str(source)]) == 1
+    assert build.main(["--no-pdf", str(source)]) == 1
 
     err = capsys.readouterr().err
     assert str(source) in err and "cell 2" in err and "ValueError: poison message" in err
@@ -103,13 +103,13 @@ def test_a_failing_cell_is_named_and_the_rest_is_still_rendered(tmp_path, monkey
 def test_without_chromium_the_html_is_built_and_the_pdf_skipped_naming_the_fix(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr(build_book, "BOOK", tmp_path / "book")
-    monkeypatch.setattr(book_chromium, "find", lambda: None)  # Chromium is not installed...
+    monkeypatch.setattr(build, "BOOK", tmp_path / "book")
+    monkeypatch.setattr(browser, "find", lambda: None)  # Chromium is not installed...
     monkeypatch.setattr(install, "find", lambda program: None)
     monkeypatch.setattr(install, "_can_apt_install", lambda: False)  # ...and cannot be
     source = synthetic_notebooks(tmp_path / "notebooks")[1]
 
-    assert build_book.main([str(source)]) == 0
+    assert build.main([str(source)]) == 0
 
     out, err = capsys.readouterr()
     assert "the PDF will be skipped" in err and "install" in err and "CHROMIUM" in err
@@ -121,8 +121,8 @@ def test_without_chromium_the_html_is_built_and_the_pdf_skipped_naming_the_fix(
 
 def test_a_chromium_setting_that_is_no_program_is_named(monkeypatch):
     monkeypatch.setenv("CHROMIUM", "/nowhere/chrome")
-    with pytest.raises(book_chromium.ChromiumUnavailable, match="CHROMIUM=/nowhere/chrome"):
-        book_chromium.ensure()
+    with pytest.raises(browser.ChromiumUnavailable, match="CHROMIUM=/nowhere/chrome"):
+        browser.ensure()
 
 
 @pytest.fixture
@@ -133,15 +133,15 @@ def rendered(tmp_path) -> list[NotebookRun]:
     runs = []
     for source in synthetic_notebooks(tmp_path / "notebooks"):
         page = book / f"{source.stem}.html"
-        page.write_text(book_pages.render_page(Path(shutil.copy(source, book)), source))
+        page.write_text(pages.render_page(Path(shutil.copy(source, book)), source))
         runs.append(NotebookRun(source, page, run_s=2.0, failure=None))
     return runs
 
 
 def test_reading_time_comes_from_the_first_cell(tmp_path):
     notebook = write_notebook(tmp_path / "n.ipynb", md("# T\n\n**Time:** 25 minutes to read."))
-    assert book_pages.reading_minutes(notebook) == 25
-    assert book_pages.reading_minutes(write_notebook(tmp_path / "m.ipynb", md("# T"))) is None
+    assert pages.reading_minutes(notebook) == 25
+    assert pages.reading_minutes(write_notebook(tmp_path / "m.ipynb", md("# T"))) is None
 
 
 def test_pages_link_to_pages_and_the_contents_to_the_index(rendered):
@@ -160,7 +160,7 @@ def test_answers_stay_inside_their_details(rendered):
 
 
 def test_the_revision_book_has_a_cover_contents_and_every_notebook_with_unique_anchors(rendered):
-    book = book_pages.revision_book(rendered)
+    book = pages.revision_book(rendered)
 
     assert book.count('<section class="chapter"') == 3
     assert 'id="contents"' in book and 'class="book-cover"' in book
@@ -174,27 +174,25 @@ def test_the_revision_book_has_a_cover_contents_and_every_notebook_with_unique_a
     assert 'href="https://docs.python.org/3/"' in book
     # ...and are never ambiguous: every anchor appears once.
     assert book.count('id="01-Plots-And-Tables--1.-A-plot"') == 1
-    assert book_links.broken_anchors(book) == []
+    assert links.broken_anchors(book) == []
     assert "7 min to read · ran in 2 s · passed" in book
     assert "About 0 h 10 min of reading" in book
 
 
 def test_links_to_a_missing_section_are_found():
     page = '<h2 id="Setup">Setup</h2> <a href="#Setup">ok</a> <a href="#Set-up">renamed</a>'
-    assert book_links.broken_anchors(page) == ["#Set-up"]
+    assert links.broken_anchors(page) == ["#Set-up"]
 
 
 def test_an_escaped_quote_in_a_link_lands_where_the_browser_takes_it():
     page = """<h2 id="The-syllabus's-table">x</h2> <a href="#The-syllabus&#x27;s-table">ok</a>"""
-    assert book_links.broken_anchors(page) == []
-    assert book_links.broken_anchors(page.replace("&#x27;s", "&#x27;S")) == [
-        "#The-syllabus'S-table"
-    ]
+    assert links.broken_anchors(page) == []
+    assert links.broken_anchors(page.replace("&#x27;s", "&#x27;S")) == ["#The-syllabus'S-table"]
 
 
 def test_the_index_shows_reading_time_run_time_and_the_result(rendered, tmp_path):
     runs = [*rendered[:2], NotebookRun(rendered[2].source, rendered[2].page, 3.0, "cell 2 failed")]
-    index = book_pages.index_page(runs, book=None, pdf=None)
+    index = pages.index_page(runs, book=None, pdf=None)
     assert "7 min" in index and "3 min" in index and "2 s" in index
     assert index.count("passed") == 2 and "failed: cell 2 failed" in index
     assert 'href="01-Plots-And-Tables.html"' in index
@@ -210,7 +208,7 @@ def test_a_notebook_that_shows_a_secret_fails_and_the_book_does_not_show_it(
     secret = "a-lab-password-for-this-test-only"
     (state / "secure" / "passwords.json").write_text(json.dumps({"writer": secret}))
     monkeypatch.setenv("LAB_STATE_DIR", str(state))
-    monkeypatch.setattr(build_book, "BOOK", tmp_path / "book")
+    monkeypatch.setattr(build, "BOOK", tmp_path / "book")
     (tmp_path / "notebooks").mkdir()
     source = write_notebook(
         tmp_path / "notebooks" / "04-Leaky.ipynb",
@@ -223,7 +221,7 @@ def test_a_notebook_that_shows_a_secret_fails_and_the_book_does_not_show_it(
         code("raise PermissionError('refused: ' + json.load(open(path))['writer'])"),
     )
 
-    assert build_book.main(["--no-pdf", str(source)]) == 1
+    assert build.main(["--no-pdf", str(source)]) == 1
 
     err = capsys.readouterr().err
     assert err.count("shows writer's password") == 2 and "never print a secret" in err
@@ -266,8 +264,8 @@ def test_the_scan_finds_each_kind_of_secret_and_nothing_else(tmp_path, monkeypat
 
 
 def test_chromium_keeps_its_sandbox_unless_it_runs_as_root():
-    assert "--no-sandbox" not in book_chromium.headless_flags(root=False)
-    assert "--no-sandbox" in book_chromium.headless_flags(root=True)  # it cannot start there
+    assert "--no-sandbox" not in browser.headless_flags(root=False)
+    assert "--no-sandbox" in browser.headless_flags(root=True)  # it cannot start there
 
 
 def test_a_run_that_times_out_leaves_no_process_of_its_group(tmp_path):
@@ -276,7 +274,7 @@ def test_a_run_that_times_out_leaves_no_process_of_its_group(tmp_path):
     pid_file = tmp_path / "child.pid"
     script = f"sleep 300 >/dev/null 2>&1 & echo $! > {pid_file}; wait"
     with pytest.raises(subprocess.TimeoutExpired):
-        book_chromium.run_group(["sh", "-c", script], timeout_s=2)
+        browser.run_group(["sh", "-c", script], timeout_s=2)
     child = psutil.Process(int(pid_file.read_text()))
     deadline = time.monotonic() + 5  # for the kernel to finish the kill
     while _alive(child) and time.monotonic() < deadline:

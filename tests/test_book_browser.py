@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from scripts import book_chromium, build_book
+from lab.book import browser, build
 from tests.test_book import ANSWER, TITLES, synthetic_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +30,9 @@ def built(chromium, tmp_path_factory) -> int:
     shutil.rmtree(BOOK, ignore_errors=True)
     sources = synthetic_notebooks(tmp_path_factory.mktemp("notebooks"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(build_book, "BOOK", BOOK)
+        patch.setattr(build, "BOOK", BOOK)
         patch.setenv("CHROMIUM", chromium)
-        returncode = build_book.main([str(s) for s in sources])
+        returncode = build.main([str(s) for s in sources])
     return returncode
 
 
@@ -71,7 +71,7 @@ class Page(HTMLParser):
 
 
 def open_page(path: Path, chromium: str) -> Page:
-    dom = book_chromium.dump_dom(path, chromium)
+    dom = browser.dump_dom(path, chromium)
     assert "</html>" in dom, f"Chromium did not load {path.name}"
     return Page(dom)
 
@@ -122,7 +122,7 @@ def test_answers_are_collapsed_on_screen(built, chromium):
 @pytest.fixture(scope="module")
 def pdf_pages(built) -> list[str]:
     try:
-        pdftotext = book_chromium.ensure_program("pdftotext")
+        pdftotext = browser.ensure_program("pdftotext")
     except RuntimeError as exc:
         pytest.skip(f"pdftotext (poppler-utils) is needed to read the PDF: {exc}")
     pdf = BOOK / "revision-book.pdf"
@@ -151,5 +151,5 @@ def test_the_pdf_prints_the_answers_open_and_long_code_lines_whole(pdf_pages):
 def test_screenshots_are_saved_under_build(built, chromium):
     for name in ("index.html", "revision-book.html"):
         png = BOOK / f"screenshot-{Path(name).stem}.png"
-        book_chromium.screenshot(BOOK / name, png, chromium)
+        browser.screenshot(BOOK / name, png, chromium)
         assert png.read_bytes().startswith(b"\x89PNG"), png

@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from scripts import book_progress
+from lab.book import progress
 
 
 def test_a_long_silent_cell_is_reported_and_a_long_cell_that_prints_is_not(tmp_path: Path):
@@ -23,7 +23,7 @@ def test_a_long_silent_cell_is_reported_and_a_long_cell_that_prints_is_not(tmp_p
         str(source), str(executed), kernel_name="python3", progress_bar=False
     )
 
-    silent = book_progress.report([executed], limit_s=1.0)
+    silent = progress.report([executed], limit_s=1.0)
 
     assert [(cell.index, cell.first_line) for cell in silent] == [(1, "time.sleep(1.5)  # silent")]
     assert silent[0].run_s >= 1.5
@@ -31,10 +31,10 @@ def test_a_long_silent_cell_is_reported_and_a_long_cell_that_prints_is_not(tmp_p
 
 
 def test_make_book_names_the_silent_cells(tmp_path: Path, monkeypatch, capsys):
-    from scripts import build_book
+    from lab.book import build
 
-    monkeypatch.setattr(build_book, "BOOK", tmp_path / "book")
-    monkeypatch.setattr(book_progress, "SILENT_LIMIT_S", 1.0)
+    monkeypatch.setattr(build, "BOOK", tmp_path / "book")
+    monkeypatch.setattr(progress, "SILENT_LIMIT_S", 1.0)
     source = tmp_path / "01-Waits.ipynb"
     cells = ["# 01 · Waits", "import time\ntime.sleep(1.2)"]
     notebook = nbformat.v4.new_notebook(
@@ -43,7 +43,7 @@ def test_make_book_names_the_silent_cells(tmp_path: Path, monkeypatch, capsys):
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(notebook, source)
 
-    assert build_book.main(["--no-pdf", str(source)]) == 0
+    assert build.main(["--no-pdf", str(source)]) == 0
 
     assert "without progress output: 1" in capsys.readouterr().out
     report = (tmp_path / "book" / "silent-cells.txt").read_text()

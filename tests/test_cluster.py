@@ -17,11 +17,11 @@ import pika.exceptions
 import psutil
 import pytest
 
-from helpers.brokers import EnsureError, cluster, ensure, state
-from helpers.brokers.cluster_nodes import NODES, RABBITMQ, REDIS
 from helpers.failover import rabbitmq as frabbit
 from helpers.failover import redis as fre
 from helpers.naming import unique_name
+from lab.brokers import EnsureError, cluster, ensure, state
+from lab.brokers.cluster_nodes import NODES, RABBITMQ, REDIS
 from tests.conftest import USE_TESTCONTAINERS
 
 pytestmark = pytest.mark.skipif(USE_TESTCONTAINERS, reason="the native clusters only")
@@ -161,7 +161,7 @@ def test_a_frozen_node_is_given_up_on_by_heartbeat(rabbitmq_cluster):
 WRITE_SECRETS = """
 import sys
 from pathlib import Path
-from helpers.brokers import cluster_nodes
+from lab.brokers import cluster_nodes
 for write in (cluster_nodes._cluster_id, lambda: cluster_nodes._shared_cookie(Path(sys.argv[1]))):
     try:
         write()

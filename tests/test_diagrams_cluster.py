@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from helpers.brokers import cluster
-from helpers.brokers.cluster_nodes import bootstrap_servers
 from helpers.diagrams.kafka_cluster import cluster_topic_state, kafka_cluster_topic
 from helpers.failover import kafka as fk
 from helpers.naming import unique_name
+from lab.brokers import cluster
+from lab.brokers.cluster_nodes import bootstrap_servers
 from tests.conftest import USE_TESTCONTAINERS
 
 pytestmark = pytest.mark.skipif(USE_TESTCONTAINERS, reason="the native clusters only")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.brokers import docker, native, secure
-from helpers.brokers.cluster_nodes import NODES
-from helpers.brokers.config import DEFAULT_URLS, TEMPLATES_DIR, endpoint
-from helpers.brokers.config import PROJECT_ROOT as ROOT
-from helpers.brokers.docker import COMPOSE_FILE
-from helpers.brokers.native import kafka_version
+from lab.brokers import docker, native, secure
+from lab.brokers.cluster_nodes import NODES
+from lab.brokers.config import DEFAULT_URLS, TEMPLATES_DIR, endpoint
+from lab.brokers.config import PROJECT_ROOT as ROOT
+from lab.brokers.docker import COMPOSE_FILE
+from lab.brokers.native import kafka_version
 
 ALL_SERVICES = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
 SERVICES = {k: v for k, v in ALL_SERVICES.items() if not v.get("profiles")}  # the default set

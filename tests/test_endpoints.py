@@ -2,13 +2,13 @@
 
 import pytest
 
-from helpers.brokers import (
+from lab.brokers import (
     BrokerConfigError,
     endpoint,
     kafka_config,
     status_table,
 )
-from helpers.brokers.config import mask_password
+from lab.brokers.config import mask_password
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from scripts.navigation import MARKER, notebooks, update
+from lab.book.navigation import MARKER, notebooks, update
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = notebooks()
@@ -31,6 +31,16 @@ def test_there_are_notebooks_and_they_are_named_nn_title():
         assert re.fullmatch(r"\d\d-[A-Z][A-Za-z0-9]*(-[A-Za-z0-9]+)*\.ipynb", path.name), path.name
     numbers = [p.name[:2] for p in NOTEBOOKS]
     assert len(numbers) == len(set(numbers)), "two notebooks share a number"
+
+
+def test_the_notebooks_folder_holds_lessons_only():
+    """JupyterLab opens in notebooks/: the learner's file browser shows the lessons, not the test
+    plumbing (the nbval hooks live in tests/notebook_hooks.py)."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "notebooks"], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.split()
+    others = [name for name in tracked if not name.endswith(".ipynb")]
+    assert tracked and not others, f"not a lesson: {others}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -64,7 +74,7 @@ def test_notebook_has_the_required_shape(path):
     parameter_cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(parameter_cells) == 1, "exactly one code cell tagged 'parameters'"
     assert "require(" in code or "ensure(" in code, (
-        "a notebook checks its brokers with helpers.brokers.require (or starts them with ensure)"
+        "a notebook checks its brokers with lab.brokers.require (or starts them with ensure)"
     )
     assert "unique_name(" in code, "names of queues, topics and streams must be unique per run"
     check_cells = _cells_after_heading(notebook, "Check yourself")
@@ -83,7 +93,7 @@ def test_notebook_cells_are_short(path):
 
 
 def test_navigation_links_are_current():
-    assert not update(check=True), "run: python -m scripts.navigation"
+    assert not update(check=True), "run: python -m lab.book.navigation"
     for path in NOTEBOOKS:
         assert nbformat.read(path, as_version=4).cells[-1].source.startswith(MARKER)
 
@@ -131,8 +141,8 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme
 
 
-def test_ruff_is_clean_on_helpers_tests_scripts_and_notebooks():
-    paths = ["helpers", "tests", "scripts", "notebooks"]
+def test_ruff_is_clean_on_helpers_lab_tests_and_notebooks():
+    paths = ["helpers", "lab", "tests", "notebooks"]
     ruff = [sys.executable, "-m", "ruff"]
     for args in (["check", *paths], ["format", "--check", *paths]):
         done = subprocess.run(ruff + args, cwd=ROOT, capture_output=True, text=True)

@@ -12,7 +12,6 @@ import pytest
 
 from helpers.backpressure import kafka as backpressure_kafka
 from helpers.backpressure import rabbitmq as backpressure_rabbitmq
-from helpers.brokers import secure
 from helpers.cqrs import projection
 from helpers.kafka import deadletter, loop
 from helpers.rabbitmq import consumers, retry, rpc
@@ -22,7 +21,8 @@ from helpers.redis_streams import recovery
 from helpers.redis_streams import worker as redis_worker
 from helpers.sagas import choreography, orchestrator
 from helpers.security import fields
-from scripts.navigation import NOTEBOOKS
+from lab.book.navigation import NOTEBOOKS
+from lab.brokers import secure
 
 SHOWN = [
     ("01-Message-Queue-Fundamentals", consumers.subscribe),

@@ -21,7 +21,7 @@ import psutil
 import pytest
 import redis
 
-from helpers.brokers import (
+from lab.brokers import (
     ProvisionError,
     crash,
     down,
@@ -33,7 +33,7 @@ from helpers.brokers import (
     status,
     up,
 )
-from helpers.brokers.probes import Health, port_is_open
+from lab.brokers.probes import Health, port_is_open
 from tests.conftest import USE_TESTCONTAINERS, free_port
 from tests.impostor import impostor_server
 
@@ -255,7 +255,7 @@ def test_two_ups_at_once_start_one_broker(tmp_path):
     port = free_port()
     env = {**os.environ, "LAB_STATE_DIR": str(tmp_path / "state"), "LAB_BROKERS_BACKEND": "native"}
     env["REDIS_URL"] = f"redis://localhost:{port}/0"
-    command = [sys.executable, "-m", "helpers.brokers", "up", "redis"]
+    command = [sys.executable, "-m", "lab.brokers", "up", "redis"]
     ups = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     try:
         outputs = [up_.communicate(timeout=60)[0] for up_ in ups]
@@ -267,9 +267,7 @@ def test_two_ups_at_once_start_one_broker(tmp_path):
         ]
         assert len(servers) == 1, servers
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "helpers.brokers", "down", "redis"], env=env, timeout=60
-        )
+        subprocess.run([sys.executable, "-m", "lab.brokers", "down", "redis"], env=env, timeout=60)
 
 
 def test_a_start_that_never_gets_ready_stops_what_it_started(own_redis, monkeypatch):
@@ -356,8 +354,8 @@ def test_the_lab_brokers_listen_on_loopback_only(broker_endpoints):
 
 
 def test_up_exits_non_zero_when_a_broker_is_unhealthy(monkeypatch, capsys):
-    from helpers.brokers import __main__ as cli
-    from helpers.brokers.provision import BrokerStatus
+    from lab.brokers import __main__ as cli
+    from lab.brokers.provision import BrokerStatus
 
     sick = BrokerStatus("redis", "redis://localhost:1/0", "native", False, None, None, None, "died")
     monkeypatch.setattr(cli, "up", lambda brokers: [sick])
@@ -368,7 +366,7 @@ def test_up_exits_non_zero_when_a_broker_is_unhealthy(monkeypatch, capsys):
 def test_a_held_lock_is_a_sentence_not_a_traceback(tmp_path, monkeypatch, capsys):
     from functools import partial
 
-    from helpers.brokers import __main__ as cli
+    from lab.brokers import __main__ as cli
 
     monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setattr(state, "locked", partial(state.locked, timeout_s=0.3))
@@ -383,7 +381,7 @@ def test_a_held_lock_is_a_sentence_not_a_traceback(tmp_path, monkeypatch, capsys
 
 
 def test_a_tool_that_hangs_is_a_sentence_not_a_traceback(monkeypatch, capsys):
-    from helpers.brokers import __main__ as cli
+    from lab.brokers import __main__ as cli
 
     def hangs(brokers):
         subprocess.run(["sleep", "5"], timeout=0.2)  # a broker tool that does not answer
@@ -418,7 +416,7 @@ def _blocked_signals(pid: int) -> set[int]:
     ],
 )
 def test_a_broker_older_than_the_lessons_need_is_named_with_what_it_lacks(broker, old, new, why):
-    from helpers.brokers.config import too_old
+    from lab.brokers.config import too_old
 
     assert too_old(broker, new) is None and too_old(broker, None) is None
     assert too_old(broker, old) == (
@@ -428,7 +426,7 @@ def test_a_broker_older_than_the_lessons_need_is_named_with_what_it_lacks(broker
 
 
 def test_a_file_the_cluster_nodes_share_is_made_once_and_never_read_half_written(tmp_path):
-    from helpers.brokers.cluster_nodes import _written_once
+    from lab.brokers.cluster_nodes import _written_once
 
     def new_id() -> str:
         return os.urandom(16).hex()

@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_wheel_contains_every_helpers_module(tmp_path):
+def test_the_wheel_contains_every_module_of_the_lessons_and_the_engine(tmp_path):
     build = ["wheel", "--no-deps", "--no-build-isolation", "-q", "-w"]
     done = subprocess.run(
         [sys.executable, "-m", "pip", *build, str(tmp_path), str(ROOT)],
@@ -19,5 +19,7 @@ def test_the_wheel_contains_every_helpers_module(tmp_path):
     assert done.returncode == 0, done.stderr
     [wheel] = tmp_path.glob("*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "helpers").rglob("*.py")}
+    files = [p for room in ("helpers", "lab") for p in (ROOT / room).rglob("*") if p.is_file()]
+    modules = {str(p.relative_to(ROOT)) for p in files if p.suffix in (".py", ".toml")}
+    assert {"lab/brokers/__init__.py", "lab/revision/questions.toml"} <= modules
     assert modules <= shipped, f"missing from the wheel: {sorted(modules - shipped)}"

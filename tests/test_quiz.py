@@ -1,10 +1,10 @@
-"""helpers.quiz: grading of every kind of question, the report, hidden answers, and sampling."""
+"""lab.revision.quiz: grading of every kind of question, the report, hidden answers, sampling."""
 
 from dataclasses import replace
 
 import pytest
 
-from helpers.quiz import (
+from lab.revision.quiz import (
     MultipleChoice,
     PredictCount,
     Quiz,

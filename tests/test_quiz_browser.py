@@ -19,9 +19,9 @@ import nbformat
 import pytest
 import websocket
 
-from helpers.revision import progress
-from helpers.revision.questions import QUESTIONS
-from scripts import book_chromium
+from lab.book import browser
+from lab.revision import progress
+from lab.revision.questions import QUESTIONS
 
 QUESTION = QUESTIONS[0]  # a multiple choice: no broker needed
 DEADLINE_S = 120
@@ -87,9 +87,9 @@ def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
     record = folder / "quiz.sqlite3"
     code = (
-        "from helpers.quiz import Quiz\n"
-        "from helpers.revision.questions import QUESTIONS\n"
-        "from helpers.revision.widget import ClickQuiz\n\n"
+        "from lab.revision.quiz import Quiz\n"
+        "from lab.revision.questions import QUESTIONS\n"
+        "from lab.revision.widget import ClickQuiz\n\n"
         "ClickQuiz(Quiz(QUESTIONS[:2]))"
     )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
@@ -128,10 +128,10 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tab(chromium, lab):
     profile = tempfile.mkdtemp(prefix="mq-lab-chromium-")
-    flags = book_chromium.headless_flags(os.geteuid() == 0)
+    flags = browser.headless_flags(os.geteuid() == 0)
     command = [chromium, *flags, "--remote-debugging-port=0", f"--user-data-dir={profile}",
                "--window-size=1280,1600", "about:blank"]  # fmt: skip
-    browser = subprocess.Popen(
+    process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     active = Path(profile) / "DevToolsActivePort"
@@ -145,8 +145,8 @@ def tab(chromium, lab):
         yield page
         page.ws.close()
     finally:
-        os.killpg(browser.pid, 15)
-        browser.wait(timeout=20)
+        os.killpg(process.pid, 15)
+        process.wait(timeout=20)
 
 
 def test_a_click_on_an_answer_shows_the_verdict_the_explanation_and_the_link(tab, lab):

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers.brokers.config import PROJECT_ROOT
-from helpers.quiz import Quiz
-from helpers.revision import progress
-from helpers.revision.progress import Progress
-from helpers.revision.questions import QUESTIONS, TAUGHT
-from helpers.revision.session import measure_on_brokers
-from helpers.revision.widget import ClickQuiz
+from lab.brokers.config import PROJECT_ROOT
+from lab.revision import progress
+from lab.revision.progress import Progress
+from lab.revision.questions import QUESTIONS, TAUGHT
+from lab.revision.quiz import Quiz
+from lab.revision.session import measure_on_brokers
+from lab.revision.widget import ClickQuiz
 
 FIRST, SECOND, THIRD = (q.id for q in QUESTIONS[:3])  # what a fresh record asks first
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -95,7 +95,7 @@ def test_progress_persists_across_two_processes_and_the_missed_question_comes_fi
     assert before.returncode == 0, before.stderr
     assert before.stdout.split()[:3] == [FIRST, SECOND, THIRD]  # a fresh record: quiz order
     answers = f"{_right(first)}\n{_wrong(second)}\n"
-    answered = _python(["-m", "helpers.revision.terminal", "--count", "2"], answers)
+    answered = _python(["-m", "lab.revision.terminal", "--count", "2"], answers)
     assert answered.returncode == 0, answered.stderr
     assert record.exists()
     after = _python(["-c", _SCHEDULE])
@@ -106,8 +106,8 @@ def test_progress_persists_across_two_processes_and_the_missed_question_comes_fi
 
 
 _SCHEDULE = (
-    "from helpers.revision.progress import Progress\n"
-    "from helpers.revision.questions import QUESTIONS\n"
+    "from lab.revision.progress import Progress\n"
+    "from lab.revision.questions import QUESTIONS\n"
     "print(*Progress().schedule([q.id for q in QUESTIONS]))\n"
 )
 
@@ -115,7 +115,7 @@ _SCHEDULE = (
 def test_the_terminal_quiz_grades_typed_answers_and_records_them(record):
     first, second = QUESTIONS[0], QUESTIONS[1]
     stdin = f"{_right(first)}\n{_wrong(second)}\n\n"  # the third skipped, then end of input
-    done = _python(["-m", "helpers.revision.terminal", "--count", "5", "--no-brokers"], stdin)
+    done = _python(["-m", "lab.revision.terminal", "--count", "5", "--no-brokers"], stdin)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.count("Right.") == 1 and out.count("Not quite") == 1, out
@@ -128,7 +128,7 @@ def test_the_terminal_quiz_grades_typed_answers_and_records_them(record):
 
 
 def test_the_terminal_quiz_refuses_a_count_below_one():
-    done = _python(["-m", "helpers.revision.terminal", "--count", "0"])
+    done = _python(["-m", "lab.revision.terminal", "--count", "0"])
     assert done.returncode == 2 and "--count must be at least 1" in done.stderr
 
 

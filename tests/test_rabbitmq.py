@@ -6,7 +6,6 @@ import time
 import pika
 import pytest
 
-from helpers.brokers import BrokersUnavailable
 from helpers.deadletter import DeadLetter
 from helpers.faults import count_lost_and_duplicated
 from helpers.naming import unique_name
@@ -27,6 +26,7 @@ from helpers.rabbitmq import (
     start_worker,
     wait_until_unconsumed,
 )
+from lab.brokers import BrokersUnavailable
 from tests.conftest import free_port
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pika
 import pytest
 
-from helpers.brokers import BrokersUnavailable, native, rabbitmqctl, require, status
-from helpers.brokers.probes import probe
-from helpers.brokers.provision import restore_rabbitmq_watermark
+from lab.brokers import BrokersUnavailable, native, rabbitmqctl, require, status
+from lab.brokers.probes import probe
+from lab.brokers.provision import restore_rabbitmq_watermark
 from tests.conftest import USE_TESTCONTAINERS, free_port
 from tests.impostor import impostor_server
 
@@ -97,7 +97,7 @@ def test_kafka_config_reaches_the_clients(monkeypatch, tmp_path, broker_endpoint
 # A lesson that raises the alarm, says so, and waits inside it to be killed.
 ALARM_HOLDER = """
 import time
-from helpers.brokers import rabbitmq_memory_alarm
+from lab.brokers import rabbitmq_memory_alarm
 with rabbitmq_memory_alarm():
     print("on", flush=True)
     time.sleep(float(input()))

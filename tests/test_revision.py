@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.quiz import MultipleChoice, Quiz
-from helpers.revision import experiments, links
-from helpers.revision.questions import QUESTIONS, TAUGHT, answer_key, load
+from lab.revision import experiments, links
+from lab.revision.questions import QUESTIONS, TAUGHT, answer_key, load
+from lab.revision.quiz import MultipleChoice, Quiz
 
 NOTEBOOKS = sorted(links.NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 LINK = re.compile(r"\]\((\d\d-[\w-]+\.ipynb)(?:#((?:[^()\s]|\([^()\s]*\))+))?\)")  # "(...)" kept

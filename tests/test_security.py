@@ -21,12 +21,12 @@ import redis
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from helpers.bench.native import redis_benchmark
-from helpers.bench.settings import RedisSettings, Workload
-from helpers.brokers import credentials, secure
-from helpers.brokers.config import PROJECT_ROOT as ROOT
 from helpers.naming import unique_name
 from helpers.redis_streams.worker import start_worker
+from lab.bench.native import redis_benchmark
+from lab.bench.settings import RedisSettings, Workload
+from lab.brokers import credentials, secure
+from lab.brokers.config import PROJECT_ROOT as ROOT
 from tests.conftest import USE_TESTCONTAINERS
 
 pytestmark = pytest.mark.skipif(USE_TESTCONTAINERS, reason="the native secured brokers only")
@@ -94,7 +94,7 @@ def test_require_names_the_fix_when_one_is_down(monkeypatch):
 
 def test_the_command_line_takes_secure_or_cluster_not_both():
     done = subprocess.run(
-        [sys.executable, "-m", "helpers.brokers", "status", "--secure", "--cluster"],
+        [sys.executable, "-m", "lab.brokers", "status", "--secure", "--cluster"],
         capture_output=True,
         text=True,
     )
@@ -106,16 +106,17 @@ def test_a_notebook_cell_that_prints_a_password_fails(pytester, secured, monkeyp
         cells=[
             nbformat.v4.new_code_cell(
                 textwrap.dedent("""\
-        from helpers.brokers import credentials
+        from lab.brokers import credentials
         print("the writer logs in with", credentials.password("writer"))""")
             ),
             nbformat.v4.new_code_cell('raise PermissionError(credentials.password("reader"))'),
         ]
     )
     nbformat.write(leaky, pytester.path / "leaky.ipynb")
-    pytester.makeconftest((ROOT / "notebooks" / "conftest.py").read_text())  # the lab's own guard
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the lab's tests package, from the temporary dir
     result = pytester.runpytest_subprocess(
+        "-p",
+        "tests.notebook_hooks",  # the lab's own guard, as make test loads it
         "--nbval-lax",
         "--nbval-current-env",
         "-p",
@@ -150,7 +151,7 @@ import hashlib, json, os, sys, time
 from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from helpers.brokers import credentials
+from lab.brokers import credentials
 ready, go = Path(sys.argv[1]), Path(sys.argv[2])
 ready.touch()
 while not go.exists():  # every process imported: all ask at the same moment

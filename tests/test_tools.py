@@ -17,8 +17,8 @@ import pika
 import pytest
 import redis
 
-from helpers.brokers import state, tools
 from helpers.naming import unique_name
+from lab.brokers import state, tools
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +131,7 @@ def test_kafka_tools_fail_at_once_with_the_cause_and_the_fix(kafka_ep, tmp_path)
     # Without Java (not on PATH, no JAVA_HOME): the module the wrappers run, called directly.
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     no_java = subprocess.run(
-        [sys.executable, "-m", "helpers.brokers.tools", "kafka-topics", "--list"],
+        [sys.executable, "-m", "lab.brokers.tools", "kafka-topics", "--list"],
         capture_output=True,
         text=True,
         timeout=TOOL_TIMEOUT_S,

@@ -19,8 +19,8 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic
 
-from helpers.brokers import rabbitmq_memory_alarm
 from helpers.rabbitmq import connect, drain
+from lab.brokers import rabbitmq_memory_alarm
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -20,9 +20,9 @@ from typing import Any, cast
 
 import redis
 
-from helpers.brokers import install
-from helpers.brokers.probes import ONE_TRY
 from helpers.redis_streams import client
+from lab.brokers import install
+from lab.brokers.probes import ONE_TRY
 
 
 def trimmed_while_behind(stream: str, *, maxlen: int | None, rate_per_s: int, produce_s: float,

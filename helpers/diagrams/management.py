@@ -24,9 +24,9 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from helpers.brokers import endpoint
-from helpers.brokers.native import rabbitmq_management_port
 from helpers.rabbitmq import connect
+from lab.brokers import endpoint
+from lab.brokers.native import rabbitmq_management_port
 
 PAGE_SIZE = 500  # the API's largest page
 

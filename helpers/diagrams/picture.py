@@ -17,7 +17,7 @@ from typing import Any
 
 import graphviz
 
-from helpers.brokers import install
+from lab.brokers import install
 
 FONT = "Helvetica"
 RENDER_TIMEOUT_S = 30.0

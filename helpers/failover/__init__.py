@@ -1,7 +1,7 @@
 """Replication and failover experiments on the lab's three-node clusters (notebook 11): Kafka
 producers with each acks setting through a leader that hangs and dies, followers frozen,
 RabbitMQ quorum and classic queues losing a node, Redis failed over by Sentinel. Each module
-drives the real cluster through `helpers.brokers.cluster`."""
+drives the real cluster through `lab.brokers.cluster`."""
 
 from __future__ import annotations
 

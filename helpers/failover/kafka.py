@@ -26,10 +26,10 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from helpers.brokers import cluster
-from helpers.brokers.cluster_nodes import bootstrap_servers, node
 from helpers.kafka import flush_or_raise, read_all
 from helpers.kafka.clients import report_error
+from lab.brokers import cluster
+from lab.brokers.cluster_nodes import bootstrap_servers, node
 
 from .progress import Steps, start_again
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from helpers.brokers import cluster
+from lab.brokers import cluster
 
 
 class Steps:

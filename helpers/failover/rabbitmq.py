@@ -19,8 +19,8 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from helpers.brokers import cluster
-from helpers.brokers.cluster_nodes import RABBITMQ, amqp_url
+from lab.brokers import cluster
+from lab.brokers.cluster_nodes import RABBITMQ, amqp_url
 
 from .progress import Steps
 

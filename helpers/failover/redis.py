@@ -14,9 +14,9 @@ from typing import Any, cast
 import redis
 from redis.sentinel import Sentinel
 
-from helpers.brokers import cluster
-from helpers.brokers.cluster_nodes import PRIMARY, REDIS, sentinel_addresses
-from helpers.brokers.probes import ONE_TRY
+from lab.brokers import cluster
+from lab.brokers.cluster_nodes import PRIMARY, REDIS, sentinel_addresses
+from lab.brokers.probes import ONE_TRY
 
 from .progress import Steps
 

@@ -8,7 +8,7 @@ import time
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from helpers.brokers import endpoint, kafka_config
+from lab.brokers import endpoint, kafka_config
 
 from .clients import Config, report_error
 

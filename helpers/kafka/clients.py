@@ -29,7 +29,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from helpers.brokers import kafka_config
+from lab.brokers import kafka_config
 
 from .records import Record, records
 

@@ -18,7 +18,7 @@ from pika.channel import Channel
 from pika.frame import Method
 from pika.spec import Basic
 
-from helpers.brokers import BrokersUnavailable
+from lab.brokers import BrokersUnavailable
 
 from .connection import parameters
 

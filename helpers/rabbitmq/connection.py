@@ -11,7 +11,7 @@ import time
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from helpers.brokers import BrokersUnavailable, endpoint
+from lab.brokers import BrokersUnavailable, endpoint
 
 from .messages import FieldTable
 

@@ -6,7 +6,7 @@ from typing import Protocol, TypeVar
 
 import redis
 
-from helpers.brokers import endpoint
+from lab.brokers import endpoint
 
 Fields = dict[str, str]  # an entry's field-value pairs
 Text = TypeVar("Text", str, bytes)  # str from a client that decodes responses, else bytes

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from helpers.brokers import endpoint, state
+from lab.brokers import endpoint, state
 
 from .connection import client, create_group
 from .consumers import consume

@@ -1,4 +1,4 @@
-"""Security experiments (notebook 13) on the secured brokers of `helpers.brokers.secure`: who may
+"""Security experiments (notebook 13) on the secured brokers of `lab.brokers.secure`: who may
 connect and do what, each refusal recorded as the error the broker (or the TLS handshake) gave;
 what TLS costs; and a payload field encrypted end to end."""
 

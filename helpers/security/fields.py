@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from helpers.brokers import credentials, state
+from lab.brokers import credentials, state
 
 KEY_VARIABLE = "LAB_FIELD_KEY"
 

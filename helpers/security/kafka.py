@@ -11,8 +11,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AclBinding, AclBindingFilter, AdminClient, NewTopic
 
-from helpers.brokers import credentials, secure
-from helpers.brokers.secure import KAFKA, KAFKA_SSL_PORT
+from lab.brokers import credentials, secure
+from lab.brokers.secure import KAFKA, KAFKA_SSL_PORT
 
 
 def admin() -> AdminClient:

@@ -14,8 +14,8 @@ import pandas as pd
 import pika
 from confluent_kafka import KafkaError, Producer
 
-from helpers.brokers import secure
 from helpers.kafka.clients import flush_or_raise, report_error
+from lab.brokers import secure
 
 BODY = b"x" * 100
 

@@ -1,0 +1,121 @@
+"""Kafka producer and consumer loops for the benchmark processes (confluent-kafka).
+
+They receive complete librdkafka configurations from the parent (see `kafka_bench`) and add
+nothing that changes a figure, so the settings printed with a result are the settings used.
+Not for creating topics or choosing settings (see `kafka_bench`).
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from helpers.kafka.clients import flush_or_raise, report_error
+
+from .loops import Receiver, clock, run_consumer, run_producer
+from .payload import ConsumerResult, ProducerResult
+from .processes import Link
+from .settings import ProducerShare
+
+
+class ProducerSpec(ProducerShare):
+    config: dict[str, str]  # librdkafka's producer properties, complete
+    topic: str
+
+
+class ConsumerSpec(TypedDict):
+    config: dict[str, object]  # librdkafka's consumer properties, complete
+    topic: str
+    partitions: list[int]  # assigned, not subscribed
+    latency: bool
+
+
+def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
+    failed = [0]
+
+    def on_delivery(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failed[0] += 1
+
+    # Only failures get a delivery report: one Python callback per message would cost more
+    # than the produce() call itself, and flush() already says when everything was acked.
+    config = {**spec["config"], "delivery.report.only.error": True, "on_delivery": on_delivery,
+              "error_cb": report_error}  # fmt: skip
+    producer = Producer(config)
+    topic = spec["topic"]
+    producer.list_topics(topic, timeout=10)  # connect and learn the leaders before the clock
+    # An idempotent producer's first message waits for its producer id (up to ~0.5 s): a
+    # primer with a null value, which consumers skip, pays that wait before the start.
+    producer.produce(topic, value=None, key=b"primer")
+    flush_or_raise(producer, 30)
+    produce_one, poll = producer.produce, producer.poll
+
+    def send(body: bytes) -> None:
+        try:
+            produce_one(topic, body)
+        except BufferError:  # the local queue is full: wait for the broker, as Java's send()
+            while True:  # blocks on a full buffer.memory, until the run's deadline at most
+                link.check()  # raises once the deadline passed, the run stopped or its parent died
+                poll(0.0005)
+                try:
+                    produce_one(topic, body)
+                    return
+                except BufferError:
+                    continue
+
+    def flush() -> int:
+        # serves the failure reports too; what is still queued at the deadline counts as failed
+        remaining = producer.flush(link.remaining_s())
+        lost, failed[0] = failed[0], 0
+        return remaining + lost
+
+    return run_producer(link, spec, send, flush)
+
+
+def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
+    consumer = Consumer({**spec["config"], "error_cb": report_error})
+    topic = spec["topic"]
+    # Learn the leaders first: assigned before the metadata is known, librdkafka retries its
+    # first offset lookup on a 500 ms timer.
+    consumer.list_topics(topic, timeout=10)
+    # Assigned partitions, no group protocol: no rebalance in the measurement (the Java tool
+    # reports its rebalance time separately and its fetch rate without it).
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in spec["partitions"]])
+    receiver = Receiver(spec["latency"])
+    if spec["latency"]:  # let the fetcher find the leader and start long-polling before the start
+        for _ in range(3):
+            consumer.poll(0.1)
+
+    def look() -> int:
+        if spec["latency"]:
+            # consume() waits to fill its batch; poll() returns the moment one message is in
+            message = consumer.poll(0.05)
+            messages = [message] if message is not None else []
+        else:
+            messages = consumer.consume(num_messages=10_000, timeout=0.05)
+        now = clock()
+        # Skip the producers' primers (null values, see produce) and error events.
+        good = [
+            (value, partition)
+            for m in messages
+            if m.error() is None
+            and (value := m.value()) is not None
+            and (partition := m.partition()) is not None  # always, in a record
+        ]
+        receiver.take_batch(good, now)
+        receiver.checked(now)
+        return len(good)
+
+    try:
+        run_consumer(link, look)
+    finally:
+        consumer.close()
+    return receiver.result()

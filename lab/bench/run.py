@@ -1,0 +1,125 @@
+"""The harness's entry points for the Python clients: `throughput` and `latency`, the same two
+calls for Kafka, RabbitMQ and Redis Streams; the settings object says which broker.
+
+    from lab import bench
+    rows = bench.throughput(bench.KafkaSettings(), bench.Workload(count=200_000, repeats=3))
+    rows = bench.latency(bench.RedisSettings(pipeline=1), bench.Workload(rate=1000, count=5000))
+
+Each repeat gets fresh topics, queues or streams (named per run, deleted afterwards) and fresh
+processes. Not for the native tools (see `native`).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
+
+import pandas as pd
+
+from . import kafka_bench, processes, rabbitmq_bench, redis_bench
+from .payload import ConsumerResult, ProducerResult
+from .plan import Plan
+from .processes import Link
+from .results import Row, frame, python_rows
+from .settings import KafkaSettings, RabbitMQSettings, Settings, Workload, broker_of
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
+SettingsT_contra = TypeVar("SettingsT_contra", contravariant=True)
+ProducerSpec = TypeVar("ProducerSpec")
+ConsumerSpec = TypeVar("ConsumerSpec")
+
+
+class Adapter(Protocol[SettingsT_contra, ProducerSpec, ConsumerSpec]):
+    """What a broker's `*_bench` module provides: the harness runs every broker through it."""
+
+    TOOL: str
+    OVERLAP_THROUGHPUT: bool
+
+    def produce(self, spec: ProducerSpec, link: Link) -> ProducerResult: ...
+    def consume(self, spec: ConsumerSpec, link: Link) -> ConsumerResult: ...
+    def prepared(
+        self, settings: SettingsT_contra, workload: Workload, latency: bool, keep: bool = False
+    ) -> AbstractContextManager[Plan[ProducerSpec, ConsumerSpec]]: ...
+    def delete(self, names: list[str]) -> None: ...
+
+
+ADAPTERS: dict[str, Adapter[Any, Any, Any]] = {
+    "kafka": kafka_bench,
+    "rabbitmq": rabbitmq_bench,
+    "redis": redis_bench,
+}
+
+
+def throughput(
+    settings: Settings, workload: Workload, *, progress: bool = True, keep: bool = False
+) -> pd.DataFrame:
+    """Producer and consumer throughput (modes `produce` and `consume`), one row per repeat.
+
+    `keep` leaves the topic, queues or streams in place (named in the `target` column) for a
+    look at what the broker stored; `delete_targets(rows)` removes them afterwards.
+    """
+    return _measure(settings, workload, latency=False, progress=progress, keep=keep)
+
+
+def latency(
+    settings: Settings, workload: Workload, *, progress: bool = True, keep: bool = False
+) -> pd.DataFrame:
+    """End-to-end latency at `workload.rate` (mode `latency`), one row per repeat; `keep` as
+    for `throughput`."""
+    if not workload.rate:
+        raise ValueError("a latency run needs a fixed rate: Workload(rate=...)")
+    return _measure(settings, workload, latency=True, progress=progress, keep=keep)
+
+
+def delete_targets(rows: pd.DataFrame) -> None:
+    """Delete what runs made with `keep=True` left behind."""
+    for (broker, target), _ in rows.groupby(["broker", "target"]):
+        ADAPTERS[str(broker)].delete(str(target).split(","))
+
+
+def _measure(
+    settings: Settings, workload: Workload, *, latency: bool, progress: bool, keep: bool
+) -> pd.DataFrame:
+    """The broker's adapter by the type of its settings (each takes only its own)."""
+    if isinstance(settings, KafkaSettings):
+        return _repeats(kafka_bench, settings, workload, latency, progress, keep)
+    if isinstance(settings, RabbitMQSettings):
+        return _repeats(rabbitmq_bench, settings, workload, latency, progress, keep)
+    return _repeats(redis_bench, settings, workload, latency, progress, keep)
+
+
+def _repeats(
+    adapter: Adapter[SettingsT, ProducerSpec, ConsumerSpec],
+    settings: SettingsT,
+    workload: Workload,
+    latency: bool,
+    progress: bool,
+    keep: bool,
+) -> pd.DataFrame:
+    label = f"{broker_of(settings)} {'latency' if latency else 'throughput'}"
+    rows: list[Row] = []
+    for repeat in range(workload.repeats):
+        with adapter.prepared(settings, workload, latency, keep) as plan:
+            outcome = processes.run(
+                adapter.produce,
+                adapter.consume,
+                plan.producer_specs,
+                plan.consumer_specs,
+                overlap=latency or adapter.OVERLAP_THROUGHPUT,
+                timeout_s=_timeout_s(workload),
+                progress=label if progress else None,
+            )
+        made = python_rows(
+            plan.settings, workload, outcome, tool=adapter.TOOL, latency=latency, repeat=repeat
+        )
+        rows += [{**row, "target": ",".join(plan.names)} for row in made]
+    return frame(rows)
+
+
+def _timeout_s(workload: Workload) -> float:
+    # Generous: a deadline exists so a stuck broker cannot hang a notebook, not to judge speed.
+    if workload.duration_s is not None:
+        return 120 + 3 * workload.duration_s
+    assert workload.count is not None  # a Workload has exactly one of count and duration_s
+    seconds_at_rate = (workload.count + workload.warmup) / workload.rate if workload.rate else 0
+    return 300 + 2 * seconds_at_rate
