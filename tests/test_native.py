@@ -444,5 +444,5 @@ def test_a_kafka_cluster_id_never_starts_with_a_dash(monkeypatch):
     random id in 64 does. The first draw here starts with "-", so the id must be the second."""
     draws = iter([bytes([0xFB]) + bytes(15), bytes(16)])
     monkeypatch.setattr(native.uuid, "uuid4", lambda: SimpleNamespace(bytes=next(draws)))
-    cluster_id = native._kafka_cluster_id()
+    cluster_id = native.kafka_cluster_id()
     assert cluster_id == "AAAAAAAAAAAAAAAAAAAAAA" and not cluster_id.startswith("-")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from . import cluster, secure
+from . import cluster, secure, services
 from .config import (
     BROKERS,
     FIX_UP,
@@ -61,6 +61,7 @@ __all__ = [
     "require",
     "restart",
     "secure",
+    "services",
     "status",
     "status_table",
     "up",

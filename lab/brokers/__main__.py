@@ -18,6 +18,7 @@ from . import (
     down,
     restart,
     secure,
+    services,
     status,
     up,
 )
@@ -62,6 +63,14 @@ def print_table(statuses: list[BrokerStatus]) -> None:
             print(f"\n{s.broker}: {s.detail}")
 
 
+def print_services() -> None:
+    """The services beside the brokers that the lab started (none until a lesson needs one)."""
+    rows = [row for row in services.status() if row.pid is not None]
+    if rows:
+        print()
+        print(tabulate([row.__dict__ for row in rows], headers="keys"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.brokers", description=__doc__)
     parser.add_argument("action", choices=["up", "down", "status", "restart"])
@@ -87,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             print_table(statuses)
             return 0 if all(s.healthy for s in statuses) else 1
         elif args.action == "down":
-            stopped = down(brokers)
+            # The services beside the brokers need them: they stop first, and only with all three.
+            stopped = services.down_all() if not args.brokers else []
+            stopped += down(brokers)
             print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
         elif args.action == "restart":
             for broker in brokers:
@@ -95,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             statuses = status(brokers)
             print_table(statuses)
+            print_services()
             return 0 if all(s.healthy for s in statuses) else 1
     except (*FAILURES, TimeoutError, subprocess.TimeoutExpired) as exc:
         print(f"error: {explain(exc)}", file=sys.stderr)

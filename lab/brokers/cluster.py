@@ -26,7 +26,7 @@ import psutil
 import redis
 from confluent_kafka.admin import AdminClient
 
-from . import docker, native, state
+from . import docker, native, process, state
 from .cluster_nodes import (
     NODES,
     PRIMARY,
@@ -138,7 +138,7 @@ def kill_node(cluster: str, index: int, kind: str | None = None) -> None:
     n = node(cluster, index, kind)
     if _on_docker():
         return docker.cluster("kill", n.name)
-    if not native._signal_and_wait(n.name, signal.SIGKILL, 10.0):
+    if not process.signal_and_wait(n.name, signal.SIGKILL, 10.0):
         raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
 
 
@@ -169,7 +169,7 @@ def _signal_alive(n: Node, sig: signal.Signals) -> None:
     pid = state.running_pid(n.name)
     if pid is None:
         raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
-    native._send(pid, sig, whole_group=True)
+    process.send(pid, sig, whole_group=True)
 
 
 def _thaw(n: Node) -> None:
@@ -178,7 +178,7 @@ def _thaw(n: Node) -> None:
     the deadline. A node that runs is not affected."""
     pid = state.running_pid(n.name)  # ours only: same pid and start time as we recorded
     if pid is not None:
-        native._send(pid, signal.SIGCONT, whole_group=True)
+        process.send(pid, signal.SIGCONT, whole_group=True)
 
 
 def _frozen(pid: int | None) -> bool:
@@ -209,7 +209,7 @@ def _start(n: Node, deadline: float, say: Say = _silent, began: float = 0.0) -> 
                     f"cannot start {n.name}: port {port} ({purpose}) is taken by "
                     f"{state.who_listens(port)}. Stop it, or stop what holds the port."
                 )
-        pid = native._spawn(n.name, launch(n))
+        pid = process.spawn(n.name, launch(n))
         state.address_file(n.name).write_text(f"{n.address}\n")
     while not answers(n):
         if state.running_pid(n.name) != pid:
@@ -218,7 +218,7 @@ def _start(n: Node, deadline: float, say: Say = _silent, began: float = 0.0) -> 
                 f"{state.log_file(n.name)}:\n{state.log_tail(n.name)}"
             )
         if time.monotonic() > deadline:
-            native._signal_and_wait(n.name, signal.SIGTERM, 10.0)
+            process.signal_and_wait(n.name, signal.SIGTERM, 10.0)
             raise ClusterError(f"{n.name} did not answer in time; see {state.log_file(n.name)}")
         time.sleep(0.3)
     if started:

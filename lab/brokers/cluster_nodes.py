@@ -25,7 +25,7 @@ import pika
 import redis
 from confluent_kafka.admin import AdminClient
 
-from . import install, native, state
+from . import install, native, process, state
 from .config import TEMPLATES_DIR, state_dir
 from .probes import ONE_TRY
 
@@ -92,7 +92,7 @@ def sentinel_addresses() -> list[tuple[str, int]]:
 # --- launching ---------------------------------------------------------------------------------
 
 
-def launch(n: Node) -> native.Launch:
+def launch(n: Node) -> process.Launch:
     home = state.broker_dir(n.name)
     home.mkdir(parents=True, exist_ok=True)
     return {"kafka": _kafka, "rabbitmq": _rabbitmq, "redis": _redis, "sentinel": _sentinel}[n.kind](
@@ -100,18 +100,18 @@ def launch(n: Node) -> native.Launch:
     )
 
 
-def _kafka(n: Node, home: Path) -> native.Launch:
+def _kafka(n: Node, home: Path) -> process.Launch:
     java = install.ensure("java")
     config, data, tmp = home / "server.properties", home / "data", home / "tmp"
     tmp.mkdir(exist_ok=True)
     voters = ",".join(f"{k.index}@localhost:{k.port + 1}" for k in KAFKA)
-    native._render(
+    process.render(
         "cluster/kafka.properties.template", config, node_id=n.index, voters=voters,
         port=n.port, controller_port=n.port + 1, data_dir=data,
     )  # fmt: skip
-    classpath = f"{native._kafka_lib_dir()}/*"
+    classpath = f"{native.kafka_lib_dir()}/*"
     if not (data / "meta.properties").exists():  # every node formatted with the same cluster id
-        native._run_checked(
+        process.run_checked(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", _cluster_id(),
              "-c", str(config)],
             f"formatting {n.name}'s log directory",
@@ -120,11 +120,11 @@ def _kafka(n: Node, home: Path) -> native.Launch:
                "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",
                f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
                "-cp", classpath, "kafka.Kafka", str(config)]  # fmt: skip
-    return native.Launch(command, dict(os.environ), ready_timeout_s=120)
+    return process.Launch(command, dict(os.environ), ready_timeout_s=120)
 
 
 def _cluster_id() -> str:
-    return _written_once(state_dir() / "kafka-cluster.id", native._kafka_cluster_id)
+    return _written_once(state_dir() / "kafka-cluster.id", native.kafka_cluster_id)
 
 
 def _written_once(path: Path, make: Callable[[], str], mode: int = 0o600) -> str:
@@ -161,11 +161,11 @@ def _write_private(path: Path, text: str, mode: int) -> None:
         raise
 
 
-def _rabbitmq(n: Node, home: Path) -> native.Launch:
+def _rabbitmq(n: Node, home: Path) -> process.Launch:
     server = install.ensure("rabbitmq-server")
     names = {f"node_{k.index}": k.rabbitmq_node for k in RABBITMQ}
     config = home / "rabbitmq.conf"
-    native._render(
+    process.render(
         "cluster/rabbitmq.conf.template", config, port=n.port, management_port=n.port + 10000,
         **names,
     )  # fmt: skip
@@ -175,7 +175,7 @@ def _rabbitmq(n: Node, home: Path) -> native.Launch:
     cookie_home.mkdir(exist_ok=True)
     _shared_cookie(cookie_home / ".erlang.cookie")
     env = native.rabbitmq_env(home, n.rabbitmq_node, n.port, config)
-    return native.Launch([server], env, ready_timeout_s=120)
+    return process.Launch([server], env, ready_timeout_s=120)
 
 
 def _shared_cookie(path: Path) -> None:
@@ -205,7 +205,7 @@ def rabbitmqctl(*args: str, index: int = 1, timeout_s: float = 60) -> str:
     return done.stdout
 
 
-def _redis(n: Node, home: Path) -> native.Launch:
+def _redis(n: Node, home: Path) -> process.Launch:
     server = install.ensure("redis-server")
     data = home / "data"
     data.mkdir(exist_ok=True)
@@ -213,21 +213,21 @@ def _redis(n: Node, home: Path) -> native.Launch:
     primary = node("redis", 1)
     if not config.exists():  # once: Sentinel rewrites it when it makes this node a replica
         follow = "" if n == primary else f"replicaof 127.0.0.1 {primary.port}"
-        native._render(
+        process.render(
             "cluster/redis.conf.template", config, port=n.port, data_dir=data, replicaof=follow
         )
-    return native.Launch([server, str(config)], dict(os.environ), ready_timeout_s=30)
+    return process.Launch([server, str(config)], dict(os.environ), ready_timeout_s=30)
 
 
-def _sentinel(n: Node, home: Path) -> native.Launch:
+def _sentinel(n: Node, home: Path) -> process.Launch:
     server = install.ensure("redis-server")
     config = home / "sentinel.conf"
     if not config.exists():  # once: Sentinel keeps what it learns in it
-        native._render(
+        process.render(
             "cluster/sentinel.conf.template", config, port=n.port, data_dir=home,
             primary_port=node("redis", 1).port,
         )  # fmt: skip
-    return native.Launch([server, str(config), "--sentinel"], dict(os.environ), 30)
+    return process.Launch([server, str(config), "--sentinel"], dict(os.environ), 30)
 
 
 # --- readiness ---------------------------------------------------------------------------------

@@ -9,38 +9,26 @@ Not for deciding *whether* to run natively (see `provision`).
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 from . import install, maven, state
 from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, cache_dir, too_old
 from .probes import port_is_open, probe
+from .process import Launch, StartError, render, run_checked, signal_and_wait, spawn
 
 KAFKA_POM = TEMPLATES_DIR / "kafka" / "pom.xml"
 KAFKA_HEAP = "512m"
 STOP_TIMEOUT_S = 30.0
 
 
-class BrokerStartError(RuntimeError):
-    """A native broker could not be started; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Launch:
-    command: list[str]
-    env: dict[str, str]
-    ready_timeout_s: float
+BrokerStartError = StartError  # the name the brokers' callers know
 
 
 # --- Kafka -------------------------------------------------------------------------------
@@ -60,7 +48,7 @@ def kafka_version() -> str:
     return pinned.group(1)
 
 
-def _kafka_lib_dir() -> Path:
+def kafka_lib_dir() -> Path:
     if os.environ.get("KAFKA_HOME"):
         libs = Path(os.environ["KAFKA_HOME"]) / "libs"
         if not libs.is_dir():
@@ -82,7 +70,7 @@ def _fetch_kafka_jars(lib: Path) -> None:
     )
 
 
-def _kafka_cluster_id() -> str:
+def kafka_cluster_id() -> str:
     # Kafka's Uuid.toString(): URL-safe base64 of 16 random bytes, without padding. Like Kafka's
     # Uuid.randomUuid(), draw again when it starts with "-": kafka-storage reads that as an option.
     while True:
@@ -102,16 +90,16 @@ def _kafka_launch(ep: Endpoint) -> Launch:
     data, tmp = home / "data", home / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     config = home / "server.properties"
-    _render(
+    render(
         "kafka/server.properties.template",
         config,
         port=ep.port,
         controller_port=ep.port + 1,
         data_dir=data,
     )
-    classpath = f"{_kafka_lib_dir()}/*"
+    classpath = f"{kafka_lib_dir()}/*"
     if not (data / "meta.properties").exists():
-        _run_checked(
+        run_checked(
             [
                 java,
                 "-cp",
@@ -120,7 +108,7 @@ def _kafka_launch(ep: Endpoint) -> Launch:
                 "format",
                 "--standalone",
                 "-t",
-                _kafka_cluster_id(),
+                kafka_cluster_id(),
                 "-c",
                 str(config),
             ],
@@ -154,7 +142,7 @@ def _rabbitmq_launch(ep: Endpoint) -> Launch:
     server = install.ensure("rabbitmq-server")
     home = state.broker_dir("rabbitmq")
     config = home / "rabbitmq.conf"
-    _render(
+    render(
         "rabbitmq/rabbitmq.conf.template",
         config,
         port=ep.port,
@@ -207,7 +195,7 @@ def _redis_launch(ep: Endpoint) -> Launch:
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
     config = home / "redis.conf"
-    _render("redis/redis.conf.template", config, port=ep.port, data_dir=data)
+    render("redis/redis.conf.template", config, port=ep.port, data_dir=data)
     return Launch([server, str(config)], dict(os.environ), ready_timeout_s=30)
 
 
@@ -272,58 +260,14 @@ def start(ep: Endpoint, name: str | None = None) -> tuple[int, float]:
         return pid, time.monotonic() - began
     check_ports_free(ep)
     launch = _LAUNCHERS[ep.broker](ep)
-    pid = _spawn(name, launch)
+    pid = spawn(name, launch)
     state.address_file(name).write_text(f"{ep.address}\n")
     try:
         _wait_ready(ep, name, pid, began + launch.ready_timeout_s)
     except BaseException:
-        _signal_and_wait(name, signal.SIGTERM, 10.0)
+        signal_and_wait(name, signal.SIGTERM, 10.0)
         raise
     return pid, time.monotonic() - began
-
-
-def _spawn(name: str, launch: Launch) -> int:
-    log = state.log_file(name)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out, _interrupts_deferred():
-        out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
-        out.flush()
-        # Own session and no inherited pipes: the broker outlives this command and never keeps
-        # a caller (make, CI) waiting for its output to close.
-        process = subprocess.Popen(
-            launch.command,
-            env=launch.env,
-            cwd=state.broker_dir(name),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        state.record_process(name, process.pid)
-    return process.pid
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the pid is recorded: an interrupt between the spawn and
-    the pid file would leave a broker nobody can stop."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # Python runs signal handlers in the main thread only
-        return
-    # Handlers, not a blocked signal mask: a child inherits the mask, and a broker started with
-    # SIGTERM blocked would ignore `stop`.
-    received: list[int] = []
-    deferred = (signal.SIGINT, signal.SIGTERM)
-    previous = {
-        sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in deferred
-    }
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if received:
-            signal.raise_signal(received[0])  # now that the pid is on disk
 
 
 def _wait_ready(ep: Endpoint, name: str, pid: int, deadline: float) -> None:
@@ -348,57 +292,9 @@ def _wait_ready(ep: Endpoint, name: str, pid: int, deadline: float) -> None:
 
 def stop(name: str, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     """Stop our broker gracefully (SIGTERM, then SIGKILL after `timeout_s`). True if it ran."""
-    return _signal_and_wait(name, signal.SIGTERM, timeout_s)
+    return signal_and_wait(name, signal.SIGTERM, timeout_s)
 
 
 def kill(name: str) -> bool:
     """SIGKILL our broker: a crash, for the reliability lessons. True if it ran."""
-    return _signal_and_wait(name, signal.SIGKILL, 10.0)
-
-
-def _signal_and_wait(name: str, sig: signal.Signals, timeout_s: float) -> bool:
-    pid = state.running_pid(name)
-    if pid is None:
-        state.forget_process(name)
-        return False
-    # SIGKILL goes to the whole session we created (RabbitMQ's script and its Erlang VM);
-    # SIGTERM to the leader is enough, as each broker shuts down cleanly on it.
-    _send(pid, sig, whole_group=sig == signal.SIGKILL)
-    deadline = time.monotonic() + timeout_s
-    while state.running_pid(name) == pid and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if state.running_pid(name) == pid:
-        _send(pid, signal.SIGKILL, whole_group=True)
-        time.sleep(0.5)
-    _reap(pid)
-    state.forget_process(name)
-    return True
-
-
-def _send(pid: int, sig: signal.Signals, whole_group: bool) -> None:
-    # Only a process that leads its own group (we started it with a new session) gets its
-    # whole group signalled; anything else gets the signal alone. Gone already is fine.
-    with contextlib.suppress(ProcessLookupError):
-        if whole_group and state.leads_its_group(pid):
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):  # only our own child can be reaped
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _render(template: str, target: Path, **values: object) -> None:
-    text = Template((TEMPLATES_DIR / template).read_text()).substitute(
-        {k: str(v) for k, v in values.items()}
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-
-
-def _run_checked(command: list[str], what: str) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise BrokerStartError(f"{what} failed:\n{(done.stdout + done.stderr)[-1500:]}")
+    return signal_and_wait(name, signal.SIGKILL, 10.0)

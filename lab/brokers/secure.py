@@ -42,7 +42,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from . import credentials, docker, install, leaks, native, state
+from . import credentials, docker, install, leaks, native, process, state
 from .config import TEMPLATES_DIR, mask_password
 from .probes import ONE_TRY, port_is_open
 
@@ -190,7 +190,7 @@ def _start(b: SecureBroker, deadline: float) -> None:
         home = state.broker_dir(b.name)
         home.mkdir(parents=True, exist_ok=True)
         home.chmod(0o700)
-        pid = native._spawn(b.name, _LAUNCHERS[b.broker](home))
+        pid = process.spawn(b.name, _LAUNCHERS[b.broker](home))
     elif b.broker == "redis":  # running: it takes the users of the configuration rendered now
         _render_redis(state.broker_dir(b.name))
         _redis_users()
@@ -255,7 +255,7 @@ def _await(
             if pid is None:
                 raise SecureError(f"{b.name} did not answer in time ({why}); see "
                                   f"`docker compose logs {b.name}`")  # fmt: skip
-            native._signal_and_wait(b.name, signal.SIGTERM, 10.0)
+            process.signal_and_wait(b.name, signal.SIGTERM, 10.0)
             raise SecureError(f"{b.name} did not answer in time ({why}); see "
                               f"{state.log_file(b.name)}")  # fmt: skip
         time.sleep(0.5)
@@ -421,7 +421,7 @@ def _format_argfile(home: Path, classpath: str, config: Path) -> Path:
     users = ["admin", "writer", "reader"]
     scram = [f"SCRAM-SHA-512=[name={u},password={credentials.password(u)}]" for u in users]
     args = ["-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t",
-            native._kafka_cluster_id(), "-c", str(config)]  # fmt: skip
+            native.kafka_cluster_id(), "-c", str(config)]  # fmt: skip
     for entry in scram:
         args += ["--add-scram", entry]
     argfile = home / "format.args"
@@ -429,15 +429,15 @@ def _format_argfile(home: Path, classpath: str, config: Path) -> Path:
     return argfile
 
 
-def _kafka(home: Path) -> native.Launch:
+def _kafka(home: Path) -> process.Launch:
     java = install.ensure("java")
     config, data, tmp = _render_kafka(home), home / "data", home / "tmp"
     tmp.mkdir(exist_ok=True)
-    classpath = f"{native._kafka_lib_dir()}/*"
+    classpath = f"{native.kafka_lib_dir()}/*"
     if not (data / "meta.properties").exists():
         argfile = _format_argfile(home, classpath, config)
         try:
-            native._run_checked([java, f"@{argfile}"], "formatting kafka-secure's log directory")
+            process.run_checked([java, f"@{argfile}"], "formatting kafka-secure's log directory")
         finally:
             argfile.unlink(missing_ok=True)
         _record_users(KAFKA)  # the SCRAM users now hold these passwords
@@ -445,7 +445,7 @@ def _kafka(home: Path) -> native.Launch:
                "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",
                f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
                "-cp", classpath, "kafka.Kafka", str(config)]  # fmt: skip
-    return native.Launch(command, dict(os.environ), ready_timeout_s=120)
+    return process.Launch(command, dict(os.environ), ready_timeout_s=120)
 
 
 def _render_rabbitmq(home: Path) -> Path:
@@ -460,10 +460,10 @@ def _render_rabbitmq(home: Path) -> Path:
     return config
 
 
-def _rabbitmq(home: Path) -> native.Launch:
+def _rabbitmq(home: Path) -> process.Launch:
     server, config = install.ensure("rabbitmq-server"), _render_rabbitmq(home)
     env = native.rabbitmq_env(home, RABBITMQ_NODE, RABBITMQ.plain_port, config)
-    return native.Launch([server], env, ready_timeout_s=120)
+    return process.Launch([server], env, ready_timeout_s=120)
 
 
 def _rabbitmqctl(*args: str, stdin: str | None = None, timeout_s: float = 60) -> str:
@@ -521,9 +521,9 @@ def _render_redis(home: Path) -> Path:
     return config
 
 
-def _redis(home: Path) -> native.Launch:
+def _redis(home: Path) -> process.Launch:
     program, config = install.ensure("redis-server"), _render_redis(home)
-    return native.Launch([program, str(config)], dict(os.environ), ready_timeout_s=30)
+    return process.Launch([program, str(config)], dict(os.environ), ready_timeout_s=30)
 
 
 _LAUNCHERS = {"kafka": _kafka, "rabbitmq": _rabbitmq, "redis": _redis}

@@ -127,7 +127,7 @@ def _kafka_jars() -> Path:
     # first fetch reports on stderr so that stdout stays the tool's output.
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            return native._kafka_lib_dir()
+            return native.kafka_lib_dir()
     except (native.BrokerStartError, install.MissingProgram) as exc:
         raise ToolError(f"Kafka's command-line tools need the Kafka jars: {exc}") from None
 

@@ -25,7 +25,7 @@ from typing import TypedDict
 from helpers.naming import unique_name
 from lab.brokers import kafka_config
 from lab.brokers.config import kafka_client_settings
-from lab.brokers.native import _kafka_lib_dir
+from lab.brokers.native import kafka_lib_dir
 
 from ..kafka_bench import create_topic, delete_topic
 from ..results import Row, base_row, with_latencies, with_throughput
@@ -92,7 +92,7 @@ def _run_on_topic(
     """Kafka's `tool` (ProducerPerformance, ConsumerPerformance, EndToEndLatency) on `records`
     records of `topic`, with its other arguments `args`; what it printed."""
     return run_java(
-        _kafka_lib_dir(),
+        kafka_lib_dir(),
         TOOLS + tool,
         ["--bootstrap-server", _bootstrap(), "--topic", topic, "--num-records", str(records)]
         + args,
@@ -274,7 +274,7 @@ def log_sizes(topics: list[str]) -> dict[str, int]:
     """Bytes each topic occupies in the broker's log directories (LogDirsCommand), i.e. its
     batches as stored: compressed when the producer compressed them."""
     text = run_java(
-        _kafka_lib_dir(),
+        kafka_lib_dir(),
         TOOLS + "LogDirsCommand",
         ["--bootstrap-server", _bootstrap(), "--describe", "--topic-list", ",".join(topics)],
         timeout_s=120,
