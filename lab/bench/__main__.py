@@ -53,13 +53,19 @@ def experiments(scale: float) -> list[tuple[str, Callable[[], Frames]]]:
         python = bench.throughput(settings, workload, progress=False)
         return [python, bench.native.throughput(settings, workload)]
 
+    def all_three(settings: Settings, workload: Workload) -> Frames:
+        # The harness, the simplest loop of the same client (harness ÷ bare: its own cost), and
+        # the broker's own tool, with the same settings.
+        bare = bench.bare_throughput(settings, workload, progress=False)
+        return [bare, *both(settings, workload)]
+
     def comparison() -> Frames:
         # A million Kafka records: the Java tools need seconds of running before the JIT has
         # compiled their hot paths, and a short run would measure that instead.
-        frames = both(kafka, bench.Workload(count=count(1e6), warmup=count(1e5), repeats=3))
+        frames = all_three(kafka, bench.Workload(count=count(1e6), warmup=count(1e5), repeats=3))
         rabbit_run = bench.Workload(count=None, duration_s=seconds(6), warmup=2000, repeats=3)
-        frames += both(rabbit, rabbit_run)
-        frames += both(redis, bench.Workload(count=count(5e5), warmup=0, repeats=3))
+        frames += all_three(rabbit, rabbit_run)
+        frames += all_three(redis, bench.Workload(count=count(5e5), warmup=0, repeats=3))
         return frames
 
     def message_size() -> Frames:

@@ -70,7 +70,7 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
     if "experiment" in rows and (rows["experiment"] == "100-byte comparison").any():
         rows = rows[rows["experiment"] == "100-byte comparison"]
     unlike = rows.get("unlike_settings", pd.Series("", index=rows.index)).fillna("")
-    usable = rows[(rows["client"] == "python") | (unlike == "")]
+    usable = rows[(rows["client"] == "python") | ((rows["client"] == "native") & (unlike == ""))]
     chosen = []
     for _, mine in usable.groupby("broker", sort=False):
         both = mine.groupby("settings")["client"].nunique()
@@ -81,8 +81,12 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_throughput(table: pd.DataFrame) -> pd.Series:
-    """Per broker, the best producer figure (msg/s) of its `comparable` rows."""
-    return comparable(table).groupby("broker")["throughput_msg_s"].max()
+    """Per broker, the producer figure (msg/s) the ranking uses: its own tool's, which measures
+    the broker; the Python client's only where the broker has no native row."""
+    rows = comparable(table)
+    native = rows[rows["client"] == "native"].groupby("broker")["throughput_msg_s"].max()
+    python = rows[rows["client"] == "python"].groupby("broker")["throughput_msg_s"].max()
+    return native.combine_first(python)
 
 
 def measured_on(table: pd.DataFrame) -> str:
@@ -104,15 +108,18 @@ def _row(aspect: str, broker: str, measured: str, settings: str, holds: str) -> 
 
 
 def _throughput(broker: str, table: pd.DataFrame) -> dict[str, str]:
-    # Each broker's best producer figure, from either client run with the same settings: a short
-    # run can leave a JVM tool still compiling, and a pure-Python client can be the bottleneck;
-    # neither is the broker.
+    # Ranked by each broker's own tool, which measures the broker; the Python figure beside it is
+    # what a Python client reaches (on 2 cores, pika is the bottleneck, not RabbitMQ).
     rows = comparable(table)
     ranked = best_throughput(table).rank(ascending=False)
     mine = rows[rows["broker"] == broker].set_index("client")
     per_s = mine["throughput_msg_s"]  # by client
+    ranked_by = "native" if "native" in per_s else "python"
     figures = ", ".join(f"{per_s[c]:,.0f} msg/s {c}" for c in ("native", "python") if c in per_s)
-    measured = f"{figures} (100 B, produce; measured {measured_on(rows)})"
+    measured = (
+        f"{figures} (100 B, produce; ranked by the {ranked_by} figure; measured "
+        f"{measured_on(rows)})"
+    )
     expected = THROUGHPUT_RANK[CLAIMED["Throughput"][broker]]
     place = int(ranked[broker])
     holds = f"yes: {_ordinal(place)} of 3" if place == expected else f"no: {_ordinal(place)} of 3"

@@ -47,7 +47,7 @@ delete = delete_queues
 
 @contextlib.contextmanager
 def _channel() -> Iterator[BlockingChannel]:
-    connection = rabbitmq_workers._connect(endpoint("rabbitmq").url)
+    connection = rabbitmq_workers.connect(endpoint("rabbitmq").url)
     try:
         yield connection.channel()
     finally:

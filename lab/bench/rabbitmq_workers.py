@@ -45,7 +45,7 @@ class _AckState(TypedDict):
     new: int  # delivered since the last report to the link
 
 
-def _connect(url: str) -> pika.BlockingConnection:
+def connect(url: str) -> pika.BlockingConnection:
     params = pika.URLParameters(url)
     params.socket_timeout = params.stack_timeout = 10
     params.blocked_connection_timeout = 60  # a broker in a memory alarm must not hang the run
@@ -53,7 +53,7 @@ def _connect(url: str) -> pika.BlockingConnection:
 
 
 def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
-    connection = _connect(spec["url"])
+    connection = connect(spec["url"])
     channel = connection.channel()
     if spec["confirms"]:
         channel.confirm_delivery()  # every basic_publish now waits for the broker's ack
@@ -77,7 +77,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
-    connection = _connect(spec["url"])
+    connection = connect(spec["url"])
     channel = connection.channel()
     channel.basic_qos(prefetch_count=spec["prefetch"])
     receiver = Receiver(spec["latency"])

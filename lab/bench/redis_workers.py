@@ -45,12 +45,12 @@ class CommandQueue(Protocol):
     def execute(self) -> list[Any]: ...
 
 
-def _client(url: str) -> redis.Redis:
+def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=60)
 
 
 def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
-    client = _client(spec["url"])
+    client = connect(spec["url"])
     client.ping()  # connect before the clock starts
     pipe: CommandQueue = client.pipeline(transaction=False)  # plain pipelining, no MULTI/EXEC
     queue_command, execute = pipe.execute_command, pipe.execute
@@ -73,7 +73,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
-    client = _client(spec["url"])
+    client = connect(spec["url"])
     reader = cast(XReadGroup[bytes], client)  # RESP2 replies, not decoded: see XReadGroup
     lanes = {name.encode(): lane for name, lane in spec["streams"]}
     streams = {name: ">" for name, _lane in spec["streams"]}  # '>': entries never delivered

@@ -38,6 +38,10 @@ SUMMARY_COLUMNS = [
     "throughput_max_msg_s",
     "verified",
     "ratio_to_native",
+    "ratio_to_bare",
+    "client_cpu_us_per_msg",
+    "broker_cpu_us_per_msg",
+    "cpu_covers",
     "p50_minus_native_ms",
     "p99_minus_native_ms",
     "compared",
@@ -95,12 +99,17 @@ def _figures(rows: pd.DataFrame, table: pd.DataFrame, folder: Path) -> list[str]
 
 THROUGHPUT_TABLE = [
     "broker",
+    "client",
     "mode",
     "message_bytes",
     "changed",
     "tool",
     "throughput_msg_s",
     "ratio_to_native",
+    "ratio_to_bare",
+    "client_cpu_us_per_msg",
+    "broker_cpu_us_per_msg",
+    "cpu_covers",
     "repeats",
     "verified",
     "compared",
@@ -126,7 +135,9 @@ LATENCY_TABLE = [
 def _readme(table: pd.DataFrame, figures: list[str], notes: dict[str, str]) -> str:
     table = table.assign(changed=_changed(table))
     # Every Python throughput row: its ratio, or why it has none.
-    compared = table[(table["client"] == "python") & (table["mode"] != "latency")]
+    compared = table[
+        table["client"].isin(["python", "native", "bare"]) & (table["mode"] != "latency")
+    ]
     latency = table[table["mode"] == "latency"]
     lines = [
         f"# Benchmark run {time.strftime('%Y-%m-%d %H:%M:%S')}",
@@ -142,7 +153,14 @@ def _readme(table: pd.DataFrame, figures: list[str], notes: dict[str, str]) -> s
         "",
         *[f"- {key}: {value}" for key, value in notes.items()],
         "",
-        "## Python ÷ native throughput, same settings",
+        "## Throughput: harness, bare loop and native tool, same settings",
+        "",
+        "`ratio_to_native` is the harness ÷ the broker's own tool; `ratio_to_bare` the harness ÷",
+        "the simplest correct loop of the same client in the same processes (what the harness's",
+        "own work costs). `client_cpu_us_per_msg` is the CPU of the row's client processes per",
+        "message (`cpu_covers` says whose: PerfTest's one JVM is both sides; Kafka's tools' JVMs",
+        "include their start-up), `broker_cpu_us_per_msg` the broker's CPU per message produced",
+        "and consumed in the same repeat.",
         "",
         _markdown(compared[THROUGHPUT_TABLE]),
         "",

@@ -8,8 +8,11 @@ plus one column per setting), how much (`throughput_msg_s`, `throughput_mb_s` wi
 time, for the coordinated-omission comparison; a Python latency row also carries its two
 HdrHistograms, encoded, so that repeats are merged rather than their percentiles averaged) and
 whether it counts (`sent`, `received`, `missing`, `duplicates`, `out_of_order`, `verified`).
-`cpu_s` is the CPU time of the processes of the row's side (both sides for latency), and
-`producer_cpu_s` that of a latency run's producers alone, their pacing included.
+`cpu_s` is the CPU time of the client processes of the row's side (`cpu_covers` says which:
+PerfTest's one process is both sides), `producer_cpu_s` that of a latency run's producers alone,
+their pacing included, and `broker_cpu_s` the broker's over the whole repeat (produce and
+consume, warm-up included; NaN where the lab did not start the broker natively). The summary
+divides them into `client_cpu_us_per_msg` and `broker_cpu_us_per_msg`.
 `workload` says how much was sent, `measures` in words what was timed. A native row says in
 `unlike_settings` where the tool could not run what its settings say (one consumer process for
 `consumers=2`, one stream for `streams=2`): such a row is shown, never used as a reference.
@@ -32,7 +35,7 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 
 from .histogram import encode, merge, summary_ms
-from .payload import verify
+from .payload import ReceivedTally, SentTally, Verification, verify
 from .processes import RunOutcome
 from .settings import Settings, Workload, broker_of, settings_text
 
@@ -59,7 +62,9 @@ COLUMNS = [
     "latency_resolution_ms",
     "processes",
     "cpu_s",
+    "cpu_covers",
     "producer_cpu_s",
+    "broker_cpu_s",
     "target",
     "workload",
     "measured_at",
@@ -100,6 +105,7 @@ def base_row(
         measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         measures="",
         unlike_settings="",
+        cpu_covers="",
         histogram="",
         histogram_naive="",
     )
@@ -140,11 +146,13 @@ def python_rows(
     tool: str,
     latency: bool,
     repeat: int,
+    client: str = "python",
 ) -> list[Row]:
-    """The rows of one Python run: produce + consume, or latency; each with its verification."""
-    check = verify(
-        [p["sent"] for p in outcome.producers], [c["received"] for c in outcome.consumers]
-    )
+    """The rows of one Python run: produce + consume, or latency; each with its verification.
+    A `bare` run (see `bare`) is counted only: its bodies carry no sequence numbers."""
+    sent = [p["sent"] for p in outcome.producers]
+    received = [c["received"] for c in outcome.consumers]
+    check = verify(sent, received) if client != "bare" else counted(sent, received)
     failed = sum(p["sent"].failed for p in outcome.producers)
     common = {
         "sent": check.sent,
@@ -152,13 +160,14 @@ def python_rows(
         "missing": check.missing,
         "duplicates": check.duplicates,
         "out_of_order": check.out_of_order,
-        "verified": check.ok and failed == 0,
+        "verified": check.ok and failed == 0 if client != "bare" else False,
         "processes": len(outcome.producers) + len(outcome.consumers),
     }
 
     def row(mode: str, cpu: float) -> Row:
-        made = base_row(settings, workload, client="python", tool=tool, mode=mode, repeat=repeat)
-        return {**made, **common, "cpu_s": cpu}
+        made = base_row(settings, workload, client=client, tool=tool, mode=mode, repeat=repeat)
+        covers = {"produce": "producer", "consume": "consumer"}.get(mode, "producer and consumer")
+        return {**made, **common, "cpu_s": cpu, "cpu_covers": covers}
 
     producer_cpu = sum(p["cpu_s"] for p in outcome.producers)
     consumer_cpu = sum(c["cpu_s"] for c in outcome.consumers)
@@ -189,6 +198,20 @@ def python_rows(
     consumed = with_throughput(row("consume", consumer_cpu), measured_received, seconds)
     consumed["measures"] = "received and verified, first to last measured message"
     return [produced, consumed]
+
+
+def counted(sent: list[SentTally], received: list[ReceivedTally]) -> Verification:
+    """A bare run's counts: received against sent, nothing checked per message."""
+    sent_count, received_count = sum(s.count for s in sent), sum(r.count for r in received)
+    return Verification(
+        sent=sent_count,
+        received=received_count,
+        unique=received_count,
+        missing=max(sent_count - received_count, 0),
+        duplicates=max(received_count - sent_count, 0),
+        out_of_order=0,
+        checksum_ok=False,
+    )
 
 
 def _latencies(outcome: RunOutcome) -> dict[str, object]:
@@ -225,8 +248,10 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     results = _with_defaults(results)
     keys = (["experiment"] if "experiment" in results else []) + SUMMARY_KEYS
     figures = ["throughput_msg_s", "throughput_mb_s", *LATENCY_COLUMNS, *NAIVE_COLUMNS]
+    results = results.assign(**cpu_per_message(results))
     grouped = results.groupby(keys, sort=False, dropna=False)
-    table = grouped[[*figures, "producer_cpu_s"]].median()
+    table = grouped[[*figures, "producer_cpu_s", *CPU_PER_MESSAGE]].median()
+    table["cpu_covers"] = grouped["cpu_covers"].first()
     table["throughput_min_msg_s"] = grouped["throughput_msg_s"].min()
     table["throughput_max_msg_s"] = grouped["throughput_msg_s"].max()
     table["repeats"] = grouped.size()
@@ -253,7 +278,38 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
         _compare(record, references, by_mode, pairing) for record in table.to_dict("records")
     ]
     found = pd.DataFrame(compared, index=table.index, columns=COMPARED)
-    return pd.concat([table, found], axis="columns")
+    table = pd.concat([table, found], axis="columns")
+    return table.assign(ratio_to_bare=_ratios_to_bare(table, pairing))
+
+
+def _ratios_to_bare(table: pd.DataFrame, pairing: list[str]) -> list[float]:
+    """Harness ÷ bare throughput for each Python row with a bare row of the same settings and
+    workload: what the harness's own work costs (1.0: nothing)."""
+    keys = [*pairing, "workload"]
+    bare = {
+        _key(record, keys): record["throughput_msg_s"]
+        for record in table[table["client"] == "bare"].to_dict("records")
+    }
+    return [
+        _ratio(record["throughput_msg_s"], bare[_key(record, keys)])
+        if record["client"] == "python" and _key(record, keys) in bare
+        else NAN
+        for record in table.to_dict("records")
+    ]
+
+
+CPU_PER_MESSAGE = ["client_cpu_us_per_msg", "broker_cpu_us_per_msg"]
+
+
+def cpu_per_message(rows: pd.DataFrame) -> dict[str, pd.Series]:
+    """Where the time goes, per row: the client's CPU per message it measured (`cpu_covers`
+    says whose), and the broker's CPU per message sent in the repeat (produced and consumed)."""
+    measured = rows["throughput_msg_s"] * rows["seconds"]
+    sent = rows["sent"].where(rows["sent"] > 0)
+    return {
+        "client_cpu_us_per_msg": rows["cpu_s"] / measured.where(measured > 0) * 1e6,
+        "broker_cpu_us_per_msg": rows["broker_cpu_s"] / sent * 1e6,
+    }
 
 
 COMPARED = ["ratio_to_native", "p50_minus_native_ms", "p99_minus_native_ms", "compared"]
@@ -262,11 +318,23 @@ COMPARED = ["ratio_to_native", "p50_minus_native_ms", "p99_minus_native_ms", "co
 def _with_defaults(results: pd.DataFrame) -> pd.DataFrame:
     """Rows written before a column existed get its empty value."""
     defaults = dict.fromkeys(
-        ["workload", "measured_at", "unlike_settings", "histogram", "histogram_naive"], ""
+        [
+            "workload",
+            "measured_at",
+            "unlike_settings",
+            "histogram",
+            "histogram_naive",
+            "cpu_covers",
+        ],
+        "",
     )
     data = results.assign(**{c: v for c, v in defaults.items() if c not in results})
     data = data.assign(**{c: data[c].fillna("").astype(str) for c in defaults})
-    return data.assign(producer_cpu_s=data.get("producer_cpu_s", NAN))
+    return data.assign(
+        producer_cpu_s=data.get("producer_cpu_s", NAN),
+        broker_cpu_s=data.get("broker_cpu_s", NAN),
+        cpu_s=data.get("cpu_s", NAN),
+    )
 
 
 def _unrated(keys: list[str]) -> list[str]:

@@ -16,12 +16,13 @@ from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
-from . import kafka_bench, processes, rabbitmq_bench, redis_bench
+from . import bare, kafka_bench, processes, rabbitmq_bench, redis_bench
 from .payload import ConsumerResult, ProducerResult
 from .plan import Plan
 from .processes import Link
 from .results import Row, frame, python_rows
-from .settings import KafkaSettings, RabbitMQSettings, Settings, Workload, broker_of
+from .settings import Settings, Workload, broker_of
+from .usage import broker_cpu_seconds
 
 SettingsT = TypeVar("SettingsT", bound=Settings)
 SettingsT_contra = TypeVar("SettingsT_contra", contravariant=True)
@@ -48,6 +49,12 @@ ADAPTERS: dict[str, Adapter[Any, Any, Any]] = {
     "rabbitmq": rabbitmq_bench,
     "redis": redis_bench,
 }
+# The bare loops (see `bare`) of each broker: producer, consumer, and the client they name.
+BARE: dict[str, tuple[Any, Any, str]] = {
+    "kafka": (bare.kafka_produce, bare.kafka_consume, "confluent-kafka, bare loop"),
+    "rabbitmq": (bare.rabbitmq_produce, bare.rabbitmq_consume, "pika, bare loop"),
+    "redis": (bare.redis_produce, bare.redis_consume, "redis-py, bare loop"),
+}
 
 
 def throughput(
@@ -71,6 +78,16 @@ def latency(
     return _measure(settings, workload, latency=True, progress=progress, keep=keep)
 
 
+def bare_throughput(
+    settings: Settings, workload: Workload, *, progress: bool = True
+) -> pd.DataFrame:
+    """The same run as `throughput` (settings, processes, window) with the simplest correct loops
+    instead of the harness's (see `bare`): rows with client `bare`, counted, not verified.
+    Harness ÷ bare is what the harness's own work costs."""
+    broker = broker_of(settings)
+    return _repeats(ADAPTERS[broker], settings, workload, False, progress, False, BARE[broker])
+
+
 def delete_targets(rows: pd.DataFrame) -> None:
     """Delete what runs made with `keep=True` left behind."""
     for (broker, target), _ in rows.groupby(["broker", "target"]):
@@ -80,12 +97,8 @@ def delete_targets(rows: pd.DataFrame) -> None:
 def _measure(
     settings: Settings, workload: Workload, *, latency: bool, progress: bool, keep: bool
 ) -> pd.DataFrame:
-    """The broker's adapter by the type of its settings (each takes only its own)."""
-    if isinstance(settings, KafkaSettings):
-        return _repeats(kafka_bench, settings, workload, latency, progress, keep)
-    if isinstance(settings, RabbitMQSettings):
-        return _repeats(rabbitmq_bench, settings, workload, latency, progress, keep)
-    return _repeats(redis_bench, settings, workload, latency, progress, keep)
+    """The broker's adapter, found from its settings (each adapter takes only its own)."""
+    return _repeats(ADAPTERS[broker_of(settings)], settings, workload, latency, progress, keep)
 
 
 def _repeats(
@@ -95,23 +108,34 @@ def _repeats(
     latency: bool,
     progress: bool,
     keep: bool,
+    bare_loops: tuple[Any, Any, str] | None = None,
 ) -> pd.DataFrame:
     label = f"{broker_of(settings)} {'latency' if latency else 'throughput'}"
+    produce, consume, tool = bare_loops or (adapter.produce, adapter.consume, adapter.TOOL)
     rows: list[Row] = []
     for repeat in range(workload.repeats):
         with adapter.prepared(settings, workload, latency, keep) as plan:
+            broker_cpu = broker_cpu_seconds(broker_of(settings))
             outcome = processes.run(
-                adapter.produce,
-                adapter.consume,
+                produce,
+                consume,
                 plan.producer_specs,
                 plan.consumer_specs,
                 overlap=latency or adapter.OVERLAP_THROUGHPUT,
                 timeout_s=_timeout_s(workload),
                 progress=label if progress else None,
             )
+            broker_cpu_s = broker_cpu_seconds(broker_of(settings)) - broker_cpu
         made = python_rows(
-            plan.settings, workload, outcome, tool=adapter.TOOL, latency=latency, repeat=repeat
+            plan.settings,
+            workload,
+            outcome,
+            tool=tool,
+            latency=latency,
+            repeat=repeat,
+            client="bare" if bare_loops else "python",
         )
+        made = [{**row, "broker_cpu_s": broker_cpu_s} for row in made]
         rows += [{**row, "target": ",".join(plan.names)} for row in made]
     return frame(rows)
 

@@ -20,7 +20,8 @@ from typing import NamedTuple
 import pandas as pd
 
 from ..results import Row, frame
-from ..settings import KafkaSettings, RabbitMQSettings, Settings, Workload
+from ..settings import KafkaSettings, RabbitMQSettings, Settings, Workload, broker_of
+from ..usage import broker_cpu_seconds
 from . import kafka_tools, perftest, redis_benchmark
 from .java import ToolFailed
 
@@ -52,7 +53,12 @@ def _tool(settings: Settings) -> _Tool:
 def _every_repeat(
     measure: Callable[..., list[Row]], settings: Settings, workload: Workload
 ) -> pd.DataFrame:
-    rows = [row for r in range(workload.repeats) for row in measure(settings, workload, repeat=r)]
+    rows = []
+    for repeat in range(workload.repeats):
+        broker_cpu = broker_cpu_seconds(broker_of(settings))
+        made = measure(settings, workload, repeat=repeat)
+        broker_cpu_s = broker_cpu_seconds(broker_of(settings)) - broker_cpu
+        rows += [{**row, "broker_cpu_s": broker_cpu_s} for row in made]
     for row in rows:
         row["unlike_settings"] = unlike_settings(settings, str(row["tool"]))
     return frame(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 from pathlib import Path
 
@@ -47,6 +48,15 @@ def run_java(
     return run(command, timeout_s=timeout_s, env=env, name=main_class.rsplit(".", 1)[-1])
 
 
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+LAST_RUN = {"cpu_s": float("nan")}  # the CPU of the last tool `run` ran: its rows report it
+
+
 def run(
     command: list[str],
     *,
@@ -55,6 +65,7 @@ def run(
     stdin: bytes | None = None,
     name: str,
 ) -> str:
+    cpu_before = children_cpu_s()
     try:
         done = subprocess.run(
             command,
@@ -65,6 +76,7 @@ def run(
         )
     except subprocess.TimeoutExpired:
         raise ToolFailed(f"{name} did not finish within {timeout_s:.0f} s") from None
+    LAST_RUN["cpu_s"] = children_cpu_s() - cpu_before  # the tool's JVM or C process, reaped
     text = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
     if done.returncode != 0:
         raise ToolFailed(f"{name} exited with {done.returncode}:\n{text[-1500:]}")

@@ -30,7 +30,7 @@ from lab.brokers.native import kafka_lib_dir
 from ..kafka_bench import create_topic, delete_topic
 from ..results import Row, base_row, with_latencies, with_throughput
 from ..settings import KafkaSettings, Workload
-from .java import ToolFailed, run_java
+from .java import LAST_RUN, ToolFailed, run_java
 
 TOOLS = "org.apache.kafka.tools."
 
@@ -119,6 +119,7 @@ def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) 
                 timeout_s=300 + total / 10_000,
             )
         )
+        producer_cpu_s = LAST_RUN["cpu_s"]
         consumed = parse_consumer_performance(
             _run_on_topic(
                 "ConsumerPerformance",
@@ -129,6 +130,7 @@ def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) 
                 timeout_s=300 + total / 10_000,
             )
         )
+        consumer_cpu_s = LAST_RUN["cpu_s"]
     finally:
         delete_topic(topic)
     produce_row = base_row(
@@ -142,6 +144,7 @@ def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) 
     produce_row.update(
         sent=produced["records"],
         processes=1,
+        cpu_s=producer_cpu_s,  # the JVM's whole life: start-up and warm-up included
         measures="sent and acknowledged (steady state after the warm-up records)",
     )
     with_throughput(produce_row, produced["records"], produced["records"] / produced["records_s"])
@@ -159,6 +162,7 @@ def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) 
         verified=consumed["records"] == total,
         missing=total - consumed["records"],
         processes=1,
+        cpu_s=consumer_cpu_s,
         measures="records fetched, warm-up included, group join excluded (fetch.nMsg.sec)",
     )
     with_throughput(consume_row, consumed["records"], consumed["fetch_s"])

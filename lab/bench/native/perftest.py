@@ -24,7 +24,7 @@ from lab.brokers import endpoint
 from ..rabbitmq_bench import declare_queues, delete_queues
 from ..results import Row, base_row, with_latencies
 from ..settings import RabbitMQSettings, Workload
-from .java import ToolFailed, perf_test_lib, run_java
+from .java import LAST_RUN, ToolFailed, perf_test_lib, run_java
 
 MAIN = "com.rabbitmq.perf.PerfTest"
 WARMUP_INTERVALS = 1
@@ -109,7 +109,8 @@ def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> l
     finally:
         delete_queues([queue])
     measured = parse_perftest(text)
-    rows = []
+    # One JVM publishes and consumes: its CPU is both sides', on each of its rows.
+    cpu_s, rows = LAST_RUN["cpu_s"], []
     for mode, steady in (
         ("produce", measured["steady_sent_msg_s"]),
         ("consume", measured["steady_received_msg_s"]),
@@ -118,7 +119,10 @@ def run(settings: RabbitMQSettings, workload: Workload, *, repeat: int = 0) -> l
             settings, workload, client="native", tool="PerfTest", mode=mode, repeat=repeat
         )
         row.update(
-            processes=1, measures=f"{mode} rate per second, first {WARMUP_INTERVALS} s left out"
+            processes=1,
+            measures=f"{mode} rate per second, first {WARMUP_INTERVALS} s left out",
+            cpu_s=cpu_s,
+            cpu_covers="producer and consumer",
         )
         row["throughput_msg_s"] = steady
         row["throughput_mb_s"] = steady * workload.message_bytes / 1e6

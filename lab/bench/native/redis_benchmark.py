@@ -31,7 +31,7 @@ from ..payload import filler
 from ..redis_bench import appendfsync, client, server_persistence
 from ..results import Row, base_row, with_latencies, with_throughput
 from ..settings import RedisSettings, Workload
-from .java import ToolFailed
+from .java import LAST_RUN, ToolFailed
 from .java import run as run_command
 
 
@@ -142,6 +142,7 @@ def throughput(settings: RedisSettings, workload: Workload, *, repeat: int = 0) 
         missing=0,
         processes=1,
         measures="XADD replies per second (the stream length is checked afterwards)",
+        cpu_s=LAST_RUN["cpu_s"],
     )
     return [with_throughput(row, length, length / measured["rps"])]
 
