@@ -21,6 +21,7 @@ from helpers.redis_streams import recovery
 from helpers.redis_streams import worker as redis_worker
 from helpers.sagas import choreography, orchestrator
 from helpers.security import fields
+from lab.bench import kafka_workers, loops
 from lab.book.navigation import NOTEBOOKS
 from lab.brokers import secure
 
@@ -33,6 +34,8 @@ SHOWN = [
     ("04-Kafka-Delivery-Guarantees", loop.process_batch),
     ("04-Kafka-Delivery-Guarantees", deadletter.or_dead_letter),
     ("05-Redis-Streams", redis_consumers.consume),
+    ("09-Broker-Benchmarks", kafka_workers.send_when_there_is_room),
+    ("09-Broker-Benchmarks", loops.send_paced),
     ("05-Redis-Streams", redis_worker.process_order),
     ("05-Redis-Streams", recovery.recover),
     ("07-CQRS", projection.apply_once),

@@ -7,6 +7,8 @@ Not for creating topics or choosing settings (see `kafka_bench`).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TypedDict
 
 from confluent_kafka import (
@@ -38,6 +40,21 @@ class ConsumerSpec(TypedDict):
     latency: bool
 
 
+def send_when_there_is_room(
+    producer: Producer, topic: str, check: Callable[[], None], body: bytes
+) -> None:
+    """produce() one message; when librdkafka's local queue is full (BufferError), serve it with
+    poll() and try again, as the Java client's send() blocks on a full buffer.memory. `check`
+    raises once the run's deadline passed, the run stopped or its parent died."""
+    while True:
+        try:
+            producer.produce(topic, body)
+            return
+        except BufferError:
+            check()
+            producer.poll(0.0005)
+
+
 def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
     failed = [0]
 
@@ -56,20 +73,7 @@ def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
     # primer with a null value, which consumers skip, pays that wait before the start.
     producer.produce(topic, value=None, key=b"primer")
     flush_or_raise(producer, 30)
-    produce_one, poll = producer.produce, producer.poll
-
-    def send(body: bytes) -> None:
-        try:
-            produce_one(topic, body)
-        except BufferError:  # the local queue is full: wait for the broker, as Java's send()
-            while True:  # blocks on a full buffer.memory, until the run's deadline at most
-                link.check()  # raises once the deadline passed, the run stopped or its parent died
-                poll(0.0005)
-                try:
-                    produce_one(topic, body)
-                    return
-                except BufferError:
-                    continue
+    send = functools.partial(send_when_there_is_room, producer, topic, link.check)
 
     def flush() -> int:
         # serves the failure reports too; what is still queued at the deadline counts as failed

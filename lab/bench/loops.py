@@ -9,6 +9,7 @@ end on its `Link`. Not for process management (see `processes`).
 
 from __future__ import annotations
 
+import functools
 import resource
 import time
 from collections.abc import Callable
@@ -139,18 +140,29 @@ def producer_cost_us(message_bytes: int = 100, count: int = 200_000) -> float:
     return (time.perf_counter() - began) / count * 1e6
 
 
-def _paced(pacer: FixedRate) -> Loop:
-    def loop(
-        maker: BodyMaker, tally: SentTally, send: Send, first: int, count: int, warmup: bool
-    ) -> int:
-        for seq in range(first, first + count):
-            intended = pacer.wait(seq)
-            body = maker.make(seq, intended, clock(), warmup)
-            send(body)
-            tally.add(body, warmup)
-        return first + count
+def send_paced(
+    pacer: FixedRate,
+    maker: BodyMaker,
+    tally: SentTally,
+    send: Send,
+    first: int,
+    count: int,
+    warmup: bool,
+) -> int:
+    """Send messages `first` .. `first + count - 1`, each at its due time; returns the next
+    sequence number. Every body carries the time it was *meant* to leave, so a stall that
+    delays the sender delays the messages behind it as a user would see (no coordinated
+    omission), and the actual send time beside it."""
+    for seq in range(first, first + count):
+        intended = pacer.wait(seq)  # at once if overdue: the schedule never moves
+        body = maker.make(seq, intended, clock(), warmup)
+        send(body)
+        tally.add(body, warmup)
+    return first + count
 
-    return loop
+
+def _paced(pacer: FixedRate) -> Loop:
+    return functools.partial(send_paced, pacer)
 
 
 class Receiver:
