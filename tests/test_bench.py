@@ -671,6 +671,23 @@ def test_a_bare_run_counts_what_arrived_in_the_harness_window(broker_endpoints, 
     assert (rows["broker_cpu_s"] > 0).all()  # the lab's native broker worked for it
 
 
+def test_a_bare_latency_run_times_every_measured_message_from_its_due_time(broker_endpoints):
+    settings = bench.KafkaSettings(linger_ms=0)
+    workload = bench.Workload(count=300, warmup=50, rate=500)
+    rows = pd.concat(
+        [
+            bench.bare_latency(settings, workload, progress=False),
+            bench.latency(settings, workload, progress=False),
+        ]
+    )
+    table = bench.summary(rows).set_index("client")
+    bare = rows[rows["client"] == "bare"].iloc[0]
+    assert bare["received"] == bare["sent"] == 350
+    assert histogram.merge([bare["histogram"]]).get_total_count() == 300  # measured ones only
+    assert table.loc["python", "p99_over_bare"] > 0  # the harness row has its bare reference
+    assert math.isnan(table.loc["bare", "p99_over_bare"])
+
+
 @pytest.mark.parametrize(
     "settings",
     [

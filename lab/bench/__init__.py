@@ -26,11 +26,12 @@ from .pacing import FixedRate
 from .payload import BodyMaker, ReceivedTally, SentTally, Verification, verify
 from .processes import RunFailed
 from .results import frame, save, summary
-from .run import bare_throughput, delete_targets, latency, throughput
+from .run import bare_latency, bare_throughput, delete_targets, latency, throughput
 from .settings import KafkaSettings, RabbitMQSettings, RedisSettings, Workload, settings_text
 
 __all__ = [
     "BodyMaker",
+    "bare_latency",
     "bare_throughput",
     "FixedRate",
     "KafkaSettings",

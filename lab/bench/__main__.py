@@ -81,17 +81,23 @@ def experiments(scale: float) -> list[tuple[str, Callable[[], Frames]]]:
         return frames
 
     def latency() -> Frames:
-        kafka_e2e = bench.KafkaSettings(linger_ms=0, fetch_wait_max_ms=0)
+        # No linger; fetches long-poll (fetch.wait.max.ms=500, fetch.min.bytes=1): the broker
+        # answers the moment a record arrives. With 0 (as EndToEndLatency's closed loop sets it)
+        # an open-loop consumer's fetches spin and take the cores the broker needs.
+        kafka_e2e = bench.KafkaSettings(linger_ms=0)
+        closed_loop = bench.KafkaSettings(linger_ms=0, fetch_wait_max_ms=0)
         redis_one = bench.RedisSettings(pipeline=1, producers=1)
         frames: Frames = []
         for rate in RATES:
             workload = bench.Workload(count=count(rate * 3), warmup=rate // 2, rate=rate)
             for settings in (kafka_e2e, rabbit, redis_one):
                 frames.append(bench.latency(settings, workload, progress=False))
+            # The simplest paced loop beside the harness's: harness p99 ÷ bare p99.
+            frames.append(bench.bare_latency(kafka_e2e, workload, progress=False))
             # PerfTest at the same rate: each Python rate has its own reference.
             frames.append(bench.native.latency(rabbit, workload))
         # Closed loops, shown beside the open-loop figures but not subtracted from them.
-        frames.append(bench.native.latency(kafka_e2e, bench.Workload(count=count(5000))))
+        frames.append(bench.native.latency(closed_loop, bench.Workload(count=count(5000))))
         frames.append(bench.native.latency(redis_one, bench.Workload(count=count(20000))))
         return frames
 

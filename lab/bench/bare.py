@@ -7,11 +7,15 @@ measured (`m`); a bare consumer counts the bodies and looks at that first byte o
 in the same worker processes as the harness (`processes.run`), connect with the same
 configuration (the adapters' specs) and time the same window: the producers from their start
 to their flush, the consumers from the look before the first measured message to the last.
-Not for latency (a bare loop has no timestamps) or for verification (see `payload`).
+With a rate (`bare_latency`), the producer sleeps until each message's due time and stamps it
+with that time; the consumer times each measured body from it.
+Not for verification (see `payload`).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import cast
 
 import pika
@@ -21,6 +25,7 @@ from helpers.kafka.clients import flush_or_raise
 from helpers.redis_streams.connection import XReadGroup
 
 from . import kafka_workers, rabbitmq_workers, redis_workers
+from .histogram import encode, new_histogram, record_ns
 from .loops import clock, cpu_seconds
 from .payload import ConsumerResult, ProducerResult, ReceivedTally, SentTally
 from .processes import Link
@@ -35,12 +40,16 @@ def bodies(message_bytes: int) -> tuple[bytes, bytes]:
 
 
 def _send_all(share: ProducerShare, link: Link, send: object, flush: object) -> ProducerResult:
-    """Warm up, flush, then send the measured messages and flush: the harness's window."""
+    """Warm up, flush, then send the measured messages and flush: the harness's window. With a
+    rate, every message (warm-up first) is sent at its due time on one schedule, by sleeping
+    until then, and carries that time after its first byte."""
     assert callable(send) and callable(flush)
     workload = share["workload"]
     warm, measured = bodies(workload.message_bytes)
     link.ready()
     link.wait_start()
+    if workload.rate:
+        return _send_paced(share, send, flush)
     for _ in range(workload.warmup):
         send(warm)
     flush()
@@ -56,9 +65,30 @@ def _send_all(share: ProducerShare, link: Link, send: object, flush: object) -> 
             for _ in range(1000):
                 send(measured)
             sent += 1000
-    failed = flush()
-    tally = SentTally(share["producer_id"], count=workload.warmup + sent, warmup=workload.warmup)
-    tally.failed = int(failed or 0)
+    return _sent(share, sent, flush(), start_ns, cpu_start)
+
+
+def _send_paced(
+    share: ProducerShare, send: Callable[[bytes], None], flush: Callable[[], object]
+) -> ProducerResult:
+    workload = share["workload"]
+    assert workload.rate and workload.count is not None  # a latency run has both
+    filler = b"x" * (workload.message_bytes - 9)
+    period_ns, start_ns, cpu_start = 1e9 / workload.rate, clock(), cpu_seconds()
+    for seq in range(workload.warmup + workload.count):
+        due = start_ns + int(seq * period_ns)
+        time.sleep(max(due - clock(), 0) / 1e9)
+        flag = b"w" if seq < workload.warmup else b"m"
+        send(flag + due.to_bytes(8, "little") + filler)
+    return _sent(share, workload.count, flush(), start_ns, cpu_start)
+
+
+def _sent(
+    share: ProducerShare, sent: int, failed: object, start_ns: int, cpu_start: float
+) -> ProducerResult:
+    warmup = share["workload"].warmup
+    tally = SentTally(share["producer_id"], count=warmup + sent, warmup=warmup)
+    tally.failed = int(failed or 0)  # type: ignore[call-overload]
     return {
         "sent": tally,
         "start_ns": start_ns,
@@ -68,40 +98,48 @@ def _send_all(share: ProducerShare, link: Link, send: object, flush: object) -> 
 
 
 class _Counter:
-    """What a bare consumer keeps: how many bodies, how many were warm-up, and its window."""
+    """What a bare consumer keeps: how many bodies, how many were warm-up, its window and, in a
+    latency run, each measured body's latency from its due time (one histogram: a bare producer
+    sends at its due time, late only by its sleep's overshoot)."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: bool = False) -> None:
         self.count = self.warmup = 0
         self.first_ns: int | None = None
         self.last_ns: int | None = None
         self.looked_ns = clock()
         self.cpu_start = cpu_seconds()
+        self.latencies = new_histogram() if latency else None
 
-    def took(self, firsts: list[int]) -> int:
-        """Count the bodies of one look, given their first bytes; returns how many."""
+    def took(self, received: list[bytes]) -> int:
+        """Count the bodies of one look; returns how many."""
         now = clock()
-        if firsts:
-            warm = firsts.count(WARMUP)
-            self.count += len(firsts)
+        if received:
+            warm = sum(1 for body in received if body[0] == WARMUP)
+            self.count += len(received)
             self.warmup += warm
-            if warm < len(firsts):
+            if warm < len(received):
                 if self.first_ns is None:
                     self.first_ns = self.looked_ns
                 self.last_ns = now
+                if self.latencies is not None:
+                    for body in received:
+                        if body[0] == MEASURED:
+                            record_ns(self.latencies, now - int.from_bytes(body[1:9], "little"))
         if self.first_ns is None:
             self.looked_ns = now
-        return len(firsts)
+        return len(received)
 
     def result(self) -> ConsumerResult:
         tally = ReceivedTally()
         tally.count, tally.warmup = self.count, self.warmup
+        latencies = encode(self.latencies) if self.latencies is not None else None
         return {
             "received": tally,
             "first_ns": self.first_ns,
             "last_ns": self.last_ns,
             "cpu_s": cpu_seconds() - self.cpu_start,
-            "intended": None,
-            "naive": None,
+            "intended": latencies,
+            "naive": latencies,
         }
 
 
@@ -139,11 +177,15 @@ def kafka_consume(spec: kafka_workers.ConsumerSpec, link: Link) -> ConsumerResul
     topic = spec["topic"]
     consumer.list_topics(topic, timeout=10)
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in spec["partitions"]])
-    counter = _Counter()
+    counter = _Counter(spec["latency"])
 
     def look() -> int:
-        messages = consumer.consume(num_messages=10_000, timeout=0.05)
-        return counter.took([value[0] for m in messages if (value := m.value())])
+        if spec["latency"]:  # poll() returns the moment one message is in
+            message = consumer.poll(0.05)
+            messages = [message] if message is not None else []
+        else:
+            messages = consumer.consume(num_messages=10_000, timeout=0.05)
+        return counter.took([value for m in messages if (value := m.value())])
 
     try:
         _run_consumer(link, look)
@@ -178,10 +220,10 @@ def rabbitmq_consume(spec: rabbitmq_workers.ConsumerSpec, link: Link) -> Consume
     channel = connection.channel()
     channel.basic_qos(prefetch_count=spec["prefetch"])
     auto_ack, every = spec["auto_ack"], spec["multi_ack_every"]
-    counter, firsts, unacked = _Counter(), [], [0]
+    counter, received, unacked = _Counter(spec["latency"]), [], [0]
 
     def on_message(ch: object, method: object, _props: object, body: bytes) -> None:
-        firsts.append(body[0])
+        received.append(body)
         if not auto_ack:
             unacked[0] += 1
             if unacked[0] >= every:
@@ -193,8 +235,8 @@ def rabbitmq_consume(spec: rabbitmq_workers.ConsumerSpec, link: Link) -> Consume
 
     def look() -> int:
         connection.process_data_events(time_limit=0.05)
-        got = counter.took(list(firsts))
-        firsts.clear()
+        got = counter.took(list(received))
+        received.clear()
         return got
 
     try:
@@ -236,15 +278,13 @@ def redis_consume(spec: redis_workers.ConsumerSpec, link: Link) -> ConsumerResul
     client = redis_workers.connect(spec["url"])
     reader = cast(XReadGroup[bytes], client)  # replies as bytes, see XReadGroup
     streams = {name: ">" for name, _lane in spec["streams"]}
-    counter = _Counter()
+    counter = _Counter(spec["latency"])
 
     def look() -> int:
         reply = reader.xreadgroup(
             spec["group"], spec["name"], streams, count=spec["read_count"], block=50, noack=True
         )
-        return counter.took(
-            [fields[b"d"][0] for _stream, entries in reply for _id, fields in entries]
-        )
+        return counter.took([fields[b"d"] for _stream, entries in reply for _id, fields in entries])
 
     try:
         _run_consumer(link, look)

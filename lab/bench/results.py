@@ -279,19 +279,22 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     ]
     found = pd.DataFrame(compared, index=table.index, columns=COMPARED)
     table = pd.concat([table, found], axis="columns")
-    return table.assign(ratio_to_bare=_ratios_to_bare(table, pairing))
+    return table.assign(
+        ratio_to_bare=_ratios_to_bare(table, pairing, "throughput_msg_s"),
+        p99_over_bare=_ratios_to_bare(table, pairing, "p99_ms"),
+    )
 
 
-def _ratios_to_bare(table: pd.DataFrame, pairing: list[str]) -> list[float]:
-    """Harness ÷ bare throughput for each Python row with a bare row of the same settings and
-    workload: what the harness's own work costs (1.0: nothing)."""
+def _ratios_to_bare(table: pd.DataFrame, pairing: list[str], figure: str) -> list[float]:
+    """Harness ÷ bare `figure` for each Python row with a bare row of the same settings, rate
+    and workload: what the harness's own work costs (1.0: nothing)."""
     keys = [*pairing, "workload"]
     bare = {
-        _key(record, keys): record["throughput_msg_s"]
+        _key(record, keys): record[figure]
         for record in table[table["client"] == "bare"].to_dict("records")
     }
     return [
-        _ratio(record["throughput_msg_s"], bare[_key(record, keys)])
+        _ratio(record[figure], bare[_key(record, keys)])
         if record["client"] == "python" and _key(record, keys) in bare
         else NAN
         for record in table.to_dict("records")

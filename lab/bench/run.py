@@ -88,6 +88,17 @@ def bare_throughput(
     return _repeats(ADAPTERS[broker], settings, workload, False, progress, False, BARE[broker])
 
 
+def bare_latency(settings: Settings, workload: Workload, *, progress: bool = True) -> pd.DataFrame:
+    """The same run as `latency` with the simplest loops (see `bare`): a producer that sleeps
+    until each message is due, a consumer that times it from then."""
+    if not workload.rate or workload.count is None:
+        raise ValueError(
+            "a bare latency run needs a rate and a count: Workload(rate=..., count=...)"
+        )
+    broker = broker_of(settings)
+    return _repeats(ADAPTERS[broker], settings, workload, True, progress, False, BARE[broker])
+
+
 def delete_targets(rows: pd.DataFrame) -> None:
     """Delete what runs made with `keep=True` left behind."""
     for (broker, target), _ in rows.groupby(["broker", "target"]):
