@@ -58,10 +58,6 @@ class BodyMaker:
         return head + self.tails[seq % len(self.tails)]
 
 
-def checksum(body: bytes) -> int:
-    return zlib.crc32(body)
-
-
 @dataclass
 class SentTally:
     """What one producer sent: the reference the receivers are checked against."""

@@ -18,8 +18,6 @@ from typing import TypedDict
 
 from .payload import MIN_MESSAGE_BYTES
 
-MODES = ("produce", "consume", "latency")
-
 
 @dataclass(frozen=True)
 class Workload:
@@ -232,10 +230,6 @@ def settings_text(settings: Settings, message_bytes: int) -> str:
     reference, and what a table or plot prints."""
     items = {"message_bytes": message_bytes, **settings.fairness()}
     return " ".join(f"{key}={_text(value)}" for key, value in items.items())
-
-
-def as_dict(settings: Settings) -> dict[str, object]:
-    return asdict(settings)
 
 
 def _number(value: float) -> str:

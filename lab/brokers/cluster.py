@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import psutil
-import redis
 from confluent_kafka.admin import AdminClient
 
 from . import docker, native, process, state
 from .cluster_nodes import (
     NODES,
-    PRIMARY,
     SENTINELS,
     Node,
     answers,
@@ -279,13 +277,3 @@ def _kafka_controller() -> int | None:
         return int(admin.describe_cluster(request_timeout=2).result(timeout=3).controller.id)
     except Exception:  # no quorum, or every node down
         return None
-
-
-def redis_primary() -> tuple[str, int]:
-    """Where the Sentinels say the Redis primary is now."""
-    sentinel = redis.Redis(port=SENTINELS[0].port, decode_responses=True, socket_timeout=2)
-    address = sentinel.sentinel_get_master_addr_by_name(PRIMARY)
-    if not isinstance(address, tuple):  # None: the Sentinels know no primary
-        raise ClusterError(f"the Sentinels know no {PRIMARY}: run `{FIX_UP}`")
-    host, port = address
-    return str(host), int(port)

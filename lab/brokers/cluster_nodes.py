@@ -26,7 +26,7 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from . import install, native, process, state
-from .config import TEMPLATES_DIR, state_dir
+from .config import state_dir
 from .probes import ONE_TRY
 
 KAFKA_HEAP = "384m"  # three JVMs on a small machine
@@ -101,7 +101,7 @@ def launch(n: Node) -> process.Launch:
 
 
 def _kafka(n: Node, home: Path) -> process.Launch:
-    java = install.ensure("java")
+    java = native.kafka_java()
     config, data, tmp = home / "server.properties", home / "data", home / "tmp"
     tmp.mkdir(exist_ok=True)
     voters = ",".join(f"{k.index}@localhost:{k.port + 1}" for k in KAFKA)
@@ -116,10 +116,7 @@ def _kafka(n: Node, home: Path) -> process.Launch:
              "-c", str(config)],
             f"formatting {n.name}'s log directory",
         )  # fmt: skip
-    command = [java, f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", "-XX:+UseG1GC",
-               "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",
-               f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
-               "-cp", classpath, "kafka.Kafka", str(config)]  # fmt: skip
+    command = native.kafka_command(config, tmp, heap=KAFKA_HEAP)
     return process.Launch(command, dict(os.environ), ready_timeout_s=120)
 
 

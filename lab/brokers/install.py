@@ -29,6 +29,7 @@ PACKAGES = {
     "chromium": ("chromium", "--cask chromium"),  # prints the revision book to PDF
     "pdftotext": ("poppler-utils", "poppler"),  # reads the PDF back in the book's test
     "dot": ("graphviz", "graphviz"),  # draws the notebooks' diagrams (helpers.diagrams)
+    "nft": ("nftables", "nftables"),  # cuts the links between the lab's own hosts (netns)
 }
 
 # Debian's /usr/sbin/rabbitmq-server switches to the rabbitmq user, who cannot write the

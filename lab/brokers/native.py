@@ -79,13 +79,38 @@ def kafka_cluster_id() -> str:
             return cluster_id
 
 
-def _kafka_launch(ep: Endpoint) -> Launch:
+def kafka_java() -> str:
+    """The java that runs Kafka: installed where missing, refused with the fix where too old."""
     java = install.ensure("java")
     if install.java_major_version(java) < 17:
         raise BrokerStartError(
             f"Kafka {kafka_version()} needs Java 17 or newer; {java} is older. "
             f"Install one with: {install.install_command('java')} (or set JAVA_HOME)."
         )
+    return java
+
+
+def kafka_command(config: Path, tmp: Path, heap: str = KAFKA_HEAP) -> list[str]:
+    """The one command line of every Kafka broker the lab runs (single node, cluster node,
+    secured): the same JVM flags, its own heap, configuration and scratch folder."""
+    return [
+        kafka_java(),
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Djava.io.tmpdir={tmp}",  # zstd/snappy unpack here
+        f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
+        "-cp",
+        f"{kafka_lib_dir()}/*",
+        "kafka.Kafka",
+        str(config),
+    ]
+
+
+def _kafka_launch(ep: Endpoint) -> Launch:
+    java = kafka_java()
     home = state.broker_dir("kafka")
     data, tmp = home / "data", home / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -114,21 +139,7 @@ def _kafka_launch(ep: Endpoint) -> Launch:
             ],
             "formatting the Kafka log directory",
         )
-    command = [
-        java,
-        f"-Xms{KAFKA_HEAP}",
-        f"-Xmx{KAFKA_HEAP}",
-        "-XX:+UseG1GC",
-        "-XX:MaxGCPauseMillis=20",
-        "-Djava.awt.headless=true",
-        f"-Djava.io.tmpdir={tmp}",  # zstd/snappy unpack here
-        f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
-        "-cp",
-        classpath,
-        "kafka.Kafka",
-        str(config),
-    ]
-    return Launch(command, dict(os.environ), ready_timeout_s=120)
+    return Launch(kafka_command(config, tmp), dict(os.environ), ready_timeout_s=120)
 
 
 # --- RabbitMQ ----------------------------------------------------------------------------

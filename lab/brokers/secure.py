@@ -48,7 +48,6 @@ from .probes import ONE_TRY, port_is_open
 
 BROKERS = ("kafka", "rabbitmq", "redis")
 FIX_UP = "make secure-up  (or: python -m lab.brokers up --secure)"
-KAFKA_HEAP = "512m"
 SCRAM_ITERATIONS = 8192
 DOCKER_KAFKA_CLASSPATH = "/opt/kafka/libs/*"  # in the apache/kafka image
 
@@ -430,7 +429,7 @@ def _format_argfile(home: Path, classpath: str, config: Path) -> Path:
 
 
 def _kafka(home: Path) -> process.Launch:
-    java = install.ensure("java")
+    java = native.kafka_java()  # Kafka's Java check, as for every Kafka the lab runs
     config, data, tmp = _render_kafka(home), home / "data", home / "tmp"
     tmp.mkdir(exist_ok=True)
     classpath = f"{native.kafka_lib_dir()}/*"
@@ -441,11 +440,7 @@ def _kafka(home: Path) -> process.Launch:
         finally:
             argfile.unlink(missing_ok=True)
         _record_users(KAFKA)  # the SCRAM users now hold these passwords
-    command = [java, f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", "-XX:+UseG1GC",
-               "-Djava.awt.headless=true", f"-Djava.io.tmpdir={tmp}",
-               f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
-               "-cp", classpath, "kafka.Kafka", str(config)]  # fmt: skip
-    return process.Launch(command, dict(os.environ), ready_timeout_s=120)
+    return process.Launch(native.kafka_command(config, tmp), dict(os.environ), 120)
 
 
 def _render_rabbitmq(home: Path) -> Path:

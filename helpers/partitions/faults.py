@@ -1,0 +1,89 @@
+"""Cut and degrade the links between the lab's hosts (network namespaces, see
+`lab.brokers.netns`), as a partition or a bad switch would:
+
+    net = Network({"redis-1": "10.213.0.1", "redis-2": "10.213.0.2", "redis-3": "10.213.0.3"})
+    net.partition({"redis-1"}, {"redis-2", "redis-3"})   # no packet crosses between the sides
+    net.isolate("redis-1")                               # the same: one host against the rest
+    net.loss("redis-2", "redis-3", 5)                    # 5 % of packets dropped, both ways
+    net.heal()                                           # every fault undone
+    net.faults()                                         # what the hosts' firewalls hold now
+
+A fault is a drop rule in the receiving host's own firewall table, so it is silent (no reset, no
+"unreachable": the sender's packets vanish, as across a dead link) and it touches nothing outside
+the lab's hosts. The client (this machine, on the bridge) is never cut: it stays with whichever
+side it was talking to. Every fault is undone by `heal()`, by the hosts' cluster going down, and
+when this Python process exits; one left by a killed process is undone by the next start.
+Delay needs the kernel's `netem`, which this machine's kernel lacks: it is not offered here.
+"""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Iterable, Mapping
+
+from lab.brokers import netns
+
+
+class Network:
+    """The links between `hosts` (host name -> its address), and the faults on them."""
+
+    def __init__(self, hosts: Mapping[str, str]) -> None:
+        self.hosts = dict(hosts)
+        self._cut: set[frozenset[str]] = set()  # pairs of hosts that cannot talk
+        self._loss: dict[frozenset[str], int] = {}  # pairs of hosts -> percent of packets lost
+        atexit.register(self.heal)
+
+    def _pair(self, a: str, b: str) -> frozenset[str]:
+        for host in (a, b):
+            if host not in self.hosts:
+                raise ValueError(f"no host {host!r}; the hosts are {sorted(self.hosts)}")
+        if a == b:
+            raise ValueError(f"a link joins two hosts, not {a!r} to itself")
+        return frozenset((a, b))
+
+    def partition(self, *sides: Iterable[str]) -> None:
+        """No packet crosses between hosts on different sides (hosts on no side keep every
+        link). Adds to the faults already in force."""
+        groups = [set(side) for side in sides]
+        if len(groups) < 2:
+            raise ValueError("a partition needs at least two sides")
+        for i, group in enumerate(groups):
+            for other in groups[i + 1 :]:
+                if group & other:
+                    raise ValueError(f"{sorted(group & other)} cannot be on two sides at once")
+                self._cut |= {self._pair(a, b) for a in group for b in other}
+        self._apply()
+
+    def isolate(self, host: str) -> None:
+        """Cut `host` off from every other host."""
+        self.partition({host}, set(self.hosts) - {host})
+
+    def loss(self, a: str, b: str, percent: int) -> None:
+        """Drop `percent` % of the packets between `a` and `b`, in each direction, at random."""
+        if not 0 <= percent <= 100:
+            raise ValueError(f"loss is a percentage, 0-100, not {percent}")
+        self._loss[self._pair(a, b)] = percent
+        self._apply()
+
+    def heal(self) -> None:
+        """Undo every fault, on every host of the lab (also those this object did not make)."""
+        self._cut.clear()
+        self._loss.clear()
+        if netns.why_unavailable() is None:
+            netns.clear_all_rules()
+
+    def faults(self) -> dict[str, list[str]]:
+        """The drop rules each host's firewall holds now, read back from the hosts."""
+        present = set(netns.namespaces())
+        return {h: r for h in sorted(self.hosts) if h in present and (r := netns.rules(h))}
+
+    def _apply(self) -> None:
+        for host in self.hosts:
+            rules = []
+            for other, ip in self.hosts.items():
+                pair = frozenset((host, other))
+                if pair in self._cut:
+                    rules.append(f"ip saddr {ip} drop")
+                elif self._loss.get(pair):
+                    rules.append(f"ip saddr {ip} numgen random mod 100 < {self._loss[pair]} drop")
+            netns.apply_rules(host, rules)

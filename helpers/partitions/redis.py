@@ -1,0 +1,170 @@
+"""A Redis primary cut off from its replicas and from the Sentinel majority while a client that
+sits on its side keeps writing to it: the majority fails over, and when the cut heals the old
+primary becomes a replica of the new one and drops what it accepted meanwhile.
+
+Runs on the lab's Redis hosts of its own (`lab.brokers.netns_redis`), never on the shared
+cluster. Each write is an RPUSH of a unique value onto one of a few lists; the lists are read
+back from the new primary after healing, and `checker.check` counts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+import redis
+
+from lab.brokers import netns_redis
+
+from .checker import Verdict, Write, check
+from .faults import Network
+
+Guard = Literal["none", "min-replicas", "wait"]
+GUARDS: dict[str, str] = {
+    "none": "no guard: the primary acknowledges every write",
+    "min-replicas": "min-replicas-to-write 1, min-replicas-max-lag 1",
+    "wait": "every write followed by WAIT 1 200: acknowledged once a replica has it",
+}
+
+
+def network() -> Network:
+    return Network({n.host: n.ip for n in netns_redis.NODES})
+
+
+@dataclass
+class Run:
+    guard: str
+    old_primary: int
+    new_primary: int
+    writes: list[Write]
+    verdict: Verdict
+    events: list[tuple[float, str]] = field(default_factory=list)  # seconds into the run, what
+
+    def row(self) -> dict[str, object]:
+        return {"guard": self.guard, "writes": len(self.writes), **self.verdict.counts()}
+
+
+def agreed_primary() -> int | None:
+    named = {netns_redis.primary_by_sentinel(n.index) for n in netns_redis.NODES}
+    return named.pop() if len(named) == 1 else None
+
+
+def _configure(guard: Guard) -> None:
+    """The guard on every node (the one promoted must refuse like the old one)."""
+    to_write, lag = ("1", "1") if guard == "min-replicas" else ("0", "10")
+    for n in netns_redis.NODES:
+        netns_redis.client(n.index).config_set("min-replicas-to-write", to_write)
+        netns_redis.client(n.index).config_set("min-replicas-max-lag", lag)
+
+
+class _Writer(threading.Thread):
+    """RPUSHes unique values to `old`, paced at `per_s`, recording each answer, until stopped."""
+
+    def __init__(self, old: int, guard: Guard, per_s: int, keys: int, began: float) -> None:
+        super().__init__(daemon=True)
+        self.client = netns_redis.client(old, timeout_s=1.0)
+        self.guard, self.per_s, self.keys, self.began = guard, per_s, keys, began
+        self.run_id = uuid.uuid4().hex[:8]
+        self.writes: list[Write] = []
+        self.stop = threading.Event()
+        self.first_refusal_s: float | None = None
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            key, value = f"part:{self.run_id}:{i % self.keys}", f"{self.run_id}-{i}"
+            self.writes.append(Write(key, value, self._write(key, value), self._now()))
+            if self.writes[-1].outcome == "refused" and self.first_refusal_s is None:
+                self.first_refusal_s = self._now()
+            i += 1
+            time.sleep(max(0.0, self.began + i / self.per_s - time.monotonic()))
+
+    def _now(self) -> float:
+        return time.monotonic() - self.began
+
+    def _write(self, key: str, value: str) -> Literal["ok", "refused", "unknown"]:
+        try:
+            self.client.rpush(key, value)
+            if self.guard == "wait" and int(self.client.wait(1, 200)) < 1:
+                return "refused"  # kept by the primary alone: not acknowledged to the caller
+            return "ok"
+        except redis.ResponseError:  # NOREPLICAS, READONLY: an answer, and a no
+            return "refused"
+        except redis.RedisError:  # no answer in time: the write may or may not have happened
+            return "unknown"
+
+
+def _wait(condition: str, test: Callable[[], bool], timeout_s: float) -> float:
+    began = time.monotonic()
+    while not test():
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(f"{condition} did not happen within {timeout_s:.0f} s")
+        time.sleep(0.05)
+    return time.monotonic() - began
+
+
+def partition_primary(
+    guard: Guard = "none", *, per_s: int = 400, keys: int = 4, before_s: float = 1.0,
+    after_failover_s: float = 2.0, timeout_s: float = 30.0,
+) -> Run:  # fmt: skip
+    """Write to the primary; after `before_s`, isolate its host (its Redis and its Sentinel) from
+    the other two; keep writing until the majority has promoted a replica and `after_failover_s`
+    more; heal; make the old primary a replica of the new one; read back and check."""
+    netns_redis.up()
+    net, old = network(), agreed_primary()
+    if old is None:
+        raise RuntimeError("the Sentinels do not agree on a primary; run netns_redis.up()")
+    _configure(guard)
+    began = time.monotonic()
+    events: list[tuple[float, str]] = []
+
+    def event(text: str) -> None:
+        events.append((time.monotonic() - began, text))
+        print(f"{events[-1][0]:5.1f} s  {text}", flush=True)
+
+    writer = _Writer(old, guard, per_s, keys, began)
+    writer.start()
+    event(f"writing to the primary, redis-{old}, {per_s} writes/s ({GUARDS[guard]})")
+    try:
+        time.sleep(before_s)  # the run's schedule: writes before the cut, by design
+        net.isolate(f"redis-{old}")
+        event(f"redis-{old}'s host cut off from the other two")
+        majority = [n.index for n in netns_redis.NODES if n.index != old]
+
+        def promoted() -> bool:
+            named = {netns_redis.primary_by_sentinel(i) for i in majority}
+            return len(named) == 1 and None not in named and old not in named
+
+        _wait("a failover by the Sentinel majority", promoted, timeout_s)
+        new = netns_redis.primary_by_sentinel(majority[0])
+        assert new is not None
+        event(f"the majority's Sentinels name redis-{new} the primary")
+        time.sleep(after_failover_s)  # the run's schedule: the old primary writes on meanwhile
+    finally:
+        writer.stop.set()
+        writer.join(timeout=5)
+        net.heal()
+    if writer.first_refusal_s is not None:
+        events.append((writer.first_refusal_s, f"redis-{old} refuses its first write"))
+    event(f"healed; {len(writer.writes)} writes sent, the last answered by redis-{old}")
+    _wait("every Sentinel naming the new primary", lambda: agreed_primary() == new, timeout_s)
+    # Sentinel would make the old primary a replica at its next look at it (up to 10 s later):
+    # done at once here, as Sentinel does it.
+    netns_redis.client(old).replicaof(netns_redis.NODES[new - 1].ip, netns_redis.REDIS_PORT)
+    netns_redis.wait_whole(timeout_s)
+    event(f"redis-{old} is a replica of redis-{new} again, in sync")
+    _configure("none")
+    reader = netns_redis.client(new, timeout_s=5)
+    found = {k: [str(v) for v in reader.lrange(k, 0, -1)] for k in {w.key for w in writer.writes}}
+    reader.delete(*found)
+    return Run(GUARDS[guard], old, new, writer.writes, check(writer.writes, found),
+               sorted(events))  # fmt: skip
+
+
+def table(runs: list[Run]) -> pd.DataFrame:
+    return pd.DataFrame([r.row() for r in runs]).set_index("guard")

@@ -1,0 +1,170 @@
+"""Hosts of the lab's own, each a Linux network namespace with one address, joined by a bridge that
+has no other port: nodes started inside them talk over a network that faults can cut, unlike
+loopback, where every node shares one address and one firewall.
+
+    netns.add_host("redis-1", 1)          # namespace labnet-redis-1, address 10.213.0.1
+    netns.command("redis-1", ["redis-server", ...])   # a command line that runs inside it
+    netns.apply_rules("redis-1", ["ip saddr 10.213.0.2 drop"])   # a fault, in nftables' words
+    netns.clear_all_rules()               # every fault undone, including those left behind
+
+Faults are nftables rules in a table of the namespace's own (`inet lab_faults`), never in the
+machine's ruleset: traffic of this machine outside the namespaces is never touched, and removing
+that table undoes every fault on a host. The bridge and the namespaces carry only the subnet
+10.213.0.0/24; nothing is routed elsewhere. Needs root (or CAP_NET_ADMIN), `ip` and `nft`.
+Not for choosing which fault to inject (see helpers.partitions).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import install
+
+PREFIX = "labnet-"  # every namespace of the lab starts with it; anything else is not ours
+BRIDGE = "labnet0"
+SUBNET = "10.213.0"
+HOST_SIDE = f"{SUBNET}.254"  # the machine's own address on the bridge: clients reach hosts here
+TABLE = "lab_faults"
+FIX = "run the notebook as root (or with CAP_NET_ADMIN), with `ip` (iproute2) and `nft` installed"
+
+
+class NetnsError(RuntimeError):
+    """A namespace, link or rule could not be set up; the message says why and what to do."""
+
+
+def why_unavailable() -> str | None:
+    """Why the lab cannot make hosts of its own here, or None if it can (checked once)."""
+    if not _checked:
+        _checked.append(_why_unavailable())
+    return _checked[0]
+
+
+_checked: list[str | None] = []
+NET_ADMIN, SYS_ADMIN = 12, 21  # capability bits: links and rules; `ip netns add` mounts
+
+
+def _why_unavailable() -> str | None:
+    if not Path("/proc/self/ns/net").exists():
+        return "this system has no Linux network namespaces"
+    if os.geteuid() != 0:
+        return "network namespaces and firewall rules need root, and this user is not root"
+    if shutil.which("ip") is None:
+        return "`ip` is missing (install the iproute2 package)"
+    status = Path("/proc/self/status").read_text()
+    effective = int(
+        next(line.split()[1] for line in status.split("\n") if line.startswith("CapEff")), 16
+    )
+    if not effective >> NET_ADMIN & 1 or not effective >> SYS_ADMIN & 1:
+        return "this process lacks CAP_NET_ADMIN or CAP_SYS_ADMIN (a container without them)"
+    return None
+
+
+def namespace(host: str) -> str:
+    return f"{PREFIX}{host}"
+
+
+def address(index: int) -> str:
+    if not 1 <= index <= 250:
+        raise ValueError(f"host index {index} is outside 1-250")
+    return f"{SUBNET}.{index}"
+
+
+def _run(*args: str, check: bool = True, stdin: str | None = None) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, input=stdin, timeout=30)
+    if check and done.returncode != 0:
+        raise NetnsError(f"`{' '.join(args)}` failed: {done.stderr.strip()}. Fix: {FIX}.")
+    return done.stdout
+
+
+def namespaces() -> list[str]:
+    """The hosts (namespace names without the prefix) that exist now, ours only."""
+    listed = _run("ip", "netns", "list", check=False).split("\n")
+    names = [line.split()[0] for line in listed if line.strip()]
+    return sorted(n.removeprefix(PREFIX) for n in names if n.startswith(PREFIX))
+
+
+def _ensure_bridge() -> None:
+    if _run("ip", "-br", "link", "show", BRIDGE, check=False).strip():
+        return
+    _run("ip", "link", "add", BRIDGE, "type", "bridge")
+    _run("ip", "addr", "add", f"{HOST_SIDE}/24", "dev", BRIDGE)
+    _run("ip", "link", "set", BRIDGE, "up")
+
+
+def add_host(host: str, index: int) -> str:
+    """Make the namespace for `host` with address 10.213.0.<index>, linked to the bridge, if it
+    does not exist yet; its address. Idempotent."""
+    why = why_unavailable()
+    if why:
+        raise NetnsError(f"cannot make network namespaces: {why}. Fix: {FIX}.")
+    install.ensure("nft")
+    _ensure_bridge()
+    ns, ip = namespace(host), address(index)
+    if host in namespaces():
+        return ip
+    link = f"ln{index}-{host}"[:15]  # the bridge's side; interface names have 15 characters
+    _run("ip", "netns", "add", ns)
+    _run("ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    _run("ip", "link", "set", link, "master", BRIDGE, "up")
+    _run("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0")
+    _run("ip", "-n", ns, "link", "set", "eth0", "up")
+    _run("ip", "-n", ns, "link", "set", "lo", "up")
+    return ip
+
+
+def remove_host(host: str) -> None:
+    """Delete the namespace (its end of the link goes with it, and so does the bridge's)."""
+    if host in namespaces():
+        _run("ip", "netns", "del", namespace(host))
+
+
+def remove_bridge() -> None:
+    if not namespaces():
+        _run("ip", "link", "del", BRIDGE, check=False)
+
+
+def command(host: str, argv: list[str]) -> list[str]:
+    """`argv` run inside the host's namespace (`ip netns exec` execs it: the pid is the same)."""
+    return ["ip", "netns", "exec", namespace(host), *argv]
+
+
+def apply_rules(host: str, rules: list[str]) -> None:
+    """Replace the host's faults by `rules` (nftables statements matched on the packets it
+    receives, e.g. `ip saddr 10.213.0.2 drop`): one atomic change."""
+    script = [
+        f"table inet {TABLE} {{}}",
+        f"delete table inet {TABLE}",
+        f"table inet {TABLE} {{",
+        "  chain input {",
+        "    type filter hook input priority 0; policy accept;",
+        *[f"    {rule}" for rule in rules],
+        "  }",
+        "}",
+    ]
+    _run("ip", "netns", "exec", namespace(host), "nft", "-f", "-", stdin="\n".join(script) + "\n")
+
+
+def rules(host: str) -> list[str]:
+    """The fault rules in force on the host now (empty when it has none)."""
+    listing = _run(
+        "ip", "netns", "exec", namespace(host), "nft", "list", "table", "inet", TABLE, check=False
+    )
+    body = [line.strip() for line in listing.split("\n")]
+    return [line for line in body if line.endswith(("drop", "accept")) and "policy" not in line]
+
+
+def clear_rules(host: str) -> None:
+    if host in namespaces():
+        apply_rules(host, [])
+
+
+def clear_all_rules() -> list[str]:
+    """Undo every fault on every host of the lab, including those a killed process left
+    behind; the hosts that had any."""
+    had = [host for host in namespaces() if rules(host)]
+    for host in had:
+        clear_rules(host)
+    return had

@@ -1,0 +1,193 @@
+"""A Redis primary, two replicas and three Sentinels on three hosts of the lab's own (network
+namespaces, see `netns`): host i runs `redis-i` and `sentinel-i`, as three machines would. Unlike
+the shared cluster on loopback, its network can be cut, so partitions are injected here and never
+on nodes that other lessons use.
+
+    netns_redis.up()        # hosts made, nodes started, cluster whole; idempotent
+    netns_redis.down()      # faults undone, nodes stopped, hosts removed
+
+Every node listens on its host's address (10.213.0.1-3), Redis on 6379 and Sentinel on 26379.
+Not for injecting faults (see helpers.partitions).
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
+
+from . import install, netns, process, state
+from .probes import ONE_TRY
+
+PRIMARY = "lab-primary"
+REDIS_PORT, SENTINEL_PORT = 6379, 26379
+HOSTS = ("redis-1", "redis-2", "redis-3")
+DOWN_AFTER_MS = 1000  # a silent primary is subjectively down after 1 s (default 30 s)
+
+
+@dataclass(frozen=True)
+class RedisHost:
+    host: str  # the namespace's host name, e.g. redis-1
+    index: int
+
+    @property
+    def ip(self) -> str:
+        return netns.address(self.index)
+
+    @property
+    def redis_name(self) -> str:  # the process names under .brokers/
+        return f"netns-redis-{self.index}"
+
+    @property
+    def sentinel_name(self) -> str:
+        return f"netns-sentinel-{self.index}"
+
+
+NODES = [RedisHost(h, i) for i, h in enumerate(HOSTS, start=1)]
+
+
+def client(index: int, port: int = REDIS_PORT, timeout_s: float = 1.0) -> redis.Redis:
+    """A client (from this machine, outside every namespace) for one node; it tries once."""
+    ip = NODES[index - 1].ip
+    return redis.Redis(
+        host=ip, port=port, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+        retry=ONE_TRY, decode_responses=True,
+    )  # fmt: skip
+
+
+def _redis_conf(n: RedisHost) -> str:
+    primary = NODES[0]
+    follow = "" if n == primary else f"replicaof {primary.ip} {REDIS_PORT}\n"
+    return (
+        f"port {REDIS_PORT}\nbind {n.ip}\nprotected-mode no\ndir {state.broker_dir(n.redis_name)}\n"
+        'daemonize no\nlogfile ""\nsave ""\nappendonly no\nrepl-diskless-sync-delay 0\n' + follow
+    )
+
+
+def _sentinel_conf(n: RedisHost) -> str:
+    primary = NODES[0]
+    return (
+        f"port {SENTINEL_PORT}\nbind {n.ip}\nprotected-mode no\n"
+        f'dir {state.broker_dir(n.sentinel_name)}\ndaemonize no\nlogfile ""\n'
+        f"sentinel monitor {PRIMARY} {primary.ip} {REDIS_PORT} 2\n"
+        f"sentinel down-after-milliseconds {PRIMARY} {DOWN_AFTER_MS}\n"
+        f"sentinel failover-timeout {PRIMARY} 5000\n"
+        f"sentinel parallel-syncs {PRIMARY} 1\n"
+    )
+
+
+def _start(name: str, host: str, argv: list[str], config: str) -> None:
+    """Start `argv[0] <its config> argv[1:]` inside the host, unless it runs already."""
+    if state.running_pid(name) is not None:
+        return
+    home = state.broker_dir(name)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "node.conf").write_text(config)  # fresh: Sentinel rewrites it as it learns
+    launch = process.Launch(
+        netns.command(host, [argv[0], str(home / "node.conf"), *argv[1:]]), {}, 30
+    )
+    process.spawn(name, launch)
+
+
+def up(timeout_s: float = 60.0) -> None:
+    """Make the hosts, start every node not running, and wait until the cluster is whole: every
+    Sentinel sees the other two and names the same primary, which has two replicas online.
+    Faults left behind (by a process killed mid-experiment) are undone first."""
+    server = install.ensure("redis-server")
+    with state.locked():
+        for n in NODES:
+            netns.add_host(n.host, n.index)
+        netns.clear_all_rules()
+        fresh = all(state.running_pid(n.redis_name) is None for n in NODES)
+        for n in NODES:
+            if fresh:  # a new cluster: node 1 is the primary and nobody remembers another
+                shutil.rmtree(state.broker_dir(n.redis_name), ignore_errors=True)
+                shutil.rmtree(state.broker_dir(n.sentinel_name), ignore_errors=True)
+            _start(n.redis_name, n.host, [server], _redis_conf(n))
+        for n in NODES:
+            _start(n.sentinel_name, n.host, [server, "--sentinel"], _sentinel_conf(n))
+    wait_whole(timeout_s)
+
+
+def down() -> list[str]:
+    """Undo every fault, stop every node, remove the hosts; the nodes that were running."""
+    stopped = []
+    with state.locked():
+        if netns.why_unavailable() is None:
+            netns.clear_all_rules()
+        for n in NODES:
+            for name in (n.sentinel_name, n.redis_name):
+                if process.signal_and_wait(name, signal.SIGTERM, 10.0):
+                    stopped.append(name)
+        if netns.why_unavailable() is None:
+            for n in NODES:
+                netns.remove_host(n.host)
+            netns.remove_bridge()
+    return stopped
+
+
+def sentinel_view(index: int) -> dict[str, Any] | None:
+    """What Sentinel `index` thinks of the primary (SENTINEL MASTER), or None if it is silent."""
+    try:
+        return cast(dict[str, Any], client(index, SENTINEL_PORT).sentinel_master(PRIMARY))
+    except redis.RedisError:
+        return None
+
+
+def primary_by_sentinel(index: int) -> int | None:
+    """Which node Sentinel `index` names as the primary, or None if it does not answer."""
+    view = sentinel_view(index)
+    if view is None:
+        return None
+    return next((n.index for n in NODES if n.ip == view["ip"]), None)
+
+
+def role(index: int) -> str:
+    """master, slave, or `unreachable` as this machine sees node `index` now."""
+    try:
+        return str(client(index).role()[0])
+    except redis.RedisError:
+        return "unreachable"
+
+
+def why_not_whole() -> str | None:
+    """Why the cluster is not whole, or None: every Sentinel answers, sees the two others and
+    names the same primary (flags just `master`), which has both replicas online."""
+    views = [sentinel_view(n.index) for n in NODES]
+    if any(v is None for v in views):
+        return "a Sentinel does not answer"
+    named = {(v["ip"], v["flags"], int(v["num-other-sentinels"])) for v in views if v}
+    if len(named) != 1:
+        return f"the Sentinels disagree: {sorted(named)}"
+    ip, flags, others = named.pop()
+    if flags != "master" or others != 2:
+        return f"the Sentinels see the primary as {flags!r} and {others + 1} of 3 Sentinels"
+    index = next(n.index for n in NODES if n.ip == ip)
+    try:
+        info = client(index).info("replication")
+    except redis.RedisError as exc:
+        return f"the primary does not answer: {exc}"
+    online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
+              and v.get("state") == "online"]  # fmt: skip
+    if info.get("role") != "master" or len(online) != 2:
+        return f"node {index} is {info.get('role')} with {len(online)} of 2 replicas online"
+    return None
+
+
+def wait_whole(timeout_s: float = 60.0) -> float:
+    """Until `why_not_whole` is None; the seconds it took."""
+    began = time.monotonic()
+    while (why := why_not_whole()) is not None:
+        for name in [name for n in NODES for name in (n.redis_name, n.sentinel_name)]:
+            if state.running_pid(name) is None:
+                raise RuntimeError(f"{name} is not running. Last lines of "
+                                   f"{state.log_file(name)}:\n{state.log_tail(name)}")  # fmt: skip
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(f"the Redis cluster on its own hosts is not whole after "
+                               f"{timeout_s:.0f} s: {why}")  # fmt: skip
+        time.sleep(0.2)
+    return time.monotonic() - began

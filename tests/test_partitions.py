@@ -1,0 +1,184 @@
+"""Network faults on the lab's own hosts (network namespaces): the checker on constructed
+histories, cuts and loss seen from inside the hosts, every fault gone after heal(), after the
+hosts' cluster goes down, at exit, and after a killed process (found and undone by the next
+start); and one real partition of a Redis primary, counted by the checker."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from helpers.partitions import redis as predis
+from helpers.partitions.checker import Write, check
+from helpers.partitions.faults import Network
+from lab.brokers import netns, netns_redis
+
+WHY_NOT = netns.why_unavailable()
+needs_root = pytest.mark.skipif(WHY_NOT is not None, reason=f"network namespaces: {WHY_NOT}")
+
+
+# --- the checker, on histories made up to hit each case ---------------------------------------
+
+
+def test_checker_counts_each_case_on_a_constructed_history():
+    writes = [
+        Write("a", "a1", "ok"), Write("a", "a2", "ok"), Write("a", "a3", "ok"),
+        Write("b", "b1", "ok"), Write("b", "b2", "refused"), Write("b", "b3", "unknown"),
+        Write("b", "b4", "ok"),
+    ]  # fmt: skip
+    found = {"a": ["a1", "a3", "a2", "a3"], "b": ["b1", "b3", "x9"]}
+    verdict = check(writes, found)
+    assert verdict.acknowledged_present == ["a1", "a2", "a3", "b1"]
+    assert verdict.acknowledged_lost == ["b4"]
+    assert verdict.unacknowledged_present == ["b3"]  # b2 was refused and is absent: not counted
+    assert verdict.duplicated == ["a3"]
+    assert verdict.order_violations == [("a", "a3", "a2")]
+    assert verdict.never_written == ["x9"]
+    assert (verdict.refused, verdict.unanswered) == (1, 1)
+
+
+def test_checker_finds_nothing_wrong_in_a_clean_history():
+    writes = [Write("k", f"v{i}", "ok") for i in range(5)] + [Write("k", "v5", "refused")]
+    verdict = check(writes, {"k": [f"v{i}" for i in range(5)]})
+    assert verdict.counts() == {
+        "acknowledged and present": 5, "acknowledged and lost": 0,
+        "unacknowledged but present": 0, "duplicated": 0, "order violations": 0,
+        "refused": 1, "unanswered": 0,
+    }  # fmt: skip
+
+
+def test_checker_refuses_values_that_repeat():
+    with pytest.raises(ValueError, match="unique value"):
+        check([Write("k", "v", "ok"), Write("k", "v", "ok")], {})
+
+
+# --- faults on the hosts ----------------------------------------------------------------------
+
+
+def _connects(host: str, target: str, tries: int = 1, timeout_s: float = 0.5) -> int:
+    """How many of `tries` TCP connections from inside `host` to `target`'s Redis succeed."""
+    script = textwrap.dedent(f"""
+        import socket
+        ok = 0
+        for _ in range({tries}):
+            try:
+                socket.create_connection(("{target}", 6379), timeout={timeout_s}).close()
+                ok += 1
+            except OSError:
+                pass
+        print(ok)
+    """)
+    command = netns.command(host, [sys.executable, "-c", script])
+    return int(subprocess.run(command, capture_output=True, text=True, timeout=120).stdout)
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    if WHY_NOT is not None:
+        pytest.skip(f"network namespaces: {WHY_NOT}")
+    netns_redis.up()
+    net = predis.network()
+    yield net
+    net.heal()
+
+
+@needs_root
+def test_a_partition_cuts_both_ways_and_heal_restores_every_link(hosts: Network):
+    ip = {h: netns_redis.NODES[i].ip for i, h in enumerate(netns_redis.HOSTS)}
+    assert _connects("redis-2", ip["redis-1"]) == 1  # before: the link works
+    hosts.partition({"redis-1"}, {"redis-2", "redis-3"})
+    try:
+        assert _connects("redis-2", ip["redis-1"]) == 0
+        assert _connects("redis-1", ip["redis-3"]) == 0
+        assert _connects("redis-2", ip["redis-3"]) == 1  # same side: untouched
+        assert netns_redis.client(1).ping()  # the client on the bridge is never cut
+        assert sorted(hosts.faults()) == ["redis-1", "redis-2", "redis-3"]
+    finally:
+        hosts.heal()
+    assert hosts.faults() == {}
+    assert _connects("redis-2", ip["redis-1"]) == 1
+
+
+@needs_root
+def test_loss_drops_some_packets_not_all(hosts: Network):
+    target = netns_redis.NODES[0].ip
+    hosts.loss("redis-1", "redis-2", 40)
+    try:
+        # a dropped SYN is resent after 1 s: a 0.3 s deadline counts it as lost
+        succeeded = _connects("redis-2", target, tries=30, timeout_s=0.3)
+    finally:
+        hosts.heal()
+    assert 3 <= succeeded <= 27, f"{succeeded} of 30 connections under 40 % loss"
+    assert _connects("redis-2", target, tries=10, timeout_s=0.3) == 10
+
+
+@needs_root
+def test_bad_faults_are_refused_with_a_reason(hosts: Network):
+    with pytest.raises(ValueError, match="two sides"):
+        hosts.partition({"redis-1", "redis-2"}, {"redis-2"})
+    with pytest.raises(ValueError, match="no host"):
+        hosts.isolate("redis-9")
+    with pytest.raises(ValueError, match="0-100"):
+        hosts.loss("redis-1", "redis-2", 120)
+    assert hosts.faults() == {}
+
+
+CUT_AND_EXIT = """
+import os, signal, sys
+from helpers.partitions.faults import Network
+from lab.brokers import netns_redis
+Network({n.host: n.ip for n in netns_redis.NODES}).isolate("redis-1")
+print("cut", flush=True)
+if sys.argv[1] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@needs_root
+def test_a_fault_is_undone_at_exit(hosts: Network):
+    done = subprocess.run([sys.executable, "-c", CUT_AND_EXIT, "exit"], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.stdout.strip() == "cut", done.stderr
+    assert hosts.faults() == {}
+
+
+@needs_root
+def test_a_fault_left_by_a_killed_process_is_undone_by_the_next_start(hosts: Network):
+    done = subprocess.run([sys.executable, "-c", CUT_AND_EXIT, "kill"], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == -9 and done.stdout.strip() == "cut", done.stderr
+    assert sorted(hosts.faults()) == ["redis-1", "redis-2", "redis-3"]  # left behind
+    assert _connects("redis-2", netns_redis.NODES[0].ip) == 0
+    netns_redis.up()
+    assert hosts.faults() == {}
+    assert _connects("redis-2", netns_redis.NODES[0].ip) == 1
+
+
+# --- a real partition, counted ------------------------------------------------------------------
+
+
+@needs_root
+def test_a_partitioned_redis_primary_loses_acknowledged_writes_and_the_checker_counts_them(
+    hosts: Network,
+):
+    run = predis.partition_primary("none", per_s=200, before_s=0.5, after_failover_s=1.0)
+    counts = run.verdict.counts()
+    assert run.new_primary != run.old_primary
+    assert counts["acknowledged and lost"] > 0  # written to the old primary after the cut
+    assert counts["acknowledged and present"] > 0  # written before it
+    assert counts["refused"] == 0 and counts["duplicated"] == 0
+    assert counts["order violations"] == 0
+    lost = set(run.verdict.acknowledged_lost)
+    assert all(w.at_s > 0.4 for w in run.writes if w.value in lost)  # none before the cut
+    assert hosts.faults() == {}
+
+
+@needs_root
+def test_down_undoes_every_fault_and_removes_the_hosts(hosts: Network):
+    hosts.isolate("redis-2")
+    assert hosts.faults()
+    stopped = netns_redis.down()
+    assert "netns-redis-2" in stopped
+    assert netns.namespaces() == []
+    assert netns.clear_all_rules() == []
