@@ -103,20 +103,29 @@ def add_host(host: str, index: int) -> str:
     install.ensure("nft")
     _ensure_bridge()
     ns, ip = namespace(host), address(index)
-    if host in namespaces():
+    shown = _run("ip", "-n", ns, "-br", "addr", "show", "eth0", check=False)
+    if host in namespaces() and f"{ip}/24" in shown:
         return ip
-    link = f"ln{index}-{host}"[:15]  # the bridge's side; interface names have 15 characters
+    remove_host(host)  # half made (an interrupted start): made again from nothing
     _run("ip", "netns", "add", ns)
-    _run("ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns)
-    _run("ip", "link", "set", link, "master", BRIDGE, "up")
+    _run("ip", "link", "add", _link(host), "type", "veth", "peer", "name", "eth0", "netns", ns)
+    _run("ip", "link", "set", _link(host), "master", BRIDGE, "up")
     _run("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0")
     _run("ip", "-n", ns, "link", "set", "eth0", "up")
     _run("ip", "-n", ns, "link", "set", "lo", "up")
     return ip
 
 
+def _link(host: str) -> str:
+    """The bridge's end of the host's link (interface names have at most 15 characters)."""
+    return f"ln-{host}"[:15]
+
+
 def remove_host(host: str) -> None:
-    """Delete the namespace (its end of the link goes with it, and so does the bridge's)."""
+    """Delete the host's link (both ends, at once) and its namespace. The kernel frees a deleted
+    namespace later, in the background: deleting the link first means a host made again at once
+    does not meet the old one's link."""
+    _run("ip", "link", "del", _link(host), check=False)
     if host in namespaces():
         _run("ip", "netns", "del", namespace(host))
 
