@@ -23,12 +23,14 @@ import redis
 
 from lab.brokers import (
     ProvisionError,
+    cluster_nodes,
     crash,
     down,
     endpoint,
     install,
     native,
     restart,
+    secure,
     state,
     status,
     up,
@@ -159,6 +161,26 @@ def test_java_older_than_17_is_refused_with_the_fix(monkeypatch, tmp_path):
     with pytest.raises(native.BrokerStartError, match=r"needs Java 17 or newer"):
         native.start(endpoint("kafka"))
     assert state.recorded_pid("kafka") is None
+    # The cluster nodes and the secured broker launch Kafka through the same check.
+    node = cluster_nodes.KAFKA[0]
+    with pytest.raises(native.BrokerStartError, match=r"needs Java 17 or newer"):
+        cluster_nodes.launch(node)
+    with pytest.raises(native.BrokerStartError, match=r"needs Java 17 or newer"):
+        secure._kafka(tmp_path / "secure-kafka")
+
+
+def test_every_kafka_the_lab_runs_starts_with_one_command_line(tmp_path):
+    """One JVM launcher: the same flags for the single node, the cluster nodes and the secured
+    broker, each with its own heap, configuration and scratch folder."""
+    single = native.kafka_command(tmp_path / "a.properties", tmp_path / "a")
+    node = native.kafka_command(tmp_path / "b.properties", tmp_path / "b", heap="384m")
+    flags = [part for part in single if part.startswith("-XX") or part.startswith("-Dlog4j2")]
+    assert flags and all(flag in node for flag in flags)
+    assert (
+        "-Xmx512m" in single
+        and "-Xmx384m" in node
+        and single[-2:] == ["kafka.Kafka", str(tmp_path / "a.properties")]
+    )
 
 
 @contextlib.contextmanager
