@@ -1,0 +1,31 @@
+"""Sizing a messaging design from figures: this machine's measurements where `make bench` (or
+`measure`) wrote them, published figures or labelled assumptions elsewhere.
+
+    from helpers import sizing
+    figures = sizing.load_figures()                      # results/latest, else the fallbacks
+    load = sizing.Load(messages_per_s=5_000, message_bytes=500, retention_s=7 * 86_400)
+    proposals = sizing.propose(load, figures)            # partitions/queues/streams, consumers...
+    sizing.table(proposals); sizing.recommend(load, proposals)
+    figures.sources()                                    # every figure with its source
+
+Not for measuring a broker in depth (see `make bench`).
+"""
+
+from .calculator import Load, Proposal, propose, recommend, size, table
+from .drawing import design
+from .figures import FALLBACK, Figure, Figures, LaneFigures, load_figures
+
+__all__ = [
+    "FALLBACK",
+    "Figure",
+    "Figures",
+    "LaneFigures",
+    "Load",
+    "Proposal",
+    "design",
+    "load_figures",
+    "propose",
+    "recommend",
+    "size",
+    "table",
+]
