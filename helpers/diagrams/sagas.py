@@ -1,11 +1,11 @@
-"""The order saga's state machine as it ran: every state with the number of orders in it now
-(the orchestrator's SQLite store), and every transition with the number of orders that took it
-(the replies on the saga's Kafka topic, one per order and kind, since each kind of reply moves a
-saga along exactly one transition).
+"""The order saga's state machine as it ran: every state with the number of orders in it now,
+and every transition with the number of orders that took it, both from the orchestrator's SQLite
+store (its `sagas` table and the log of state changes it writes in the same transaction).
 
-The store keeps only each saga's current state, and two paths end in CANCELLED (payment declined,
-or refunded after the inventory refused), so the transitions are read from the replies. Not for
-running sagas (see `helpers.sagas`).
+Two paths end in CANCELLED (payment declined, or refunded after the inventory refused), so the
+current states alone cannot tell which way an order went: the log can. Reads the file through a
+read-only connection, so drawing never takes the orchestrator's lock. Not for running sagas
+(see `helpers.sagas`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
-from helpers.kafka import read_all
-from helpers.kafka.records import value_of
-from helpers.sagas import SagaMessage, SagaStore
+from helpers.sagas import SagaStore
 from helpers.sagas.orchestrator import TRANSITIONS
 
 from .picture import DONE, WAITING, Diagram, new_graph, text
@@ -26,19 +24,12 @@ STARTED = "started"  # NEW -> PAYMENT_PENDING: the orchestrator starts every new
 FINAL_STATES = ("COMPLETED", "CANCELLED")
 
 
-def saga_states(
-    store: SagaStore | Path | str,
-    replies: str,
-    *,
-    url: str | None = None,
-    title: str | None = None,
-) -> Diagram:
-    """States with their orders now, transitions with the orders that took them."""
+def saga_states(store: SagaStore | Path | str, *, title: str | None = None) -> Diagram:
+    """States with their orders now, transitions (named by the reply that moves a saga along
+    each) with the orders that took them."""
     path = store.path if isinstance(store, SagaStore) else str(store)
-    now = current_states(path)
-    taken = transitions_taken(replies, url)
+    now, taken = read_store(path)
     edges = {STARTED: ("NEW", "PAYMENT_PENDING")} | {str(k): t for k, t in TRANSITIONS.items()}
-    taken[STARTED] = sum(orders for state, orders in now.items() if state != "NEW")
     graph = new_graph(title or f"Saga states in {Path(path).name}")
     for state in dict.fromkeys(s for pair in edges.values() for s in pair):
         fill = (DONE if state in FINAL_STATES else WAITING) if now[state] else "white"
@@ -46,7 +37,7 @@ def saga_states(
         label = text(state, f"{now[state]} orders now")
         graph.node(state, label, shape=shape, style="rounded,filled", fillcolor=fill)
     for kind, (before, after) in edges.items():
-        orders = taken[kind]
+        orders = taken[before, after]
         graph.edge(
             before,
             after,
@@ -57,19 +48,12 @@ def saga_states(
     return Diagram(graph, graph.graph_attr["label"])
 
 
-def current_states(path: str) -> Counter[str]:
-    """Orders per saga state, through a read-only connection."""
+def read_store(path: str) -> tuple[Counter[str], Counter[tuple[str, str]]]:
+    """Orders per saga state, and per (from, to) state change the orders that made it, through
+    a read-only connection."""
     uri = f"{Path(path).resolve().as_uri()}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
-        return Counter(state for (state,) in db.execute("SELECT state FROM sagas"))
-
-
-def transitions_taken(replies: str, url: str | None = None) -> Counter[str]:
-    """Orders per reply kind on the replies topic, each order counted once per kind (a
-    participant may answer a re-sent command again)."""
-    seen = set()
-    for record in read_all(replies, url=url):
-        message = SagaMessage.from_json(value_of(record))
-        if message.kind in TRANSITIONS:
-            seen.add((message.order.order_id, str(message.kind)))
-    return Counter(kind for _order, kind in seen)
+        now = Counter(state for (state,) in db.execute("SELECT state FROM sagas"))
+        changes = db.execute("SELECT before, after, COUNT(*) FROM transitions GROUP BY 1, 2")
+        taken = Counter({(before, after): count for before, after, count in changes})
+    return now, taken

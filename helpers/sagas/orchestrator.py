@@ -49,7 +49,7 @@ FINAL = {"COMPLETED": "completed", "CANCELLED": "cancelled"}
 
 
 class SagaStore:
-    """Saga state per order, and a log of every state change, in SQLite."""
+    """Saga state per order, and a log of every state change (`transitions`), in SQLite."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
@@ -59,6 +59,10 @@ class SagaStore:
             "CREATE TABLE IF NOT EXISTS sagas (order_id TEXT PRIMARY KEY, payload TEXT NOT NULL,"
             " state TEXT NOT NULL)"
         )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS transitions (position INTEGER PRIMARY KEY,"
+            " order_id TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL)"
+        )
 
     def place(self, order: Order) -> None:
         self.db.execute(
@@ -67,7 +71,8 @@ class SagaStore:
         )
 
     def move(self, order_id: str, expected: str, new: str) -> bool:
-        """Change state if the saga is in `expected`; False for a stale or duplicate reply.
+        """Change state if the saga is in `expected`, and log the change; False for a stale or
+        duplicate reply (nothing logged).
 
         One transaction; on an error it is rolled back (the saga keeps its state) and the error
         is raised, so the orchestrator stops instead of carrying on with a wedged store.
@@ -78,6 +83,11 @@ class SagaStore:
                 "UPDATE sagas SET state = ? WHERE order_id = ? AND state = ?",
                 (new, order_id, expected),
             ).rowcount
+            if changed:
+                self.db.execute(
+                    "INSERT INTO transitions (order_id, before, after) VALUES (?, ?, ?)",
+                    (order_id, expected, new),
+                )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -129,7 +139,7 @@ def orchestrate(
     # Static membership: a restarted orchestrator takes over its partitions at once, instead of
     # waiting for the killed one's session to time out.
     source = consumer(
-        group, url, group_instance_id=f"{group}-orchestrator", session_timeout_ms=6000
+        group, url, {"group.instance.id": f"{group}-orchestrator", "session.timeout.ms": 6000}
     )
     source.subscribe([replies])
     unfinished = lambda: bool(store.in_state("NEW", *PENDING_COMMAND))  # noqa: E731
