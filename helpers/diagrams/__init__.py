@@ -9,6 +9,7 @@ book and its PDF:
     diagrams.event_store(store)                          # streams of events, outbox rows relayed
     diagrams.saga_states(saga_store, replies_topic)      # states and the transitions orders took
     diagrams.row([before, after], title="...")           # steps of an experiment, side by side
+    diagrams.timeline([before, after], title="...")      # the same behind a slider (JupyterLab)
 
 Each call reads the broker (or store) when it is made: the picture is the state at that moment.
 Not for changing any state.
@@ -17,7 +18,7 @@ Not for changing any state.
 from .eventstore import event_store
 from .kafka import kafka_topic
 from .management import ManagementUnavailable
-from .multiples import Row, row
+from .multiples import Row, Timeline, row, timeline
 from .picture import Diagram, RenderError
 from .rabbitmq import rabbitmq_topology
 from .redis import redis_stream
@@ -28,10 +29,12 @@ __all__ = [
     "ManagementUnavailable",
     "RenderError",
     "Row",
+    "Timeline",
     "event_store",
     "kafka_topic",
     "rabbitmq_topology",
     "redis_stream",
     "row",
     "saga_states",
+    "timeline",
 ]

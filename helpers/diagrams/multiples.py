@@ -1,6 +1,7 @@
 """Small multiples: the steps of an experiment as a row of diagrams in one SVG, left to right
 (wrapping to a new line at a page's width), so a sequence (before and after a crash, a rebalance
-step by step) prints as one picture in JupyterLab, the book and its PDF.
+step by step) prints as one picture in JupyterLab, the book and its PDF; and a `Timeline`: the
+same steps behind a slider in JupyterLab, printed as that row where no widget is drawn.
 
 Each step keeps its own title (the diagram's). Not for drawing a step (see the per-broker modules).
 """
@@ -72,3 +73,52 @@ def side_by_side(
         f'width="{width:.1f}pt" height="{height:.1f}pt" viewBox="0 0 {width:.1f} {height:.1f}">'
     )
     return head + "".join(parts) + "</svg>"
+
+
+class Timeline:
+    """The steps of an experiment to move through with a slider (ipywidgets) in JupyterLab. Where
+    no front-end draws widgets (nbval, papermill, the book and its PDF) the same steps print as a
+    `Row`: the widget's view comes first in the output, the row's SVG beside it as the fallback.
+
+    Each step is a diagram drawn when its moment happened; the timeline only shows them."""
+
+    def __init__(self, steps: Sequence[Diagram], title: str = "") -> None:
+        self.row = Row(steps, title)
+        self.steps, self.title = self.row.steps, title
+        self._widget: Any = None
+
+    def frame(self, index: int) -> str:
+        """Step `index` as the widget shows it: its SVG, inline, without the XML prolog."""
+        svg = self.steps[index].svg
+        return svg[svg.index("<svg") :]
+
+    @property
+    def widget(self) -> Any:
+        """A slider over the steps, the step's number and title, and the step's picture."""
+        if self._widget is None:
+            import ipywidgets  # only where a timeline is shown: the diagrams import without it
+
+            slider = ipywidgets.IntSlider(
+                value=0, min=0, max=len(self.steps) - 1, description="step", readout=False
+            )
+            caption, picture = ipywidgets.Label(), ipywidgets.HTML()
+
+            def show(index: int) -> None:
+                caption.value = f"{index + 1} of {len(self.steps)}: {self.steps[index].title}"
+                picture.value = self.frame(index)
+
+            slider.observe(lambda change: show(change["new"]), names="value")
+            show(0)
+            self._widget = ipywidgets.VBox([ipywidgets.HBox([slider, caption]), picture])
+        return self._widget
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = self.widget._repr_mimebundle_()
+        bundle["image/svg+xml"] = self.row.svg  # for whatever draws no widget
+        titles = " | ".join(step.title for step in self.steps)
+        bundle["text/plain"] = f"[timeline] {self.title} {titles}"
+        return bundle
+
+
+def timeline(steps: Sequence[Diagram], title: str = "") -> Timeline:
+    return Timeline(steps, title)

@@ -113,15 +113,14 @@ def quiz_cards() -> list[Card]:
 
 def interview_corners(notebooks: Path = NOTEBOOKS) -> list[tuple[str, str, str]]:
     """(notebook file name, question, answer in markdown) for every question folded in a
-    `<details>` block of every notebook's "Interview corner" section."""
+    `<details>` block of every notebook's "Interview corner" section (one cell or several)."""
     found = []
     for path in sorted(notebooks.glob("[0-9][0-9]-*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
-        for cell in cells:
-            source = "".join(cell["source"])
-            if cell["cell_type"] != "markdown" or CORNER not in source:
-                continue
-            corner = source.split(CORNER, 1)[1].split("\n## ", 1)[0]
+        # The section may span cells: from its heading to the next "## " heading.
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        if CORNER in text:
+            corner = text.split(CORNER, 1)[1].split("\n## ", 1)[0]
             found += [(path.name, q.strip(), a.strip()) for q, a in DETAILS.findall(corner)]
     return found
 
