@@ -21,6 +21,7 @@ from .config import (
     FIX_UP,
     BrokerConfigError,
     Endpoint,
+    LabError,
     endpoint,
     endpoints,
     kafka_config,
@@ -68,7 +69,7 @@ __all__ = [
 ]
 
 
-class BrokersUnavailable(RuntimeError):
+class BrokersUnavailable(LabError):
     """One or more brokers a notebook needs do not answer; the message says how to fix it."""
 
 

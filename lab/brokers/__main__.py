@@ -12,8 +12,6 @@ from tabulate import tabulate
 
 from . import (
     BROKERS,
-    BrokerConfigError,
-    ProvisionError,
     cluster,
     down,
     restart,
@@ -22,12 +20,10 @@ from . import (
     status,
     up,
 )
-from .docker import DockerError
-from .install import MissingProgram
-from .native import BrokerStartError
+from .config import LabError
 from .provision import BrokerStatus
 
-FAILURES = (BrokerConfigError, ProvisionError, BrokerStartError, MissingProgram, DockerError)
+FAILURES = (LabError,)  # every failure of the engine; its message is a sentence
 
 
 def explain(exc: BaseException) -> str:
@@ -129,13 +125,7 @@ def variant_main(action: str, names: tuple[str, ...], variant: ModuleType, what:
         print(tabulate([s.__dict__ for s in statuses], headers="keys"))
         if action == "up":
             print(f"\nup in {time.monotonic() - began:.1f} s")
-    except (
-        *FAILURES,
-        cluster.ClusterError,
-        secure.SecureError,
-        TimeoutError,
-        subprocess.TimeoutExpired,
-    ) as exc:
+    except (*FAILURES, TimeoutError, subprocess.TimeoutExpired) as exc:
         print(f"error: {explain(exc)}", file=sys.stderr)
         return 2
     return 0 if all(s.healthy for s in statuses) else 1

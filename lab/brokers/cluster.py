@@ -37,6 +37,7 @@ from .cluster_nodes import (
     node,
     probe_client,
 )
+from .config import LabError
 from .probes import port_is_open
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ CLUSTERS = ("kafka", "rabbitmq", "redis")
 FIX_UP = "make cluster-up  (or: python -m lab.brokers up --cluster)"
 
 
-class ClusterError(RuntimeError):
+class ClusterError(LabError):
     """A cluster could not be brought up or is not up; the message says why and what to do."""
 
 

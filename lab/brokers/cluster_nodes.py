@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -189,17 +188,11 @@ def _shared_cookie(path: Path) -> None:
 
 
 def rabbitmqctl(*args: str, index: int = 1, timeout_s: float = 60) -> str:
-    """Run rabbitmqctl against one cluster node; its output, or RuntimeError with it."""
+    """Run rabbitmqctl against one cluster node: its output, or RabbitMQCtlError with it."""
     n = node("rabbitmq", index)
-    ctl = Path(install.ensure("rabbitmq-server")).with_name("rabbitmqctl")
-    env = {**os.environ, "HOME": str(state.broker_dir(n.name) / "home")}
-    done = subprocess.run(
-        [str(ctl), "-n", n.rabbitmq_node, *args],
-        env=env, capture_output=True, text=True, timeout=timeout_s,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {n.name}: {done.stderr.strip()}")
-    return done.stdout
+    return native.run_rabbitmqctl(
+        n.rabbitmq_node, state.broker_dir(n.name), list(args), timeout_s=timeout_s
+    )
 
 
 def _redis(n: Node, home: Path) -> process.Launch:

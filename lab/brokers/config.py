@@ -49,7 +49,12 @@ def cache_dir() -> Path:
 FIX_UP = "make brokers-up  (or: python -m lab.brokers up)"
 
 
-class BrokerConfigError(ValueError):
+class LabError(RuntimeError):
+    """Every failure of the lab's engine. Its message is a sentence that names the cause and
+    the fix, which the command line prints as it is."""
+
+
+class BrokerConfigError(LabError, ValueError):
     """An endpoint setting is malformed; the message names the variable and a valid example."""
 
 

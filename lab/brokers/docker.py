@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import state
-from .config import PROJECT_ROOT, state_dir
+from .config import PROJECT_ROOT, LabError, state_dir
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 
 
-class DockerError(RuntimeError):
+class DockerError(LabError):
     """docker compose failed; the message carries its output."""
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import psutil
 
 from . import state
+from .config import LabError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ CLUSTER_MB = {"kafka": 540, "rabbitmq": 150, "redis": 13, "sentinel": 12}
 SECURED_MB = {"kafka": 620, "rabbitmq": 130, "redis": 14}
 
 
-class EnsureError(RuntimeError):
+class EnsureError(LabError):
     """The brokers `ensure` was asked for did not come up; the message names cause and fix."""
 
 

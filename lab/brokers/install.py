@@ -15,8 +15,10 @@ import subprocess
 import threading
 from pathlib import Path
 
+from .config import LabError
 
-class MissingProgram(RuntimeError):
+
+class MissingProgram(LabError):
     """A program a broker needs is not installed and could not be installed here."""
 
 

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from . import install, maven, state
-from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, cache_dir, too_old
+from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, LabError, cache_dir, too_old
 from .probes import port_is_open, probe
 from .process import Launch, StartError, render, run_checked, signal_and_wait, spawn
 
@@ -194,6 +194,57 @@ def rabbitmq_env(home: Path, node_name: str, port: int, config: Path) -> dict[st
         "ERL_EPMD_ADDRESS": "127.0.0.1",
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
     }
+
+
+class RabbitMQCtlError(LabError):
+    """rabbitmqctl failed on a node of the lab; the message is rabbitmqctl's own."""
+
+
+def rabbitmq_script(tool: str) -> str:
+    """rabbitmqctl, rabbitmq-diagnostics, ...: beside the rabbitmq-server the lab runs (Debian's
+    /usr/sbin wrappers would switch to the rabbitmq user, who cannot read the lab's cookie)."""
+    server = install.find("rabbitmq-server")
+    script = Path(server).with_name(tool) if server else None
+    if script and os.access(script, os.X_OK):
+        return str(script)
+    found = shutil.which(tool)
+    if found:
+        return found
+    raise RabbitMQCtlError(
+        f"{tool} is not installed; it comes with RabbitMQ: "
+        f"{install.install_command('rabbitmq-server')}"
+    )
+
+
+def rabbitmqctl_env(home: Path) -> dict[str, str]:
+    """The environment a CLI tool needs for the node whose state is under `home`: its Erlang
+    cookie (HOME) and its own env file and plugins, not the system-wide ones."""
+    return {
+        **os.environ,
+        "HOME": str(home / "home"),
+        "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+    }
+
+
+def run_rabbitmqctl(
+    node: str, home: Path, args: list[str], *, stdin: str | None = None, timeout_s: float = 60
+) -> str:
+    """The one way the lab runs `rabbitmqctl -n NODE ARGS` on a node it started (the single
+    node, a cluster node, the secured node): its output, or RabbitMQCtlError with rabbitmqctl's
+    own message. The cookie comes from `home`, never from the command line."""
+    command = [rabbitmq_script("rabbitmqctl"), "-n", node, *args]
+    done = subprocess.run(
+        command,
+        input=stdin,
+        env=rabbitmqctl_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    if done.returncode != 0:
+        raise RabbitMQCtlError(f"rabbitmqctl {' '.join(args)} on {node}: {done.stderr.strip()}")
+    return done.stdout
 
 
 # --- Redis -------------------------------------------------------------------------------

@@ -17,10 +17,10 @@ from pathlib import Path
 from string import Template
 
 from . import state
-from .config import TEMPLATES_DIR
+from .config import TEMPLATES_DIR, LabError
 
 
-class StartError(RuntimeError):
+class StartError(LabError):
     """A process of the lab could not be started; the message says why and what to do."""
 
 

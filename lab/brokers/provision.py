@@ -30,14 +30,14 @@ from pathlib import Path
 
 import psutil
 
-from . import docker, native, state, tools
-from .config import BROKERS, ENV_VARS, FIX_UP, Endpoint, endpoint
+from . import docker, native, state
+from .config import BROKERS, ENV_VARS, FIX_UP, Endpoint, LabError, endpoint
 from .probes import Health, probe
 
 log = logging.getLogger("lab.brokers")
 
 
-class ProvisionError(RuntimeError):
+class ProvisionError(LabError):
     """A broker could not be brought up; the message names the cause and the fix."""
 
 
@@ -192,8 +192,11 @@ def rabbitmqctl(*args: str, timeout_s: float = 60.0) -> str:
                 "rabbitmqctl", *args]  # fmt: skip
         env = None
     elif state.running_pid("rabbitmq") is not None:
-        command = tools.command("rabbitmqctl", list(args))
-        argv, env = command.argv, command.env
+        ep = endpoint("rabbitmq")
+        home = state.broker_dir("rabbitmq")
+        return native.run_rabbitmqctl(
+            native.rabbitmq_node_name(ep), home, list(args), timeout_s=timeout_s
+        )
     else:
         raise ProvisionError(
             "rabbitmqctl changes the RabbitMQ this lab started, and it did not start the one at "

@@ -22,7 +22,6 @@ import json
 import os
 import signal
 import ssl
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +42,7 @@ from confluent_kafka.admin import (
 )
 
 from . import credentials, docker, install, leaks, native, process, state
-from .config import TEMPLATES_DIR, mask_password
+from .config import TEMPLATES_DIR, LabError, mask_password
 from .probes import ONE_TRY, port_is_open
 
 BROKERS = ("kafka", "rabbitmq", "redis")
@@ -76,7 +75,7 @@ SECURE = {b.broker: b for b in (KAFKA, RABBITMQ, REDIS)}
 VHOSTS = {"orders-app": "orders", "billing-app": "billing"}  # RabbitMQ: user -> its vhost
 
 
-class SecureError(RuntimeError):
+class SecureError(LabError):
     """A secured broker could not be started or is not running; the message says what to do."""
 
 

@@ -29,6 +29,7 @@ from .config import (
     KAFKA_CONFIG_VAR,
     TEMPLATES_DIR,
     BrokerConfigError,
+    LabError,
     endpoint,
     kafka_client_settings,
 )
@@ -56,7 +57,7 @@ KAFKA_TOOLS_CONFIG_VAR = "KAFKA_TOOLS_CONFIG"
 CONFIG_OPTIONS = ("--command-config", "--consumer.config", "--producer.config")
 
 
-class ToolError(RuntimeError):
+class ToolError(LabError):
     """A tool cannot run here; the message names the cause and the fix."""
 
 
@@ -176,30 +177,11 @@ def _rabbitmq(tool: str, args: list[str]) -> Command:
             "unset RABBITMQ_URL, or pass -n NODE."
         )
     node = [] if _given(args, "-n", "--node") else ["-n", native.rabbitmq_node_name(ep)]
-    env = {
-        **os.environ,
-        "HOME": str(home / "home"),  # the node's Erlang cookie, which the CLI must present
-        # The node's own env file (empty), not the system-wide /etc/rabbitmq/rabbitmq-env.conf.
-        "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
-    }
-    return Command([_rabbitmq_script(tool), *node, *args], env)
-
-
-def _rabbitmq_script(tool: str) -> str:
-    # Beside the rabbitmq-server the lab runs: Debian's /usr/sbin wrappers would switch to the
-    # rabbitmq user, who cannot read the lab's cookie.
-    server = install.find("rabbitmq-server")
-    script = Path(server).with_name(tool) if server else None
-    if script and os.access(script, os.X_OK):
-        return str(script)
-    found = shutil.which(tool)
-    if found:
-        return found
-    raise ToolError(
-        f"{tool} is not installed; it comes with RabbitMQ: "
-        f"{install.install_command('rabbitmq-server')}"
-    )
+    try:
+        script = native.rabbitmq_script(tool)
+    except native.RabbitMQCtlError as exc:
+        raise ToolError(str(exc)) from None
+    return Command([script, *node, *args], native.rabbitmqctl_env(home))
 
 
 # --- Redis -------------------------------------------------------------------------------
