@@ -65,11 +65,12 @@ def _configure(guard: Guard) -> None:
 class _Writer(threading.Thread):
     """RPUSHes unique values to `old`, paced at `per_s`, recording each answer, until stopped."""
 
-    def __init__(self, old: int, guard: Guard, per_s: int, keys: int, began: float) -> None:
+    def __init__(self, old: int, guard: Guard, per_s: int, keys: int, began: float,
+                 name: str) -> None:  # fmt: skip
         super().__init__(daemon=True)
         self.client = netns_redis.client(old, timeout_s=1.0)
         self.guard, self.per_s, self.keys, self.began = guard, per_s, keys, began
-        self.run_id = uuid.uuid4().hex[:8]
+        self.run_id = name
         self.writes: list[Write] = []
         self.stop = threading.Event()
         self.first_refusal_s: float | None = None
@@ -109,12 +110,13 @@ def _wait(condition: str, test: Callable[[], bool], timeout_s: float) -> float:
 
 
 def partition_primary(
-    guard: Guard = "none", *, per_s: int = 400, keys: int = 4, before_s: float = 1.0,
-    after_failover_s: float = 2.0, timeout_s: float = 30.0,
+    guard: Guard = "none", *, name: str = "", per_s: int = 400, keys: int = 4,
+    before_s: float = 1.0, after_failover_s: float = 2.0, timeout_s: float = 30.0,
 ) -> Run:  # fmt: skip
     """Write to the primary; after `before_s`, isolate its host (its Redis and its Sentinel) from
     the other two; keep writing until the majority has promoted a replica and `after_failover_s`
-    more; heal; make the old primary a replica of the new one; read back and check."""
+    more; heal; make the old primary a replica of the new one; read back and check. `name`
+    (unique per run) prefixes the lists written."""
     netns_redis.up()
     net, old = network(), agreed_primary()
     if old is None:
@@ -127,7 +129,7 @@ def partition_primary(
         events.append((time.monotonic() - began, text))
         print(f"{events[-1][0]:5.1f} s  {text}", flush=True)
 
-    writer = _Writer(old, guard, per_s, keys, began)
+    writer = _Writer(old, guard, per_s, keys, began, name or f"part-{uuid.uuid4().hex[:8]}")
     writer.start()
     event(f"writing to the primary, redis-{old}, {per_s} writes/s ({GUARDS[guard]})")
     try:
@@ -168,3 +170,20 @@ def partition_primary(
 
 def table(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame([r.row() for r in runs]).set_index("guard")
+
+
+def timeline(run: Run) -> pd.DataFrame:
+    """Per half second of the run, how many writes got each fate, beside what happened then."""
+    lost, present = set(run.verdict.acknowledged_lost), set(run.verdict.acknowledged_present)
+
+    def fate(w: Write) -> str:
+        if w.value in lost:
+            return "acknowledged, lost"
+        return "acknowledged, kept" if w.value in present else "not acknowledged"
+
+    frame = pd.DataFrame({"at_s": [w.at_s // 0.5 * 0.5 for w in run.writes],
+                          "fate": [fate(w) for w in run.writes]})  # fmt: skip
+    counts = frame.groupby(["at_s", "fate"]).size().unstack(fill_value=0)
+    happened = {t // 0.5 * 0.5: text for t, text in run.events}
+    counts["event"] = [happened.get(t, "") for t in counts.index]
+    return counts
