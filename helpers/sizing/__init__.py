@@ -13,10 +13,11 @@ Not for measuring a broker in depth (see `make bench`).
 
 from .calculator import Load, Proposal, propose, recommend, size, table
 from .drawing import design
-from .figures import FALLBACK, Figure, Figures, LaneFigures, load_figures
+from .figures import FALLBACK, LATEST, Figure, Figures, LaneFigures, load_figures
 
 __all__ = [
     "FALLBACK",
+    "LATEST",
     "Figure",
     "Figures",
     "LaneFigures",

@@ -182,8 +182,10 @@ def _judge(load: Load, figures: LaneFigures, kept_gb: float, p99: float) -> tupl
             if broker == "kafka"
             else "no transactions: at-least-once plus an idempotent consumer"
         )
+    if broker == "rabbitmq" and load.retention_s > 0 and not load.replay:
+        notes.append("kept_gb only while unread: a queue deletes what is acknowledged")
     if load.fan_out > 1 and broker == "rabbitmq":
-        notes.append(f"a fanout exchange writes {load.fan_out} copies, one per queue")
+        notes.append(f"a fanout exchange enqueues every message in {load.fan_out} queues")
     return not against, against + notes
 
 
