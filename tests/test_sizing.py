@@ -178,3 +178,40 @@ def test_the_quick_measurement_counts_what_kafka_acknowledged_and_what_was_read(
     kafka = figures.brokers["kafka"]
     assert kafka.produce_msg_s.measured and kafka.safe_factor.measured
     assert not kafka.p99_ms.measured  # no latency row: Kreps 2014's figure, labelled
+
+
+def test_figures_are_read_from_what_the_bench_writes(tmp_path):
+    """Rows made by the bench's own code (its settings lines, its summary and its columns):
+    Kafka 100 B produce 50,000 msg/s with acks=all in the comparison, 90,000 with acks=1 and
+    45,000 with acks=all in the durability experiment; RabbitMQ 8,000 without confirms, 2,000
+    with; Redis 30,000 with the server's appendfsync. The lowest one-lane Kafka row of 100 B is
+    45,000 (acks=all: already safe); the safe factors are 45,000 ÷ 90,000 = 0.5 and
+    2,000 ÷ 8,000 = 0.25; Redis ran no durability pair, so its factor stays the assumption."""
+    from lab.bench import KafkaSettings, RabbitMQSettings, RedisSettings, Workload, frame, summary
+    from lab.bench.report import SUMMARY_COLUMNS
+    from lab.bench.results import base_row, with_throughput
+
+    runs = [
+        ("100-byte comparison", KafkaSettings(), 50_000),
+        ("durability", KafkaSettings(acks="1", enable_idempotence=False), 90_000),
+        ("durability", KafkaSettings(acks="all"), 45_000),
+        ("durability", RabbitMQSettings(), 8_000),
+        ("durability", RabbitMQSettings(confirms=True, persistent=True), 2_000),
+        ("100-byte comparison", RedisSettings(server={"appendfsync": "everysec"}), 30_000),
+    ]
+    workload, rows = Workload(message_bytes=100, count=1_000), []
+    for experiment, settings, rate in runs:
+        row = base_row(
+            settings, workload, client="python", tool="harness", mode="produce", repeat=0
+        )
+        rows.append(with_throughput(row, rate, 1.0) | {"experiment": experiment})
+    made = summary(frame(rows))
+    made[[c for c in SUMMARY_COLUMNS if c in made]].to_csv(tmp_path / "summary.csv", index=False)
+    brokers = sizing.load_figures(tmp_path, message_bytes=100).brokers
+    kafka, rabbitmq, redis = brokers["kafka"], brokers["rabbitmq"], brokers["redis"]
+    assert (kafka.produce_msg_s.value, kafka.produce_is_safe) == (45_000, True)
+    assert kafka.safe_factor.value == pytest.approx(0.5) and kafka.safe_factor.measured
+    assert (rabbitmq.produce_msg_s.value, rabbitmq.produce_is_safe) == (2_000, True)
+    assert rabbitmq.safe_factor.value == pytest.approx(0.25)
+    assert redis.produce_msg_s.value == 30_000 and not redis.produce_is_safe
+    assert not redis.safe_factor.measured and "ASSUMPTION" in redis.safe_factor.source
