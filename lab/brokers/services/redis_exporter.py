@@ -1,0 +1,70 @@
+"""redis_exporter (Debian's `prometheus-redis-exporter`) on 127.0.0.1:19121, turning the lab's
+Redis INFO into Prometheus metrics. A password in REDIS_URL reaches it through its
+REDIS_PASSWORD environment variable, never its command line. Not for Redis itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import urllib.error
+import urllib.request
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from ..config import endpoint
+from ..process import Launch
+from . import Service, debian
+
+PORT = 19121
+PROGRAM, PACKAGE = "prometheus-redis-exporter", "prometheus-redis-exporter"
+
+
+def _install() -> None:
+    debian.ensure(PROGRAM, PACKAGE)
+
+
+def _launch() -> Launch:
+    parts = urlsplit(endpoint("redis").url)
+    env = dict(os.environ)
+    for name in ("REDIS_PASSWORD", "REDIS_USER", "REDIS_ADDR"):
+        env.pop(name, None)  # only what this URL says
+    if parts.password:
+        env["REDIS_PASSWORD"] = unquote(parts.password)  # read by the exporter itself
+    if parts.username:
+        env["REDIS_USER"] = unquote(parts.username)
+    address = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    command = [
+        debian.ensure(PROGRAM, PACKAGE),
+        f"-web.listen-address=127.0.0.1:{PORT}",
+        f"-redis.addr={address}",
+    ]
+    return Launch(command, env, ready_timeout_s=20)
+
+
+def _ready() -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=2.0) as answer:
+            if b"redis_up 1" in answer.read():
+                return None
+            return "the exporter answers but cannot reach Redis (redis_up is not 1)"
+    except (urllib.error.URLError, OSError) as exc:
+        return f"127.0.0.1:{PORT} does not answer yet ({exc})"
+
+
+def _version() -> str:
+    out = subprocess.run(
+        [debian.ensure(PROGRAM, PACKAGE), "-version"], capture_output=True, text=True, timeout=10
+    )
+    found = re.search(r"(\d+\.\d+\.\d+)", out.stdout + out.stderr)
+    return found.group(1) if found else "unknown"
+
+
+SERVICE = Service(
+    name="redis-exporter",
+    ports={PORT: "redis_exporter's /metrics"},
+    memory_mb=15,
+    install=_install,
+    launch=_launch,
+    ready=_ready,
+    version=_version,
+)
