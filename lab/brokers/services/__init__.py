@@ -28,7 +28,11 @@ from ..probes import port_is_open
 from ..process import Launch, StartError, signal_and_wait, spawn
 
 # name -> module of this package that defines SERVICE, imported only when the service is used
-MODULES: dict[str, str] = {}
+MODULES: dict[str, str] = {
+    "prometheus": "prometheus",
+    "redis-exporter": "redis_exporter",
+    "kafka-exporter": "kafka_exporter",
+}
 
 
 @dataclass(frozen=True)
