@@ -11,8 +11,9 @@ processes. Not for the native tools (see `native`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import pandas as pd
 
@@ -44,16 +45,25 @@ class Adapter(Protocol[SettingsT_contra, ProducerSpec, ConsumerSpec]):
     def delete(self, names: list[str]) -> None: ...
 
 
-ADAPTERS: dict[str, Adapter[Any, Any, Any]] = {
-    "kafka": kafka_bench,
-    "rabbitmq": rabbitmq_bench,
-    "redis": redis_bench,
-}
-# The bare loops (see `bare`) of each broker: producer, consumer, and the client they name.
-BARE: dict[str, tuple[Any, Any, str]] = {
-    "kafka": (bare.kafka_produce, bare.kafka_consume, "confluent-kafka, bare loop"),
-    "rabbitmq": (bare.rabbitmq_produce, bare.rabbitmq_consume, "pika, bare loop"),
-    "redis": (bare.redis_produce, bare.redis_consume, "redis-py, bare loop"),
+class Harness(NamedTuple):
+    """How the harness runs one broker: its adapter, and its bare loops (see `bare`) with the
+    client they name."""
+
+    adapter: Adapter[Any, Any, Any]
+    bare_produce: Callable[..., ProducerResult]
+    bare_consume: Callable[..., ConsumerResult]
+    bare_tool: str
+
+
+# One row per broker (by `settings.broker_of`); its own tool is `native.TOOLS`.
+HARNESS = {
+    "kafka": Harness(
+        kafka_bench, bare.kafka_produce, bare.kafka_consume, "confluent-kafka, bare loop"
+    ),
+    "rabbitmq": Harness(
+        rabbitmq_bench, bare.rabbitmq_produce, bare.rabbitmq_consume, "pika, bare loop"
+    ),
+    "redis": Harness(redis_bench, bare.redis_produce, bare.redis_consume, "redis-py, bare loop"),
 }
 
 
@@ -84,8 +94,7 @@ def bare_throughput(
     """The same run as `throughput` (settings, processes, window) with the simplest correct loops
     instead of the harness's (see `bare`): rows with client `bare`, counted, not verified.
     Harness ÷ bare is what the harness's own work costs."""
-    broker = broker_of(settings)
-    return _repeats(ADAPTERS[broker], settings, workload, False, progress, False, BARE[broker])
+    return _repeats(settings, workload, False, progress, False, bare_loops=True)
 
 
 def bare_latency(settings: Settings, workload: Workload, *, progress: bool = True) -> pd.DataFrame:
@@ -95,34 +104,38 @@ def bare_latency(settings: Settings, workload: Workload, *, progress: bool = Tru
         raise ValueError(
             "a bare latency run needs a rate and a count: Workload(rate=..., count=...)"
         )
-    broker = broker_of(settings)
-    return _repeats(ADAPTERS[broker], settings, workload, True, progress, False, BARE[broker])
+    return _repeats(settings, workload, True, progress, False, bare_loops=True)
 
 
 def delete_targets(rows: pd.DataFrame) -> None:
     """Delete what runs made with `keep=True` left behind."""
     for (broker, target), _ in rows.groupby(["broker", "target"]):
-        ADAPTERS[str(broker)].delete(str(target).split(","))
+        HARNESS[str(broker)].adapter.delete(str(target).split(","))
 
 
 def _measure(
     settings: Settings, workload: Workload, *, latency: bool, progress: bool, keep: bool
 ) -> pd.DataFrame:
     """The broker's adapter, found from its settings (each adapter takes only its own)."""
-    return _repeats(ADAPTERS[broker_of(settings)], settings, workload, latency, progress, keep)
+    return _repeats(settings, workload, latency, progress, keep)
 
 
 def _repeats(
-    adapter: Adapter[SettingsT, ProducerSpec, ConsumerSpec],
-    settings: SettingsT,
+    settings: Settings,
     workload: Workload,
     latency: bool,
     progress: bool,
     keep: bool,
-    bare_loops: tuple[Any, Any, str] | None = None,
+    bare_loops: bool = False,
 ) -> pd.DataFrame:
+    harness = HARNESS[broker_of(settings)]
+    adapter = harness.adapter
     label = f"{broker_of(settings)} {'latency' if latency else 'throughput'}"
-    produce, consume, tool = bare_loops or (adapter.produce, adapter.consume, adapter.TOOL)
+    produce, consume, tool = (
+        (harness.bare_produce, harness.bare_consume, harness.bare_tool)
+        if bare_loops
+        else (adapter.produce, adapter.consume, adapter.TOOL)
+    )
     rows: list[Row] = []
     for repeat in range(workload.repeats):
         with adapter.prepared(settings, workload, latency, keep) as plan:

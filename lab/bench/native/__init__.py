@@ -20,7 +20,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from ..results import Row, frame
-from ..settings import KafkaSettings, RabbitMQSettings, Settings, Workload, broker_of
+from ..settings import Settings, Workload, broker_of
 from ..usage import broker_cpu_seconds
 from . import kafka_tools, perftest, redis_benchmark
 from .java import ToolFailed
@@ -41,13 +41,16 @@ def latency(settings: Settings, workload: Workload) -> pd.DataFrame:
     return _every_repeat(_tool(settings).latency, settings, workload)
 
 
+# Each broker's own tool, by broker name (see `settings.broker_of`).
+TOOLS = {
+    "kafka": _Tool(kafka_tools.throughput, kafka_tools.latency),
+    "rabbitmq": _Tool(perftest.throughput, perftest.latency),
+    "redis": _Tool(redis_benchmark.throughput, redis_benchmark.latency),
+}
+
+
 def _tool(settings: Settings) -> _Tool:
-    """The broker's tool, chosen by the type of its settings."""
-    if isinstance(settings, KafkaSettings):
-        return _Tool(kafka_tools.throughput, kafka_tools.latency)
-    if isinstance(settings, RabbitMQSettings):
-        return _Tool(perftest.throughput, perftest.latency)
-    return _Tool(redis_benchmark.throughput, redis_benchmark.latency)
+    return TOOLS[broker_of(settings)]
 
 
 def _every_repeat(
