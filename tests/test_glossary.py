@@ -6,13 +6,16 @@ lesson, and where a notebook links a term, the link sits in the first cell that 
 The notebooks named in FIRST_USE_LINKED link every term they use, at its first use.
 """
 
+import functools
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from lab.book import links, pages
 from lab.book.navigation import MARKER, notebooks
+from lab.book.pages import NotebookRun
 
 GLOSSARY_NOTEBOOK = "00-Start-Here.ipynb"
 GLOSSARY_HEADING = "## Glossary"
@@ -66,12 +69,14 @@ def glossary() -> dict[str, str]:
     return {anchor(term): term for term in terms}
 
 
+@functools.cache
 def glossary_cells() -> list:
     cells = nbformat.read(_path(GLOSSARY_NOTEBOOK), as_version=4).cells
     start = next(i for i, c in enumerate(cells) if c.source.startswith(GLOSSARY_HEADING))
     return [c for c in cells[start:] if not c.source.startswith(MARKER)]
 
 
+@functools.cache
 def lesson_cells(name: str) -> list[str]:
     """The markdown a notebook teaches with: not its navigation, not the glossary itself."""
     cells = nbformat.read(_path(name), as_version=4).cells
@@ -147,3 +152,21 @@ def test_the_mention_rule_tells_a_word_from_its_neighbours():
     assert not mention("Offset").search("offset_s") and not mention("ISR").search("isr")
     assert not mention("Dead letter").search("it was dead-lettered")
     assert visible("see `offset` [offset](x)").strip() == "see"
+
+
+def test_the_book_shows_the_glossary_and_its_links_land(tmp_path):
+    """The glossary's page and a page that links it, as the book renders them (unexecuted: the
+    links are in markdown), and the revision book of the two: every link to an entry lands."""
+    runs = []
+    for name in (GLOSSARY_NOTEBOOK, "05-Redis-Streams.ipynb"):
+        page = tmp_path / Path(name).with_suffix(".html")
+        page.write_text(pages.render_page(_path(name), _path(name)))
+        runs.append(NotebookRun(_path(name), page, run_s=1.0))
+    glossary_page = (tmp_path / "00-Start-Here.html").read_text()
+    assert all(f'id="{entry}"' in glossary_page for entry in glossary())
+    assert 'href="00-Start-Here.html#PEL"' in (tmp_path / "05-Redis-Streams.html").read_text()
+    book = pages.revision_book(runs)
+    to_entries = re.findall(r'href="(#00-Start-Here--[^"]+)"', book)
+    linked = {a for s in lesson_cells("05-Redis-Streams.ipynb") for a in glossary_links("05-", s)}
+    assert linked and {f"#00-Start-Here--{a}" for a in linked} <= set(to_entries)
+    assert not links.broken_anchors(book)
