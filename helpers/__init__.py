@@ -1,1 +1,3 @@
-"""Helpers for the Message Queues & Event Streaming Lab notebooks."""
+"""The lessons: what a notebook shows or calls. Per-broker client helpers, faults, event
+sourcing, CQRS, sagas, failover, backpressure, security, diagrams and plots; the engine that
+starts brokers, benchmarks them and builds the book is `lab`."""

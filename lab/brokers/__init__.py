@@ -1,4 +1,6 @@
-"""Broker endpoints for the notebooks, and the fast, clear failure when a broker is missing.
+"""The brokers and the services beside them: where they are, whether they answer (a fast, clear
+failure when one is missing), and starting and stopping them natively, with Docker, as clusters
+or secured. Imports no lesson code.
 
     from lab.brokers import require
     ep = require("kafka", "rabbitmq", "redis")   # BrokersUnavailable within ~5 s if one is down
