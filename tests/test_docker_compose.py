@@ -19,6 +19,7 @@ ALL_SERVICES = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
 SERVICES = {k: v for k, v in ALL_SERVICES.items() if not v.get("profiles")}  # the default set
 CLUSTER = {k: v for k, v in ALL_SERVICES.items() if "cluster" in v.get("profiles", [])}
 SECURE = {k: v for k, v in ALL_SERVICES.items() if "secure" in v.get("profiles", [])}
+MONITORING = {k: v for k, v in ALL_SERVICES.items() if "monitoring" in v.get("profiles", [])}
 PROBED = sorted(set(ALL_SERVICES) - set(SECURE))  # the secured ones are probed with credentials
 
 
@@ -28,7 +29,7 @@ def test_it_defines_exactly_the_three_brokers_by_default():
 
 def test_the_cluster_profile_has_the_native_clusters_nodes():
     assert set(CLUSTER) == {n.name for nodes in NODES.values() for n in nodes}
-    assert set(ALL_SERVICES) == set(SERVICES) | set(CLUSTER) | set(SECURE)
+    assert set(ALL_SERVICES) == set(SERVICES) | set(CLUSTER) | set(SECURE) | set(MONITORING)
 
 
 def test_cluster_nodes_listen_where_the_native_ones_do_on_loopback():
@@ -73,7 +74,7 @@ def test_cluster_sentinels_watch_like_the_native_ones():
 def test_images_are_pinned_to_a_release(service):
     image = ALL_SERVICES[service]["image"]
     name, _, tag = image.partition(":")
-    assert tag and tag != "latest" and re.match(r"\d+\.\d+\.\d+", tag), image
+    assert tag and tag != "latest" and re.match(r"v?\d+\.\d+\.\d+", tag), image
 
 
 def test_kafka_image_is_the_same_release_as_the_native_jars(monkeypatch):

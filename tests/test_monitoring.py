@@ -130,3 +130,43 @@ def test_the_kafka_exporter_reports_lag_from_the_broker(lagging_group):
         f'kafka_topic_partition_under_replicated_partition{{topic="{name}",partition="0"}} 0'
         in lines
     )
+
+
+COMPOSE = yaml.safe_load((TEMPLATES_DIR.parent / "docker-compose.yml").read_text())["services"]
+
+
+def _scrape_jobs(config: dict) -> dict[str, tuple]:
+    return {
+        job["job_name"]: (
+            job.get("metrics_path", "/metrics"),
+            job.get("params"),
+            [t for c in job["static_configs"] for t in c["targets"]],
+        )
+        for job in config["scrape_configs"]
+    }
+
+
+def test_the_compose_prometheus_scrapes_what_the_native_one_does(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+    prometheus.SERVICE.launch()
+    native = yaml.safe_load((tmp_path / "prometheus" / "prometheus.yml").read_text())
+    docker = yaml.safe_load((RULES_DIR / "prometheus-docker.yml").read_text())
+    assert _scrape_jobs(docker) == _scrape_jobs(native)
+    assert docker["global"] == native["global"]
+    assert "127.0.0.1:15692:15692" in COMPOSE["rabbitmq"]["ports"]
+
+
+@pytest.mark.parametrize(
+    ("name", "port"), [("prometheus", 19090), ("redis-exporter", 19121), ("kafka-exporter", 19308)]
+)
+def test_the_compose_monitoring_services_listen_on_loopback_at_the_native_ports(name, port):
+    service = COMPOSE[name]
+    assert service["profiles"] == ["monitoring"] and service["network_mode"] == "host"
+    assert f"--web.listen-address=127.0.0.1:{port}" in service["command"]
+    assert "ports" not in service  # nothing published: the host's network, on loopback
+
+
+def test_the_compose_images_are_the_native_versions():
+    assert COMPOSE["prometheus"]["image"] == f"prom/prometheus:v{prometheus.packaged_version()}"
+    exporter = redis_exporter.SERVICE.version()
+    assert COMPOSE["redis-exporter"]["image"] == f"oliver006/redis_exporter:v{exporter}-alpine"
