@@ -100,6 +100,9 @@ def test_measured_figures_are_read_and_labelled(tmp_path):
     assert "measured here" in kafka.produce_msg_s.source and "1000 B" in kafka.produce_msg_s.source
     assert not figures.brokers["rabbitmq"].produce_msg_s.measured  # no RabbitMQ rows: fallback
     assert "CloudAMQP" in figures.brokers["rabbitmq"].produce_msg_s.source
+    # ...for 100 B messages: 2,000 B ones are capped by its 50 MB/s, × 0.5 durable = 12,500
+    rabbitmq = sizing.size(sizing.Load(1_000, 2_000), figures.brokers["rabbitmq"])
+    assert rabbitmq.lane_msg_s == 12_500
     small = sizing.size(sizing.Load(4_000, 800, headroom=1, p99_target_ms=10), kafka)
     assert (small.lanes, small.p99_ms, small.fits) == (1, 4.2, True)
     tight = sizing.size(sizing.Load(4_000, 800, headroom=1, p99_target_ms=2), kafka)

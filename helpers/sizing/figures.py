@@ -196,8 +196,7 @@ def _measured(broker: str, table: pd.DataFrame, path: Path, message_bytes: int) 
     settings = rows["settings"].map(_settings) if "settings" in rows else pd.Series(dtype=object)
     key, value = ONE_LANE[broker]
     one_lane = rows[settings.map(lambda s: s.get(key) == value)] if len(rows) else rows
-    fallback = FALLBACK[broker]
-    chosen = replace(fallback, message_bytes=message_bytes)
+    chosen = FALLBACK[broker]  # its figures hold for its own message size, not the load's
     produce = _at_size(one_lane[one_lane["mode"] == "produce"], message_bytes)
     if produce is not None:
         chosen = replace(
