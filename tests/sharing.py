@@ -19,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -137,18 +136,11 @@ class Locks:
 
 
 def _flock(handle: IO[str], operation: int, name: str, path: Path) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        try:
-            fcntl.flock(handle, operation | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{path.name} waited {WAIT_S} s for the test lock {name!r}: another test "
-                    "worker holds it. Is a test stuck? Run with -n 0 to run one file at a time."
-                ) from None
-            time.sleep(0.05)
+    why = (
+        f"{path.name} waited {WAIT_S} s for the test lock {name!r}: another test worker holds "
+        "it. Is a test stuck? Run with -n 0 to run one file at a time."
+    )
+    state.flock_within(handle, operation, WAIT_S, why)
 
 
 _locks: Locks | None = None

@@ -468,3 +468,10 @@ def test_a_kafka_cluster_id_never_starts_with_a_dash(monkeypatch):
     monkeypatch.setattr(native.uuid, "uuid4", lambda: SimpleNamespace(bytes=next(draws)))
     cluster_id = native.kafka_cluster_id()
     assert cluster_id == "AAAAAAAAAAAAAAAAAAAAAA" and not cluster_id.startswith("-")
+
+
+def test_the_provisioning_lock_file_is_private(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    with state.locked():
+        pass
+    assert (tmp_path / "state" / ".lock").stat().st_mode & 0o777 == 0o600

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -150,22 +151,29 @@ def locked(timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
             _held.depth -= 1
         return
     path = private_state_dir() / ".lock"
-    with _threads, open(path, "a+") as handle:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"another `brokers up/down` has held {path} for {timeout_s:.0f} s; "
-                        "wait for it to finish, or stop it"
-                    ) from None
-                time.sleep(0.1)
+    with _threads, os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "a+") as handle:
+        why = (
+            f"another `brokers up/down` has held {path} for {timeout_s:.0f} s; "
+            "wait for it to finish, or stop it"
+        )
+        flock_within(handle, fcntl.LOCK_EX, timeout_s, why)
         _held.depth = 1
         try:
             yield
         finally:
             _held.depth = 0
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def flock_within(handle: IO[str], operation: int, timeout_s: float, why: str) -> None:
+    """Take the file lock of `handle` (`fcntl.LOCK_EX` or `LOCK_SH`), waiting up to `timeout_s`
+    for whoever holds it; past that, TimeoutError saying `why`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(handle, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(why) from None
+            time.sleep(0.05)
