@@ -182,3 +182,26 @@ def test_down_undoes_every_fault_and_removes_the_hosts(hosts: Network):
     assert "netns-redis-2" in stopped
     assert netns.namespaces() == []
     assert netns.clear_all_rules() == []
+
+
+# --- Kafka: three more JVMs, about a minute to start on a busy machine: a soak test --------------
+
+
+@needs_root
+@pytest.mark.soak
+def test_an_isolated_kafka_leader_loses_acks_1_writes_and_no_acks_all_write():
+    from helpers.partitions import kafka as pkafka
+    from lab.brokers import netns_kafka
+
+    try:
+        one = pkafka.partition_leader("1", per_s=200)
+        every = pkafka.partition_leader("all", per_s=200)
+    finally:
+        netns_kafka.down()
+    assert one.new_leader != one.old_leader and every.new_leader != every.old_leader
+    assert one.verdict.counts()["acknowledged and lost"] > 0  # the old leader kept acknowledging
+    assert one.verdict.acknowledged_present  # and what it had replicated before the cut is kept
+    assert every.verdict.counts()["acknowledged and lost"] == 0
+    assert every.verdict.unanswered > 0  # the cut-off leader could not get its copies: timeouts
+    for run in (one, every):
+        assert not run.verdict.duplicated and not run.verdict.order_violations

@@ -8,6 +8,7 @@ book and its PDF:
     diagrams.redis_stream(stream)                        # groups, consumers, pending entries
     diagrams.event_store(store)                          # streams of events, outbox rows relayed
     diagrams.saga_states(saga_store, replies_topic)      # states and the transitions orders took
+    diagrams.measured_runs(rows)                         # a benchmark's processes and rates
     diagrams.row([before, after], title="...")           # steps of an experiment, side by side
     diagrams.timeline([before, after], title="...")      # the same behind a slider (JupyterLab)
 
@@ -18,6 +19,7 @@ Not for changing any state.
 from .eventstore import event_store
 from .kafka import kafka_topic
 from .management import ManagementUnavailable
+from .measured import measured_runs
 from .multiples import Row, Timeline, row, timeline
 from .picture import Diagram, RenderError
 from .rabbitmq import rabbitmq_topology
@@ -32,6 +34,7 @@ __all__ = [
     "Timeline",
     "event_store",
     "kafka_topic",
+    "measured_runs",
     "rabbitmq_topology",
     "redis_stream",
     "row",

@@ -16,12 +16,17 @@ Not for choosing which fault to inject (see helpers.partitions).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import install
+from .state import private_state_dir
 
 PREFIX = "labnet-"  # every namespace of the lab starts with it; anything else is not ours
 BRIDGE = "labnet0"
@@ -177,3 +182,25 @@ def clear_all_rules() -> list[str]:
     for host in had:
         clear_rules(host)
     return had
+
+
+@contextlib.contextmanager
+def locked(timeout_s: float = 120.0) -> Iterator[None]:
+    """Serialise starting and stopping the nodes on these hosts across processes. A lock of
+    their own, not the lab's provisioning lock: a shared cluster starting for minutes must not
+    hold them up."""
+    with open(private_state_dir() / ".netns.lock", "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another process has held {handle.name} for "
+                                       f"{timeout_s:.0f} s; is one stuck?") from None  # fmt: skip
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

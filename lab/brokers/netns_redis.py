@@ -12,12 +12,9 @@ Not for injecting faults (see helpers.partitions).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -62,27 +59,6 @@ def client(index: int, port: int = REDIS_PORT, timeout_s: float = 1.0) -> redis.
     )  # fmt: skip
 
 
-@contextlib.contextmanager
-def _locked(timeout_s: float = 120.0) -> Iterator[None]:
-    """Serialise `up`/`down` of these hosts across processes. A lock of their own, not the
-    lab's provisioning lock: a shared cluster starting for minutes must not hold them up."""
-    with open(state.private_state_dir() / ".netns-redis.lock", "a+") as handle:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"another process has held {handle.name} for "
-                                       f"{timeout_s:.0f} s; is one stuck?") from None  # fmt: skip
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _redis_conf(n: RedisHost) -> str:
     primary = NODES[0]
     follow = "" if n == primary else f"replicaof {primary.ip} {REDIS_PORT}\n"
@@ -122,7 +98,7 @@ def up(timeout_s: float = 60.0) -> None:
     Sentinel sees the other two and names the same primary, which has two replicas online.
     Faults left behind (by a process killed mid-experiment) are undone first."""
     server = install.ensure("redis-server")
-    with _locked():
+    with netns.locked():
         for n in NODES:
             netns.add_host(n.host, n.index)
         netns.clear_all_rules()
@@ -149,7 +125,7 @@ def ensure(timeout_s: float = 60.0) -> str | None:
 def down() -> list[str]:
     """Undo every fault, stop every node, remove the hosts; the nodes that were running."""
     stopped = []
-    with _locked():
+    with netns.locked():
         if netns.why_unavailable() is None:
             netns.clear_all_rules()
         for n in NODES:

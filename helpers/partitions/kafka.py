@@ -1,0 +1,196 @@
+"""A Kafka partition leader cut off from the other two nodes (and so from the controller
+majority) while a producer that can still reach it keeps writing, with `acks=1` and with
+`acks=all` + `min.insync.replicas=2`. The majority fences the old leader and elects a follower;
+when the cut heals, the old leader learns the new leader epoch and truncates its log to where
+that epoch began: what only it had is gone.
+
+Runs on the lab's Kafka hosts of its own (`lab.brokers.netns_kafka`), never on the shared
+cluster; its three JVMs take about a minute to start on a busy machine, so it is a soak
+experiment, not a notebook cell.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from lab.brokers import netns_kafka
+
+from .checker import Outcome, Verdict, Write, check
+from .faults import Network
+
+Acks = Literal["1", "all"]
+
+
+def network() -> Network:
+    return Network({n.host: n.ip for n in netns_kafka.NODES})
+
+
+@dataclass
+class Run:
+    acks: str
+    old_leader: int
+    new_leader: int
+    writes: list[Write]
+    verdict: Verdict
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+
+def _admin(nodes: list[netns_kafka.KafkaHost] | None = None) -> AdminClient:
+    servers = netns_kafka.bootstrap_servers(nodes)
+    return AdminClient({"bootstrap.servers": servers, "log_level": 0})
+
+
+def leader_and_isr(topic: str, via: list[int] | None = None) -> tuple[int, tuple[int, ...]]:
+    """(leader, in-sync replicas) of partition 0, as the nodes `via` see it; (-1, []) if none
+    answers."""
+    nodes = [n for n in netns_kafka.NODES if via is None or n.index in via]
+    try:
+        partitions = _admin(nodes).list_topics(topic, timeout=2).topics[topic].partitions
+        return partitions[0].leader, tuple(sorted(partitions[0].isrs))
+    except Exception:  # no answer, or no metadata yet
+        return -1, ()
+
+
+def _wait(what: str, test: Callable[[], bool], timeout_s: float) -> None:
+    began = time.monotonic()
+    while not test():
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(f"{what} did not happen within {timeout_s:.0f} s")
+        time.sleep(0.1)
+
+
+def _wait_in_sync(topic: str, timeout_s: float) -> tuple[int, tuple[int, ...]]:
+    """(leader, ISR) once every node names the same leader and all three replicas in sync (a
+    node just back from a partition may still answer with what it knew before)."""
+    began = time.monotonic()
+    while True:
+        views = {leader_and_isr(topic, [n.index]) for n in netns_kafka.NODES}
+        if len(views) == 1 and (now := views.pop())[0] > 0 and len(now[1]) == 3:
+            return now
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(f"{topic}: the nodes do not agree on a leader with 3 replicas "
+                               f"in sync after {timeout_s:.0f} s: {views}")  # fmt: skip
+        time.sleep(0.1)
+
+
+def _outcome(error: KafkaError | None) -> Outcome:
+    if error is None:
+        return "ok"
+    if error.code() == KafkaError.NOT_ENOUGH_REPLICAS:  # refused before it was appended
+        return "refused"
+    return "unknown"  # timed out, or appended without enough copies: it may be in the log
+
+
+class _Producer(threading.Thread):
+    def __init__(self, topic: str, acks: Acks, per_s: int, began: float) -> None:
+        super().__init__(daemon=True)
+        self.producer = Producer({
+            "bootstrap.servers": netns_kafka.bootstrap_servers(), "acks": acks,
+            "enable.idempotence": False, "linger.ms": 0, "message.timeout.ms": 10_000,
+            "request.timeout.ms": 4_000, "log_level": 0,
+        })  # fmt: skip
+        self.topic, self.per_s, self.began = topic, per_s, began
+        self.sent: list[str] = []
+        self.outcomes: dict[str, tuple[Outcome, float]] = {}
+        self.stop = threading.Event()
+
+    def _report(self, error: KafkaError | None, message: Message) -> None:
+        value = (message.value() or b"").decode()
+        self.outcomes[value] = (_outcome(error), time.monotonic() - self.began)
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            value = f"{self.topic}-{i}"
+            self.producer.produce(self.topic, value.encode(), on_delivery=self._report)
+            self.sent.append(value)
+            i += 1
+            self.producer.poll(0)  # delivery reports; poll(timeout) returns at the first
+            time.sleep(max(0.0, self.began + i / self.per_s - time.monotonic()))
+        self.producer.flush(30)
+
+    def writes(self) -> list[Write]:
+        return [Write("0", v, *self.outcomes.get(v, ("unknown", 0.0))) for v in self.sent]
+
+
+def _read_all(topic: str) -> list[str]:
+    consumer = Consumer({
+        "bootstrap.servers": netns_kafka.bootstrap_servers(), "group.id": f"{topic}-check",
+        "enable.auto.commit": False, "log_level": 0,
+    })  # fmt: skip
+    try:
+        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        values: list[str] = []
+        deadline = time.monotonic() + 30
+        while len(values) < high and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                values.append((message.value() or b"").decode())
+        return values
+    finally:
+        consumer.close()
+
+
+def partition_leader(
+    acks: Acks, *, name: str = "", per_s: int = 200, before_s: float = 1.0,
+    after_failover_s: float = 1.0, timeout_s: float = 60.0,
+) -> Run:  # fmt: skip
+    """Produce to a 3-replica, min-ISR-2 topic; after `before_s`, isolate the leader's host;
+    keep producing until the other two have elected a new leader and `after_failover_s` more;
+    heal; wait until the old leader is back in sync; read the partition back and check."""
+    netns_kafka.up()
+    topic = name or f"part-{uuid.uuid4().hex[:8]}"
+    spec = NewTopic(topic, num_partitions=1, replication_factor=3,
+                    config={"min.insync.replicas": "2"})  # fmt: skip
+    admin = _admin()  # kept alive until its request is answered
+    admin.create_topics([spec])[topic].result(timeout=30)
+    old = _wait_in_sync(topic, 30)[0]
+    net, began, events = network(), time.monotonic(), []
+
+    def event(text: str) -> None:
+        events.append((time.monotonic() - began, text))
+        print(f"{events[-1][0]:5.1f} s  {text}", flush=True)
+
+    producer = _Producer(topic, acks, per_s, began)
+    producer.start()
+    event(f"producing with acks={acks} to {topic}, led by kafka-{old}")
+    majority = [n.index for n in netns_kafka.NODES if n.index != old]
+    try:
+        _wait("the first acknowledgement", lambda: any(o == "ok" for o, _ in
+              list(producer.outcomes.values())), timeout_s)  # fmt: skip
+        event("the first write is acknowledged")
+        time.sleep(before_s)  # the run's schedule: writes before the cut, by design
+        net.isolate(f"kafka-{old}")
+        event(f"kafka-{old}'s host cut off from the other two")
+        _wait("a new leader on the majority side",
+              lambda: leader_and_isr(topic, majority)[0] in majority, timeout_s)  # fmt: skip
+        new = leader_and_isr(topic, majority)[0]
+        event(f"the majority names kafka-{new} the leader")
+        time.sleep(after_failover_s)  # the run's schedule: the old leader is written to meanwhile
+    finally:
+        producer.stop.set()
+        producer.join(timeout=45)
+        net.heal()
+    event(f"healed; {len(producer.sent)} messages sent")
+    _wait_in_sync(topic, timeout_s)
+    event(f"kafka-{old} is in sync again")
+    writes = producer.writes()
+    verdict = check(writes, {"0": _read_all(topic)})
+    admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
+    return Run(acks, old, new, writes, verdict, events)
