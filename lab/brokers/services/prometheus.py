@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import urllib.error
 import urllib.request
 
 from .. import state
 from ..config import TEMPLATES_DIR
-from ..process import Launch, render
+from ..process import Launch, render, send
 from . import Service, debian, kafka_exporter, rabbitmq_metrics, redis_exporter
 
 PORT = 19090
@@ -60,6 +61,17 @@ def _ready() -> str | None:
 def _version() -> str:
     with urllib.request.urlopen(f"{URL}/api/v1/status/buildinfo", timeout=2.0) as response:
         return str(json.load(response)["data"]["version"])
+
+
+def reload_rules() -> bool:
+    """Have our running Prometheus read its configuration and alert rules again (SIGHUP), so an
+    edited alerts.yml counts without a restart; alerts whose rule did not change keep their
+    state. False if the lab's Prometheus is not running."""
+    pid = state.running_pid("prometheus")
+    if pid is None:
+        return False
+    send(pid, signal.SIGHUP, whole_group=False)
+    return True
 
 
 def promtool() -> str:
