@@ -38,7 +38,7 @@ def rabbitmq_topology(
     `management`); a count still unconfirmed then is marked "sampled"."""
     api = Management.of(url, management_port)
     names = names if isinstance(names, str) else list(names)
-    prefix = names if isinstance(names, str) else _shared_prefix([n for n in names if n])
+    prefix = names if isinstance(names, str) else shared_prefix([n for n in names if n])
     wanted = _name_pattern(names)
     exchanges = api.named("exchanges", wanted)
     if "" in names and not isinstance(names, str):
@@ -98,7 +98,7 @@ def rabbitmq_topology(
     return Diagram(graph, graph.graph_attr["label"])
 
 
-def _shared_prefix(names: list[str]) -> str:
+def shared_prefix(names: list[str]) -> str:
     """What every name starts with, up to its last '.': the run's name, left out of labels."""
     shared = os.path.commonprefix(names)
     return shared[: shared.rfind(".") + 1]

@@ -478,6 +478,11 @@ def _rabbitmqctl(*args: str, stdin: str | None = None, timeout_s: float = 60) ->
     return done.stdout
 
 
+def rabbitmqctl(*args: str, timeout_s: float = 60) -> str:
+    """`rabbitmqctl ARGS` on the secured node (no secret on its command line): its output."""
+    return _rabbitmqctl(*args, timeout_s=timeout_s)
+
+
 def _rabbitmq_booted() -> None:
     _rabbitmqctl("await_startup", timeout_s=10)  # raises until the node has booted
 
