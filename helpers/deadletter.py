@@ -61,6 +61,9 @@ class DeadLetter:
             if key.startswith(PREFIX)
         }
         return cls(
-            found["reason"], found["error"], found["source"], found["position"],
+            found["reason"],
+            found["error"],
+            found["source"],
+            found["position"],
             int(found["attempts"]),
-        )  # fmt: skip
+        )

@@ -59,12 +59,14 @@ class Stopped(Exception):
     """Raised inside the consumer's callback to end `start_consuming`."""
 
 
-def consume_slowly(channel: BlockingChannel, queue: str, prefetch: int, work_s: float,
-                   tally: Tally) -> None:  # fmt: skip
+def consume_slowly(
+    channel: BlockingChannel, queue: str, prefetch: int, work_s: float, tally: Tally
+) -> None:
     channel.basic_qos(prefetch_count=prefetch)  # at most this many unacknowledged; 0: no limit
 
-    def on_message(ch: BlockingChannel, method: Basic.Deliver,
-                   _properties: pika.BasicProperties, _body: bytes) -> None:  # fmt: skip
+    def on_message(
+        ch: BlockingChannel, method: Basic.Deliver, _properties: pika.BasicProperties, _body: bytes
+    ) -> None:
         time.sleep(work_s)  # the work this consumer is slow at
         ch.basic_ack(method.delivery_tag)
         tally.tick(ch)
@@ -73,8 +75,15 @@ def consume_slowly(channel: BlockingChannel, queue: str, prefetch: int, work_s: 
     channel.start_consuming()
 
 
-def depth_over_time(queue: str, *, prefetch: int, rate_per_s: int, produce_s: float,
-                    work_s: float, interval_s: float = 0.1) -> dict[str, Any]:  # fmt: skip
+def depth_over_time(
+    queue: str,
+    *,
+    prefetch: int,
+    rate_per_s: int,
+    produce_s: float,
+    work_s: float,
+    interval_s: float = 0.1,
+) -> dict[str, Any]:
     """Publish to `queue` at `rate_per_s` for `produce_s` while one consumer (`consume_slowly`)
     takes `work_s` per message; sample the ready messages every `interval_s`. Then stop the
     consumer and count, from the broker, what it held: published - ready - acknowledged."""
@@ -102,9 +111,14 @@ def depth_over_time(queue: str, *, prefetch: int, rate_per_s: int, produce_s: fl
     publisher.connection.close()
     setup.channel().queue_delete(queue)
     setup.close()
-    return {"prefetch": prefetch, "published": published, "acked": acked,
-            "ready_at_end": ready, "held_by_consumer": published - ready - acked,
-            "timeline": rows}  # fmt: skip
+    return {
+        "prefetch": prefetch,
+        "published": published,
+        "acked": acked,
+        "ready_at_end": ready,
+        "held_by_consumer": published - ready - acked,
+        "timeline": rows,
+    }
 
 
 def _consume(queue: str, prefetch: int, work_s: float, tally: Tally) -> None:
@@ -144,8 +158,9 @@ def _ready(connection: pika.BlockingConnection, queue: str) -> int:
         channel.close()
 
 
-def _ready_once(connection: pika.BlockingConnection, queue: str, expected: int,
-                timeout_s: float = 10) -> int:  # fmt: skip
+def _ready_once(
+    connection: pika.BlockingConnection, queue: str, expected: int, timeout_s: float = 10
+) -> int:
     """The ready messages of `queue` once there are `expected`, or however many there are
     at the deadline (then the count tells what went missing)."""
     with contextlib.suppress(TimeoutError):
@@ -156,8 +171,9 @@ def _ready_once(connection: pika.BlockingConnection, queue: str, expected: int,
 # --- a full queue: x-max-length and x-overflow --------------------------------------------------
 
 
-def publish_counting_nacks(channel: BlockingChannel, queue: str,
-                           count: int) -> tuple[list[int], list[int]]:  # fmt: skip
+def publish_counting_nacks(
+    channel: BlockingChannel, queue: str, count: int
+) -> tuple[list[int], list[int]]:
     channel.confirm_delivery()  # each publish now waits for the broker's ack or nack
     confirmed, nacked = [], []
     for i in range(count):
@@ -169,8 +185,9 @@ def publish_counting_nacks(channel: BlockingChannel, queue: str,
     return confirmed, nacked
 
 
-def overflow(queue: str, *, policy: str, max_length: int, count: int,
-             dead_letter: bool = False) -> dict[str, Any]:  # fmt: skip
+def overflow(
+    queue: str, *, policy: str, max_length: int, count: int, dead_letter: bool = False
+) -> dict[str, Any]:
     """Publish `count` numbered messages with confirms into a queue of `max_length` with
     `x-overflow` = `policy` and no consumer; what was confirmed, nacked, kept, dead-lettered."""
     connection = connect()
@@ -193,11 +210,13 @@ def overflow(queue: str, *, policy: str, max_length: int, count: int,
     kept_set, dropped_set = set(kept), set(dropped)
     return {
         "x-overflow": policy + (" + dead-letter" if dead_letter else ""),
-        "confirmed": len(confirmed), "nacked": len(nacked), "kept": len(kept),
+        "confirmed": len(confirmed),
+        "nacked": len(nacked),
+        "kept": len(kept),
         "kept_first_last": (kept[0], kept[-1]) if kept else None,
         "dead_lettered": len(dropped),
         "confirmed_then_gone": sum(i not in kept_set and i not in dropped_set for i in confirmed),
-    }  # fmt: skip
+    }
 
 
 # --- the memory alarm ---------------------------------------------------------------------------
@@ -264,8 +283,9 @@ def publish_through_alarm(queue: str, *, hold_s: float, backlog: int) -> dict[st
             # the publish it was reading: what the queue holds now is what it got before.
             wait_until(publisher.blocked.is_set, 10, "the broker did not block the publisher")
             depth_then = _ready(setup, queue)
-            consumed = len(drain(connect().channel(), f"{queue}.backlog", limit=backlog,
-                                 wait_s=hold_s))  # fmt: skip
+            consumed = len(
+                drain(connect().channel(), f"{queue}.backlog", limit=backlog, wait_s=hold_s)
+            )
             time.sleep(max(0.0, hold_s - (time.monotonic() - publisher.confirm_times[-1])))
             depth_later = _ready(setup, queue)
         wait_until(publisher.unblocked.is_set, 10, "the broker did not unblock the publisher")

@@ -25,8 +25,15 @@ from lab.brokers import install
 from lab.brokers.probes import ONE_TRY
 
 
-def trimmed_while_behind(stream: str, *, maxlen: int | None, rate_per_s: int, produce_s: float,
-                         work_s: float, interval_s: float = 0.1) -> dict[str, Any]:  # fmt: skip
+def trimmed_while_behind(
+    stream: str,
+    *,
+    maxlen: int | None,
+    rate_per_s: int,
+    produce_s: float,
+    work_s: float,
+    interval_s: float = 0.1,
+) -> dict[str, Any]:
     """XADD at `rate_per_s` for `produce_s` (capped at `maxlen` entries, approximately, if
     given) while one consumer of a group spends `work_s` per entry. Samples the stream's length
     and the group's lag; counts the entries the group never received and never will."""
@@ -50,10 +57,17 @@ def trimmed_while_behind(stream: str, *, maxlen: int | None, rate_per_s: int, pr
         raise TimeoutError("the group's consumer did not stop within 10 s")
     group = _group(r, stream)
     waiting = len(cast(list[Any], r.xrange(stream, "(" + group["last-delivered-id"], "+")))
-    return {"maxlen": maxlen or "none", "added": added, "received": received[0],
-            "waiting": waiting, "never_delivered": added - received[0] - waiting,
-            "longest": max(row["length"] for row in rows), "lag_says": group["lag"],
-            "memory_bytes": r.memory_usage(stream), "timeline": rows}  # fmt: skip
+    return {
+        "maxlen": maxlen or "none",
+        "added": added,
+        "received": received[0],
+        "waiting": waiting,
+        "never_delivered": added - received[0] - waiting,
+        "longest": max(row["length"] for row in rows),
+        "lag_says": group["lag"],
+        "memory_bytes": r.memory_usage(stream),
+        "timeline": rows,
+    }
 
 
 def _group(r: redis.Redis, stream: str) -> dict[str, Any]:
@@ -83,10 +97,22 @@ def private_redis(timeout_s: float = 10) -> Iterator[redis.Redis]:
     with tempfile.TemporaryDirectory(prefix="lab-redis-") as scratch:
         port = _free_loopback_port()
         server = subprocess.Popen(
-            [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", scratch],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                program,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                scratch,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, retry=ONE_TRY)
         try:
             _wait_for_ping(r, server, program, timeout_s)
@@ -108,8 +134,9 @@ def _free_loopback_port() -> int:
         return port
 
 
-def _wait_for_ping(r: redis.Redis, server: subprocess.Popen[bytes], program: str,
-                   timeout_s: float) -> None:  # fmt: skip
+def _wait_for_ping(
+    r: redis.Redis, server: subprocess.Popen[bytes], program: str, timeout_s: float
+) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -125,8 +152,9 @@ def _wait_for_ping(r: redis.Redis, server: subprocess.Popen[bytes], program: str
         time.sleep(0.05)
 
 
-def refused_when_full(r: redis.Redis, stream: str, *, headroom_bytes: int, entry_bytes: int,
-                      limit: int = 100_000) -> dict[str, Any]:  # fmt: skip
+def refused_when_full(
+    r: redis.Redis, stream: str, *, headroom_bytes: int, entry_bytes: int, limit: int = 100_000
+) -> dict[str, Any]:
     """Cap `r`'s memory at what it uses now plus `headroom_bytes`, with the `noeviction` policy,
     and XADD entries of `entry_bytes` to `stream` until Redis refuses one (at most `limit`).
     Counts what it accepted, keeps the refusal's text, trims the stream and tries once more; the
@@ -153,6 +181,11 @@ def refused_when_full(r: redis.Redis, stream: str, *, headroom_bytes: int, entry
     finally:
         r.config_set("maxmemory", previous["maxmemory"])
         r.config_set("maxmemory-policy", previous["maxmemory-policy"])
-    return {"maxmemory_bytes": used + headroom_bytes, "entry_bytes": entry_bytes,
-            "accepted": accepted, "refusal": refusal, "xlen_when_full": readable,
-            "accepted_after_trim": after_trim}  # fmt: skip
+    return {
+        "maxmemory_bytes": used + headroom_bytes,
+        "entry_bytes": entry_bytes,
+        "accepted": accepted,
+        "refusal": refusal,
+        "xlen_when_full": readable,
+        "accepted_after_trim": after_trim,
+    }

@@ -144,9 +144,16 @@ class EventStore:
         cursor = db.execute(
             "INSERT INTO events (event_id, stream_id, version, type, schema_version, data,"
             " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (event_id, stream_id, version, event.type, event.schema_version,
-             json.dumps(event.data), now),
-        )  # fmt: skip
+            (
+                event_id,
+                stream_id,
+                version,
+                event.type,
+                event.schema_version,
+                json.dumps(event.data),
+                now,
+            ),
+        )
         position = cursor.lastrowid
         assert position is not None  # set by every INSERT into a table with a rowid
         row = (position, event_id, stream_id, version, event.type, event.schema_version)
@@ -161,8 +168,17 @@ class EventStore:
     def _recorded(self, row: EventRow, data: dict[str, Any], recorded_at: float) -> RecordedEvent:
         position, event_id, stream_id, version, event_type, schema_version = row
         typed = self.codec.decode(event_type, schema_version, data) if self.codec else None
-        return RecordedEvent(position, event_id, stream_id, version, event_type, schema_version,
-                             data, recorded_at, typed)  # fmt: skip
+        return RecordedEvent(
+            position,
+            event_id,
+            stream_id,
+            version,
+            event_type,
+            schema_version,
+            data,
+            recorded_at,
+            typed,
+        )
 
     @staticmethod
     def _version(db: sqlite3.Connection, stream_id: str) -> int:

@@ -81,8 +81,14 @@ def competing_consumers(
     return DispatchReport(prefetch=prefetch, counts=counts, seconds=seconds)
 
 
-def subscribe(connection: BlockingConnection, queue: str, *, prefetch: int, work_s: float,
-              processed: list[bytes]) -> BlockingChannel:  # fmt: skip
+def subscribe(
+    connection: BlockingConnection,
+    queue: str,
+    *,
+    prefetch: int,
+    work_s: float,
+    processed: list[bytes],
+) -> BlockingChannel:
     channel = connection.channel()
     channel.basic_qos(prefetch_count=prefetch)  # at most this many unacked at a time (0: no limit)
 

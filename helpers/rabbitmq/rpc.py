@@ -23,8 +23,9 @@ Request = dict[str, Any]  # requests and replies travel as JSON objects
 Reply = dict[str, Any]
 
 
-def send_request(channel: BlockingChannel, queue: str, request: Request, reply_queue: str,
-                 ttl_s: float | None) -> str:  # fmt: skip
+def send_request(
+    channel: BlockingChannel, queue: str, request: Request, reply_queue: str, ttl_s: float | None
+) -> str:
     correlation_id = uuid.uuid4().hex  # how the caller will recognise the answer
     properties = pika.BasicProperties(
         reply_to=reply_queue,  # where the server must send the answer
@@ -36,8 +37,13 @@ def send_request(channel: BlockingChannel, queue: str, request: Request, reply_q
     return correlation_id
 
 
-def answer_request(channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties,
-                   body: bytes, handler: Callable[[Request], Reply]) -> None:  # fmt: skip
+def answer_request(
+    channel: BlockingChannel,
+    method: Basic.Deliver,
+    properties: BasicProperties,
+    body: bytes,
+    handler: Callable[[Request], Reply],
+) -> None:
     reply = handler(json.loads(body))
     answer = pika.BasicProperties(correlation_id=properties.correlation_id)  # the same id back
     channel.basic_publish("", properties.reply_to, json.dumps(reply).encode(), answer)

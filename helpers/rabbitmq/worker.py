@@ -26,8 +26,16 @@ from .connection import connect
 CRASH_POINTS = ("before-ack",)
 
 
-def work(channel: BlockingChannel, queue: str, *, ack: str, work_s: float, effects: EffectLog,
-         crash: CrashPoint, idle_exit_s: float = 2.0) -> None:  # fmt: skip
+def work(
+    channel: BlockingChannel,
+    queue: str,
+    *,
+    ack: str,
+    work_s: float,
+    effects: EffectLog,
+    crash: CrashPoint,
+    idle_exit_s: float = 2.0,
+) -> None:
     deliveries = channel.consume(queue, auto_ack=ack == "auto", inactivity_timeout=idle_exit_s)
     for method, _properties, body in deliveries:
         if method is None:
@@ -66,8 +74,14 @@ def main() -> None:
     args = parser.parse_args()
     channel = connect(args.url).channel()
     channel.basic_qos(prefetch_count=args.prefetch)  # ignored by the broker with auto-ack
-    work(channel, args.queue, ack=args.ack, work_s=args.work_s, effects=EffectLog(args.effects),
-         crash=CrashPoint.from_options(args))  # fmt: skip
+    work(
+        channel,
+        args.queue,
+        ack=args.ack,
+        work_s=args.work_s,
+        effects=EffectLog(args.effects),
+        crash=CrashPoint.from_options(args),
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,18 @@ def delete_topics(names: list[str]) -> None:
 
 def revoke(acls: list[AclBinding]) -> None:
     """Delete exactly these ACLs."""
-    filters = [AclBindingFilter(a.restype, a.name, a.resource_pattern_type, a.principal, a.host,
-                                a.operation, a.permission_type) for a in acls]  # fmt: skip
+    filters = [
+        AclBindingFilter(
+            a.restype,
+            a.name,
+            a.resource_pattern_type,
+            a.principal,
+            a.host,
+            a.operation,
+            a.permission_type,
+        )
+        for a in acls
+    ]
     client = admin()
     for future in client.delete_acls(filters).values():
         future.result(timeout=30)
@@ -45,8 +55,14 @@ def produce_one(config: dict[str, Any], topic: str, value: bytes, timeout_s: flo
     client reports (a refused delivery, or a failed login or handshake) instead."""
     errors: list[KafkaError] = []
     log = _FailureLog()
-    producer = Producer({**config, "logger": log.logger, "error_cb": errors.append,
-                         "message.timeout.ms": int(timeout_s * 1000)})  # fmt: skip
+    producer = Producer(
+        {
+            **config,
+            "logger": log.logger,
+            "error_cb": errors.append,
+            "message.timeout.ms": int(timeout_s * 1000),
+        }
+    )
     delivered: list[KafkaError | None] = []
     producer.produce(topic, value, on_delivery=lambda error, _m: delivered.append(error))
     deadline = time.monotonic() + timeout_s
@@ -92,9 +108,16 @@ class _Collect(logging.Handler):
 def consume_one(config: dict[str, Any], topic: str, group: str, timeout_s: float = 10) -> bytes:
     """The first message of `topic` read in `group`; KafkaException with the error instead."""
     errors: list[KafkaError] = []
-    consumer = Consumer({**config, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False, "log_level": 0,
-                         "error_cb": errors.append})  # fmt: skip
+    consumer = Consumer(
+        {
+            **config,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "log_level": 0,
+            "error_cb": errors.append,
+        }
+    )
     consumer.subscribe([topic])
     try:
         deadline = time.monotonic() + timeout_s
@@ -112,8 +135,11 @@ def consume_one(config: dict[str, Any], topic: str, group: str, timeout_s: float
 
 def anonymous_tls(ca: Path | None = None) -> dict[str, Any]:
     """The TLS-only listener: encrypted, and anonymous (no user name): User:ANONYMOUS."""
-    return {"bootstrap.servers": f"localhost:{KAFKA_SSL_PORT}", "security.protocol": "SSL",
-            "ssl.ca.location": str(ca or credentials.ensure().ca)}  # fmt: skip
+    return {
+        "bootstrap.servers": f"localhost:{KAFKA_SSL_PORT}",
+        "security.protocol": "SSL",
+        "ssl.ca.location": str(ca or credentials.ensure().ca),
+    }
 
 
 def plaintext_on_the_tls_port() -> dict[str, Any]:

@@ -54,8 +54,9 @@ def permitted(admin: redis.Redis, user: str) -> set[str]:
             arguments = max(abs(arity) - len(words), 0)
             pipe.acl_dryrun(user, *words, *[KEY] * arguments)
         answers = pipe.execute(raise_on_error=False)
-    unchecked = [name for name, answer in zip(known, answers, strict=True)
-                 if isinstance(answer, Exception)]  # fmt: skip
+    unchecked = [
+        name for name, answer in zip(known, answers, strict=True) if isinstance(answer, Exception)
+    ]
     if unchecked:  # a dry run the server could not do: that command would go uncounted
         raise RuntimeError(f"ACL DRYRUN could not check {', '.join(unchecked)}")
     allowed = {name for name, answer in zip(known, answers, strict=True) if _text(answer) == "OK"}

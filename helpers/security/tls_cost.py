@@ -23,16 +23,19 @@ BODY = b"x" * 100
 BROKER_DEADLINE_S = 60.0  # for the broker to hold every message of one run
 
 
-def measure(broker: str, *, tls: bool, messages: int, samples: int,
-            target: str) -> dict[str, Any]:  # fmt: skip
+def measure(broker: str, *, tls: bool, messages: int, samples: int, target: str) -> dict[str, Any]:
     """One row: broker, tls, connect_ms, throughput_msg_s, p50_round_trip_ms, and `stored`: how
     many messages the broker acknowledged or holds (counted from it, not from the loop)."""
     run = {"kafka": _kafka, "rabbitmq": _rabbitmq, "redis": _redis}[broker]
     connect_s, throughput, round_trips, stored = run(tls, messages, samples, target)
-    return {"broker": broker, "tls": tls, "connect_ms": connect_s * 1000,
-            "throughput_msg_s": throughput,
-            "p50_round_trip_ms": statistics.median(round_trips) * 1000,
-            "stored": stored}  # fmt: skip
+    return {
+        "broker": broker,
+        "tls": tls,
+        "connect_ms": connect_s * 1000,
+        "throughput_msg_s": throughput,
+        "p50_round_trip_ms": statistics.median(round_trips) * 1000,
+        "stored": stored,
+    }
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -50,8 +53,14 @@ def _kafka(tls: bool, messages: int, samples: int, topic: str) -> Figures:
     def count(error: KafkaError | None, _message: object) -> None:
         acknowledged[0] += error is None
 
-    config = {**secure.kafka_config("writer", tls=tls), "acks": "all", "linger.ms": 5,
-              "log_level": 0, "error_cb": report_error, "on_delivery": count}  # fmt: skip
+    config = {
+        **secure.kafka_config("writer", tls=tls),
+        "acks": "all",
+        "linger.ms": 5,
+        "log_level": 0,
+        "error_cb": report_error,
+        "on_delivery": count,
+    }
     producer = Producer(config)
     connect_s = _timed(lambda: producer.list_topics(topic, timeout=10))  # login + metadata
 
@@ -114,14 +123,18 @@ def _redis(tls: bool, messages: int, samples: int, stream: str) -> Figures:
     return connect_s, throughput, round_trips, stored
 
 
-def compare(targets: dict[str, str], *, messages: int, samples: int,
-            repeats: int = 3) -> pd.DataFrame:  # fmt: skip
+def compare(
+    targets: dict[str, str], *, messages: int, samples: int, repeats: int = 3
+) -> pd.DataFrame:
     """Each broker without and with TLS, alternately, `repeats` times; the median of each figure,
     TLS's figure as a ratio of the plain one, and the fewest messages the broker stored in any
     run."""
-    rows = [measure(broker, tls=tls, messages=messages, samples=samples, target=target)
-            for _ in range(repeats) for broker, target in targets.items()
-            for tls in (False, True)]  # fmt: skip
+    rows = [
+        measure(broker, tls=tls, messages=messages, samples=samples, target=target)
+        for _ in range(repeats)
+        for broker, target in targets.items()
+        for tls in (False, True)
+    ]
     medians = pd.DataFrame(rows).groupby(["broker", "tls"]).median()
     columns: dict[tuple[str, str], pd.Series] = {
         ("stored", "fewest"): pd.DataFrame(rows).groupby("broker")["stored"].min()
