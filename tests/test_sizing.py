@@ -114,6 +114,31 @@ def test_measured_figures_are_read_and_labelled(tmp_path):
     assert any("p99 not checked" in reason for reason in big.reasons)
 
 
+def test_each_figure_comes_from_the_first_folder_that_measured_it(tmp_path):
+    """The bench's folder measured Kafka's produce rate but ran no durability pair; the quick
+    measurement's folder measured both: the produce rate comes from the first, the safe factor
+    (45,000 ÷ 90,000 = 0.5) from the second, RabbitMQ's figures from neither."""
+    bench, quick = tmp_path / "bench", tmp_path / "quick"
+    row = {"broker": "kafka", "client": "python", "mode": "produce", "message_bytes": 100}
+    for folder, rates in ((bench, {"all": 60_000}), (quick, {"1": 90_000, "all": 45_000})):
+        measure.save(
+            pd.DataFrame(
+                row
+                | {"experiment": "durability", "throughput_msg_s": rate}
+                | {"settings": f"message_bytes=100 acks={acks} partitions=1"}
+                for acks, rate in rates.items()
+            ),
+            folder,
+        )
+    figures = sizing.load_figures([bench, quick, tmp_path / "absent"])
+    kafka = figures.brokers["kafka"]
+    assert kafka.produce_msg_s.value == 60_000 and str(bench) in kafka.produce_msg_s.source
+    assert kafka.safe_factor.value == 0.5 and str(quick) in kafka.safe_factor.source
+    assert not figures.brokers["rabbitmq"].produce_msg_s.measured
+    assert str(bench) in figures.note and str(quick) in figures.note
+    assert "do not exist" in sizing.load_figures([tmp_path / "a", tmp_path / "b"]).note
+
+
 def test_a_slow_consumer_sets_the_partition_count(tmp_path):
     """10 ms of work per message: 100 msg/s per consumer; 1,000 msg/s, headroom 1 → 10
     consumers, so 10 partitions although one partition takes the writes."""

@@ -12,6 +12,7 @@ Not for measuring (see `measure` and `make bench`) or for sizing (see `calculato
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -160,23 +161,61 @@ class Figures:
         return pd.concat([f.sources() for f in self.brokers.values()], ignore_index=True)
 
 
-def load_figures(folder: Path | str | None = None, *, message_bytes: int = 100) -> Figures:
-    """The figures for messages of `message_bytes`, from `folder`/summary.csv (default
-    results/latest) where measured there, FALLBACK elsewhere."""
-    path = Path(folder if folder is not None else LATEST) / "summary.csv"
-    if not path.exists():
+def load_figures(
+    folders: Path | str | Sequence[Path | str] | None = None, *, message_bytes: int = 100
+) -> Figures:
+    """The figures for messages of `message_bytes`: from the summary.csv of the first of
+    `folders` (default results/latest) that measured each, FALLBACK where none did."""
+    if folders is None or isinstance(folders, (str, Path)):
+        folders = [LATEST if folders is None else folders]
+    paths = [Path(folder) / "summary.csv" for folder in folders]
+    found = [path for path in paths if path.exists()]
+    if not found:
         note = (
-            f"No measurements: {path} does not exist (run `make bench`). Every figure is a "
-            "published figure or an assumption, each labelled with its source."
+            f"No measurements: {', '.join(map(str, paths))} {'does' if len(paths) == 1 else 'do'} "
+            "not exist (run `make bench`). "
+            "Every figure is a published figure or an assumption, each labelled with its source."
         )
         return Figures({b: FALLBACK[b] for b in BROKERS}, note)
+    brokers = dict(FALLBACK)
+    for path in reversed(found):  # the first folder's figures are applied last: they win
+        table = _read(path)
+        for broker in BROKERS:
+            brokers[broker] = _merge(brokers[broker], _measured(broker, table, path, message_bytes))
+    where = " and ".join(map(str, found))
+    return Figures(
+        brokers, f"Measured figures from {where}; the others labelled with their source."
+    )
+
+
+def _read(path: Path) -> pd.DataFrame:
     table = pd.read_csv(path)
-    missing = {"broker", "client", "mode", "message_bytes", "throughput_msg_s"} - set(table)
+    missing = {"broker", "client", "mode", "message_bytes", "settings", "throughput_msg_s"} - set(
+        table
+    )
     if missing:
         raise ValueError(f"{path} lacks the columns {sorted(missing)}: is it a bench summary.csv?")
-    table = table[table["client"] == "python"]
-    brokers = {b: _measured(b, table, path, message_bytes) for b in BROKERS}
-    return Figures(brokers, f"Measured figures from {path}; the others labelled with their source.")
+    return table[table["client"] == "python"]
+
+
+# Fields that travel together: a produce rate with the size and setting it was measured at.
+GROUPS = {
+    "produce_msg_s": ("produce_msg_s", "mb_s", "message_bytes", "produce_is_safe"),
+    "consume_msg_s": ("consume_msg_s",),
+    "safe_factor": ("safe_factor",),
+    "p99_ms": ("p99_ms", "p99_rate_msg_s"),
+}
+
+
+def _merge(below: LaneFigures, above: LaneFigures) -> LaneFigures:
+    """`below` with each group of figures `above` measured taken from `above`."""
+    taken = {
+        name: getattr(above, name)
+        for lead, names in GROUPS.items()
+        if getattr(above, lead).measured
+        for name in names
+    }
+    return replace(below, **taken)
 
 
 def _settings(text: object) -> dict[str, str]:
@@ -193,9 +232,9 @@ def _label(path: Path, row: pd.Series, what: str) -> str:
 
 def _measured(broker: str, table: pd.DataFrame, path: Path, message_bytes: int) -> LaneFigures:
     rows = table[table["broker"] == broker]
-    settings = rows["settings"].map(_settings) if "settings" in rows else pd.Series(dtype=object)
+    settings = rows["settings"].map(_settings)
     key, value = ONE_LANE[broker]
-    one_lane = rows[settings.map(lambda s: s.get(key) == value)] if len(rows) else rows
+    one_lane = rows[settings.map(lambda s: s.get(key) == value).astype(bool)]
     chosen = FALLBACK[broker]  # its figures hold for its own message size, not the load's
     produce = _at_size(one_lane[one_lane["mode"] == "produce"], message_bytes)
     if produce is not None:
@@ -231,8 +270,10 @@ def _measured(broker: str, table: pd.DataFrame, path: Path, message_bytes: int) 
     factor = _safe_factor(broker, rows, settings, path)
     if factor is not None:
         chosen = replace(chosen, safe_factor=factor)
-    latency = rows[rows["mode"] == "latency"].sort_values("rate_msg_s")
-    if len(latency) and "p99_ms" in latency:
+    latency = rows[rows["mode"] == "latency"]
+    if {"p99_ms", "rate_msg_s"} <= set(latency):
+        latency = latency.dropna(subset=["p99_ms", "rate_msg_s"]).sort_values("rate_msg_s")
+    if {"p99_ms", "rate_msg_s"} <= set(latency) and len(latency):
         row = latency.iloc[-1]  # the highest rate: its p99 stands for any rate up to it
         what = f"end-to-end p99 at {row['rate_msg_s']:,.0f} msg/s"
         p99 = Figure(float(row["p99_ms"]), "ms", _label(path, row, what), measured=True)
