@@ -170,3 +170,24 @@ def test_the_compose_images_are_the_native_versions():
     assert COMPOSE["prometheus"]["image"] == f"prom/prometheus:v{prometheus.packaged_version()}"
     exporter = redis_exporter.SERVICE.version()
     assert COMPOSE["redis-exporter"]["image"] == f"oliver006/redis_exporter:v{exporter}-alpine"
+
+
+def test_rabbitmqs_metrics_plugin_serves_on_loopback_only():
+    """The plugin's own default is every interface: the lab pins it to 127.0.0.1 first."""
+    import psutil
+
+    from lab.brokers import state
+    from lab.brokers.services import rabbitmq_metrics
+
+    if state.running_pid("rabbitmq") is None:
+        pytest.skip("the lab did not start this RabbitMQ; its plugin is configured where it runs")
+    rabbitmq_metrics.ensure_plugin()
+    assert rabbitmq_metrics.serving()
+    node = psutil.Process(state.running_pid("rabbitmq"))
+    listeners = [
+        c.laddr.ip
+        for p in [node, *node.children(recursive=True)]
+        for c in p.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == rabbitmq_metrics.PORT
+    ]
+    assert listeners and all(ip in ("127.0.0.1", "::ffff:127.0.0.1") for ip in listeners)
