@@ -101,7 +101,8 @@ class Timeline:
             slider = ipywidgets.IntSlider(
                 value=0, min=0, max=len(self.steps) - 1, description="step", readout=False
             )
-            caption, picture = ipywidgets.Label(), ipywidgets.HTML()
+            caption = ipywidgets.Label()
+            picture = ipywidgets.HTML(layout={"overflow": "auto"})  # a wide step scrolls
 
             def show(index: int) -> None:
                 caption.value = f"{index + 1} of {len(self.steps)}: {self.steps[index].title}"
