@@ -42,6 +42,9 @@ COORDINATOR_NOT_READY = {
     KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
 }
 
+# Asked again: they pass once the partition's leader has loaded it.
+NO_LEADER = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE}
+
 
 def end_offsets(topic: str, partitions: int) -> list[int]:
     reader = consumer("lab-offsets")
@@ -65,12 +68,28 @@ class GroupLag:
         """Messages the group has not committed. A partition never committed counts from its
         start (the group reads from the earliest offset); until a member has committed, the
         group's coordinator is not asked at all."""
-        bounds = [self._reader.get_watermark_offsets(tp, timeout=10) for tp in self._partitions]
+        bounds = self._bounds()
         if not committed_yet:
             return sum(high - low for low, high in bounds)
         committed = self._committed()
         return sum(high - (tp.offset if tp.offset >= 0 else low)
                    for tp, (low, high) in zip(committed, bounds, strict=True))  # fmt: skip
+
+    def _bounds(self, timeout_s: float = 10) -> list[tuple[int, int]]:
+        """Each partition's low and high watermarks; a partition whose leader is still loading
+        it (a topic created a moment ago answers NOT_LEADER_FOR_PARTITION) is asked again until
+        `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return [
+                    self._reader.get_watermark_offsets(tp, timeout=timeout_s)
+                    for tp in self._partitions
+                ]
+            except KafkaException as exc:
+                if exc.args[0].code() not in NO_LEADER or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def _committed(self, timeout_s: float = 10) -> list[TopicPartition]:
         """The group's committed offsets; a coordinator not ready yet (a broker that has just
