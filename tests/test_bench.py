@@ -536,6 +536,49 @@ def test_perftest_rates_leave_out_the_warm_up_interval():
     assert parsed["steady_sent_msg_s"] == (19292 + 31011) / 2
     assert parsed["steady_received_msg_s"] == (21846 + 30197) / 2
     assert parsed["median_ms"] == 51.376 and parsed["p99_ms"] == 442.324
+    # The steady intervals' worst median consumer latency: 47.785 ms, not the warm-up's 365 ms.
+    assert parsed["worst_median_ms"] == 47.785
+
+
+def test_a_throughput_whose_consumers_fell_behind_is_called_an_overload_figure():
+    """Producers and consumers at once (RabbitMQ): a row is sustained only if the messages
+    still waiting when the producers stopped drain within a second at the consumers' rate."""
+    from lab.bench.processes import RunOutcome
+
+    rabbit = bench.RabbitMQSettings()
+    workload = bench.Workload(count=None, duration_s=1.0, warmup=0)
+
+    def outcome(backlog: int) -> RunOutcome:
+        maker, tally = BodyMaker(0, 100), SentTally(0)
+        bodies = [maker.make(seq, 0, 0) for seq in range(20_000)]
+        for body in bodies:
+            tally.add(body)
+        producer = {"sent": tally, "start_ns": 0, "end_ns": 1_000_000_000, "cpu_s": 1.0}
+        consumer = {
+            "received": received(bodies),
+            "first_ns": 0,
+            "last_ns": 2_000_000_000,
+            "cpu_s": 1.0,
+            "intended": None,
+            "naive": None,
+        }
+        return RunOutcome([producer], [consumer], 2.0, backlog_at_producers_end=backlog)
+
+    def rows(backlog: int) -> pd.DataFrame:
+        made = bench.results.python_rows(
+            rabbit, workload, outcome(backlog), tool="pika", latency=False, repeat=0
+        )
+        native = throughput_row(rabbit, "native", "PerfTest", "produce", 10_000.0)
+        return bench.summary(bench.frame([*made, {**native, "sustained": True}]))
+
+    # 10,000 msg/s consumed; 15,000 waiting = 1.5 s to drain: an overload figure.
+    behind = rows(15_000).set_index(["client", "mode"])
+    assert behind.loc[("python", "produce"), "sustained"] == False  # noqa: E712
+    assert "overload figure for Python" in behind.loc[("python", "produce"), "compared"]
+    # 2,000 waiting = 0.2 s: the consumers kept up.
+    kept_up = rows(2_000).set_index(["client", "mode"])
+    assert kept_up.loc[("python", "produce"), "sustained"] == True  # noqa: E712
+    assert "overload" not in kept_up.loc[("python", "produce"), "compared"]
 
 
 def test_log_dirs_sizes_add_up_per_topic():

@@ -161,6 +161,9 @@ class RunOutcome:
     producers: list[ProducerResult]
     consumers: list[ConsumerResult]
     seconds: float
+    # When producers and consumers overlap: messages sent but not yet received at the moment
+    # the last producer finished (the backlog the consumers still had to drain); else None.
+    backlog_at_producers_end: int | None = None
 
 
 def run(
@@ -190,6 +193,7 @@ def run(
         link.start.set()
         _collect(link, "producer", len(producer_specs), started, results, deadline, bar)
         sent = sum(r["sent"].count for key, r in results.items() if key[0] == "producer")
+        backlog = sent - link.received.value if overlap else None
         link.expected.value = sent
         if bar is not None:
             bar.total = sent
@@ -206,6 +210,7 @@ def run(
         producers=[results[("producer", i)] for i in range(len(producer_specs))],
         consumers=[results[("consumer", i)] for i in range(len(consumer_specs))],
         seconds=time.monotonic() - began,
+        backlog_at_producers_end=backlog,
     )
 
 

@@ -37,6 +37,7 @@ SUMMARY_COLUMNS = [
     "throughput_min_msg_s",
     "throughput_max_msg_s",
     "verified",
+    "sustained",
     "ratio_to_native",
     "ratio_to_bare",
     "p99_over_bare",
@@ -113,6 +114,7 @@ THROUGHPUT_TABLE = [
     "cpu_covers",
     "repeats",
     "verified",
+    "sustained",
     "compared",
 ]
 LATENCY_TABLE = [

@@ -40,6 +40,10 @@ from .processes import RunOutcome
 from .settings import Settings, Workload, broker_of, settings_text
 
 NAN = float("nan")
+# A throughput is sustained while the consumers keep up: at the end of the run the messages
+# still waiting for them would be drained within this many seconds (PerfTest: its consumer
+# latency stayed below it). Beyond, the figure is an overload figure: a queue growing.
+SUSTAINED_WITHIN_S = 1.0
 # Who ran (broker, client, tool) and what (mode, message size, rate): every table starts with them.
 IDENTITY_COLUMNS = ["broker", "client", "tool", "mode", "message_bytes", "rate_msg_s"]
 LATENCY_COLUMNS = ["p50_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms"]
@@ -61,6 +65,8 @@ COLUMNS = [
     *NAIVE_COLUMNS,
     "latency_resolution_ms",
     "processes",
+    "sustained",
+    "backlog_drain_s",
     "cpu_s",
     "cpu_covers",
     "producer_cpu_s",
@@ -197,6 +203,11 @@ def python_rows(
     seconds = (max(lasts) - min(firsts)) / 1e9 if firsts else NAN
     consumed = with_throughput(row("consume", consumer_cpu), measured_received, seconds)
     consumed["measures"] = "received and verified, first to last measured message"
+    backlog = outcome.backlog_at_producers_end
+    if backlog is not None and consumed["throughput_msg_s"] > 0:
+        drain_s = max(backlog, 0) / consumed["throughput_msg_s"]
+        for made in (produced, consumed):
+            made.update(backlog_drain_s=drain_s, sustained=drain_s <= SUSTAINED_WITHIN_S)
     return [produced, consumed]
 
 
@@ -256,6 +267,7 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     table["throughput_max_msg_s"] = grouped["throughput_msg_s"].max()
     table["repeats"] = grouped.size()
     table["verified"] = grouped["verified"].agg(_all_checked)
+    table["sustained"] = grouped["sustained"].agg(_all_sustained)
     table["tool"] = grouped["tool"].first()
     table["latency_resolution_ms"] = grouped["latency_resolution_ms"].max()
     table["unlike_settings"] = grouped["unlike_settings"].agg(_first_reason)
@@ -334,10 +346,17 @@ def _with_defaults(results: pd.DataFrame) -> pd.DataFrame:
     data = results.assign(**{c: v for c, v in defaults.items() if c not in results})
     data = data.assign(**{c: data[c].fillna("").astype(str) for c in defaults})
     return data.assign(
+        sustained=data.get("sustained", NAN),
         producer_cpu_s=data.get("producer_cpu_s", NAN),
         broker_cpu_s=data.get("broker_cpu_s", NAN),
         cpu_s=data.get("cpu_s", NAN),
     )
+
+
+def _all_sustained(values: pd.Series) -> object:
+    """False if any repeat was an overload figure, True if all kept up, NaN if not known."""
+    known = values.dropna()
+    return NAN if known.empty else bool(known.astype(bool).all())
 
 
 def _unrated(keys: list[str]) -> list[str]:
@@ -377,7 +396,18 @@ def _compare(
         values["ratio_to_native"] = _ratio(
             record["throughput_msg_s"], reference["throughput_msg_s"]
         )
-        values["compared"] = f"throughput ÷ {tool}'s"
+        compared = f"throughput ÷ {tool}'s"
+        overloaded = [
+            who
+            for who, row in (("Python", record), (tool, reference))
+            if row.get("sustained") is False or row.get("sustained") == 0.0
+        ]
+        if overloaded:
+            compared += (
+                f"; an overload figure for {' and '.join(overloaded)}: its consumers fell "
+                f"behind (more than {SUSTAINED_WITHIN_S:g} s of messages waiting)"
+            )
+        values["compared"] = compared
         return values
     if tool in NOT_COMPARABLE:
         values["compared"] = f"not compared: {tool} is {NOT_COMPARABLE[tool]}"
