@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -231,54 +232,53 @@ def _label(path: Path, row: pd.Series, what: str) -> str:
 
 
 def _measured(broker: str, table: pd.DataFrame, path: Path, message_bytes: int) -> LaneFigures:
+    """FALLBACK[broker] with what `table` measured of it (its figures hold for its own message
+    size, not the load's, so the measured ones carry theirs)."""
     rows = table[table["broker"] == broker]
     settings = rows["settings"].map(_settings)
     key, value = ONE_LANE[broker]
     one_lane = rows[settings.map(lambda s: s.get(key) == value).astype(bool)]
-    chosen = FALLBACK[broker]  # its figures hold for its own message size, not the load's
+    found: dict[str, Any] = {}
     produce = _at_size(one_lane[one_lane["mode"] == "produce"], message_bytes)
     if produce is not None:
-        chosen = replace(
-            chosen,
-            produce_msg_s=Figure(
-                float(produce["throughput_msg_s"]),
-                "msg/s",
-                _label(path, produce, f"produce, one {LANES[broker]}"),
-                measured=True,
-            ),
-            mb_s=Figure(
-                float(produce["throughput_msg_s"]) * int(produce["message_bytes"]) / 1e6,
-                "MB/s",
-                _label(path, produce, "produce (msg/s × message size)"),
-                measured=True,
-            ),
-            message_bytes=int(produce["message_bytes"]),
-            produce_is_safe=_settings(produce.get("settings", "")).get(SAFE_SETTING[broker][0])
-            == SAFE_SETTING[broker][1],
-        )
+        found |= _produce(broker, produce, path)
     consume = _at_size(one_lane[one_lane["mode"] == "consume"], message_bytes)
     if consume is not None:
-        chosen = replace(
-            chosen,
-            consume_msg_s=Figure(
-                float(consume["throughput_msg_s"]),
-                "msg/s",
-                _label(path, consume, f"consume, one {LANES[broker]}"),
-                measured=True,
-            ),
-        )
+        what = f"consume, one {LANES[broker]}"
+        rate = float(consume["throughput_msg_s"])
+        found["consume_msg_s"] = Figure(rate, "msg/s", _label(path, consume, what), True)
     factor = _safe_factor(broker, rows, settings, path)
     if factor is not None:
-        chosen = replace(chosen, safe_factor=factor)
+        found["safe_factor"] = factor
+    return replace(FALLBACK[broker], **found, **_latency(rows, path))
+
+
+def _produce(broker: str, row: pd.Series, path: Path) -> dict[str, Any]:
+    """The produce rate of `row`, its MB/s, its message size and whether it ran safe."""
+    rate, size = float(row["throughput_msg_s"]), int(row["message_bytes"])
+    key, safe, _ = SAFE_SETTING[broker]
+    return {
+        "produce_msg_s": Figure(
+            rate, "msg/s", _label(path, row, f"produce, one {LANES[broker]}"), True
+        ),
+        "mb_s": Figure(rate * size / 1e6, "MB/s", _label(path, row, "produce × size"), True),
+        "message_bytes": size,
+        "produce_is_safe": _settings(row["settings"]).get(key) == safe,
+    }
+
+
+def _latency(rows: pd.DataFrame, path: Path) -> dict[str, Any]:
+    """The p99 at the highest measured rate, which stands for any rate up to it; {} if none."""
     latency = rows[rows["mode"] == "latency"]
-    if {"p99_ms", "rate_msg_s"} <= set(latency):
-        latency = latency.dropna(subset=["p99_ms", "rate_msg_s"]).sort_values("rate_msg_s")
-    if {"p99_ms", "rate_msg_s"} <= set(latency) and len(latency):
-        row = latency.iloc[-1]  # the highest rate: its p99 stands for any rate up to it
-        what = f"end-to-end p99 at {row['rate_msg_s']:,.0f} msg/s"
-        p99 = Figure(float(row["p99_ms"]), "ms", _label(path, row, what), measured=True)
-        return replace(chosen, p99_ms=p99, p99_rate_msg_s=float(row["rate_msg_s"]))
-    return chosen
+    if not {"p99_ms", "rate_msg_s"} <= set(latency):
+        return {}
+    latency = latency.dropna(subset=["p99_ms", "rate_msg_s"]).sort_values("rate_msg_s")
+    if latency.empty:
+        return {}
+    row = latency.iloc[-1]
+    what = f"end-to-end p99 at {row['rate_msg_s']:,.0f} msg/s"
+    p99 = Figure(float(row["p99_ms"]), "ms", _label(path, row, what), measured=True)
+    return {"p99_ms": p99, "p99_rate_msg_s": float(row["rate_msg_s"])}
 
 
 def _at_size(rows: pd.DataFrame, message_bytes: int) -> pd.Series | None:
