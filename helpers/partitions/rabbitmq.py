@@ -1,0 +1,185 @@
+"""A RabbitMQ quorum queue whose leader is cut off from the other two nodes, with a publisher on
+each side, each waiting for its publisher confirms one message at a time. The majority elects a
+new leader; the old one cannot commit anything alone. What does each publisher see, and is
+anything confirmed lost once the cut heals?
+
+Runs on the lab's RabbitMQ hosts of its own (`lab.brokers.netns_rabbitmq`), never on the shared
+cluster; the nodes take about half a minute to start, so it is a soak experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pika
+import pika.exceptions
+
+from lab.brokers import native, netns, netns_rabbitmq, state
+
+from .checker import Outcome, Verdict, Write, check
+from .faults import Network
+
+
+def network() -> Network:
+    return Network({n.host: n.ip for n in netns_rabbitmq.NODES})
+
+
+def raft_states(queue: str, via: int) -> dict[str, str]:
+    """Each member's Raft state (leader, follower, ...) as node `via` reports it; {} if it gives
+    no answer."""
+    n = netns_rabbitmq.NODES[via - 1]
+    tool = native.rabbitmq_script("rabbitmq-queues")
+    command = netns.command(n.host, [tool, "-l", "-n", n.node, "quorum_status", queue,
+                                     "--formatter", "json", "--timeout", "5"])  # fmt: skip
+    env = {**native.rabbitmqctl_env(state.broker_dir(n.name)), "RABBITMQ_USE_LONGNAME": "true"}
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=20)
+        return {row["Node Name"]: str(row["Raft State"]) for row in json.loads(done.stdout)}
+    except (ValueError, KeyError, TypeError, subprocess.TimeoutExpired):
+        return {}
+
+
+@dataclass
+class Side:
+    name: str  # minority or majority
+    writes: list[Write] = field(default_factory=list)
+    waits_s: list[float] = field(default_factory=list)  # publish to its confirm (or the end)
+
+
+@dataclass
+class Run:
+    old_leader: str
+    new_leader: str
+    sides: dict[str, Side]
+    verdict: Verdict
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    def longest_wait_s(self, side: str) -> float:
+        return max(self.sides[side].waits_s, default=0.0)
+
+
+class _Publisher(threading.Thread):
+    """Publishes to `queue` through node `index`, waiting for each confirm, until stopped."""
+
+    def __init__(self, side: str, index: int, queue: str, per_s: int, began: float) -> None:
+        super().__init__(daemon=True)
+        self.side, self.queue, self.per_s, self.began = Side(side), queue, per_s, began
+        params = pika.URLParameters(netns_rabbitmq.NODES[index - 1].url)
+        self.connection = pika.BlockingConnection(params)
+        self.channel = self.connection.channel()
+        self.channel.confirm_delivery()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            value = f"{self.queue}-{self.side.name}-{i}"
+            sent = time.monotonic()
+            outcome = self._publish(value)
+            self.side.writes.append(
+                Write(self.side.name, value, outcome, time.monotonic() - self.began)
+            )
+            self.side.waits_s.append(time.monotonic() - sent)
+            if outcome == "unknown":
+                return  # the connection is gone
+            i += 1
+            time.sleep(max(0.0, self.began + i / self.per_s - time.monotonic()))
+
+    def _publish(self, value: str) -> Outcome:
+        try:
+            self.channel.basic_publish("", self.queue, value.encode(),
+                                       pika.BasicProperties(delivery_mode=2))  # fmt: skip
+            return "ok"
+        except pika.exceptions.NackError:
+            return "refused"
+        except pika.exceptions.AMQPError:
+            return "unknown"
+
+    def close(self) -> None:
+        self.connection.add_callback_threadsafe(self.connection.close)
+
+
+def _wait(what: str, test: Callable[[], bool], timeout_s: float) -> float:
+    began = time.monotonic()
+    while not test():
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(f"{what} did not happen within {timeout_s:.0f} s")
+        time.sleep(0.2)
+    return time.monotonic() - began
+
+
+def _read_all(queue: str) -> list[str]:
+    connection = pika.BlockingConnection(pika.URLParameters(netns_rabbitmq.NODES[1].url))
+    try:
+        channel, values = connection.channel(), []
+        while (got := channel.basic_get(queue, auto_ack=True))[0] is not None:
+            values.append(got[2].decode())
+        channel.queue_delete(queue)
+        return values
+    finally:
+        connection.close()
+
+
+def partition_quorum_leader(
+    *, name: str = "", per_s: int = 50, before_s: float = 1.0, after_election_s: float = 3.0,
+    timeout_s: float = 90.0,
+) -> Run:  # fmt: skip
+    """A quorum queue led by rabbit-1, publishers on rabbit-1 and rabbit-2; after `before_s`,
+    rabbit-1's host is isolated; `after_election_s` after the majority has a new leader, the cut
+    heals; the publishers stop once their last publish is answered; the queue is read back."""
+    netns_rabbitmq.up()
+    queue = name or f"part-{uuid.uuid4().hex[:8]}"
+    first = netns_rabbitmq.NODES[0]
+    setup = pika.BlockingConnection(pika.URLParameters(first.url))
+    setup.channel().queue_declare(queue, durable=True, arguments={
+        "x-queue-type": "quorum", "x-queue-leader-locator": "client-local"})  # fmt: skip
+    setup.close()
+    old = next(node for node, s in raft_states(queue, 1).items() if s == "leader")
+    net, began, events = network(), time.monotonic(), []
+
+    def event(text: str) -> None:
+        events.append((time.monotonic() - began, text))
+        print(f"{events[-1][0]:5.1f} s  {text}", flush=True)
+
+    publishers = [_Publisher(side, i, queue, per_s, began) for side, i in
+                  (("minority", 1), ("majority", 2))]  # fmt: skip
+    for p in publishers:
+        p.start()
+    event(f"publishing with confirms to {queue} (leader {old}) through rabbit-1 and rabbit-2")
+    new = ""
+    try:
+        time.sleep(before_s)  # the run's schedule: publishes before the cut, by design
+        net.isolate("rabbit-1")
+        event("rabbit-1's host cut off from the other two")
+
+        def elected() -> bool:
+            nonlocal new
+            leaders = [n for n, s in raft_states(queue, 2).items() if s == "leader" and n != old]
+            new = leaders[0] if leaders else ""
+            return bool(new)
+
+        _wait("a new leader on the majority side", elected, timeout_s)
+        event(f"the majority's members elected {new}")
+        time.sleep(after_election_s)  # the run's schedule: both sides publish meanwhile
+    finally:
+        net.heal()
+        event("healed")
+        for p in publishers:
+            p.stop.set()
+    for p in publishers:
+        p.join(timeout=timeout_s)
+        event(f"the {p.side.name} publisher stopped; its longest wait for a confirm "
+              f"{max(p.side.waits_s, default=0):.1f} s")  # fmt: skip
+        p.close()
+    writes = [w for p in publishers for w in p.side.writes]
+    found: dict[str, list[str]] = {"minority": [], "majority": []}
+    for value in _read_all(queue):
+        found["minority" if "-minority-" in value else "majority"].append(value)
+    sides = {p.side.name: p.side for p in publishers}
+    return Run(old, new, sides, check(writes, found), events)

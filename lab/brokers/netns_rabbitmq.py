@@ -1,0 +1,185 @@
+"""Three RabbitMQ nodes on three hosts of the lab's own (network namespaces, see `netns`): host
+rabbit-i, address 10.213.0.2i, node `lab@10.213.0.2i` (Erlang long names), AMQP on 5672. The
+nodes cluster at first boot from a fixed list, as the shared cluster does, and keep RabbitMQ's
+default `cluster_partition_handling = ignore`. Partitions are injected here, never on nodes other
+lessons use.
+
+    netns_rabbitmq.up()      # hosts made, nodes started, the three clustered; idempotent
+    netns_rabbitmq.down()    # faults undone, nodes stopped, hosts removed
+
+The user `guest` may connect from the bridge (RabbitMQ allows it on loopback only by default):
+the bridge carries the lab's subnet alone and no packet leaves the machine.
+Not for injecting faults (see helpers.partitions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+import pika
+
+from . import install, native, netns, process, state
+
+HOSTS = ("rabbit-1", "rabbit-2", "rabbit-3")
+PORT = 5672
+
+
+@dataclass(frozen=True)
+class RabbitHost:
+    host: str
+    index: int
+
+    @property
+    def ip(self) -> str:
+        return netns.address(20 + self.index)
+
+    @property
+    def node(self) -> str:
+        return f"lab@{self.ip}"
+
+    @property
+    def name(self) -> str:  # the process name under .brokers/
+        return f"netns-rabbit-{self.index}"
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@{self.ip}:{PORT}/%2F"
+
+
+NODES = [RabbitHost(h, i) for i, h in enumerate(HOSTS, start=1)]
+
+
+def _config(n: RabbitHost) -> str:
+    peers = "".join(f"cluster_formation.classic_config.nodes.{k.index} = {k.node}\n" for k in NODES)
+    return (
+        f"listeners.tcp.default = {n.ip}:{PORT}\nloopback_users = none\n"
+        "cluster_formation.peer_discovery_backend = classic_config\n" + peers
+        + "disk_free_limit.absolute = 50MB\nlog.console = true\nlog.console.level = info\n"
+        "log.file = false\n"
+    )  # fmt: skip
+
+
+def _env(n: RabbitHost, cookie: str) -> dict[str, str]:
+    home = state.broker_dir(n.name)
+    config = home / "rabbitmq.conf"
+    config.write_text(_config(n))
+    (home / "enabled_plugins").write_text("[].\n")
+    (home / "rabbitmq-env.conf").touch()
+    env = native.rabbitmq_env(home, n.node, PORT, config)
+    cookie_file = home / "home" / ".erlang.cookie"
+    if not cookie_file.exists():
+        descriptor = os.open(cookie_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(cookie)
+    return {
+        **env,
+        "RABBITMQ_USE_LONGNAME": "true",
+        "RABBITMQ_NODE_IP_ADDRESS": n.ip,
+        "RABBITMQ_DIST_PORT": "25672",
+        "ERL_EPMD_ADDRESS": n.ip,  # and loopback, which epmd always adds
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface "
+        + "{" + n.ip.replace(".", ",") + "}",
+    }  # fmt: skip
+
+
+def up(timeout_s: float = 180.0) -> None:
+    """Make the hosts, start every node not running (a new cluster, from nothing, when none
+    runs), and wait until the three are clustered and answer AMQP. Faults left behind are undone
+    first."""
+    server = install.ensure("rabbitmq-server")
+    with netns.locked():
+        for n in NODES:
+            netns.add_host(n.host, 20 + n.index)
+        netns.clear_all_rules()
+        if all(state.running_pid(n.name) is None for n in NODES):
+            for n in NODES:
+                _stop_leftovers(n)
+                shutil.rmtree(state.broker_dir(n.name), ignore_errors=True)
+        cookie = os.urandom(20).hex().upper()  # used only by nodes made now
+        for n in NODES:
+            if state.running_pid(n.name) is None:
+                state.broker_dir(n.name).mkdir(parents=True, exist_ok=True)
+                launch = process.Launch(netns.command(n.host, [server]), _env(n, cookie), 120)
+                process.spawn(n.name, launch)
+    wait_clustered(timeout_s)
+
+
+def rabbitmqctl(index: int, *args: str, timeout_s: float = 30) -> str:
+    """rabbitmqctl against node `index`, run inside its host."""
+    n = NODES[index - 1]
+    home = state.broker_dir(n.name)
+    command = netns.command(n.host, [native.rabbitmq_script("rabbitmqctl"), "-l", "-n", n.node,
+                                     *args])  # fmt: skip
+    env = {**native.rabbitmqctl_env(home), "RABBITMQ_USE_LONGNAME": "true"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {n.name}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def running_nodes(index: int) -> list[str]:
+    """The cluster members node `index` sees running (empty if it does not answer)."""
+    try:
+        report = json.loads(rabbitmqctl(index, "cluster_status", "--formatter", "json"))
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired):
+        return []
+    return sorted(report.get("running_nodes", []))
+
+
+def answers(n: RabbitHost) -> bool:
+    try:
+        params = pika.URLParameters(n.url)
+        params.socket_timeout = params.stack_timeout = 2
+        params.connection_attempts = 1
+        pika.BlockingConnection(params).close()
+        return True
+    except Exception:  # booting
+        return False
+
+
+def wait_clustered(timeout_s: float = 180.0) -> float:
+    began = time.monotonic()
+    while not all(answers(n) for n in NODES) or len(running_nodes(1)) < 3:
+        for n in NODES:
+            if state.running_pid(n.name) is None:
+                log = state.log_file(n.name)
+                raise RuntimeError(f"{n.name} is not running. The end of {log}:\n"
+                                   + state.log_tail(n.name))  # fmt: skip
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(f"the RabbitMQ nodes on the lab's hosts did not cluster in "
+                               f"{timeout_s:.0f} s; running: {running_nodes(1)}")  # fmt: skip
+        time.sleep(1.0)
+    return time.monotonic() - began
+
+
+def _stop_leftovers(n: RabbitHost) -> None:
+    """SIGTERM whatever still runs inside the host (epmd detaches from the node it serves):
+    every process in a namespace of the lab was started by the lab."""
+    if n.host not in netns.namespaces():
+        return
+    pids = subprocess.run(["ip", "netns", "pids", netns.namespace(n.host)], capture_output=True,
+                          text=True, timeout=10).stdout.split()  # fmt: skip
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGTERM)
+
+
+def down() -> list[str]:
+    """Undo every fault, stop every node (and its port mapper), remove the hosts."""
+    with netns.locked():
+        if netns.why_unavailable() is None:
+            netns.clear_all_rules()
+        stopped = [n.name for n in NODES if process.signal_and_wait(n.name, signal.SIGTERM, 30.0)]
+        if netns.why_unavailable() is None:
+            for n in NODES:
+                _stop_leftovers(n)
+                netns.remove_host(n.host)
+            netns.remove_bridge()
+    return stopped
