@@ -92,7 +92,7 @@ def test_group_lag_counts_from_the_start_until_a_commit_then_from_the_commit(kaf
 
 
 def test_waiting_for_room_gives_up_at_its_deadline_when_the_broker_never_answers():
-    nowhere = producer(f"localhost:{free_port()}", queue_buffering_max_messages=10)
+    nowhere = producer(f"localhost:{free_port()}", {"queue.buffering.max.messages": 10})
     began = time.monotonic()
     with pytest.raises(TimeoutError, match="no room in the local queue for 1 s"):
         kafka_backpressure.produce_waiting_for_room(nowhere, "t", [b"x"] * 100, timeout_s=1)

@@ -268,3 +268,19 @@ def test_a_topic_is_drawn_the_moment_it_is_created(topics, kafka_ep):
         topic = topics.create(unique_name("diagram-new"), partitions=3)
         rows = cells(diagrams.kafka_topic(topic, url=kafka_ep.url).source)
         assert rows.count("high watermark 0") == 3
+
+
+def test_a_rebalance_drawn_at_each_step_shows_who_owns_what_by_name(topics, kafka_ep):
+    topic = topics.create(unique_name("diagram-rebalance"), partitions=2)
+    group, owners = unique_name("diagram-rebalance"), {}
+
+    def draw(step):
+        source = diagrams.kafka_topic(topic, [group], url=kafka_ep.url).source
+        owners[step] = sorted(re.findall(r"label=<([^<>]+)<BR/>group ", source))  # members
+
+    steps = ["+a", "+b", "+c", "-a"]
+    kafka.rebalance_timeline(topic, group, 2, steps, url=kafka_ep.url, on_settled=draw)
+    assert owners["a joins"] == ["a"]  # one member, both partitions
+    assert owners["b joins"] == ["a", "b"]
+    assert len(owners["c joins"]) == 2  # two partitions: one of three members owns nothing
+    assert "a" not in owners["a leaves"] and len(owners["a leaves"]) == 2

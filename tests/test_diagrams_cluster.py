@@ -40,7 +40,7 @@ def drawn(source: str) -> dict[int, tuple[str, str]]:
 def test_the_leader_mark_moves_to_the_elected_broker(kafka_cluster):
     controller = fk.controller_id()
     leader, follower = [i for i in (1, 2, 3) if i != controller]
-    topic = fk.create_topic(unique_name("diagram"), [leader, follower, controller])
+    topic = fk.create_topic(unique_name("diagram"), [leader, follower, controller], min_insync=2)
     try:
         before = drawn(kafka_cluster_topic(topic, url=bootstrap_servers()).source)
         cluster.stop_node("kafka", leader)  # a clean shutdown: it hands leadership over

@@ -41,7 +41,7 @@ def test_delivery_log_counts_acks_per_partition_and_read_all_reads_everything(to
 
 
 def test_a_broker_that_is_down_fails_deliveries_with_a_reason():
-    producer = kafka.producer(f"localhost:{free_port()}", message_timeout_ms=1500)
+    producer = kafka.producer(f"localhost:{free_port()}", {"message.timeout.ms": 1500})
     log = kafka.DeliveryReport()
     producer.produce("anything", value=b"x", on_delivery=log.report)
     # Nothing is left in the local queue when flush returns: message.timeout.ms (1.5 s) failed
@@ -52,12 +52,20 @@ def test_a_broker_that_is_down_fails_deliveries_with_a_reason():
 
 def test_idempotence_refuses_settings_that_would_break_it(kafka_ep):
     with pytest.raises(KafkaException, match="acks"):
-        kafka.producer(kafka_ep.url, enable_idempotence=True, acks="1")
+        kafka.producer(kafka_ep.url, {"enable.idempotence": True, "acks": "1"})
+    kafka.producer(kafka_ep.url, {"enable.idempotence": False, "acks": "1"})  # without it: fine
+
+
+def test_settings_are_written_as_kafka_spells_them_and_never_translated(kafka_ep):
+    with pytest.raises(TypeError):  # no keyword spelling (enable_idempotence=...) to translate
+        kafka.producer(kafka_ep.url, enable_idempotence=False)
+    with pytest.raises(KafkaException, match="No such configuration property"):
+        kafka.producer(kafka_ep.url, {"enable_idempotence": False})  # passed as written
 
 
 def test_read_committed_hides_aborted_transactions(topics, kafka_ep):
     name = topics.create(unique_name("t-txn"))
-    writer = kafka.producer(kafka_ep.url, transactional_id=unique_name("t-writer"))
+    writer = kafka.producer(kafka_ep.url, {"transactional.id": unique_name("t-writer")})
     writer.init_transactions(30)
     for outcome in ("commit", "abort"):
         writer.begin_transaction()
@@ -94,14 +102,14 @@ def test_an_eager_rebalance_revokes_everything_a_cooperative_one_only_what_moves
     assert cooperative.loc["b joins", "revoked_from_others"] == 1  # ...or only the one b took
 
 
-def test_python_side_callback_settings_keep_their_names(kafka_ep, topics):
+def test_a_python_side_callback_setting_reaches_the_client(kafka_ep, topics):
     name = topics.create(unique_name("t-commit"))
     producer = kafka.producer(kafka_ep.url)
     producer.produce(name, value=b"x")
     producer.flush(30)
     commits = []
     reader = kafka.consumer(
-        unique_name("t-g"), kafka_ep.url, on_commit=lambda err, parts: commits.append(err)
+        unique_name("t-g"), kafka_ep.url, {"on_commit": lambda err, parts: commits.append(err)}
     )
     reader.subscribe([name])
     assert len(kafka.consume_n(reader, 1, timeout_s=20)) == 1
@@ -132,6 +140,13 @@ def test_a_worker_killed_mid_batch_loses_or_duplicates_as_its_guarantee_says(
     for mode, result in results.items():
         assert (result["lost"] > 0, result["duplicated"] > 0) == EXPECTED[mode], result
         assert result["unexpected"] == 0, result
+    # Where the group's commit sat when the worker died: past the outputs it had written (the
+    # rest of the batch is skipped), or short of them (the batch is done again, or its
+    # transaction aborted).
+    at_crash = {mode: result["at_crash"] for mode, result in results.items()}
+    assert at_crash["at-most-once"]["committed"] > at_crash["at-most-once"]["outputs"], at_crash
+    for mode in ("at-least-once", "exactly-once"):
+        assert at_crash[mode]["committed"] < at_crash[mode]["outputs"], at_crash
 
 
 def test_exactly_once_survives_kills_at_random_moments(topics, kafka_ep, tmp_path):
@@ -143,17 +158,24 @@ def _crash_experiment(topics, kafka_ep, tmp_path, mode, **kill) -> dict:
     source = topics.create(unique_name("t-in"), partitions=2)
     output = topics.create(unique_name("t-out"), partitions=2)
     keys = kafka.produce_numbered(source, 1000, url=kafka_ep.url)
-    return kafka.run_with_crashes(
+    group, at_crash = unique_name("t-proc"), []
+
+    def look(_crash: int) -> None:  # the killed worker's group, before the next one starts
+        at_crash.append(kafka.progress_at_crash(source, output, group, url=kafka_ep.url))
+
+    result = kafka.run_with_crashes(
         mode,
         input_topic=source,
         output_topic=output,
-        group=unique_name("t-proc"),
+        group=group,
         input_keys=keys,
         crashes=1,
         workdir=tmp_path,
         url=kafka_ep.url,
+        on_crash=look,
         **kill,
     )
+    return result | {"at_crash": at_crash[0]}
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_with_error_headers(topics, kafka_ep):

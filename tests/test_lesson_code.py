@@ -13,7 +13,8 @@ import pytest
 from helpers.backpressure import kafka as backpressure_kafka
 from helpers.backpressure import rabbitmq as backpressure_rabbitmq
 from helpers.cqrs import projection
-from helpers.kafka import deadletter, loop
+from helpers.failover import kafka as failover_kafka
+from helpers.kafka import deadletter, loop, transactional
 from helpers.rabbitmq import consumers, retry, rpc
 from helpers.rabbitmq import worker as rabbitmq_worker
 from helpers.redis_streams import consumers as redis_consumers
@@ -36,6 +37,9 @@ SHOWN = [
     ("05-Redis-Streams", redis_consumers.consume),
     ("09-Broker-Benchmarks", kafka_workers.send_when_there_is_room),
     ("09-Broker-Benchmarks", loops.send_paced),
+    ("10-Kafka-Tuning", transactional.copy_in_transactions),
+    ("11-Replication-and-Failover", failover_kafka.producer_config),
+    ("11-Replication-and-Failover", failover_kafka.create_topic),
     ("05-Redis-Streams", redis_worker.process_order),
     ("05-Redis-Streams", recovery.recover),
     ("07-CQRS", projection.apply_once),

@@ -174,7 +174,7 @@ def lag_while_scaling(
     Returns the samples, and each group's members' partitions at the end."""
     members = {g.label: [Member(topic, g.group, work_s)] for g in groups}
     readers = {g.label: GroupLag(topic, g.group, partitions) for g in groups}
-    out = producer(linger_ms=5)
+    out = producer(settings={"linger.ms": 5})
     rows: list[dict[str, Any]] = []
     sent, began, next_sample, added = 0, time.monotonic(), 0.0, False
     try:
@@ -288,7 +288,7 @@ def produce_waiting_for_room(out: Producer, topic: str, values: list[bytes],
 def local_queue_full(topic: str, *, count: int, max_messages: int, wait: bool) -> dict[str, Any]:
     """Produce `count` messages as fast as Python can into a producer whose local queue holds
     `max_messages`: giving up on BufferError, or waiting for room. Counts what reached the topic."""
-    out = producer(queue_buffering_max_messages=max_messages)
+    out = producer(settings={"queue.buffering.max.messages": max_messages})
     before = end_offsets(topic, 1)[0]
     values = [b"x" * 100] * count
     began, refused, waits, error = time.monotonic(), 0, 0, ""

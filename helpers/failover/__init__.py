@@ -1,7 +1,8 @@
 """Replication and failover experiments on the lab's three-node clusters (notebook 11): Kafka
 producers with each acks setting through a leader that hangs and dies, followers frozen,
 RabbitMQ quorum and classic queues losing a node, Redis failed over by Sentinel. Each module
-drives the real cluster through `lab.brokers.cluster`."""
+drives the real cluster through `lab.brokers.cluster`: `failover.kafka`, `failover.rabbitmq`,
+`failover.redis`, and `failover.progress` for the status lines."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from typing import Any
 
 import pandas as pd
 
+from . import kafka, progress, rabbitmq, redis
 
-def side_by_side(kafka_kill: pd.DataFrame, kafka_alone: pd.DataFrame, rabbit: dict[str, Any],
-                 redis_load: dict[str, Any], redis_cut: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+__all__ = ["kafka", "progress", "rabbitmq", "redis", "side_by_side"]
+
+
+def side_by_side(
+    kafka_kill: pd.DataFrame,
+    kafka_alone: pd.DataFrame,
+    rabbit: dict[str, Any],
+    redis_load: dict[str, Any],
+    redis_cut: pd.DataFrame,
+) -> pd.DataFrame:
     """Notebook 11's results in one table: per setting, seconds to a new leader, the longest
     client stall, and acknowledged-then-lost when the leader died under load and when it died
     alone in sync (Kafka: `kafka_alone`'s rows named "acks=1, min ISR 2" and "acks=all, min
@@ -24,7 +34,7 @@ def side_by_side(kafka_kill: pd.DataFrame, kafka_alone: pd.DataFrame, rabbit: di
             "acked_then_lost_when_alone": kafka_alone["acked_then_lost"].get(f"{label}, min ISR 2"),
         }
         for label in kafka_kill.index
-    }  # fmt: skip
+    }
     rows["RabbitMQ quorum queue"] = {
         "new_leader_after_s": rabbit["first_confirm_after_kill_s"],
         "client_stall_s": rabbit["longest_stall_s"],

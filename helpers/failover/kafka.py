@@ -27,7 +27,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from helpers.kafka import flush_or_raise, read_all
-from helpers.kafka.clients import report_error
+from helpers.kafka.clients import Config, report_error
 from lab.brokers import cluster
 from lab.brokers.cluster_nodes import bootstrap_servers, node
 
@@ -85,14 +85,30 @@ def delete_topics(names: list[str]) -> None:
         future.result(timeout=60)
 
 
-def create_topic(name: str, replicas: list[int], min_insync: int = 2) -> str:
-    """One partition on `replicas` (the first is the preferred leader), ready with all in sync."""
+def create_topic(name: str, replicas: list[int], min_insync: int) -> str:
+    """One partition on `replicas` (the first is the preferred leader), ready with all in sync.
+    Notebook 11 shows this function."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers(), "log_level": 0})
-    config = {"min.insync.replicas": str(min_insync)}
+    config = {"min.insync.replicas": str(min_insync)}  # copies an acks=all write needs
     spec = NewTopic(name, num_partitions=1, replica_assignment=[replicas], config=config)
     admin.create_topics([spec])[name].result(timeout=30)
     wait_for(name, replicas[0], lambda s: s == (replicas[0], sorted(replicas)), f"{name} ready")
     return name
+
+
+def producer_config(acks: str, retries: int) -> Config:
+    """The configuration of every producer in these experiments: they differ in `acks` and
+    `retries` only. Notebook 11 shows this function."""
+    return {
+        "bootstrap.servers": bootstrap_servers(),
+        "acks": acks,  # "0": nobody answers, "1": the leader, "all": every in-sync replica
+        "enable.idempotence": False,  # librdkafka's default (it would require acks=all)
+        "retries": retries,  # librdkafka's default: 2147483647, bounded by the timeout below
+        "message.timeout.ms": 30_000,  # a message not acknowledged by then fails (default 300 s)
+        "linger.ms": 5,  # librdkafka's default: a batch waits up to 5 ms to fill
+        "log_level": 0,  # librdkafka's own log off: error_cb reports each error once, not twice
+        "error_cb": report_error,
+    }
 
 
 @dataclass
@@ -114,24 +130,26 @@ class Deliveries:
             self.failed.append(error.name())
 
 
-def latency_at_rate(topics: dict[str, str], acks: dict[str, str], *, rate_per_s: int,
-                    seconds: float, skip_s: float = 0.5) -> pd.DataFrame:  # fmt: skip
-    """Produce to each topic with its `acks`, side by side at a fixed rate for `seconds`, the
-    cluster whole; the producers differ in nothing else. Per producer, over the messages sent
-    after the first `skip_s` (which pay for connecting): the median and 99th percentile of the
-    time from produce() to the delivery report, and the messages reported per second."""
-    producers = {label: Producer({
-        "bootstrap.servers": bootstrap_servers(), "acks": acks[label], "linger.ms": 5,
-        "enable.idempotence": False, "max.in.flight.requests.per.connection": 5,
-        "log_level": 0, "error_cb": report_error,
-    }) for label in topics}  # fmt: skip
+def latency_at_rate(
+    topics: dict[str, str],
+    configs: dict[str, Config],
+    *,
+    rate_per_s: int,
+    seconds: float,
+    skip_s: float = 0.5,
+) -> pd.DataFrame:
+    """Produce to each topic with its producer configuration, side by side at a fixed rate for
+    `seconds`, the cluster whole. Per producer, over the messages sent after the first `skip_s`
+    (which pay for connecting): the median and 99th percentile of the time from produce() to
+    the delivery report, and the messages reported per second."""
+    producers = {label: Producer(configs[label]) for label in topics}
     deliveries = {label: Deliveries() for label in topics}
     began = time.monotonic()
     for i in range(int(rate_per_s * seconds)):
         time.sleep(max(0.0, began + i / rate_per_s - time.monotonic()))  # intended send time
         for label, topic in topics.items():
-            producers[label].produce(topic, key=str(i), value=b"x" * 100,
-                                     on_delivery=deliveries[label].report)  # fmt: skip
+            report = deliveries[label].report
+            producers[label].produce(topic, key=str(i), value=b"x" * 100, on_delivery=report)
             producers[label].poll(0)
     rows = {}
     for label, producer in producers.items():
@@ -139,21 +157,30 @@ def latency_at_rate(topics: dict[str, str], acks: dict[str, str], *, rate_per_s:
         sent_at_s = pd.Series(deliveries[label].acked) / rate_per_s  # message i sent at i/rate
         counted = sent_at_s >= skip_s
         latency_ms = pd.Series(deliveries[label].latencies_s)[counted] * 1000
-        rows[label] = {"p50_ms": latency_ms.quantile(0.5), "p99_ms": latency_ms.quantile(0.99),
-                       "acked_msg_s": counted.sum() / (seconds - skip_s)}  # fmt: skip
+        rows[label] = {
+            "p50_ms": latency_ms.quantile(0.5),
+            "p99_ms": latency_ms.quantile(0.99),
+            "acked_msg_s": counted.sum() / (seconds - skip_s),
+        }
     return pd.DataFrame(rows).T.rename_axis("producer")
 
 
 def produce_through_kill(
-    topics: dict[str, str], acks: dict[str, str], leader: int, *,
-    rate_per_s: int, duration_s: float, hang_at_s: float, hang_s: float,
-) -> dict[str, Any]:  # fmt: skip
-    """Produce to each topic at a fixed rate with its `acks`. `hang_at_s` into the run node
+    topics: dict[str, str],
+    configs: dict[str, Config],
+    leader: int,
+    *,
+    rate_per_s: int,
+    duration_s: float,
+    hang_at_s: float,
+    hang_s: float,
+) -> dict[str, Any]:
+    """Produce to each topic at a fixed rate with its configuration. `hang_at_s` into the run node
     `leader` (the leader of every topic's partition) stops (SIGSTOP: a long GC pause, a stalled
     disk) and `hang_s` later it dies (SIGKILL). Returns each producer's deliveries, when the
     leader stopped and died, and when the partitions had a new leader."""
     steps = Steps(f"{len(topics)} producers, {rate_per_s} messages/s each, for {duration_s} s")
-    producers = {label: _producer(acks[label]) for label in topics}
+    producers = {label: Producer(configs[label]) for label in topics}
     deliveries = {label: Deliveries() for label in topics}
     watcher_via = next(i for i in (1, 2, 3) if i != leader)
     began, hung_at, killed_at = time.monotonic(), None, None
@@ -162,8 +189,8 @@ def produce_through_kill(
     for i in range(int(rate_per_s * duration_s)):
         time.sleep(max(0.0, began + i / rate_per_s - time.monotonic()))  # intended send time
         for label, topic in topics.items():
-            producers[label].produce(topic, key=str(i), value=b"x" * 100,
-                                     on_delivery=deliveries[label].report)  # fmt: skip
+            report = deliveries[label].report
+            producers[label].produce(topic, key=str(i), value=b"x" * 100, on_delivery=report)
             producers[label].poll(0)
         if hung_at is None and time.monotonic() - began >= hang_at_s:
             hung_at = time.monotonic()
@@ -181,18 +208,14 @@ def produce_through_kill(
         watching.result(timeout=120)  # raises here if no new leader was seen
     watcher.shutdown()
     steps("done")
-    return {"began": began, "hung_at": hung_at, "killed_at": killed_at,
-            "new_leader_at": new_leader_at, "deliveries": deliveries,
-            "rate_per_s": rate_per_s}  # fmt: skip
-
-
-def _producer(acks: str) -> Producer:
-    # librdkafka's own log off: error_cb reports each error (a node down) once, not twice.
-    return Producer({
-        "bootstrap.servers": bootstrap_servers(), "acks": acks, "linger.ms": 5,
-        "enable.idempotence": acks == "all",  # idempotence requires acks=all
-        "message.timeout.ms": 30000, "log_level": 0, "error_cb": report_error,
-    })  # fmt: skip
+    return {
+        "began": began,
+        "hung_at": hung_at,
+        "killed_at": killed_at,
+        "new_leader_at": new_leader_at,
+        "deliveries": deliveries,
+        "rate_per_s": rate_per_s,
+    }
 
 
 def _note_new_leaders(topics: dict[str, str], old: int, via: int, at: dict[str, float]) -> None:
@@ -206,8 +229,10 @@ def rejoin(old: int, topics: dict[str, str], via: int) -> tuple[float, pd.Series
     seconds until it answered, and until it was back in sync, per topic."""
     restart_s = start_again("kafka", old)
     began = time.monotonic()
-    rejoined = {label: wait_for(t, via, lambda s: len(s[1]) == 3, "the ISR back to 3")
-                for label, t in topics.items()}  # fmt: skip
+    rejoined = {
+        label: wait_for(t, via, lambda s: len(s[1]) == 3, "the ISR back to 3")
+        for label, t in topics.items()
+    }
     print(f"kafka-{old} back in every ISR after {time.monotonic() - began:.1f} s", flush=True)
     return restart_s, pd.Series(rejoined)
 
@@ -246,13 +271,14 @@ def summary(run: dict[str, Any], topics: dict[str, str]) -> pd.DataFrame:
 class Setting:
     """One topic of `alone_with_the_leader`: how it is written and what may lead it."""
 
-    acks: str
+    producer: Config  # see producer_config
     min_insync: int
     unclean_election: bool = False  # elect the stale follower by hand once the leader is dead
 
 
-def alone_with_the_leader(prefix: str, settings: dict[str, Setting], leader: int, follower: int,
-                          messages: int = 200) -> pd.DataFrame:  # fmt: skip
+def alone_with_the_leader(
+    prefix: str, settings: dict[str, Setting], leader: int, follower: int, messages: int
+) -> pd.DataFrame:
     """One topic per setting, on `leader` and `follower` only. Freeze the follower (SIGSTOP)
     until the leader is alone in sync, write `messages` to each topic with its acks, SIGKILL the
     leader and thaw the follower. Records who leads each partition once the controller has
@@ -260,8 +286,10 @@ def alone_with_the_leader(prefix: str, settings: dict[str, Setting], leader: int
     then starts the old leader again and counts, once both are in sync, the acknowledged
     writes that are gone."""
     steps = Steps(f"{len(settings)} topics on kafka-{leader} (leader) and kafka-{follower}")
-    topics = {label: create_topic(f"{prefix}-{i}", [leader, follower], s.min_insync)
-              for i, (label, s) in enumerate(settings.items())}  # fmt: skip
+    topics = {
+        label: create_topic(f"{prefix}-{i}", [leader, follower], s.min_insync)
+        for i, (label, s) in enumerate(settings.items())
+    }
     deliveries = {label: Deliveries() for label in settings}
     via = next(i for i in (1, 2, 3) if i not in (leader, follower))  # the controller: never stopped
     cluster.pause_node("kafka", follower)
@@ -271,7 +299,7 @@ def alone_with_the_leader(prefix: str, settings: dict[str, Setting], leader: int
             wait_for(topic, via, lambda s: s[1] == [leader], "the ISR shrinks")
         steps(f"kafka-{leader} alone in sync; {messages} writes to each topic")
         for label, s in settings.items():
-            _write(topics[label], s.acks, messages, deliveries[label])
+            _write(topics[label], s.producer, messages, deliveries[label])
         cluster.kill_node("kafka", leader)
     finally:
         cluster.resume_node("kafka", follower)
@@ -290,27 +318,28 @@ def alone_with_the_leader(prefix: str, settings: dict[str, Setting], leader: int
     for label, topic in topics.items():
         present = {int(m.key() or b"-1") for m in read_all(topic, url=bootstrap_servers())}
         d = deliveries[label]
-        rows[label] = {"acked": len(d.acked), "refused": len(d.failed),
-                       "errors": sorted(set(d.failed)), "leader_once_fenced": leaders[label],
-                       "acked_then_lost": sum(k not in present for k in d.acked),
-                       "topic": topic}  # fmt: skip
+        rows[label] = {
+            "acked": len(d.acked),
+            "refused": len(d.failed),
+            "errors": sorted(set(d.failed)),
+            "leader_once_fenced": leaders[label],
+            "acked_then_lost": sum(k not in present for k in d.acked),
+            "topic": topic,
+        }
     steps("done")
     return pd.DataFrame(rows).T.rename_axis("setting")
 
 
-def _write(topic: str, acks: str, messages: int, deliveries: Deliveries) -> None:
-    producer = Producer({
-        "bootstrap.servers": bootstrap_servers(), "acks": acks, "enable.idempotence": False,
-        "retries": 0,  # show the broker's answer itself, not a retry loop ending in a timeout
-        "message.timeout.ms": 10000, "log_level": 0, "error_cb": report_error,
-    })  # fmt: skip
+def _write(topic: str, config: Config, messages: int, deliveries: Deliveries) -> None:
+    producer = Producer(config)
     for i in range(messages):
         producer.produce(topic, key=str(i), value=b"y", on_delivery=deliveries.report)
     flush_or_raise(producer, 30)
 
 
-def _leaders_once_fenced(topics: dict[str, str], dead: int, back: int, via: int,
-                         timeout_s: float = 60) -> dict[str, str]:  # fmt: skip
+def _leaders_once_fenced(
+    topics: dict[str, str], dead: int, back: int, via: int, timeout_s: float = 60
+) -> dict[str, str]:
     """Each partition's leader in the first metadata (from node `via`) where the controller has
     fenced `dead` and readmitted `back`. The controller elects a partition's new leader in the
     same step as it fences or readmits a broker, so a partition still without a leader then has

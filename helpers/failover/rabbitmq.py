@@ -73,8 +73,9 @@ def opened(index: int) -> Iterator[BlockingChannel]:
             ch.connection.close()
 
 
-def publish_through_kill(queue: str, via: int, kill: int, *, messages: int,
-                         kill_after: int) -> dict[str, Any]:  # fmt: skip
+def publish_through_kill(
+    queue: str, via: int, kill: int, *, messages: int, kill_after: int
+) -> dict[str, Any]:
     """Publish `messages` persistent messages through node `via`, each waiting for its confirm,
     and SIGKILL node `kill` after the `kill_after`-th. Returns the confirmed message numbers, the
     longest wait for a confirm, and the seconds from the kill to the next confirm: the leader
@@ -97,8 +98,12 @@ def publish_through_kill(queue: str, via: int, kill: int, *, messages: int,
     election_s = None
     if killed_at is not None and (after_kill := [t for t in times if t > killed_at]):
         election_s = after_kill[0] - killed_at
-    return {"confirmed": confirmed, "longest_stall_s": stall, "killed_at": killed_at,
-            "first_confirm_after_kill_s": election_s}  # fmt: skip
+    return {
+        "confirmed": confirmed,
+        "longest_stall_s": stall,
+        "killed_at": killed_at,
+        "first_confirm_after_kill_s": election_s,
+    }
 
 
 def drain_numbers(queue: str, via: int) -> set[int]:

@@ -64,8 +64,10 @@ def wait_until_whole(timeout_s: float = 60) -> None:
         except redis.RedisError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"the Redis replicas did not catch up in {timeout_s} s; the Sentinels "
-                       f"name {sentinel_views()} as the primary")  # fmt: skip
+    raise TimeoutError(
+        f"the Redis replicas did not catch up in {timeout_s} s; the Sentinels "
+        f"name {sentinel_views()} as the primary"
+    )
 
 
 def _agreed_primary() -> tuple[str, int] | None:
@@ -120,8 +122,10 @@ def rejoin(old: int, timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     while (primary := _agreed_primary()) is None:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the Sentinels did not agree on a primary in {timeout_s} s: "
-                               f"they name {sentinel_views()}")  # fmt: skip
+            raise TimeoutError(
+                f"the Sentinels did not agree on a primary in {timeout_s} s: "
+                f"they name {sentinel_views()}"
+            )
         time.sleep(0.2)
     if primary[1] != node.port:
         redis.Redis(port=node.port, socket_timeout=2).replicaof(*primary)
@@ -174,10 +178,15 @@ def write_through_failover(stream: str, *, seconds: float, kill_at_s: float) -> 
             rejoin(old)
     steps(f"redis-{old} rejoined as a replica")
     after_kill = [t for t in times if t > killed_at]
-    return {"old_primary": old, "new_primary": new, "acked": len(acked),
-            "acked_after_kill": len(after_kill), "write_errors": errors,
-            "writes_stalled_s": (after_kill[0] if after_kill else time.monotonic()) - killed_at,
-            "acked_then_lost": sum(i not in present for i in acked)}  # fmt: skip
+    return {
+        "old_primary": old,
+        "new_primary": new,
+        "acked": len(acked),
+        "acked_after_kill": len(after_kill),
+        "write_errors": errors,
+        "writes_stalled_s": (after_kill[0] if after_kill else time.monotonic()) - killed_at,
+        "acked_then_lost": sum(i not in present for i in acked),
+    }
 
 
 def cut_off_and_fail_over(
@@ -216,10 +225,15 @@ def cut_off_and_fail_over(
     steps(f"a new primary after {failover_s:.1f} s; starting redis-{old} again")
     rejoin(old)
     primary_client().config_set("min-replicas-to-write", 0)
-    return {"min_replicas_to_write": min_replicas_to_write, "acked": len(acked),
-            "refused": len(refused), "errors": sorted(set(refused)),
-            "wait_1_replicas": replicated, "failover_s": failover_s,
-            "acked_then_lost": sum(i not in present for i in acked)}  # fmt: skip
+    return {
+        "min_replicas_to_write": min_replicas_to_write,
+        "acked": len(acked),
+        "refused": len(refused),
+        "errors": sorted(set(refused)),
+        "wait_1_replicas": replicated,
+        "failover_s": failover_s,
+        "acked_then_lost": sum(i not in present for i in acked),
+    }
 
 
 def _numbers_in(stream: str) -> set[int]:

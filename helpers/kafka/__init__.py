@@ -21,7 +21,7 @@ from .deadletter import (
     process_or_dead_letter,
 )
 from .groups import COOPERATIVE, EAGER, rebalance_timeline
-from .guarantees import produce_numbered, run_with_crashes
+from .guarantees import committed_total, produce_numbered, progress_at_crash, run_with_crashes
 from .loop import Commit, LoopReport, Output, process_batch, run
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Output",
     "Topics",
     "admin_client",
+    "committed_total",
     "consume_n",
     "consumer",
     "dead_letter_topic",
@@ -46,6 +47,7 @@ __all__ = [
     "process_or_dead_letter",
     "produce_numbered",
     "producer",
+    "progress_at_crash",
     "read_all",
     "rebalance_timeline",
     "run",

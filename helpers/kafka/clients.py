@@ -1,7 +1,8 @@
 """Producer and consumer factories with the lab's defaults written down, delivery-report
 accounting, and reading a whole topic.
 
-Defaults (each overridable by keyword, with dots as underscores: `enable_idempotence=False`):
+Defaults (each overridden by a `settings` dict written as librdkafka spells it:
+`consumer(group, url, {"enable.auto.commit": True})`):
 - producer: `acks=all` (the leader waits for the in-sync replicas), `enable.idempotence=true`
   (no duplicates or reordering from internal retries), `linger.ms=5` (wait up to 5 ms to fill a
   batch);
@@ -56,6 +57,8 @@ def report_error(error: KafkaError) -> None:
 
 
 class Flushable(Protocol):
+    """A producer, or the loop's stand-in for a consumer that produces nothing."""
+
     def flush(self, timeout: float, /) -> int: ...
 
 
@@ -69,28 +72,19 @@ def flush_or_raise(sink: Flushable | None, timeout_s: float = 30.0) -> None:
         raise UndeliveredError(f"{left} messages not acknowledged by Kafka within {timeout_s} s")
 
 
-def _config(defaults: Config, url: str | None, overrides: Config) -> Config:
-    settings: Config = {**kafka_config(url), "error_cb": report_error, **defaults}
-    settings.update({_config_key(key): value for key, value in overrides.items()})
-    return settings
+def _config(defaults: Config, url: str | None, settings: Config | None) -> Config:
+    return {**kafka_config(url), "error_cb": report_error, **defaults, **(settings or {})}
 
 
-# confluent-kafka's Python-side settings: they keep their underscores (librdkafka's use dots).
-PYTHON_SIDE_KEYS = {"on_delivery", "on_commit", "logger"}
+def producer(url: str | None = None, settings: Config | None = None) -> Producer:
+    """A producer with the lab's defaults, then `settings` (librdkafka's names, e.g.
+    `{"linger.ms": 1}`, and confluent-kafka's callbacks, e.g. `{"stats_cb": ...}`)."""
+    return Producer(_config(PRODUCER_DEFAULTS, url, settings))
 
 
-def _config_key(key: str) -> str:
-    if key.endswith("_cb") or key in PYTHON_SIDE_KEYS:
-        return key
-    return key.replace("_", ".")
-
-
-def producer(url: str | None = None, **overrides: Any) -> Producer:
-    return Producer(_config(PRODUCER_DEFAULTS, url, overrides))
-
-
-def consumer(group: str, url: str | None = None, **overrides: Any) -> Consumer:
-    return Consumer(_config({**CONSUMER_DEFAULTS, "group.id": group}, url, overrides))
+def consumer(group: str, url: str | None = None, settings: Config | None = None) -> Consumer:
+    """A consumer in `group` with the lab's defaults, then `settings` (as for `producer`)."""
+    return Consumer(_config({**CONSUMER_DEFAULTS, "group.id": group}, url, settings))
 
 
 @dataclass
@@ -117,7 +111,7 @@ class DeliveryReport:
 @dataclass
 class ClientStats:
     """The latest statistics librdkafka reported: create the client with
-    `statistics_interval_ms=100, stats_cb=stats.update`, and poll it to receive them."""
+    `{"statistics.interval.ms": 100, "stats_cb": stats.update}`, and poll it to receive them."""
 
     latest: dict[str, Any] = field(default_factory=dict)
 
@@ -157,7 +151,7 @@ def read_all(
         _config(
             {"group.id": "lab-reader", "enable.auto.commit": False, "isolation.level": isolation},
             url,
-            {},
+            None,
         )
     )
     try:

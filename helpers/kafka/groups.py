@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pandas as pd
 from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
@@ -35,9 +36,12 @@ class _Member:
         self.client: Consumer = consumer(
             group,
             url,
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=300,
-            partition_assignment_strategy=strategy,
+            {
+                "client.id": name,  # how the broker, and the diagrams, name this member
+                "session.timeout.ms": 6000,
+                "heartbeat.interval.ms": 300,
+                "partition.assignment.strategy": strategy,
+            },
         )
         self.client.subscribe(
             [topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
@@ -74,15 +78,15 @@ def rebalance_timeline(
     *,
     strategy: str = EAGER,
     url: str | None = None,
+    on_settled: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Apply steps like "+c1" (c1 joins) and "-c1" (c1 leaves); one row per step with each
     member's partitions ("idle" if it has none), `revoked_from_others` (partitions the step took
-    from members that stayed) and the seconds until the group settled."""
+    from members that stayed) and the seconds until the group settled. `on_settled(step)` runs
+    once the group has settled after each step, its members still in it (to draw it)."""
     members: dict[str, _Member] = {}
     rows: list[dict[str, str | float]] = []
-    admin = admin_client(
-        url
-    )  # one for the whole timeline: it asks the broker if the group is settled
+    admin = admin_client(url)  # one for the whole timeline: asks the broker if it is settled
     try:
         for step in steps:
             began = time.monotonic()
@@ -101,6 +105,8 @@ def rebalance_timeline(
             revoked = sum(m.revoked - revoked_before[n] for n, m in stayers.items())
             rows.append(row | {"revoked_from_others": revoked})
             rows[-1]["settled_after_s"] = round(time.monotonic() - began, 2)
+            if on_settled:
+                on_settled(str(row["step"]))
     finally:
         for member in members.values():
             member.leave()
@@ -146,7 +152,8 @@ def _broker_agrees(admin: AdminClient, group: str, snapshot: dict[str, set[int]]
     same partitions. (Compared as a whole: asking a consumer for its member id from another
     thread than the one polling it can hang.)"""
     description = admin.describe_consumer_groups([group])[group].result(timeout=10)
-    held = sorted(sorted(tp.partition for tp in m.assignment.topic_partitions)
-                  for m in description.members)  # fmt: skip
+    held = sorted(
+        sorted(tp.partition for tp in m.assignment.topic_partitions) for m in description.members
+    )
     ours = sorted(sorted(assigned) for assigned in snapshot.values())
     return description.state == ConsumerGroupState.STABLE and held == ours

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -28,8 +29,11 @@ def _wait_for_output(
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
 
         def written() -> int:
-            return sum(reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                       for p in partitions)  # fmt: skip
+            ends = (
+                reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                for p in partitions
+            )
+            return sum(high for _low, high in ends)
 
         before, deadline = written(), time.monotonic() + timeout_s
         while written() == before and worker.process.poll() is None:
@@ -38,6 +42,27 @@ def _wait_for_output(
             time.sleep(0.05)
     finally:
         reader.close()
+
+
+def committed_total(topic: str, group: str, url: str | None = None) -> int:
+    """The messages of `topic` that `group` has committed as done: its committed offsets, summed
+    over the partitions (a partition without a commit counts 0)."""
+    reader = consumer(group, url)  # never subscribes: it only asks the group's coordinator
+    try:
+        partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
+        asked = [TopicPartition(topic, p) for p in partitions]
+        return sum(max(tp.offset, 0) for tp in reader.committed(asked, timeout=10))
+    finally:
+        reader.close()
+
+
+def progress_at_crash(
+    input_topic: str, output_topic: str, group: str, url: str | None = None
+) -> dict[str, int]:
+    """Where a killed worker left things: the input messages its group has committed as done,
+    and the outputs it had put on the broker (read uncommitted: an open transaction's too)."""
+    outputs = read_all(output_topic, url=url, isolation="read_uncommitted")
+    return {"committed": committed_total(input_topic, group, url), "outputs": len(outputs)}
 
 
 def produce_numbered(topic: str, count: int, url: str | None = None) -> list[str]:
@@ -64,13 +89,15 @@ def run_with_crashes(
     workdir: Path | str,
     url: str | None = None,
     work_s: float = 0.0005,
+    on_crash: Callable[[int], None] | None = None,
 ) -> dict[str, str | int]:
     """Crash the worker `crashes` times, then let one finish; count outputs by key.
 
     Each incarnation either kills itself mid-batch after `kill_every` more messages (the same
     outcome on every run), or is SIGKILLed from outside at a random moment within
-    `kill_within_s` seconds (wherever the kill lands). Returns lost and duplicated outputs as a
-    read_committed consumer sees them.
+    `kill_within_s` seconds (wherever the kill lands). `on_crash(n)` runs once the n-th
+    incarnation is dead, before the next one starts (to draw what it left). Returns lost and
+    duplicated outputs as a read_committed consumer sees them.
     """
     start = partial(
         start_processor,
@@ -97,6 +124,8 @@ def run_with_crashes(
             worker.kill()
         else:
             raise ValueError("how to crash: give kill_every or kill_within_s")
+        if on_crash:
+            on_crash(crash)
     last = start(name=f"{group}-last")
     if last.wait(timeout_s=300) != 0:
         raise RuntimeError(f"the last {mode} worker failed:\n{last.tail()}")

@@ -60,15 +60,17 @@ def build_clients(args: argparse.Namespace) -> tuple[Consumer, Producer]:
     source = consumer(
         args.group,
         args.url,
-        group_instance_id=member,  # static membership: a restart rejoins without a rebalance wait
-        session_timeout_ms=6000,
-        isolation_level="read_committed",
+        {
+            "group.instance.id": member,  # static membership: a restart rejoins at once
+            "session.timeout.ms": 6000,
+            "isolation.level": "read_committed",
+        },
     )
     if args.mode == "exactly-once":
-        sink = producer(args.url, transactional_id=member, linger_ms=1)
+        sink = producer(args.url, {"transactional.id": member, "linger.ms": 1})
         sink.init_transactions(30)  # fences a previous incarnation and aborts its open transaction
     else:
-        sink = producer(args.url, linger_ms=1)
+        sink = producer(args.url, {"linger.ms": 1})
     return source, sink
 
 

@@ -139,7 +139,7 @@ def orchestrate(
     # Static membership: a restarted orchestrator takes over its partitions at once, instead of
     # waiting for the killed one's session to time out.
     source = consumer(
-        group, url, group_instance_id=f"{group}-orchestrator", session_timeout_ms=6000
+        group, url, {"group.instance.id": f"{group}-orchestrator", "session.timeout.ms": 6000}
     )
     source.subscribe([replies])
     unfinished = lambda: bool(store.in_state("NEW", *PENDING_COMMAND))  # noqa: E731
