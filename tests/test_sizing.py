@@ -9,7 +9,7 @@ import pytest
 
 from helpers import sizing
 from helpers.naming import unique_name
-from helpers.sizing import measure
+from helpers.sizing import designs, measure
 from helpers.sizing.figures import KREPS_2014
 
 KAFKA_SAFE = 421_823 / 786_980  # Kreps 2014: 3x sync ÷ 3x async replication, = 0.5360...
@@ -243,3 +243,14 @@ def test_figures_are_read_from_what_the_bench_writes(tmp_path):
     assert rabbitmq.safe_factor.value == pytest.approx(0.25)
     assert redis.produce_msg_s.value == 30_000 and not redis.produce_is_safe
     assert not redis.safe_factor.measured and "ASSUMPTION" in redis.safe_factor.source
+
+
+def test_a_design_is_drawn_with_the_numbers_of_its_proposal(tmp_path):
+    """Round 1's load on the fallback figures: 5 ms of work, 6,000 msg/s at peak → 30
+    consumers, so 30 partitions; the picture says so, and changes with the proposal."""
+    figures = fallback(tmp_path).brokers["kafka"]
+    kafka = sizing.size(sizing.Load(3_000, 1_000, fan_out=3, work_ms=5), figures)
+    picture = designs.order_pipeline(kafka)
+    assert "30 partitions" in picture.svg and "30 consumers" in picture.svg
+    fewer = sizing.size(sizing.Load(300, 1_000, fan_out=3, work_ms=5), figures)  # 600 ÷ 200
+    assert "3 partitions" in designs.order_pipeline(fewer).svg
