@@ -25,6 +25,8 @@ KNOWN_LONG = {  # notebook → the word counts of its cells over the limit, to b
     "12-Backpressure.ipynb": [308, 281],
     "13-Security.ipynb": [288, 265],
     "14-Monitoring-and-Alerting.ipynb": [290],
+    "15-Schema-Evolution.ipynb": [339],
+    "18-Network-Partitions.ipynb": [273],
 }
 HIDDEN = [
     re.compile(r"<!--.*?-->", re.S),  # comments
