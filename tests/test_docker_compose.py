@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.brokers import docker, native, secure
+from lab.brokers import docker, rabbitmq_broker, secure
 from lab.brokers.cluster_nodes import NODES
 from lab.brokers.config import DEFAULT_URLS, TEMPLATES_DIR, endpoint
 from lab.brokers.config import PROJECT_ROOT as ROOT
 from lab.brokers.docker import COMPOSE_FILE
-from lab.brokers.native import kafka_version
+from lab.brokers.kafka_broker import version as kafka_version
 
 ALL_SERVICES = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
 SERVICES = {k: v for k, v in ALL_SERVICES.items() if not v.get("profiles")}  # the default set
@@ -184,7 +184,7 @@ def test_secure_services_run_what_the_native_ones_render(tmp_path):
     assert redis["command"] == [f"{root}/redis-secure/redis.conf"]
     home = tmp_path / "rabbitmq-secure"
     node = secure.RABBITMQ_NODE, secure.RABBITMQ.plain_port, home / "rabbitmq.conf"
-    native_env = native.rabbitmq_env(home, *node)  # the secured node's, natively
+    native_env = rabbitmq_broker.env(home, *node)  # the secured node's, natively
     expected = {
         k: v.replace(str(tmp_path), root)
         for k, v in native_env.items()

@@ -28,7 +28,9 @@ from lab.brokers import (
     down,
     endpoint,
     install,
+    kafka_broker,
     native,
+    redis_broker,
     restart,
     secure,
     state,
@@ -36,6 +38,7 @@ from lab.brokers import (
     up,
 )
 from lab.brokers.probes import Health, port_is_open
+from lab.brokers.process import Launch
 from tests.conftest import USE_TESTCONTAINERS, free_port
 from tests.impostor import impostor_server
 
@@ -172,8 +175,8 @@ def test_java_older_than_17_is_refused_with_the_fix(monkeypatch, tmp_path):
 def test_every_kafka_the_lab_runs_starts_with_one_command_line(tmp_path):
     """One JVM launcher: the same flags for the single node, the cluster nodes and the secured
     broker, each with its own heap, configuration and scratch folder."""
-    single = native.kafka_command(tmp_path / "a.properties", tmp_path / "a")
-    node = native.kafka_command(tmp_path / "b.properties", tmp_path / "b", heap="384m")
+    single = kafka_broker.command(tmp_path / "a.properties", tmp_path / "a")
+    node = kafka_broker.command(tmp_path / "b.properties", tmp_path / "b", heap="384m")
     flags = [part for part in single if part.startswith("-XX") or part.startswith("-Dlog4j2")]
     assert flags and all(flag in node for flag in flags)
     assert (
@@ -294,11 +297,11 @@ def test_two_ups_at_once_start_one_broker(tmp_path):
 
 def test_a_start_that_never_gets_ready_stops_what_it_started(own_redis, monkeypatch):
     monkeypatch.setattr(native, "probe", lambda *a, **k: Health(False, "not ready (simulated)"))
-    launch = native._LAUNCHERS["redis"]
-    monkeypatch.setitem(
-        native._LAUNCHERS,
-        "redis",
-        lambda ep: native.Launch(**{**launch(ep).__dict__, "ready_timeout_s": 1}),
+    launch = redis_broker.launch
+    monkeypatch.setattr(
+        redis_broker,
+        "launch",
+        lambda ep: Launch(**{**launch(ep).__dict__, "ready_timeout_s": 1}),
     )
     with pytest.raises(native.BrokerStartError, match="did not become ready in time"):
         native.start(endpoint("redis"))
@@ -465,8 +468,8 @@ def test_a_kafka_cluster_id_never_starts_with_a_dash(monkeypatch):
     """kafka-storage reads an id that starts with "-" as an option and refuses to format; one
     random id in 64 does. The first draw here starts with "-", so the id must be the second."""
     draws = iter([bytes([0xFB]) + bytes(15), bytes(16)])
-    monkeypatch.setattr(native.uuid, "uuid4", lambda: SimpleNamespace(bytes=next(draws)))
-    cluster_id = native.kafka_cluster_id()
+    monkeypatch.setattr(kafka_broker.uuid, "uuid4", lambda: SimpleNamespace(bytes=next(draws)))
+    cluster_id = kafka_broker.cluster_id()
     assert cluster_id == "AAAAAAAAAAAAAAAAAAAAAA" and not cluster_id.startswith("-")
 
 

@@ -26,7 +26,7 @@ import pika.exceptions
 
 from helpers.rabbitmq import connect
 from lab.brokers import endpoint
-from lab.brokers.native import rabbitmq_management_port
+from lab.brokers.rabbitmq_broker import management_port as rabbitmq_management_port
 
 PAGE_SIZE = 500  # the API's largest page
 

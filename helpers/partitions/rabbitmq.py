@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pika
 import pika.exceptions
 
-from lab.brokers import native, netns, netns_rabbitmq, state
+from lab.brokers import netns, netns_rabbitmq, rabbitmq_broker, state
 
 from .checker import Outcome, Verdict, Write, check
 from .faults import Network
@@ -34,10 +34,10 @@ def raft_states(queue: str, via: int) -> dict[str, str]:
     """Each member's Raft state (leader, follower, ...) as node `via` reports it; {} if it gives
     no answer."""
     n = netns_rabbitmq.NODES[via - 1]
-    tool = native.rabbitmq_script("rabbitmq-queues")
+    tool = rabbitmq_broker.script("rabbitmq-queues")
     command = netns.command(n.host, [tool, "-l", "-n", n.node, "quorum_status", queue,
                                      "--formatter", "json", "--timeout", "5"])  # fmt: skip
-    env = {**native.rabbitmqctl_env(state.broker_dir(n.name)), "RABBITMQ_USE_LONGNAME": "true"}
+    env = {**rabbitmq_broker.ctl_env(state.broker_dir(n.name)), "RABBITMQ_USE_LONGNAME": "true"}
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=20)
         return {row["Node Name"]: str(row["Raft State"]) for row in json.loads(done.stdout)}

@@ -24,7 +24,7 @@ import pika
 import redis
 from confluent_kafka.admin import AdminClient
 
-from . import install, native, process, state
+from . import install, kafka_broker, process, rabbitmq_broker, state
 from .config import state_dir
 from .probes import ONE_TRY
 
@@ -100,7 +100,7 @@ def launch(n: Node) -> process.Launch:
 
 
 def _kafka(n: Node, home: Path) -> process.Launch:
-    java = native.kafka_java()
+    java = kafka_broker.java()
     config, data, tmp = home / "server.properties", home / "data", home / "tmp"
     tmp.mkdir(exist_ok=True)
     voters = ",".join(f"{k.index}@localhost:{k.port + 1}" for k in KAFKA)
@@ -108,19 +108,19 @@ def _kafka(n: Node, home: Path) -> process.Launch:
         "cluster/kafka.properties.template", config, node_id=n.index, voters=voters,
         port=n.port, controller_port=n.port + 1, data_dir=data,
     )  # fmt: skip
-    classpath = f"{native.kafka_lib_dir()}/*"
+    classpath = f"{kafka_broker.lib_dir()}/*"
     if not (data / "meta.properties").exists():  # every node formatted with the same cluster id
         process.run_checked(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", _cluster_id(),
              "-c", str(config)],
             f"formatting {n.name}'s log directory",
         )  # fmt: skip
-    command = native.kafka_command(config, tmp, heap=KAFKA_HEAP)
+    command = kafka_broker.command(config, tmp, heap=KAFKA_HEAP)
     return process.Launch(command, dict(os.environ), ready_timeout_s=120)
 
 
 def _cluster_id() -> str:
-    return _written_once(state_dir() / "kafka-cluster.id", native.kafka_cluster_id)
+    return _written_once(state_dir() / "kafka-cluster.id", kafka_broker.cluster_id)
 
 
 def _written_once(path: Path, make: Callable[[], str], mode: int = 0o600) -> str:
@@ -170,7 +170,7 @@ def _rabbitmq(n: Node, home: Path) -> process.Launch:
     cookie_home = home / "home"
     cookie_home.mkdir(exist_ok=True)
     _shared_cookie(cookie_home / ".erlang.cookie")
-    env = native.rabbitmq_env(home, n.rabbitmq_node, n.port, config)
+    env = rabbitmq_broker.env(home, n.rabbitmq_node, n.port, config)
     return process.Launch([server], env, ready_timeout_s=120)
 
 
@@ -190,7 +190,7 @@ def _shared_cookie(path: Path) -> None:
 def rabbitmqctl(*args: str, index: int = 1, timeout_s: float = 60) -> str:
     """Run rabbitmqctl against one cluster node: its output, or RabbitMQCtlError with it."""
     n = node("rabbitmq", index)
-    return native.run_rabbitmqctl(
+    return rabbitmq_broker.run_ctl(
         n.rabbitmq_node, state.broker_dir(n.name), list(args), timeout_s=timeout_s
     )
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient
 
-from . import install, native, netns, process, state
+from . import install, kafka_broker, netns, process, state
 
 HOSTS = ("kafka-1", "kafka-2", "kafka-3")
 PORT, CONTROLLER_PORT = 9092, 9093
@@ -63,7 +63,7 @@ def _launch(n: KafkaHost, cluster_id: str) -> process.Launch:
         port=PORT, controller_port=CONTROLLER_PORT, data_dir=data,
     )  # fmt: skip
     config.write_text(config.read_text().replace("localhost:", f"{n.ip}:"))
-    classpath = f"{native.kafka_lib_dir()}/*"
+    classpath = f"{kafka_broker.lib_dir()}/*"
     if not (data / "meta.properties").exists():
         process.run_checked(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
@@ -86,7 +86,7 @@ def up(timeout_s: float = 180.0) -> None:
         if all(state.running_pid(n.name) is None for n in NODES):
             for n in NODES:
                 shutil.rmtree(state.broker_dir(n.name), ignore_errors=True)
-        cluster_id = native.kafka_cluster_id()  # used only by nodes formatted now
+        cluster_id = kafka_broker.cluster_id()  # used only by nodes formatted now
         for n in NODES:
             if state.running_pid(n.name) is None:
                 state.broker_dir(n.name).mkdir(parents=True, exist_ok=True)

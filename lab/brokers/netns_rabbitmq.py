@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import pika
 
-from . import install, native, netns, process, state
+from . import install, netns, process, rabbitmq_broker, state
 
 HOSTS = ("rabbit-1", "rabbit-2", "rabbit-3")
 PORT = 5672
@@ -72,7 +72,7 @@ def _env(n: RabbitHost, cookie: str) -> dict[str, str]:
     config.write_text(_config(n))
     (home / "enabled_plugins").write_text("[].\n")
     (home / "rabbitmq-env.conf").touch()
-    env = native.rabbitmq_env(home, n.node, PORT, config)
+    env = rabbitmq_broker.env(home, n.node, PORT, config)
     cookie_file = home / "home" / ".erlang.cookie"
     if not cookie_file.exists():
         descriptor = os.open(cookie_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
@@ -115,9 +115,9 @@ def rabbitmqctl(index: int, *args: str, timeout_s: float = 30) -> str:
     """rabbitmqctl against node `index`, run inside its host."""
     n = NODES[index - 1]
     home = state.broker_dir(n.name)
-    command = netns.command(n.host, [native.rabbitmq_script("rabbitmqctl"), "-l", "-n", n.node,
+    command = netns.command(n.host, [rabbitmq_broker.script("rabbitmqctl"), "-l", "-n", n.node,
                                      *args])  # fmt: skip
-    env = {**native.rabbitmqctl_env(home), "RABBITMQ_USE_LONGNAME": "true"}
+    env = {**rabbitmq_broker.ctl_env(home), "RABBITMQ_USE_LONGNAME": "true"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
     if done.returncode != 0:
         raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {n.name}: {done.stderr.strip()}")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import psutil
 
-from . import docker, native, state
+from . import docker, kafka_broker, native, rabbitmq_broker, state
 from .config import BROKERS, ENV_VARS, FIX_UP, Endpoint, LabError, endpoint
 from .probes import Health, probe
 
@@ -194,8 +194,8 @@ def rabbitmqctl(*args: str, timeout_s: float = 60.0) -> str:
     elif state.running_pid("rabbitmq") is not None:
         ep = endpoint("rabbitmq")
         home = state.broker_dir("rabbitmq")
-        return native.run_rabbitmqctl(
-            native.rabbitmq_node_name(ep), home, list(args), timeout_s=timeout_s
+        return rabbitmq_broker.run_ctl(
+            rabbitmq_broker.node_name(ep), home, list(args), timeout_s=timeout_s
         )
     else:
         raise ProvisionError(
@@ -219,7 +219,7 @@ def _status(broker: str) -> BrokerStatus:
     pid = state.running_pid(broker) if ours else None
     if ours and (pid or state.recorded_pid(broker)):
         backend = "native"
-        version = health.version or (native.kafka_version() if broker == "kafka" else None)
+        version = health.version or (kafka_broker.version() if broker == "kafka" else None)
         log = str(state.log_file(broker))
     elif broker in docker.started():
         backend, version, log = "docker", docker.image_version(broker), f"docker logs {broker}"

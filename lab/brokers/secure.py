@@ -41,7 +41,17 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from . import credentials, docker, install, leaks, native, process, state
+from . import (
+    credentials,
+    docker,
+    install,
+    kafka_broker,
+    leaks,
+    native,
+    process,
+    rabbitmq_broker,
+    state,
+)
 from .config import TEMPLATES_DIR, LabError, mask_password
 from .probes import ONE_TRY, port_is_open
 
@@ -419,7 +429,7 @@ def _format_argfile(home: Path, classpath: str, config: Path) -> Path:
     users = ["admin", "writer", "reader"]
     scram = [f"SCRAM-SHA-512=[name={u},password={credentials.password(u)}]" for u in users]
     args = ["-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t",
-            native.kafka_cluster_id(), "-c", str(config)]  # fmt: skip
+            kafka_broker.cluster_id(), "-c", str(config)]  # fmt: skip
     for entry in scram:
         args += ["--add-scram", entry]
     argfile = home / "format.args"
@@ -428,10 +438,10 @@ def _format_argfile(home: Path, classpath: str, config: Path) -> Path:
 
 
 def _kafka(home: Path) -> process.Launch:
-    java = native.kafka_java()  # Kafka's Java check, as for every Kafka the lab runs
+    java = kafka_broker.java()  # Kafka's Java check, as for every Kafka the lab runs
     config, data, tmp = _render_kafka(home), home / "data", home / "tmp"
     tmp.mkdir(exist_ok=True)
-    classpath = f"{native.kafka_lib_dir()}/*"
+    classpath = f"{kafka_broker.lib_dir()}/*"
     if not (data / "meta.properties").exists():
         argfile = _format_argfile(home, classpath, config)
         try:
@@ -439,7 +449,7 @@ def _kafka(home: Path) -> process.Launch:
         finally:
             argfile.unlink(missing_ok=True)
         _record_users(KAFKA)  # the SCRAM users now hold these passwords
-    return process.Launch(native.kafka_command(config, tmp), dict(os.environ), 120)
+    return process.Launch(kafka_broker.command(config, tmp), dict(os.environ), 120)
 
 
 def _render_rabbitmq(home: Path) -> Path:
@@ -456,7 +466,7 @@ def _render_rabbitmq(home: Path) -> Path:
 
 def _rabbitmq(home: Path) -> process.Launch:
     server, config = install.ensure("rabbitmq-server"), _render_rabbitmq(home)
-    env = native.rabbitmq_env(home, RABBITMQ_NODE, RABBITMQ.plain_port, config)
+    env = rabbitmq_broker.env(home, RABBITMQ_NODE, RABBITMQ.plain_port, config)
     return process.Launch([server], env, ready_timeout_s=120)
 
 
@@ -468,14 +478,12 @@ def _rabbitmqctl(*args: str, stdin: str | None = None, timeout_s: float = 60) ->
         except docker.DockerError as exc:
             raise SecureError(f"rabbitmqctl {args[0]} on {RABBITMQ.name}: {exc}") from exc
     home = state.broker_dir(RABBITMQ.name)
-    ctl = Path(install.ensure("rabbitmq-server")).with_name("rabbitmqctl")
-    env = {**os.environ, "HOME": str(home / "home"),
-           "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf")}  # fmt: skip
-    done = subprocess.run([str(ctl), "-n", RABBITMQ_NODE, *args], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=timeout_s)  # fmt: skip
-    if done.returncode != 0:
-        raise SecureError(f"rabbitmqctl {args[0]} on {RABBITMQ.name}: {done.stderr.strip()}")
-    return done.stdout
+    try:
+        return rabbitmq_broker.run_ctl(
+            RABBITMQ_NODE, home, list(args), stdin=stdin, timeout_s=timeout_s
+        )
+    except rabbitmq_broker.CtlError as exc:
+        raise SecureError(f"{exc} ({RABBITMQ.name})") from None
 
 
 def rabbitmqctl(*args: str, timeout_s: float = 60) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from . import install, native, state
+from . import install, kafka_broker, native, rabbitmq_broker, state
 from .config import (
     KAFKA_CONFIG_VAR,
     TEMPLATES_DIR,
@@ -128,7 +128,7 @@ def _kafka_jars() -> Path:
     # first fetch reports on stderr so that stdout stays the tool's output.
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            return native.kafka_lib_dir()
+            return kafka_broker.lib_dir()
     except (native.BrokerStartError, install.MissingProgram) as exc:
         raise ToolError(f"Kafka's command-line tools need the Kafka jars: {exc}") from None
 
@@ -176,12 +176,12 @@ def _rabbitmq(tool: str, args: list[str]) -> Command:
             f"the lab's RabbitMQ serves {started_for}, but RABBITMQ_URL points at {ep.address}: "
             "unset RABBITMQ_URL, or pass -n NODE."
         )
-    node = [] if _given(args, "-n", "--node") else ["-n", native.rabbitmq_node_name(ep)]
+    node = [] if _given(args, "-n", "--node") else ["-n", rabbitmq_broker.node_name(ep)]
     try:
-        script = native.rabbitmq_script(tool)
-    except native.RabbitMQCtlError as exc:
+        script = rabbitmq_broker.script(tool)
+    except rabbitmq_broker.CtlError as exc:
         raise ToolError(str(exc)) from None
-    return Command([script, *node, *args], native.rabbitmqctl_env(home))
+    return Command([script, *node, *args], rabbitmq_broker.ctl_env(home))
 
 
 # --- Redis -------------------------------------------------------------------------------

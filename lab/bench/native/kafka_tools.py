@@ -25,7 +25,7 @@ from typing import TypedDict
 from helpers.naming import unique_name
 from lab.brokers import kafka_config
 from lab.brokers.config import kafka_client_settings
-from lab.brokers.native import kafka_lib_dir
+from lab.brokers.kafka_broker import lib_dir as kafka_lib_dir
 
 from ..kafka_bench import create_topic, delete_topic
 from ..results import Row, base_row, with_latencies, with_throughput

@@ -1,0 +1,45 @@
+"""Redis, as the lab runs it natively: the single server's configuration (append-only file on:
+persistence is part of the lessons), its version check and the port it binds.
+Templates: brokers/redis/.
+Not for starting or stopping it (see `native`) or for clients (see `helpers.redis_streams`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+from . import install, state
+from .config import ENV_VARS, Endpoint, too_old
+from .process import Launch, StartError, render
+
+
+def launch(ep: Endpoint) -> Launch:
+    """Check the server's version, render its configuration and say how to start it."""
+    server = install.ensure("redis-server")
+    check_version("redis", server, ["--version"], r"v=([\d.]+)")
+    home = state.broker_dir("redis")
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    config = home / "redis.conf"
+    render("redis/redis.conf.template", config, port=ep.port, data_dir=data)
+    return Launch([server, str(config)], dict(os.environ), ready_timeout_s=30)
+
+
+def check_version(broker: str, program: str, args: list[str], pattern: str) -> None:
+    """Refuse a server too old for the lessons, naming the fix."""
+    out = subprocess.run([program, *args], capture_output=True, text=True, timeout=30).stdout
+    match = re.search(pattern, out)
+    reason = too_old(broker, match.group(1) if match else None)
+    if reason:
+        fix = install.install_command(f"{broker}-server")
+        raise StartError(
+            f"{program}: {reason}. Install a newer one ({fix} on a current Debian/Ubuntu), "
+            f"or point the lab at one with {ENV_VARS[broker]}."
+        )
+
+
+def ports(ep: Endpoint) -> dict[int, str]:
+    """Every local port the server binds, with what it is for."""
+    return {ep.port: f"redis clients ({ENV_VARS['redis']})"}
