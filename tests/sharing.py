@@ -48,6 +48,7 @@ NEEDS: dict[str, dict[str, str]] = {
     # the secured brokers are started, and stopped again, by whoever needs them first
     "13-Security.ipynb": {"secured": EXCLUSIVE},
     "test_security.py": {"secured": EXCLUSIVE},
+    "test_diagrams_more.py": {"secured": EXCLUSIVE},  # its permissions picture starts them
     # throughput and latency measured: one benchmark notebook at a time. They share the machine
     # with the other files: their asserts hold under load (verification, counts, a confirm per
     # message, a 50 ms linger), and their figures are for reading in the book, which `make book`
@@ -62,17 +63,22 @@ NO_BROKERS = {
     "test_book.py",
     "test_book_browser.py",
     "test_book_progress.py",
+    "test_diagrams_measured.py",
     "test_docker_compose.py",
     "test_endpoints.py",
+    "test_glossary.py",
     "test_hygiene.py",
     "test_lesson_code.py",
     "test_naming.py",
     "test_packaging.py",
     "test_plots.py",
+    "test_prose.py",
     "test_quiz.py",
     "test_quiz_browser.py",
     "test_revision.py",
+    "test_services.py",
     "test_sharing.py",
+    "test_timeline_browser.py",
     "test_workflows.py",
 }
 

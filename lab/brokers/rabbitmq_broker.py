@@ -15,6 +15,8 @@ from . import install, state
 from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, LabError
 from .process import Launch, render
 
+METRICS_PORT = 15692  # rabbitmq_prometheus, enabled with the management plugin
+
 
 def management_port() -> int:
     """The management UI's port: RABBITMQ_MANAGEMENT_PORT, else 15672."""
@@ -126,4 +128,5 @@ def ports(ep: Endpoint) -> dict[int, str]:
         ep.port: f"rabbitmq clients ({ENV_VARS['rabbitmq']})",
         ep.port + 20000: "Erlang distribution",
         management_port(): "the management UI (RABBITMQ_MANAGEMENT_PORT)",
+        METRICS_PORT: "the broker's Prometheus metrics (rabbitmq_prometheus)",
     }

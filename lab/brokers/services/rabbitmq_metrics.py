@@ -1,8 +1,8 @@
 """RabbitMQ's metrics come from the broker itself: its `rabbitmq_prometheus` plugin (shipped with
-RabbitMQ 3.10) serves /metrics on port 15692. The lab's node starts with the management plugin
-only, so the plugin is enabled on the running node, its listener first pinned to loopback (the
-plugin's default is every interface). A restart of the node forgets it; the next `ensure` enables
-it again. Not a process of its own: nothing to stop."""
+RabbitMQ 3.10) serves /metrics on port 15692. The lab's node starts with it, on loopback
+(brokers/rabbitmq/). A node started before that, without it, gets it enabled while it runs, its
+listener first pinned to loopback (the plugin's default is every interface).
+Not a process of its own: nothing to stop."""
 
 from __future__ import annotations
 
