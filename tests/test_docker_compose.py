@@ -20,6 +20,7 @@ SERVICES = {k: v for k, v in ALL_SERVICES.items() if not v.get("profiles")}  # t
 CLUSTER = {k: v for k, v in ALL_SERVICES.items() if "cluster" in v.get("profiles", [])}
 SECURE = {k: v for k, v in ALL_SERVICES.items() if "secure" in v.get("profiles", [])}
 MONITORING = {k: v for k, v in ALL_SERVICES.items() if "monitoring" in v.get("profiles", [])}
+SCHEMAS = {k: v for k, v in ALL_SERVICES.items() if "schemas" in v.get("profiles", [])}
 PROBED = sorted(set(ALL_SERVICES) - set(SECURE))  # the secured ones are probed with credentials
 
 
@@ -29,7 +30,8 @@ def test_it_defines_exactly_the_three_brokers_by_default():
 
 def test_the_cluster_profile_has_the_native_clusters_nodes():
     assert set(CLUSTER) == {n.name for nodes in NODES.values() for n in nodes}
-    assert set(ALL_SERVICES) == set(SERVICES) | set(CLUSTER) | set(SECURE) | set(MONITORING)
+    profiles = set(SERVICES) | set(CLUSTER) | set(SECURE) | set(MONITORING) | set(SCHEMAS)
+    assert set(ALL_SERVICES) == profiles
 
 
 def test_cluster_nodes_listen_where_the_native_ones_do_on_loopback():

@@ -32,6 +32,7 @@ MODULES: dict[str, str] = {
     "prometheus": "prometheus",
     "redis-exporter": "redis_exporter",
     "kafka-exporter": "kafka_exporter",
+    "apicurio-registry": "apicurio_registry",
 }
 
 

@@ -1,0 +1,29 @@
+"""Schema evolution and retention, on the real registry and broker: a client for the schema
+registry's Confluent-compatible REST API, Avro records in the Confluent wire format (a magic byte
+and the schema's id before the Avro body), and a consumer group outrun by retention."""
+
+from .registry import Attempt, Registry, RegistryError
+from .retention import (
+    LogRange,
+    Resumed,
+    catch_up,
+    commit_at,
+    log_range,
+    wait_for_log_start,
+)
+from .wire import decode, encode, header
+
+__all__ = [
+    "Attempt",
+    "LogRange",
+    "Registry",
+    "RegistryError",
+    "Resumed",
+    "catch_up",
+    "commit_at",
+    "decode",
+    "encode",
+    "header",
+    "log_range",
+    "wait_for_log_start",
+]

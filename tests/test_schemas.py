@@ -1,0 +1,148 @@
+"""helpers.schemas against the real registry and broker: the wire format, the registry's
+compatibility checks and refusals, and a consumer group outrun by retention; and the registry's
+service (loopback only, its own storage)."""
+
+import time
+
+import pytest
+import yaml
+from confluent_kafka import KafkaException
+
+from helpers.kafka import flush_or_raise, producer
+from helpers.naming import unique_name
+from helpers.schemas import (
+    LogRange,
+    Registry,
+    RegistryError,
+    catch_up,
+    commit_at,
+    decode,
+    encode,
+    header,
+    log_range,
+    wait_for_log_start,
+)
+from lab.brokers import services
+from lab.brokers.config import TEMPLATES_DIR
+from lab.brokers.docker import COMPOSE_FILE
+from lab.brokers.services import apicurio_registry
+from tests.conftest import free_port
+
+V1 = {
+    "type": "record",
+    "name": "Order",
+    "fields": [{"name": "id", "type": "string"}, {"name": "amount", "type": "double"}],
+}
+V2 = {**V1, "fields": [*V1["fields"], {"name": "currency", "type": "string", "default": "EUR"}]}
+NO_DEFAULT = {**V1, "fields": [*V1["fields"], {"name": "currency", "type": "string"}]}
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    services.ensure("apicurio-registry")
+    return Registry(apicurio_registry.CCOMPAT)
+
+
+def test_the_registry_listens_on_loopback_only_and_keeps_its_own_storage():
+    launch = apicurio_registry.SERVICE.launch()
+    assert "-Dquarkus.http.host=127.0.0.1" in launch.command
+    assert launch.env["HTTP_PORT"] == str(apicurio_registry.PORT)
+    properties = TEMPLATES_DIR / "apicurio-registry" / "application.properties"
+    text = properties.read_text()
+    # no Kafka storage topic: it uses no topic another lesson could meet
+    assert "kafkasql" not in text and "registry.storage.kind" not in text
+
+
+def test_the_wire_format_is_magic_byte_schema_id_and_avro_body():
+    value = encode(258, V1, {"id": "o-1", "amount": 1.5})
+    assert value[:5] == b"\x00\x00\x00\x01\x02" and header(value) == (0, 258)
+    with pytest.raises(ValueError, match="not a schema-registry framed value"):
+        header(b"\x01" + value[1:])  # another magic byte
+    with pytest.raises(ValueError, match="not a schema-registry framed value"):
+        header(value[:4])
+
+
+def test_an_unreachable_registry_is_named_with_the_fix():
+    silent = Registry(f"http://127.0.0.1:{free_port()}/apis/ccompat/v6", timeout_s=2.0)
+    began = time.monotonic()
+    with pytest.raises(RegistryError, match="no answer from .*services.ensure"):
+        silent.register("x-value", V1)
+    assert time.monotonic() - began < 5.0
+
+
+def test_backward_accepts_a_default_and_refuses_a_field_without_one(registry):
+    subject = f"{unique_name('t-backward')}-value"
+    first = registry.register(subject, V1)
+    assert registry.set_mode(subject, "BACKWARD") == "BACKWARD"
+    assert registry.is_compatible(subject, V2) and not registry.is_compatible(subject, NO_DEFAULT)
+    refused = registry.attempt(subject, NO_DEFAULT)
+    assert not refused.accepted and refused.status == 409 and "Incompatible" in refused.message
+    second = registry.register(subject, V2)
+    assert second != first and registry.versions(subject) == [1, 2]
+    assert registry.schema(second) == V2
+
+
+def test_none_accepts_what_backward_refuses(registry):
+    subject = f"{unique_name('t-none')}-value"
+    registry.register(subject, V1)
+    assert registry.set_mode(subject, "NONE") == "NONE"
+    assert registry.attempt(subject, NO_DEFAULT).accepted
+
+
+def test_an_unknown_mode_is_refused_before_asking(registry):
+    with pytest.raises(ValueError, match="is not one of BACKWARD"):
+        registry.set_mode("x-value", "SIDEWAYS")
+
+
+def test_readers_resolve_the_writers_schema_found_by_id(registry):
+    subject = f"{unique_name('t-resolve')}-value"
+    old_id, new_id = registry.register(subject, V1), registry.register(subject, V2)
+    old = encode(old_id, V1, {"id": "o-1", "amount": 1.0})
+    new = encode(new_id, V2, {"id": "o-2", "amount": 2.0, "currency": "USD"})
+    assert decode(old, registry, reader=V2) == {"id": "o-1", "amount": 1.0, "currency": "EUR"}
+    assert decode(new, registry, reader=V1) == {"id": "o-2", "amount": 2.0}
+    with pytest.raises(EOFError):  # a v1 body framed with v2's id: the id is what tells them apart
+        decode(new[:5] + old[5:], registry)
+
+
+def test_a_group_outrun_by_retention_loses_exactly_what_lay_below_the_log_start(topics, kafka_ep):
+    topic = topics.create(
+        unique_name("t-retention"), config={"retention.ms": 60_000, "segment.ms": 60_000}
+    )
+    sink = producer(kafka_ep.url)
+    for i in range(30):
+        sink.produce(topic, str(i).encode(), timestamp=int((time.time() - 3600) * 1000))
+    flush_or_raise(sink)
+    behind, current = unique_name("t-behind"), unique_name("t-current")
+    assert commit_at(behind, topic, 10, kafka_ep.url) == 10
+    assert commit_at(current, topic, 30, kafka_ep.url) == 30
+    sink.produce(topic, b"fresh")
+    flush_or_raise(sink)
+    after = wait_for_log_start([topic], past={topic: 0}, url=kafka_ep.url)[topic]
+    assert (after.start, after.end) == (30, 31)
+    earliest = catch_up(behind, topic, "earliest", kafka_ep.url)
+    assert (earliest.first_offset, earliest.read, earliest.error) == (30, 1, "")
+    assert "Offset out of range" in catch_up(behind, topic, "error", kafka_ep.url).error
+    kept_up = catch_up(current, topic, "error", kafka_ep.url)
+    assert (kept_up.first_offset, kept_up.read, kept_up.error) == (30, 1, "")
+
+
+def test_nothing_deleted_is_reported_at_the_deadline(topics, kafka_ep):
+    topic = topics.create(unique_name("t-kept"))
+    assert log_range(topic, kafka_ep.url) == LogRange(0, 0)
+    with pytest.raises(TimeoutError, match="retention deleted nothing within 1 s"):
+        wait_for_log_start([topic], past={topic: 0}, url=kafka_ep.url, timeout_s=1.0)
+    with pytest.raises(RuntimeError, match="read 0 of 5 records"):
+        commit_at(unique_name("t-empty"), topic, 5, kafka_ep.url)
+
+
+def test_librdkafka_knows_error_not_the_java_clients_none(topics, kafka_ep):
+    topic = topics.create(unique_name("t-none-reset"))
+    with pytest.raises(KafkaException, match='Invalid value "none"'):
+        catch_up(unique_name("t-group"), topic, "none", kafka_ep.url)
+
+
+def test_the_compose_registry_is_the_native_release_on_the_labs_loopback_port():
+    service = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["apicurio-registry"]
+    assert service["image"].endswith(f":{apicurio_registry.VERSION}")
+    assert service["ports"] == [f"127.0.0.1:{apicurio_registry.PORT}:8080"]
