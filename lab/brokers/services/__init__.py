@@ -33,6 +33,8 @@ MODULES: dict[str, str] = {
     "redis-exporter": "redis_exporter",
     "kafka-exporter": "kafka_exporter",
     "apicurio-registry": "apicurio_registry",
+    "postgres": "postgres",
+    "kafka-connect": "kafka_connect",
 }
 
 

@@ -1,0 +1,48 @@
+"""The lab's PostgreSQL from Python through `psql`, its own command-line client: one statement
+or one script per call, over TCP on loopback. Not for starting it (see
+lab.brokers.services.postgres)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from lab.brokers.services import postgres
+
+
+class DatabaseError(RuntimeError):
+    """PostgreSQL refused a statement; the message carries its own words."""
+
+
+def psql_command() -> list[str]:
+    """psql against the lab's PostgreSQL: no ~/.psqlrc, unaligned tab-separated rows, no
+    headers, and the first error stops the script."""
+    output = ["-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    where = ["-h", "127.0.0.1", "-p", str(postgres.PORT), "-U", postgres.USER]
+    return ["psql", *output, *where, "-d", postgres.DATABASE]
+
+
+def run(script: str, timeout_s: float = 30.0) -> list[list[str]]:
+    """Run `script` (one or more statements; each commits on its own unless the script says
+    BEGIN ... COMMIT) and return the rows it printed, each a list of column texts."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    try:
+        done = subprocess.run(
+            psql_command(), input=script, capture_output=True, text=True, timeout=timeout_s, env=env
+        )
+    except subprocess.TimeoutExpired:
+        raise DatabaseError(
+            f"psql did not finish within {timeout_s:.0f} s; is the lab's PostgreSQL on port "
+            f"{postgres.PORT} running (services.ensure('postgres'))?"
+        ) from None
+    if done.returncode != 0:
+        raise DatabaseError(f"PostgreSQL refused the script: {done.stderr.strip()}")
+    return [line.split("\t") for line in done.stdout.splitlines() if line]
+
+
+def scalar(query: str) -> str:
+    """The single value `query` returns."""
+    rows = run(query)
+    if len(rows) != 1 or len(rows[0]) != 1:
+        raise DatabaseError(f"expected one value from {query!r}, got {rows!r}")
+    return rows[0][0]
