@@ -31,8 +31,11 @@ BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell 
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The dev extra installs while the brokers start; each one's output is printed in one piece.
 READY = $(MAKE) --no-print-directory -j2 $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target) setup brokers-up
+# Running every notebook: the programs and jars of the lessons' services (Graphviz, Prometheus,
+# PostgreSQL, ...) install meanwhile too, instead of in the first notebook that needs them.
+READY_ALL = $(MAKE) --no-print-directory -j3 $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target) setup brokers-up programs
 
-.PHONY: help setup lab test soak bench book quiz lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status secure-up secure-down secure-status clean distclean
+.PHONY: help setup programs lab test soak bench book quiz lint format brokers-up brokers-down brokers-status cluster-up cluster-down cluster-status secure-up secure-down secure-status clean distclean
 
 help:
 	@echo "make lab             set up, start the brokers, serve JupyterLab on notebooks/ (port \$$JUPYTER_PORT, default 8888)"
@@ -40,6 +43,7 @@ help:
 	@echo "make soak            the crash experiments, larger, killed at random, under CPU load (SOAK_RUNS, SOAK_SCALE)"
 	@echo "make bench           Python harness beside each broker's own benchmark tool, into results/latest (BENCH_SCALE)"
 	@echo "make book            execute every notebook; pages, one revision book (HTML + PDF) in build/book/"
+	@echo "make programs        install what the services beside the brokers need (make test and make book do it meanwhile)"
 	@echo "make quiz            the revision quiz in the terminal, missed questions first (QUIZ_ARGS=\"--count 36\")"
 	@echo "make brokers-up      start Kafka, RabbitMQ and Redis (external > docker > native)"
 	@echo "make brokers-down    stop the brokers that brokers-up started"
@@ -53,6 +57,10 @@ help:
 	@echo "bin/kafka-topics, bin/rabbitmqctl, bin/redis-cli, ...: the brokers' own tools, pointed at the lab (README)"
 
 setup: $(SETUP_STAMP)
+
+# What the lessons and the services beside the brokers need, installed ahead of their first use.
+programs: $(RUNTIME_STAMP)
+	$(PY) -m lab.brokers install
 
 # With the interpreter's own pip where it has one (a folder of its own, not the system's
 # packages), else with the pip of a throw-away venv. Written aside and renamed when complete.
@@ -119,7 +127,7 @@ lab:
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(JUPYTER_PORT) $(BROWSER_FLAG) $(ROOT_FLAG)
 
 test:
-	@$(READY)
+	@$(READY_ALL)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 soak:
@@ -131,7 +139,7 @@ bench:
 	$(PY) -m lab.bench
 
 book:
-	@$(READY)
+	@$(READY_ALL)
 	$(PY) -m lab.book.build
 
 quiz: $(RUNTIME_STAMP)

@@ -1,4 +1,5 @@
-"""python -m lab.brokers up|down|status|restart [broker ...] [--cluster | --secure]"""
+"""python -m lab.brokers up|down|status|restart [broker ...] [--cluster | --secure]
+python -m lab.brokers install: what the lessons and the services beside the brokers need"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from . import (
     BROKERS,
     cluster,
     down,
+    install,
     restart,
     secure,
     services,
@@ -23,6 +25,7 @@ from . import (
 from .config import LabError
 from .provision import BrokerStatus
 
+LESSON_PROGRAMS = ("dot",)  # Graphviz, for the notebooks' diagrams
 FAILURES = (LabError,)  # every failure of the engine; its message is a sentence
 
 
@@ -59,6 +62,18 @@ def print_table(statuses: list[BrokerStatus]) -> None:
             print(f"\n{s.broker}: {s.detail}")
 
 
+def install_programs() -> int:
+    """Install what the lessons and the services beside the brokers need, ahead of their use."""
+    try:
+        for program in LESSON_PROGRAMS:
+            install.ensure(program)
+        services.install_all()
+    except (*FAILURES, subprocess.TimeoutExpired) as exc:
+        print(f"error: {explain(exc)}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def print_services() -> None:
     """The services beside the brokers that the lab started (none until a lesson needs one)."""
     rows = [row for row in services.status() if row.pid is not None]
@@ -69,7 +84,7 @@ def print_services() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.brokers", description=__doc__)
-    parser.add_argument("action", choices=["up", "down", "status", "restart"])
+    parser.add_argument("action", choices=["up", "down", "status", "restart", "install"])
     parser.add_argument("brokers", nargs="*", choices=[[], *BROKERS], metavar="broker")
     variant = parser.add_mutually_exclusive_group()
     variant.add_argument(
@@ -82,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         argv
     )  # `up --cluster kafka` as well as `up kafka --cluster`
     brokers = tuple(args.brokers) or BROKERS
+    if args.action == "install":
+        return install_programs()
     if args.cluster:
         return variant_main(args.action, brokers, cluster, "the cluster nodes")
     if args.secure:
