@@ -120,6 +120,15 @@ def down_all() -> list[str]:
     return [name for name in sorted(MODULES) if down(name)]
 
 
+def install_all() -> list[str]:
+    """Install what every service needs (programs, jars), so that a lesson's first `ensure`
+    only starts it; the names installed. `make lab` and `make test` run this beside the set-up."""
+    for name in sorted(MODULES):
+        print(f"[services] installing {name}", flush=True)
+        service(name).install()
+    return sorted(MODULES)
+
+
 def status() -> list[ServiceStatus]:
     """One row per service the lab knows, running or not."""
     rows = []
