@@ -133,7 +133,7 @@ def test_nothing_deleted_is_reported_at_the_deadline(topics, kafka_ep):
     with pytest.raises(TimeoutError, match="retention deleted nothing within 1 s"):
         wait_for_log_start([topic], past={topic: 0}, url=kafka_ep.url, timeout_s=1.0)
     with pytest.raises(RuntimeError, match="read 0 of 5 records"):
-        commit_at(unique_name("t-empty"), topic, 5, kafka_ep.url)
+        commit_at(unique_name("t-empty"), topic, 5, kafka_ep.url, timeout_s=2.0)
 
 
 def test_librdkafka_knows_error_not_the_java_clients_none(topics, kafka_ep):

@@ -44,15 +44,19 @@ def log_range(topic: str, url: str | None = None) -> LogRange:
         asker.close()
 
 
-def commit_at(group: str, topic: str, count: int, url: str | None = None) -> int:
+def commit_at(
+    group: str, topic: str, count: int, url: str | None = None, timeout_s: float = 30.0
+) -> int:
     """`group` reads the first `count` records of `topic`, commits after them and stops, as a
     consumer does that falls behind; the offset it committed."""
     reader = consumer(group, url)
     try:
         reader.subscribe([topic])
-        got = consume_n(reader, count, timeout_s=30.0)
+        got = consume_n(reader, count, timeout_s=timeout_s)
         if len(got) != count:
-            raise RuntimeError(f"{group} read {len(got)} of {count} records of {topic} in 30 s")
+            raise RuntimeError(
+                f"{group} read {len(got)} of {count} records of {topic} in {timeout_s:.0f} s"
+            )
         reader.commit(asynchronous=False)
         committed = reader.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
         return int(committed)
