@@ -284,3 +284,17 @@ def test_a_rebalance_drawn_at_each_step_shows_who_owns_what_by_name(topics, kafk
     assert owners["b joins"] == ["a", "b"]
     assert len(owners["c joins"]) == 2  # two partitions: one of three members owns nothing
     assert "a" not in owners["a leaves"] and len(owners["a leaves"]) == 2
+
+
+def test_a_static_member_is_drawn_by_its_instance_id(topics, kafka_ep):
+    topic, group = topics.create(unique_name("diagram-static")), unique_name("diagram-static")
+    member = kafka.consumer(group, kafka_ep.url, {"group.instance.id": f"{group}-worker"})
+    try:
+        member.subscribe([topic])
+        deadline = time.monotonic() + 30
+        while not member.assignment() and time.monotonic() < deadline:
+            member.poll(0.1)  # the group's join and sync happen inside poll
+        source = diagrams.kafka_topic(topic, [group], url=kafka_ep.url).source
+    finally:
+        member.close()
+    assert f"{group}-worker" in re.findall(r"label=<([^<>]+)<BR/>group ", source)

@@ -136,8 +136,8 @@ def _read_owners(
     described = admin.describe_consumer_groups([group], request_timeout=timeout_s)
     for member in described[group].result(timeout=timeout_s).members:
         name = member.group_instance_id or member.client_id or member.member_id
-        if member.client_id == "rdkafka":  # librdkafka's default client.id: tell members apart
-            name = f"member {member.member_id[-6:]}"
+        if not member.group_instance_id and member.client_id == "rdkafka":
+            name = f"member {member.member_id[-6:]}"  # librdkafka's default client.id: apart
         for tp in member.assignment.topic_partitions:
             if tp.topic == topic and tp.partition in by_partition:
                 by_partition[tp.partition].owners[group] = name

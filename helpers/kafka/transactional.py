@@ -10,7 +10,6 @@ In one process, without crashes: the exactly-once worker that is SIGKILLed mid-b
 from __future__ import annotations
 
 import time
-from typing import TypedDict
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
@@ -42,14 +41,9 @@ def copy_in_transactions(
     return copied
 
 
-class TransactionRun(TypedDict):
-    per_transaction: int
-    throughput_msg_s: float
-
-
 def copy_timed(
     input_topic: str, output: str, count: int, per_transaction: int, url: str | None = None
-) -> TransactionRun:
+) -> dict[str, float]:
     """Copy the first `count` messages of `input_topic` (one partition) to `output` with
     `copy_in_transactions`, as a group of its own with a transactional.id of its own; the
     messages copied per second. Raises TimeoutError if fewer than `count` were copied."""
