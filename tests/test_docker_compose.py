@@ -21,6 +21,7 @@ CLUSTER = {k: v for k, v in ALL_SERVICES.items() if "cluster" in v.get("profiles
 SECURE = {k: v for k, v in ALL_SERVICES.items() if "secure" in v.get("profiles", [])}
 MONITORING = {k: v for k, v in ALL_SERVICES.items() if "monitoring" in v.get("profiles", [])}
 SCHEMAS = {k: v for k, v in ALL_SERVICES.items() if "schemas" in v.get("profiles", [])}
+CDC = {k: v for k, v in ALL_SERVICES.items() if "cdc" in v.get("profiles", [])}
 PROBED = sorted(set(ALL_SERVICES) - set(SECURE))  # the secured ones are probed with credentials
 
 
@@ -30,7 +31,9 @@ def test_it_defines_exactly_the_three_brokers_by_default():
 
 def test_the_cluster_profile_has_the_native_clusters_nodes():
     assert set(CLUSTER) == {n.name for nodes in NODES.values() for n in nodes}
-    profiles = set(SERVICES) | set(CLUSTER) | set(SECURE) | set(MONITORING) | set(SCHEMAS)
+    profiles = (
+        set(SERVICES) | set(CLUSTER) | set(SECURE) | set(MONITORING) | set(SCHEMAS) | set(CDC)
+    )
     assert set(ALL_SERVICES) == profiles
 
 
@@ -76,7 +79,8 @@ def test_cluster_sentinels_watch_like_the_native_ones():
 def test_images_are_pinned_to_a_release(service):
     image = ALL_SERVICES[service]["image"]
     name, _, tag = image.partition(":")
-    assert tag and tag != "latest" and re.match(r"v?\d+\.\d+\.\d+", tag), image
+    release = r"\d+\.\d+$" if name == "postgres" else r"v?\d+\.\d+\.\d+"  # PostgreSQL: 15.18
+    assert tag and tag != "latest" and re.match(release, tag), image
 
 
 def test_kafka_image_is_the_same_release_as_the_native_jars(monkeypatch):
