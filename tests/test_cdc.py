@@ -11,13 +11,13 @@ import pytest
 
 from helpers.cdc import database, events
 from helpers.cdc.events import Change
-from lab.brokers import services, state
+from lab.brokers import state
 from lab.brokers.services import kafka_connect, postgres
 
 
 @pytest.fixture(scope="module")
 def running_postgres() -> None:
-    services.ensure("postgres")
+    database.ensure_running()
 
 
 def _change(key: int, version: int, op: str, lsn: int) -> Change:

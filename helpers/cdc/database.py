@@ -4,10 +4,22 @@ lab.brokers.services.postgres)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 
+from lab.brokers import services, state
 from lab.brokers.services import postgres
+
+
+def ensure_running(timeout_s: float = 120.0) -> None:
+    """Start the lab's PostgreSQL unless it runs (`services.ensure("postgres")`), one process at a
+    time: a notebook and a test starting it at the same moment would each spawn a server."""
+    path = state.private_state_dir() / "postgres-start.lock"
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "a+") as handle:
+        why = f"another process has been starting PostgreSQL for {timeout_s:.0f} s ({path})"
+        state.flock_within(handle, fcntl.LOCK_EX, timeout_s, why)
+        services.ensure("postgres")
 
 
 class DatabaseError(RuntimeError):
