@@ -20,6 +20,7 @@ from helpers.schemas import (
     encode,
     header,
     log_range,
+    set_topic_config,
     wait_for_log_start,
 )
 from lab.brokers import services
@@ -107,7 +108,7 @@ def test_readers_resolve_the_writers_schema_found_by_id(registry):
 
 def test_a_group_outrun_by_retention_loses_exactly_what_lay_below_the_log_start(topics, kafka_ep):
     topic = topics.create(
-        unique_name("t-retention"), config={"retention.ms": 60_000, "segment.ms": 60_000}
+        unique_name("t-retention"), config={"retention.ms": 7_200_000, "segment.ms": 60_000}
     )
     sink = producer(kafka_ep.url)
     for i in range(30):
@@ -118,6 +119,8 @@ def test_a_group_outrun_by_retention_loses_exactly_what_lay_below_the_log_start(
     assert commit_at(current, topic, 30, kafka_ep.url) == 30
     sink.produce(topic, b"fresh")
     flush_or_raise(sink)
+    assert log_range(topic, kafka_ep.url) == LogRange(0, 31)  # two hours' retention: all kept
+    set_topic_config(topic, {"retention.ms": 60_000}, kafka_ep.url)
     after = wait_for_log_start([topic], past={topic: 0}, url=kafka_ep.url)[topic]
     assert (after.start, after.end) == (30, 31)
     earliest = catch_up(behind, topic, "earliest", kafka_ep.url)

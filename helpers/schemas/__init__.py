@@ -9,6 +9,7 @@ from .retention import (
     catch_up,
     commit_at,
     log_range,
+    set_topic_config,
     wait_for_log_start,
 )
 from .wire import decode, encode, header
@@ -25,5 +26,6 @@ __all__ = [
     "encode",
     "header",
     "log_range",
+    "set_topic_config",
     "wait_for_log_start",
 ]

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
-from helpers.kafka import consume_n, consumer
+from helpers.kafka import admin_client, consume_n, consumer
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,18 @@ def log_range(topic: str, url: str | None = None) -> LogRange:
         return LogRange(int(low), int(high))
     finally:
         asker.close()
+
+
+def set_topic_config(topic: str, settings: dict[str, object], url: str | None = None) -> None:
+    """Change `settings` of a live topic (an incremental alter: the others stay as they are)."""
+    entries = [
+        ConfigEntry(name, str(value), incremental_operation=AlterConfigOpType.SET)
+        for name, value in settings.items()
+    ]
+    resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=entries)
+    admin = admin_client(url)  # kept until the answer: a client destroyed early cancels it
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
 
 
 def commit_at(

@@ -12,6 +12,8 @@ from typing import Any
 
 import fastavro
 
+from helpers.orders import MalformedMessage
+
 from .registry import Registry
 
 MAGIC = 0
@@ -26,9 +28,9 @@ def encode(schema_id: int, schema: dict[str, Any], record: dict[str, Any]) -> by
 
 def header(value: bytes) -> tuple[int, int]:
     """(magic byte, schema id) of a framed value; a value too short or with another magic
-    byte is not in this format."""
+    byte is not in this format (MalformedMessage: no retry will make it readable)."""
     if len(value) < 5 or value[0] != MAGIC:
-        raise ValueError(f"not a schema-registry framed value: {value[:5]!r}")
+        raise MalformedMessage(f"not a schema-registry framed value: {value[:5]!r}")
     magic, schema_id = struct.unpack(">bI", value[:5])
     return int(magic), int(schema_id)
 
