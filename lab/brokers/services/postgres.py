@@ -45,8 +45,16 @@ def _os_user() -> pwd.struct_passwd:
 
 
 def _install() -> None:
+    installing = not (BIN / "postgres").is_file()
     debian.ensure(str(BIN / "postgres"), "postgresql-15")
     debian.ensure("psql", "postgresql-client-15")
+    if installing and shutil.which("pg_ctlcluster"):
+        # Debian's package creates a default cluster on port 5432 and may start it (systemd
+        # units are disabled by `debian.ensure`; without systemd, stop it here): the lab uses
+        # its own cluster only.
+        subprocess.run(
+            ["pg_ctlcluster", "15", "main", "stop"], capture_output=True, timeout=60, check=False
+        )
 
 
 def _as_postgres() -> list[str]:
