@@ -23,6 +23,14 @@ from collections.abc import Iterable, Mapping
 
 from lab.brokers import netns
 
+_AT_EXIT: list[object] = []
+
+
+def _heal_all() -> None:
+    """Undo every fault on the lab's hosts (at exit: a fault must not outlive its kernel)."""
+    if netns.why_unavailable() is None:
+        netns.clear_all_rules()
+
 
 class Network:
     """The links between `hosts` (host name -> its address), and the faults on them."""
@@ -31,7 +39,8 @@ class Network:
         self.hosts = dict(hosts)
         self._cut: set[frozenset[str]] = set()  # pairs of hosts that cannot talk
         self._loss: dict[frozenset[str], int] = {}  # pairs of hosts -> percent of packets lost
-        atexit.register(self.heal)
+        if not _AT_EXIT:  # once per process, whatever the number of networks
+            _AT_EXIT.append(atexit.register(_heal_all))
 
     def _pair(self, a: str, b: str) -> frozenset[str]:
         for host in (a, b):
@@ -69,8 +78,7 @@ class Network:
         """Undo every fault, on every host of the lab (also those this object did not make)."""
         self._cut.clear()
         self._loss.clear()
-        if netns.why_unavailable() is None:
-            netns.clear_all_rules()
+        _heal_all()
 
     def faults(self) -> dict[str, list[str]]:
         """The drop rules each host's firewall holds now, read back from the hosts."""

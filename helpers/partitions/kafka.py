@@ -5,8 +5,8 @@ when the cut heals, the old leader learns the new leader epoch and truncates its
 that epoch began: what only it had is gone.
 
 Runs on the lab's Kafka hosts of its own (`lab.brokers.netns_kafka`), never on the shared
-cluster; its three JVMs take about a minute to start on a busy machine, so it is a soak
-experiment, not a notebook cell.
+cluster; its three JVMs take about a minute to start on a busy machine, so notebook 18 runs it
+only when asked (and the soak tests always).
 """
 
 from __future__ import annotations

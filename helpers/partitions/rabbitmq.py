@@ -4,7 +4,8 @@ new leader; the old one cannot commit anything alone. What does each publisher s
 anything confirmed lost once the cut heals?
 
 Runs on the lab's RabbitMQ hosts of its own (`lab.brokers.netns_rabbitmq`), never on the shared
-cluster; the nodes take about half a minute to start, so it is a soak experiment.
+cluster; the nodes take about half a minute to start, so notebook 18 runs it only when asked
+(and the soak tests always).
 """
 
 from __future__ import annotations

@@ -50,8 +50,7 @@ class Run:
 
 
 def agreed_primary() -> int | None:
-    named = {netns_redis.primary_by_sentinel(n.index) for n in netns_redis.NODES}
-    return named.pop() if len(named) == 1 else None
+    return netns_redis.agreed_primary()
 
 
 def _configure(guard: Guard) -> None:
@@ -154,18 +153,34 @@ def partition_primary(
     if writer.first_refusal_s is not None:
         events.append((writer.first_refusal_s, f"redis-{old} refuses its first write"))
     event(f"healed; {len(writer.writes)} writes sent, the last answered by redis-{old}")
-    _wait("every Sentinel naming the new primary", lambda: agreed_primary() == new, timeout_s)
     # Sentinel would make the old primary a replica at its next look at it (up to 10 s later):
-    # done at once here, as Sentinel does it.
-    netns_redis.client(old).replicaof(netns_redis.NODES[new - 1].ip, netns_redis.REDIS_PORT)
+    # `wait_whole` does it at once, as Sentinel does, once every Sentinel names the new primary.
     netns_redis.wait_whole(timeout_s)
     event(f"redis-{old} is a replica of redis-{new} again, in sync")
     _configure("none")
-    reader = netns_redis.client(new, timeout_s=5)
-    found = {k: [str(v) for v in reader.lrange(k, 0, -1)] for k in {w.key for w in writer.writes}}
-    reader.delete(*found)
+    new, found = _read_back({w.key for w in writer.writes}, timeout_s)
     return Run(GUARDS[guard], old, new, writer.writes, check(writer.writes, found),
                sorted(events))  # fmt: skip
+
+
+def _read_back(keys: set[str], timeout_s: float) -> tuple[int, dict[str, list[str]]]:
+    """The lists, read from the primary every Sentinel names, then deleted there; and which
+    node that was. (On a machine short of CPU a Sentinel may call a starved primary down and
+    fail over once more: the read then moves to the next primary.)"""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        primary = agreed_primary()
+        try:
+            if primary is not None:
+                reader = netns_redis.client(primary, timeout_s=5)
+                found = {k: [str(v) for v in reader.lrange(k, 0, -1)] for k in keys}
+                reader.delete(*found)
+                return primary, found
+        except redis.RedisError:
+            pass  # demoted meanwhile
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no primary to read the lists from within {timeout_s:.0f} s")
+        time.sleep(0.2)
 
 
 def table(runs: list[Run]) -> pd.DataFrame:

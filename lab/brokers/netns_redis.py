@@ -163,19 +163,28 @@ def role(index: int) -> str:
         return "unreachable"
 
 
-def why_not_whole() -> str | None:
-    """Why the cluster is not whole, or None: every Sentinel answers, sees the two others and
-    names the same primary (flags just `master`), which has both replicas online."""
+def agreed_primary() -> int | None:
+    """The node every Sentinel names as the primary, each seeing the two others and none
+    calling it down or failing it over (flags just `master`); None while they are not settled."""
     views = [sentinel_view(n.index) for n in NODES]
-    if any(v is None for v in views):
-        return "a Sentinel does not answer"
     named = {(v["ip"], v["flags"], int(v["num-other-sentinels"])) for v in views if v}
-    if len(named) != 1:
-        return f"the Sentinels disagree: {sorted(named)}"
+    if None in views or len(named) != 1:
+        return None
     ip, flags, others = named.pop()
     if flags != "master" or others != 2:
-        return f"the Sentinels see the primary as {flags!r} and {others + 1} of 3 Sentinels"
-    index = next(n.index for n in NODES if n.ip == ip)
+        return None
+    return next((n.index for n in NODES if n.ip == ip), None)
+
+
+def why_not_whole() -> str | None:
+    """Why the cluster is not whole, or None: the Sentinels agree on a primary
+    (`agreed_primary`), which has both replicas online."""
+    index = agreed_primary()
+    if index is None:
+        views = {n.index: sentinel_view(n.index) for n in NODES}
+        seen = {i: (v["ip"], v["flags"], v["num-other-sentinels"]) if v else None
+                for i, v in views.items()}  # fmt: skip
+        return f"the Sentinels are not settled on one primary: {seen}"
     try:
         info = client(index).info("replication")
     except redis.RedisError as exc:
@@ -187,10 +196,28 @@ def why_not_whole() -> str | None:
     return None
 
 
+def _follow(primary: int) -> None:
+    """Point every other data node at `primary`, as the Sentinels would at their next look (an
+    old primary back from a partition, a replica still following it); done at once here."""
+    target = NODES[primary - 1].ip
+    for n in NODES:
+        if n.index == primary:
+            continue
+        try:
+            info = client(n.index).info("replication")
+            if info.get("role") == "master" or info.get("master_host") != target:
+                client(n.index).replicaof(target, REDIS_PORT)
+        except redis.RedisError:
+            pass  # not answering yet: the next round
+
+
 def wait_whole(timeout_s: float = 60.0) -> float:
-    """Until `why_not_whole` is None; the seconds it took."""
+    """Until `why_not_whole` is None; the seconds it took. Once the Sentinels agree on a
+    primary, a data node that is not its replica is made one (`_follow`)."""
     began = time.monotonic()
     while (why := why_not_whole()) is not None:
+        if (primary := agreed_primary()) is not None:
+            _follow(primary)
         for name in [name for n in NODES for name in (n.redis_name, n.sentinel_name)]:
             if state.running_pid(name) is None:
                 raise RuntimeError(f"{name} is not running. Last lines of "
