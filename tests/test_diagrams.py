@@ -11,7 +11,7 @@ from confluent_kafka import TopicPartition
 
 from helpers import diagrams, kafka
 from helpers.cqrs import ORDER_EVENTS, CreateOrder, OrderService, ShipOrder
-from helpers.diagrams.kafka import PartitionState, partition_label
+from helpers.diagrams.kafka import PartitionState, commit_against_outputs, partition_label
 from helpers.diagrams.multiples import side_by_side
 from helpers.eventsourcing import EventStore
 from helpers.naming import unique_name
@@ -298,3 +298,16 @@ def test_a_static_member_is_drawn_by_its_instance_id(topics, kafka_ep):
     finally:
         member.close()
     assert f"{group}-worker" in re.findall(r"label=<([^<>]+)<BR/>group ", source)
+
+
+def test_a_commit_past_the_outputs_is_drawn_skipped_and_one_short_of_them_done_again():
+    def drawn(committed):
+        progress = {"worker": {"committed": committed, "outputs": 252}}
+        return cells(commit_against_outputs(progress, title="at the crash").source)
+
+    ahead, behind = drawn(300), drawn(200)
+    assert "252 done and committed" in ahead and "killed after 252 outputs" in ahead
+    assert "48 committed, never done: skipped on restart" in ahead
+    assert "200 done and committed" in behind and not any("never done" in c for c in behind)
+    assert "52 done after the commit: done again on restart" in behind
+    assert len(drawn(252)) == 3  # header, done and committed, killed after: no gap to draw

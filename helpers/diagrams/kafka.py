@@ -15,7 +15,7 @@ consumer closed, so no client outlives the call. Not for creating topics or cons
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import (
@@ -30,6 +30,8 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from helpers.kafka import admin_client, consumer
 
 from .picture import CONTEXT, DONE, MEMBER, WAITING, Diagram, new_graph, table, text
+
+LOST = "#f6d5d0"  # committed as done but never done: skipped for good
 
 # Retried even where librdkafka does not flag them retriable: they pass once a leader has loaded
 # the partition.
@@ -186,3 +188,27 @@ def partition_label(state: PartitionState, groups: Sequence[str]) -> str:
             rows.append((f"group {group}: committed {offset}, lag {lag}", WAITING if lag else DONE))
     rows.append(f"high watermark {state.high}")
     return table(rows, header=f"partition {state.partition}")
+
+
+def commit_against_outputs(at_crash: Mapping[str, Mapping[str, int]], *, title: str) -> Diagram:
+    """For each killed worker (e.g. one per delivery guarantee), side by side: the input messages
+    its group had committed as done against the outputs it had put on the broker, as
+    `helpers.kafka.progress_at_crash` read them; what the next incarnation skips or does again."""
+    graph = new_graph(title, direction="TB")
+    for index, (name, progress) in enumerate(at_crash.items()):
+        label = commit_label(name, progress["committed"], progress["outputs"])
+        graph.node(f"w{index}", label, shape="plain")
+    return Diagram(graph, title)
+
+
+def commit_label(name: str, committed: int, outputs: int) -> str:
+    """One worker's table: done and committed, then the gap between commit and outputs."""
+    rows: list[str | tuple[str, str]] = [(f"{min(committed, outputs)} done and committed", DONE)]
+    if committed > outputs:
+        rows.append((f"{committed - outputs} committed, never done: skipped on restart", LOST))
+    elif outputs > committed:
+        rows.append(
+            (f"{outputs - committed} done after the commit: done again on restart", WAITING)
+        )
+    rows.append(f"killed after {outputs} outputs")
+    return table(rows, header=name)
