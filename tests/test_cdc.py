@@ -87,8 +87,10 @@ def test_logical_decoding_hands_over_committed_transactions_only(running_postgre
         database.run(f"SELECT pg_drop_replication_slot('{name}'); DROP TABLE {name};")
 
 
-def test_the_connect_worker_runs_on_loopback_with_debezium_at_pinned_versions(monkeypatch):
-    monkeypatch.setattr(kafka_connect, "_install", lambda: None)
+def test_the_connect_worker_runs_on_loopback_with_debezium_at_pinned_versions(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))  # not the running worker's own file
     launch = kafka_connect._launch()
     config = (state.broker_dir("kafka-connect") / "worker.properties").read_text()
     assert f"listeners=http://127.0.0.1:{kafka_connect.PORT}" in config.splitlines()
