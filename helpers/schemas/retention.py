@@ -108,17 +108,22 @@ def catch_up(
     group: str, topic: str, reset: str, url: str | None = None, idle_s: float = 1.5
 ) -> Resumed:
     """`group` comes back to `topic` with `auto.offset.reset=reset` and reads until nothing has
-    arrived for `idle_s`. It commits nothing, so each policy starts from the same committed
-    offset."""
+    arrived for `idle_s` since it was given the partition. It commits nothing, so each policy
+    starts from the same committed offset."""
     reader = consumer(group, url, {"auto.offset.reset": reset, "enable.auto.commit": False})
+    assigned: list[float] = []  # when the group gave it the partition
     first: int | None = None
     read, error = 0, ""
     try:
-        reader.subscribe([topic])
-        quiet_since = time.monotonic()
-        deadline = quiet_since + 30.0
-        while time.monotonic() - quiet_since < idle_s and time.monotonic() < deadline:
+        reader.subscribe([topic], on_assign=lambda _c, _p: assigned.append(time.monotonic()))
+        deadline = time.monotonic() + 30.0
+        quiet_since: float | None = None
+        while quiet_since is None or time.monotonic() - quiet_since < idle_s:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{group} was given no partition of {topic} within 30 s")
             message = reader.poll(0.2)
+            if quiet_since is None and assigned:
+                quiet_since = assigned[0]
             if message is None:
                 continue
             failure = message.error()
