@@ -149,3 +149,10 @@ def test_the_compose_registry_is_the_native_release_on_the_labs_loopback_port():
     service = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["apicurio-registry"]
     assert service["image"].endswith(f":{apicurio_registry.VERSION}")
     assert service["ports"] == [f"127.0.0.1:{apicurio_registry.PORT}:8080"]
+
+
+def test_the_build_pins_the_release_the_service_reports():
+    pom = (TEMPLATES_DIR / "apicurio-registry" / "pom.xml").read_text()
+    assert f"<apicurio.version>{apicurio_registry.VERSION}</apicurio.version>" in pom
+    properties = (TEMPLATES_DIR / "apicurio-registry" / "application.properties").read_text()
+    assert f"registry.version={apicurio_registry.VERSION}" in properties
