@@ -17,15 +17,20 @@ Not for the three brokers, their clusters or their secured copies (see `native`,
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
+import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .. import state
 from ..probes import port_is_open
 from ..process import Launch, StartError, signal_and_wait, spawn
+
+START_LOCK_S = 600.0  # a first start may build or fetch the service (Apicurio: minutes)
 
 # name -> module of this package that defines SERVICE, imported only when the service is used
 MODULES: dict[str, str] = {
@@ -78,14 +83,15 @@ def up(name: str, timeout_s: float | None = None) -> int:
     wanted = service(name)
     for needed in wanted.needs:
         up(needed)
-    pid = state.running_pid(name)
-    if pid is None:
-        _refuse_taken_ports(wanted)
-        wanted.install()
-        launch = wanted.launch()
-        print(f"[services] starting {name} (about {wanted.memory_mb} MB)", flush=True)
-        pid = spawn(name, launch)
-        timeout_s = launch.ready_timeout_s if timeout_s is None else timeout_s
+    with _starting(name):  # two processes asking at once start one service
+        pid = state.running_pid(name)
+        if pid is None:
+            _refuse_taken_ports(wanted)
+            wanted.install()
+            launch = wanted.launch()
+            print(f"[services] starting {name} (about {wanted.memory_mb} MB)", flush=True)
+            pid = spawn(name, launch)
+            timeout_s = launch.ready_timeout_s if timeout_s is None else timeout_s
     deadline = time.monotonic() + (timeout_s or 120.0)
     began = time.monotonic()
     while (waiting := wanted.ready()) is not None:
@@ -146,6 +152,20 @@ def status() -> list[ServiceStatus]:
             )
         )
     return rows
+
+
+@contextlib.contextmanager
+def _starting(name: str) -> Iterator[None]:
+    """Hold `name`'s start lock (a file lock in the state folder, so other processes wait too)
+    while it is checked and spawned; the wait for readiness happens outside it."""
+    path = state.private_state_dir() / f".{name}.start.lock"
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "a+") as handle:
+        why = f"another process has been starting {name} for {START_LOCK_S:.0f} s ({path})"
+        state.flock_within(handle, fcntl.LOCK_EX, START_LOCK_S, why)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _refuse_taken_ports(wanted: Service) -> None:
