@@ -24,6 +24,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from . import install
 from .state import private_state_dir
@@ -204,3 +205,47 @@ def locked(timeout_s: float = 120.0) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_claim: list[IO[str]] = []  # the open lock file while this process holds the hosts
+CLAIM_WAIT_S = 900.0  # longer than any one user holds them (a soak run: about 4 minutes)
+
+
+def claim(timeout_s: float = CLAIM_WAIT_S) -> None:
+    """Hold the lab's hosts for this process until `release()` or its exit (the kernel drops
+    the lock of a process that dies). Faults and `up`/`down` of one user would undo another's:
+    a second process waits here, saying so, until the first is done. Re-entrant."""
+    if _claim:
+        return
+    handle = open(private_state_dir() / ".netns-hosts.lock", "a+")  # noqa: SIM115
+    began, told = time.monotonic(), False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if not told:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                print(f"waiting for {holder} to finish with the lab's network hosts", flush=True)
+                told = True
+            if time.monotonic() - began > timeout_s:
+                handle.close()
+                raise TimeoutError(
+                    f"the lab's network hosts stayed in use for {timeout_s:.0f} s; is a run "
+                    "stuck? Its lock is .netns-hosts.lock in the state folder."
+                ) from None
+            time.sleep(0.2)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    _claim.append(handle)
+
+
+def release() -> None:
+    """Let another process use the hosts (after `down`)."""
+    if _claim:
+        handle = _claim.pop()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

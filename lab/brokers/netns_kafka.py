@@ -79,6 +79,7 @@ def up(timeout_s: float = 180.0) -> None:
     """Make the hosts, start every node not running (a new cluster, on fresh log directories,
     when none runs), and wait until the three brokers are registered. Faults left behind are
     undone first."""
+    netns.claim()  # until down(), or this process exits
     with netns.locked():
         for n in NODES:
             netns.add_host(n.host, 10 + n.index)
@@ -128,4 +129,5 @@ def down() -> list[str]:
             for n in NODES:
                 netns.remove_host(n.host)
             netns.remove_bridge()
+    netns.release()
     return stopped

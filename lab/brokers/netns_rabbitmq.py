@@ -94,6 +94,7 @@ def up(timeout_s: float = 180.0) -> None:
     runs), and wait until the three are clustered and answer AMQP. Faults left behind are undone
     first."""
     server = install.ensure("rabbitmq-server")
+    netns.claim()  # until down(), or this process exits
     with netns.locked():
         for n in NODES:
             netns.add_host(n.host, 20 + n.index)
@@ -182,4 +183,5 @@ def down() -> list[str]:
                 _stop_leftovers(n)
                 netns.remove_host(n.host)
             netns.remove_bridge()
+    netns.release()
     return stopped

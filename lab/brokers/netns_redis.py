@@ -98,6 +98,7 @@ def up(timeout_s: float = 60.0) -> None:
     Sentinel sees the other two and names the same primary, which has two replicas online.
     Faults left behind (by a process killed mid-experiment) are undone first."""
     server = install.ensure("redis-server")
+    netns.claim()  # until down(), or this process exits
     with netns.locked():
         for n in NODES:
             netns.add_host(n.host, n.index)
@@ -136,6 +137,7 @@ def down() -> list[str]:
             for n in NODES:
                 netns.remove_host(n.host)
             netns.remove_bridge()
+    netns.release()
     return stopped
 
 
