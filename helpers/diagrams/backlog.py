@@ -99,7 +99,14 @@ def _draw(queue: str, counts: Counts, holders: list[Holder], title: str) -> Diag
 def consumers_of(api: Management, queue: str) -> list[Holder]:
     """The queue's consumers, each with its channel's unacknowledged messages, as sampled."""
     vhost = urllib.parse.quote(api.vhost, safe="")
-    found = [c for c in api.get(f"consumers/{vhost}") if c["queue"]["name"] == queue]
+    found = [
+        c
+        for c in api.get(f"consumers/{vhost}")
+        if c["queue"]["name"] == queue
+        # A consumer whose channel has not been sampled yet comes with `channel_details: []`:
+        # it is left out of this look (its queue's consumer count then disagrees, see _agree).
+        and isinstance(c.get("channel_details"), dict)
+    ]
     holders = []
     for consumer in sorted(found, key=lambda c: c["channel_details"]["name"]):
         name = consumer["channel_details"]["name"]
