@@ -63,6 +63,7 @@ NO_BROKERS = {
     "test_book.py",
     "test_book_browser.py",
     "test_book_progress.py",
+    "test_cdc.py",
     "test_diagrams_measured.py",
     "test_docker_compose.py",
     "test_endpoints.py",
