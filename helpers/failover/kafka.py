@@ -147,10 +147,7 @@ def latency_at_rate(
     began = time.monotonic()
     for i in range(int(rate_per_s * seconds)):
         time.sleep(max(0.0, began + i / rate_per_s - time.monotonic()))  # intended send time
-        for label, topic in topics.items():
-            report = deliveries[label].report
-            producers[label].produce(topic, key=str(i), value=b"x" * 100, on_delivery=report)
-            producers[label].poll(0)
+        _send_to_each(i, topics, producers, deliveries)
     rows = {}
     for label, producer in producers.items():
         flush_or_raise(producer, 60)
@@ -163,6 +160,19 @@ def latency_at_rate(
             "acked_msg_s": counted.sum() / (seconds - skip_s),
         }
     return pd.DataFrame(rows).T.rename_axis("producer")
+
+
+def _send_to_each(
+    i: int,
+    topics: dict[str, str],
+    producers: dict[str, Producer],
+    deliveries: dict[str, Deliveries],
+) -> None:
+    """Message `i` to every topic through its own producer, its delivery report timed."""
+    for label, topic in topics.items():
+        report = deliveries[label].report
+        producers[label].produce(topic, key=str(i), value=b"x" * 100, on_delivery=report)
+        producers[label].poll(0)
 
 
 def produce_through_kill(
@@ -188,10 +198,7 @@ def produce_through_kill(
     watcher, watching = ThreadPoolExecutor(max_workers=1), None
     for i in range(int(rate_per_s * duration_s)):
         time.sleep(max(0.0, began + i / rate_per_s - time.monotonic()))  # intended send time
-        for label, topic in topics.items():
-            report = deliveries[label].report
-            producers[label].produce(topic, key=str(i), value=b"x" * 100, on_delivery=report)
-            producers[label].poll(0)
+        _send_to_each(i, topics, producers, deliveries)
         if hung_at is None and time.monotonic() - began >= hang_at_s:
             hung_at = time.monotonic()
             cluster.pause_node("kafka", leader)
