@@ -22,6 +22,7 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     KafkaError,
+    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -128,13 +129,26 @@ class _Producer(threading.Thread):
         return [Write("0", v, *self.outcomes.get(v, ("unknown", 0.0))) for v in self.sent]
 
 
+def _high_watermark(consumer: Consumer, topic: str, timeout_s: float = 30.0) -> int:
+    """The partition's high watermark, once its leader knows it (a leader just elected answers
+    OFFSET_NOT_AVAILABLE until its followers have caught up)."""
+    began = time.monotonic()
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)[1])
+        except KafkaException:
+            if time.monotonic() - began > timeout_s:
+                raise
+            time.sleep(0.5)
+
+
 def _read_all(topic: str) -> list[str]:
     consumer = Consumer({
         "bootstrap.servers": netns_kafka.bootstrap_servers(), "group.id": f"{topic}-check",
         "enable.auto.commit": False, "log_level": 0,
     })  # fmt: skip
     try:
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        high = _high_watermark(consumer, topic)
         consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         values: list[str] = []
         deadline = time.monotonic() + 30
