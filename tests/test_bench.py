@@ -172,7 +172,9 @@ def test_workload_splits_over_producers_without_losing_messages():
 
 
 def test_both_kafka_clients_get_the_same_values_under_their_own_names():
-    k = bench.KafkaSettings(linger_ms=20, batch_size=65536, compression="lz4", fetch_wait_max_ms=7)
+    k = bench.KafkaSettings(
+        {"linger.ms": 20, "batch.size": 65536, "compression.type": "lz4", "fetch.wait.max.ms": 7}
+    )
     java, librdkafka = k.java_producer(), k.librdkafka_producer()
     for key in ("acks", "linger.ms", "batch.size", "compression.type", "enable.idempotence"):
         assert java[key] == librdkafka[key]
@@ -181,9 +183,20 @@ def test_both_kafka_clients_get_the_same_values_under_their_own_names():
     assert "linger.ms=20" in text and "batch.size=65536" in text and "compression.type=lz4" in text
 
 
+def test_kafka_settings_are_written_as_kafka_spells_them_and_nothing_else_is_taken():
+    assert (
+        bench.KafkaSettings({"fetch.wait.max.ms": 0}).librdkafka_consumer()["fetch.wait.max.ms"]
+        == "0"
+    )
+    with pytest.raises(ValueError, match="linger_ms: not a setting the harness gives both"):
+        bench.KafkaSettings({"linger_ms": 0})  # a keyword spelling is refused, not translated
+    with pytest.raises(TypeError):
+        bench.KafkaSettings(linger_ms=0)  # type: ignore[call-arg]
+
+
 def test_summary_pairs_python_with_native_of_the_same_settings():
     k = bench.KafkaSettings()
-    other = bench.KafkaSettings(linger_ms=50)
+    other = bench.KafkaSettings({"linger.ms": 50})
     rows = []
     for settings, client, value in (
         (k, "python", 300.0),
@@ -248,7 +261,7 @@ def test_each_python_latency_rate_pairs_with_the_native_row_of_its_own_rate():
 
 
 def test_a_closed_loop_or_a_round_trip_is_never_subtracted_from_an_open_loop_figure():
-    kafka, redis_one = bench.KafkaSettings(linger_ms=0), bench.RedisSettings(pipeline=1)
+    kafka, redis_one = bench.KafkaSettings({"linger.ms": 0}), bench.RedisSettings(pipeline=1)
     figures = {"p50_ms": 1.0, "p99_ms": 9.0, "mean_ms": 1.5, "p50_naive_ms": 0.4}
     rows = [
         latency_row(kafka, 500, "python", "confluent-kafka", figures),
@@ -715,7 +728,7 @@ def test_a_bare_run_counts_what_arrived_in_the_harness_window(broker_endpoints, 
 
 
 def test_a_bare_latency_run_times_every_measured_message_from_its_due_time(broker_endpoints):
-    settings = bench.KafkaSettings(linger_ms=0)
+    settings = bench.KafkaSettings({"linger.ms": 0})
     workload = bench.Workload(count=300, warmup=50, rate=500)
     rows = pd.concat(
         [

@@ -221,8 +221,8 @@ def test_figures_are_read_from_what_the_bench_writes(tmp_path):
 
     runs = [
         ("100-byte comparison", KafkaSettings(), 50_000),
-        ("durability", KafkaSettings(acks="1", enable_idempotence=False), 90_000),
-        ("durability", KafkaSettings(acks="all"), 45_000),
+        ("durability", KafkaSettings({"acks": "1", "enable.idempotence": False}), 90_000),
+        ("durability", KafkaSettings({"acks": "all"}), 45_000),
         ("durability", RabbitMQSettings(), 8_000),
         ("durability", RabbitMQSettings(confirms=True, persistent=True), 2_000),
         ("100-byte comparison", RedisSettings(server={"appendfsync": "everysec"}), 30_000),

@@ -1,7 +1,7 @@
 """One measurement harness for Kafka, RabbitMQ and Redis Streams, beside each broker's own tool.
 
     from lab import bench
-    kafka = bench.KafkaSettings(batch_size=1_048_576, linger_ms=5, acks="all")
+    kafka = bench.KafkaSettings({"batch.size": 1_048_576, "linger.ms": 5, "acks": "all"})
     rows = bench.throughput(kafka, bench.Workload(message_bytes=100, count=200_000, repeats=3))
     rows = pd.concat([rows, bench.native.throughput(kafka, workload)])   # same settings
     bench.summary(rows)                                                  # ratio_to_native

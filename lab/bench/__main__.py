@@ -84,8 +84,8 @@ def experiments(scale: float) -> list[tuple[str, Callable[[], Frames]]]:
         # No linger; fetches long-poll (fetch.wait.max.ms=500, fetch.min.bytes=1): the broker
         # answers the moment a record arrives. With 0 (as EndToEndLatency's closed loop sets it)
         # an open-loop consumer's fetches spin and take the cores the broker needs.
-        kafka_e2e = bench.KafkaSettings(linger_ms=0)
-        closed_loop = bench.KafkaSettings(linger_ms=0, fetch_wait_max_ms=0)
+        kafka_e2e = bench.KafkaSettings({"linger.ms": 0})
+        closed_loop = bench.KafkaSettings({"linger.ms": 0, "fetch.wait.max.ms": 0})
         redis_one = bench.RedisSettings(pipeline=1, producers=1)
         frames: Frames = []
         for rate in RATES:
@@ -104,7 +104,7 @@ def experiments(scale: float) -> list[tuple[str, Callable[[], Frames]]]:
     def durability() -> Frames:
         frames: Frames = []
         for acks in ("1", "all"):
-            acked = bench.KafkaSettings(acks=acks, enable_idempotence=acks == "all")
+            acked = bench.KafkaSettings({"acks": acks, "enable.idempotence": acks == "all"})
             frames += both(acked, bench.Workload(count=count(5e5), warmup=count(5e4)))
         for safe in (False, True):
             confirmed = bench.RabbitMQSettings(confirms=safe, persistent=safe)

@@ -13,6 +13,7 @@ Not for running anything (see `run`) or for finding the brokers (see `lab.broker
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TypedDict
 
@@ -66,95 +67,112 @@ class ProducerShare(TypedDict):
     workload: Workload  # `Workload.share` of the run's workload
 
 
+# The client settings the harness gives both Kafka clients, as Kafka spells them, with their
+# defaults here: what makes both batch the same way (1 MB batches, 5 ms linger: the 4.x default
+# of both), `acks=all` with idempotence (the Java client's defaults since 3.0).
+KAFKA_DEFAULTS: dict[str, object] = {
+    # the producer
+    "acks": "all",
+    "linger.ms": 5,
+    "batch.size": 1_048_576,
+    "max.in.flight.requests.per.connection": 5,
+    "buffer.memory": 33_554_432,  # the Java name; librdkafka gets the same in kbytes
+    "compression.type": "none",
+    "enable.idempotence": True,
+    # the consumer
+    "fetch.min.bytes": 1,
+    "fetch.wait.max.ms": 500,  # librdkafka's name; the Java client's is fetch.max.wait.ms
+    "max.partition.fetch.bytes": 1_048_576,
+    "socket.receive.buffer.bytes": 2_097_152,  # ConsumerPerformance's --socket-buffer-size
+    # librdkafka only: once 100,000 messages (queued.min.messages) wait in its local queue it
+    # stops fetching and, by default, waits 1000 ms before fetching again; a fast consumer then
+    # idles most of the time. The Java consumer has no such pause.
+    "fetch.queue.backoff.ms": 10,
+}
+# The few names the two clients spell differently: librdkafka's -> the Java client's.
+JAVA_NAMES = {
+    "fetch.wait.max.ms": "fetch.max.wait.ms",
+    "socket.receive.buffer.bytes": "receive.buffer.bytes",
+}
+PRODUCER_SETTINGS = (
+    "acks",
+    "linger.ms",
+    "batch.size",
+    "compression.type",
+    "enable.idempotence",
+    "max.in.flight.requests.per.connection",
+)
+CONSUMER_SETTINGS = (
+    "fetch.min.bytes",
+    "fetch.wait.max.ms",
+    "max.partition.fetch.bytes",
+    "socket.receive.buffer.bytes",
+)
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
-    """Producer and consumer settings given identically to confluent-kafka and the Java tools.
+    """Producer and consumer settings given identically to confluent-kafka and the Java tools,
+    written as Kafka spells them, over `KAFKA_DEFAULTS`; and the processes on each side.
 
-    Defaults: what makes both clients batch the same way (1 MB batches, 5 ms linger: the 4.x
-    default of both), `acks=all` with idempotence (the Java client's defaults since 3.0).
+        KafkaSettings({"linger.ms": 0, "fetch.wait.max.ms": 0})
+        KafkaSettings({"acks": "1", "enable.idempotence": False}, partitions=2, consumers=2)
     """
 
+    config: Mapping[str, object] = field(default_factory=dict, hash=False)
     # the topic and the processes on each side
     partitions: int = 1
     producers: int = 1
     consumers: int = 1
-    # the producer
-    acks: str = "all"
-    linger_ms: float = 5
-    batch_size: int = 1_048_576
-    max_in_flight: int = 5
-    buffer_memory: int = 33_554_432  # the Java default; librdkafka gets the same in kbytes
-    compression: str = "none"
-    enable_idempotence: bool = True
-    # the consumer
-    fetch_min_bytes: int = 1
-    fetch_wait_max_ms: int = 500
-    max_partition_fetch_bytes: int = 1_048_576
-    receive_buffer_bytes: int = 2_097_152  # ConsumerPerformance's --socket-buffer-size default
-    # librdkafka only: once 100,000 messages (queued.min.messages) wait in its local queue it
-    # stops fetching and, by default, waits 1000 ms before fetching again; a fast consumer then
-    # idles most of the time. The Java consumer has no such pause.
-    fetch_queue_backoff_ms: int = 10
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.config) - set(KAFKA_DEFAULTS))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a setting the harness gives both Kafka clients; "
+                f"these are: {', '.join(KAFKA_DEFAULTS)}"
+            )
         if self.consumers > self.partitions:
             raise ValueError("more consumers than partitions would leave some idle")
 
+    def __getitem__(self, name: str) -> object:
+        """A client setting by its Kafka name, this run's value or the harness's default."""
+        return self.config.get(name, KAFKA_DEFAULTS[name])
+
     def fairness(self) -> dict[str, object]:
+        producer = {name: self[name] for name in PRODUCER_SETTINGS}
+        # librdkafka's short name for it, as the result rows and tables have always shown it
+        producer["max.in.flight"] = producer.pop("max.in.flight.requests.per.connection")
         return {
-            "acks": self.acks,
-            "linger.ms": self.linger_ms,
-            "batch.size": self.batch_size,
-            "compression.type": self.compression,
-            "enable.idempotence": self.enable_idempotence,
-            "max.in.flight": self.max_in_flight,
+            **producer,
             "partitions": self.partitions,
             "producers": self.producers,
             "consumers": self.consumers,
-            "fetch.min.bytes": self.fetch_min_bytes,
-            "fetch.wait.max.ms": self.fetch_wait_max_ms,
-            "fetch.queue.backoff.ms": self.fetch_queue_backoff_ms,
+            **{name: self[name] for name in (*CONSUMER_SETTINGS[:2], "fetch.queue.backoff.ms")},
         }
 
     def common_producer(self) -> dict[str, str]:
         """Producer properties both clients spell the same way."""
-        return {
-            "acks": self.acks,
-            "linger.ms": _number(self.linger_ms),
-            "batch.size": str(self.batch_size),
-            "compression.type": self.compression,
-            "enable.idempotence": str(self.enable_idempotence).lower(),
-            "max.in.flight.requests.per.connection": str(self.max_in_flight),
-        }
+        return {name: _text(self[name]) for name in PRODUCER_SETTINGS}
 
     def librdkafka_producer(self) -> dict[str, str]:
         return {
             **self.common_producer(),
             # librdkafka also caps a batch at 10,000 messages; Java has no such cap.
             "batch.num.messages": "1000000",
-            "queue.buffering.max.kbytes": str(self.buffer_memory // 1024),
+            "queue.buffering.max.kbytes": str(int(str(self["buffer.memory"])) // 1024),
             "queue.buffering.max.messages": "10000000",  # Java bounds its buffer by bytes only
         }
 
     def java_producer(self) -> dict[str, str]:
-        return {**self.common_producer(), "buffer.memory": str(self.buffer_memory)}
+        return {**self.common_producer(), "buffer.memory": _text(self["buffer.memory"])}
 
     def librdkafka_consumer(self) -> dict[str, str]:
-        return {
-            "fetch.min.bytes": str(self.fetch_min_bytes),
-            "fetch.wait.max.ms": str(self.fetch_wait_max_ms),
-            "max.partition.fetch.bytes": str(self.max_partition_fetch_bytes),
-            "socket.receive.buffer.bytes": str(self.receive_buffer_bytes),
-            "fetch.queue.backoff.ms": str(self.fetch_queue_backoff_ms),
-        }
+        names = (*CONSUMER_SETTINGS, "fetch.queue.backoff.ms")
+        return {name: _text(self[name]) for name in names}
 
     def java_consumer(self) -> dict[str, str]:
-        return {
-            "fetch.min.bytes": str(self.fetch_min_bytes),
-            "fetch.max.wait.ms": str(self.fetch_wait_max_ms),  # the Java spelling
-            "max.partition.fetch.bytes": str(self.max_partition_fetch_bytes),
-            "receive.buffer.bytes": str(self.receive_buffer_bytes),
-        }
+        return {JAVA_NAMES.get(name, name): _text(self[name]) for name in CONSUMER_SETTINGS}
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ def throughput(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) 
 
 def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> list[Row]:
     """EndToEndLatency on a fresh topic, with the producer and consumer settings it accepts."""
-    if settings.acks not in ("1", "all"):
+    if settings["acks"] not in ("1", "all"):
         raise ValueError("EndToEndLatency needs acks=1 or acks=all (it waits for each ack)")
     count = workload.count or 1000
     topic = create_topic(unique_name("bench-kafka-native"), settings.partitions)
@@ -186,7 +186,12 @@ def latency(settings: KafkaSettings, workload: Workload, *, repeat: int = 0) -> 
                 "EndToEndLatency",
                 topic,
                 count,
-                ["--producer-acks", settings.acks, "--record-size", str(workload.message_bytes)]
+                [
+                    "--producer-acks",
+                    str(settings["acks"]),
+                    "--record-size",
+                    str(workload.message_bytes),
+                ]
                 + ["--command-config", config.name],
                 timeout_s=120 + count / 100,
             ),
