@@ -132,7 +132,7 @@ test:
 
 soak:
 	@$(READY)
-	$(PY) -m pytest -m soak -s tests/test_soak.py $(PYTEST_ARGS)
+	$(PY) -m pytest -m soak -s tests/test_soak.py tests/test_partitions.py $(PYTEST_ARGS)
 
 bench:
 	@$(READY)

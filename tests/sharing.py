@@ -49,6 +49,9 @@ NEEDS: dict[str, dict[str, str]] = {
     "13-Security.ipynb": {"secured": EXCLUSIVE},
     "test_security.py": {"secured": EXCLUSIVE},
     "test_diagrams_more.py": {"secured": EXCLUSIVE},  # its permissions picture starts them
+    # nodes on hosts of the lab's own (network namespaces), one user at a time
+    "18-Network-Partitions.ipynb": {"partitions": EXCLUSIVE},
+    "test_partitions.py": {"partitions": EXCLUSIVE},
     # throughput and latency measured: one benchmark notebook at a time. They share the machine
     # with the other files: their asserts hold under load (verification, counts, a confirm per
     # message, a 50 ms linger), and their figures are for reading in the book, which `make book`
@@ -72,6 +75,7 @@ NO_BROKERS = {
     "test_lesson_code.py",
     "test_naming.py",
     "test_packaging.py",
+    "test_partitions.py",
     "test_plots.py",
     "test_prose.py",
     "test_quiz.py",

@@ -16,6 +16,9 @@ from . import (
     cluster,
     down,
     install,
+    netns_kafka,
+    netns_rabbitmq,
+    netns_redis,
     restart,
     secure,
     services,
@@ -74,6 +77,11 @@ def install_programs() -> int:
     return 0
 
 
+def lab_hosts_down() -> list[str]:
+    """Stop the nodes that notebook 18 runs on hosts of the lab's own, and remove the hosts."""
+    return [name for hosts in (netns_redis, netns_kafka, netns_rabbitmq) for name in hosts.down()]
+
+
 def print_services() -> None:
     """The services beside the brokers that the lab started (none until a lesson needs one)."""
     rows = [row for row in services.status() if row.pid is not None]
@@ -110,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if all(s.healthy for s in statuses) else 1
         elif args.action == "down":
             # The services beside the brokers need them: they stop first, and only with all three.
-            stopped = services.down_all() if not args.brokers else []
+            stopped = (services.down_all() + lab_hosts_down()) if not args.brokers else []
             stopped += down(brokers)
             print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
         elif args.action == "restart":
