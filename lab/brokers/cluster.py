@@ -47,6 +47,9 @@ CLUSTERS = ("kafka", "rabbitmq", "redis")
 FIX_UP = "make cluster-up  (or: python -m lab.brokers up --cluster)"
 
 
+SIGNAL_SETTLE_S = 5.0  # how long a SIGSTOP or SIGCONT may take to show in the process state
+
+
 class ClusterError(LabError):
     """A cluster could not be brought up or is not up; the message says why and what to do."""
 
@@ -169,6 +172,18 @@ def _signal_alive(n: Node, sig: signal.Signals) -> None:
     if pid is None:
         raise ClusterError(f"{n.name} is not running. Start it: cluster.start_node")
     process.send(pid, sig, whole_group=True)
+    # A signal is delivered when the process next runs: wait until it really is frozen or not.
+    frozen = sig == signal.SIGSTOP
+    deadline = time.monotonic() + SIGNAL_SETTLE_S
+    while _is_stopped(pid) != frozen and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _is_stopped(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_STOPPED)
+    except psutil.Error:
+        return False
 
 
 def _thaw(n: Node) -> None:
