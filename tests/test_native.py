@@ -38,7 +38,7 @@ from lab.brokers import (
     up,
 )
 from lab.brokers.probes import Health, port_is_open
-from lab.brokers.process import Launch
+from lab.brokers.process import Launch, reap, spawn
 from tests.conftest import USE_TESTCONTAINERS, free_port
 from tests.impostor import impostor_server
 
@@ -227,11 +227,39 @@ def test_a_recycled_pid_is_not_ours(tmp_path, monkeypatch):
         state.pid_file("redis").write_text(f"{bystander.pid} {started - 100}\n")
         assert state.running_pid("redis") is None
         assert down(("redis",)) == [] and bystander.poll() is None, "signalled someone else"
+        since_boot = float(state.process_record(bystander.pid).split()[2])
+        state.pid_file("redis").write_text(f"{bystander.pid} {started} {since_boot - 100}\n")
+        assert state.running_pid("redis") is None
         state.pid_file("redis").write_text(f"{bystander.pid}\n")  # an old record, no start time
         assert state.running_pid("redis") is None
     finally:
         bystander.kill()
         bystander.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's boot time")
+def test_a_recorded_process_stays_ours_when_the_clock_moves(tmp_path, monkeypatch):
+    """Linux reports a boot time computed from the clock, so NTP slewing or stepping the clock
+    moves every process's wall-clock start time by a second or more; `down` must still know the
+    process it started, and the alarm's owner must still count as alive."""
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    pid = spawn("redis", Launch(["sleep", "60"], dict(os.environ), ready_timeout_s=5))
+    try:
+        assert state.running_pid("redis") == pid
+        owner = state.process_record(os.getpid())  # how the memory alarm's owner is recorded
+        booted = psutil.boot_time()
+        monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: booted + 1.0)  # the clock moved
+        assert psutil.Process(pid).create_time() == pytest.approx(
+            float(state.pid_file("redis").read_text().split()[1]) + 1.0
+        ), "the moved clock is not what psutil reads"
+        assert state.running_pid("redis") == pid
+        assert down(("redis",)) == ["redis"]
+        assert not _alive(pid), "down left the process it started running"
+        assert state.alive_as_recorded(owner) == os.getpid()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        reap(pid)
 
 
 def test_a_process_that_does_not_lead_its_group_is_signalled_alone(tmp_path, monkeypatch):

@@ -28,8 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import psutil
-
 from . import docker, kafka_broker, native, rabbitmq_broker, state
 from .config import BROKERS, ENV_VARS, FIX_UP, Endpoint, LabError, endpoint
 from .probes import Health, probe
@@ -291,7 +289,7 @@ def rabbitmq_memory_alarm() -> Iterator[None]:
         )
     owner = _alarm_owner_file()
     owner.parent.mkdir(parents=True, exist_ok=True)
-    owner.write_text(f"{os.getpid()} {psutil.Process().create_time()!r}\n")
+    owner.write_text(state.process_record(os.getpid()) + "\n")
     try:
         rabbitmqctl("set_vm_memory_high_watermark", "0.0001")
         yield
@@ -305,11 +303,8 @@ def rabbitmq_memory_alarm() -> Iterator[None]:
 def _alarm_owner() -> int | None:
     """The pid of the live process that raised the alarm on purpose, if there is one."""
     try:
-        pid_text, started = _alarm_owner_file().read_text().split()
-        process = psutil.Process(int(pid_text))
-        alive = process.status() != psutil.STATUS_ZOMBIE
-        return process.pid if alive and abs(process.create_time() - float(started)) < 0.01 else None
-    except (OSError, ValueError, psutil.Error):
+        return state.alive_as_recorded(_alarm_owner_file().read_text())
+    except OSError:
         return None
 
 

@@ -1,9 +1,10 @@
 """What a native broker left on disk: its folder, pid file and log, and whether that pid is ours.
 
 A process is ours only if both its pid and its start time match what `native` recorded when it
-spawned it: pids are reused, and `down` must never signal someone else's process. `locked()`
-serialises `up`/`down`/`restart` across processes, so two at once cannot start a broker that
-nobody tracks. Not for starting processes; `native` does that and records them here.
+spawned it: pids are reused, and `down` must never signal someone else's process. The start
+time compared is the kernel's count since boot, which no clock change moves (`process_record`).
+`locked()` serialises `up`/`down`/`restart` across processes, so two at once cannot start a
+broker that nobody tracks. Not for starting processes; `native` does that and records them here.
 
 Every function takes a process *name*: a broker ("kafka") or a node of a cluster ("kafka-2").
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -60,12 +62,58 @@ def recorded_address(name: str) -> str | None:
         return None
 
 
-def record_process(name: str, pid: int) -> None:
-    """Write '<pid> <start time>' atomically: a reader sees the whole record or none."""
+def process_record(pid: int) -> str:
+    """'<pid> <start time> <start in seconds since boot>': what identifies the process `pid` for
+    as long as it runs. The wall-clock start time is the boot time plus the second figure, and
+    Linux reports a boot time computed from the clock: a clock that NTP slews or steps moves it
+    by a second or more, after which no wall-clock start time recorded earlier matches. The
+    second figure is the kernel's own count, which no clock change moves; it is the one
+    compared."""
     started = psutil.Process(pid).create_time()
+    return f"{pid} {started!r} {_since_boot(pid)!r}"
+
+
+def _since_boot(pid: int) -> float:
+    """When `pid` started, in seconds since the machine booted (Linux: the `starttime` field of
+    /proc/<pid>/stat); elsewhere the start time the system keeps with the process."""
+    if not sys.platform.startswith("linux"):
+        return float(psutil.Process(pid).create_time())
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError as exc:
+        raise psutil.NoSuchProcess(pid) from exc
+    # the fields after the command name, which may hold spaces and parentheses itself
+    ticks = int(stat.rsplit(b")", 1)[1].split()[19])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def alive_as_recorded(record: str) -> int | None:
+    """The pid of a `process_record` if that very process is still alive, else None. A record
+    of the older form '<pid> <start time>' is compared by its wall-clock start time."""
+    try:
+        fields = record.split()
+        pid, started = int(fields[0]), [float(f) for f in fields[1:3]]
+    except (ValueError, IndexError):
+        return None
+    if not started:  # no start time: cannot prove it is ours
+        return None
+    try:
+        process = psutil.Process(pid)
+        if len(started) == 2:
+            same = abs(_since_boot(pid) - started[1]) < 0.001
+        else:
+            same = abs(process.create_time() - started[0]) < 0.01
+        alive = process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return None
+    return pid if same and alive else None
+
+
+def record_process(name: str, pid: int) -> None:
+    """Write the `process_record` of `pid` atomically: a reader sees the whole record or none."""
     target = pid_file(name)
     scratch = target.with_suffix(".pid.tmp")
-    scratch.write_text(f"{pid} {started!r}\n")
+    scratch.write_text(process_record(pid) + "\n")
     os.replace(scratch, target)
 
 
@@ -73,34 +121,19 @@ def forget_process(name: str) -> None:
     pid_file(name).unlink(missing_ok=True)
 
 
-def _record(name: str) -> tuple[int, float | None] | None:
+def recorded_pid(name: str) -> int | None:
     try:
-        fields = pid_file(name).read_text().split()
-        return int(fields[0]), float(fields[1]) if len(fields) > 1 else None
+        return int(pid_file(name).read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
 
-def recorded_pid(name: str) -> int | None:
-    record = _record(name)
-    return record[0] if record else None
-
-
 def running_pid(name: str) -> int | None:
     """The recorded pid if that very process (same pid, same start time) is still alive."""
-    record = _record(name)
-    if record is None:
-        return None
-    pid, started = record
-    if started is None:  # no start time: cannot prove it is ours
-        return None
     try:
-        process = psutil.Process(pid)
-        same = abs(process.create_time() - started) < 0.01
-        alive = process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
+        return alive_as_recorded(pid_file(name).read_text())
+    except OSError:
         return None
-    return pid if same and alive else None
 
 
 def leads_its_group(pid: int) -> bool:
