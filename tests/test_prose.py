@@ -10,20 +10,13 @@ import re
 import nbformat
 import pytest
 
+from lab.book import pages
 from lab.book.navigation import notebooks
 
 NOTEBOOKS = notebooks()
 WORD_LIMIT = 250
 KNOWN_LONG = {  # notebook → the word counts of its cells over the limit, to be split
-    "01-Message-Queue-Fundamentals.ipynb": [383],
-    "03-Kafka-Fundamentals.ipynb": [378],
-    "04-Kafka-Delivery-Guarantees.ipynb": [275, 252],
-    "06-Event-Sourcing.ipynb": [314],
     "09-Broker-Benchmarks.ipynb": [449, 273, 259],
-    "10-Kafka-Tuning.ipynb": [374, 254],
-    "11-Replication-and-Failover.ipynb": [494, 356, 269, 262],
-    "12-Backpressure.ipynb": [308, 281],
-    "13-Security.ipynb": [288, 265],
     "14-Monitoring-and-Alerting.ipynb": [290],
     "15-Schema-Evolution.ipynb": [339],
     "17-Change-Data-Capture.ipynb": [270, 268],
@@ -65,3 +58,13 @@ def test_words_are_counted_as_read():
     assert words("| a | b |\n|---|---|\n| 1 | 2 |") == 4
     assert words("<details><summary>Why?</summary>\n\nBecause.</details> <!-- a b c -->") == 2
     assert words("word " * (WORD_LIMIT + 1)) > WORD_LIMIT
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_an_opening_split_into_cells_keeps_its_reading_time(path):
+    """The book's index reads "**Time:** N minutes to read" from a notebook's opening, which may
+    be several markdown cells once a long one is split."""
+    cells = nbformat.read(path, as_version=4).cells
+    first_code = next(i for i, c in enumerate(cells) if c.cell_type == "code")
+    says = any("**Time:**" in c.source for c in cells[:first_code])
+    assert pages.reading_minutes(path) is not None or not says

@@ -63,9 +63,14 @@ def render_page(executed: Path, source: Path) -> str:
 
 
 def reading_minutes(source: Path) -> int | None:
-    """The "**Time:** N minutes to read" of a notebook's first cell, if it says so."""
-    cells = nbformat.read(source, as_version=4).cells
-    match = READING_TIME.search(cells[0].source) if cells else None
+    """The "**Time:** N minutes to read" of a notebook's opening (its markdown cells before the
+    first code cell), if it says so."""
+    opening = []
+    for cell in nbformat.read(source, as_version=4).cells:
+        if cell.cell_type == "code":
+            break
+        opening.append(cell.source)
+    match = READING_TIME.search("\n\n".join(opening))
     return int(match.group(1)) if match else None
 
 
