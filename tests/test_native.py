@@ -30,6 +30,7 @@ from lab.brokers import (
     install,
     kafka_broker,
     native,
+    process,
     redis_broker,
     restart,
     secure,
@@ -337,6 +338,53 @@ def test_a_start_that_never_gets_ready_stops_what_it_started(own_redis, monkeypa
     assert not port_is_open("127.0.0.1", own_redis), "the unready broker was left running"
 
 
+def test_a_check_that_never_passes_fails_by_its_deadline_and_stops_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    pid = spawn("sleeper", Launch(["sleep", "60"], dict(os.environ), ready_timeout_s=1))
+    began = time.monotonic()
+    with pytest.raises(process.StartError) as raised:
+        process.wait_until_ready(
+            "sleeper", lambda: "no answer (never)", began + 1.0, pid=pid, fix="Fix: the fix."
+        )
+    assert time.monotonic() - began < 5.0, "the wait overran its deadline"
+    message = str(raised.value)
+    assert (
+        "sleeper (pid" in message and "did not become ready in time (no answer (never))" in message
+    )
+    assert str(state.log_file("sleeper")) in message and "starting sleeper" in message  # log tail
+    assert message.endswith("Fix: the fix.")
+    assert state.running_pid("sleeper") is None and not _alive(pid), "it was left running"
+
+
+def test_a_check_that_passes_later_ends_the_wait_with_the_process_running(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    pid = spawn("sleeper", Launch(["sleep", "60"], dict(os.environ), ready_timeout_s=1))
+    calls: list[float] = []
+
+    def ready_on_the_third_look() -> str | None:
+        calls.append(time.monotonic())
+        return None if len(calls) == 3 else "booting"
+
+    try:
+        process.wait_until_ready(
+            "sleeper", ready_on_the_third_look, time.monotonic() + 30, pid=pid, fix="", poll_s=0.1
+        )
+        assert len(calls) == 3 and state.running_pid("sleeper") == pid
+    finally:
+        process.signal_and_wait("sleeper", signal.SIGKILL, 10.0)
+
+
+def test_a_process_that_exits_while_starting_ends_the_wait_with_its_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    command = ["sh", "-c", "echo no such configuration file; exit 3"]
+    pid = spawn("quitter", Launch(command, dict(os.environ), ready_timeout_s=1))
+    began = time.monotonic()
+    with pytest.raises(process.StartError, match="exited while starting") as raised:
+        process.wait_until_ready("quitter", lambda: "booting", began + 30, pid=pid, fix="The fix.")
+    assert time.monotonic() - began < 10.0, "waited for the deadline of a process that had exited"
+    assert "no such configuration file" in str(raised.value) and "The fix." in str(raised.value)
+
+
 def test_a_relative_state_dir_is_resolved_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LAB_STATE_DIR", "relative-state")
@@ -393,8 +441,8 @@ def test_the_lab_brokers_listen_on_loopback_only(broker_endpoints):
         if pid is None:
             pytest.skip(f"{broker} is not a native broker of this lab")
         tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-        for process in tree:
-            for conn in process.net_connections(kind="inet"):
+        for member in tree:
+            for conn in member.net_connections(kind="inet"):
                 if conn.status == psutil.CONN_LISTEN:
                     listening[(broker, conn.laddr.port)] = conn.laddr.ip
     assert listening, "no listening sockets found"

@@ -225,16 +225,12 @@ def _start(n: Node, deadline: float, say: Say = _silent, began: float = 0.0) -> 
                 )
         pid = process.spawn(n.name, launch(n))
         state.address_file(n.name).write_text(f"{n.address}\n")
-    while not answers(n):
-        if state.running_pid(n.name) != pid:
-            raise ClusterError(
-                f"{n.name} (pid {pid}) exited while starting. Last lines of "
-                f"{state.log_file(n.name)}:\n{state.log_tail(n.name)}"
-            )
-        if time.monotonic() > deadline:
-            process.signal_and_wait(n.name, signal.SIGTERM, 10.0)
-            raise ClusterError(f"{n.name} did not answer in time; see {state.log_file(n.name)}")
-        time.sleep(0.3)
+    def answering() -> str | None:
+        return None if answers(n) else f"it does not answer on {n.address} yet"
+
+    fix = f"Fix what its log names, then run `{FIX_UP}` again."
+    process.wait_until_ready(n.name, answering, deadline, pid=pid, fix=fix, poll_s=0.3,
+                             error=ClusterError)  # fmt: skip
     if started:
         say(f"{n.name} started, answers ({time.monotonic() - began:.1f} s)")
 

@@ -15,9 +15,9 @@ import time
 from typing import Protocol
 
 from . import kafka_broker, rabbitmq_broker, redis_broker, state
-from .config import ENV_VARS, Endpoint
+from .config import ENV_VARS, FIX_UP, Endpoint
 from .probes import port_is_open, probe
-from .process import Launch, StartError, signal_and_wait, spawn
+from .process import Launch, StartError, signal_and_wait, spawn, wait_until_ready
 
 STOP_TIMEOUT_S = 30.0
 
@@ -86,23 +86,15 @@ def start(ep: Endpoint, name: str | None = None) -> tuple[int, float]:
 
 
 def _wait_ready(ep: Endpoint, name: str, pid: int, deadline: float) -> None:
-    while True:
-        if state.running_pid(name) != pid:
-            raise BrokerStartError(
-                f"{name} (pid {pid}) exited while starting. Last lines of "
-                f"{state.log_file(name)}:\n{state.log_tail(name)}"
-            )
+    def healthy() -> str | None:
         health = probe(ep, timeout_s=3.0, deep=True)  # our own broker: a write round trip is fine
-        if health.ok:
-            return
-        if health.speaks:  # it answers, but cannot serve the lessons (too old): waiting won't help
-            raise BrokerStartError(f"{name} (pid {pid}): {health.detail}")
-        if time.monotonic() > deadline:
-            raise BrokerStartError(
-                f"{name} (pid {pid}) did not become ready in time: {health.detail}. "
-                f"Last lines of {state.log_file(name)}:\n{state.log_tail(name)}"
-            )
-        time.sleep(0.5)
+        if health.speaks and not health.ok:  # it answers but cannot serve the lessons (too old)
+            raise BrokerStartError(f"{name} (pid {pid}): {health.detail}")  # waiting won't help
+        return None if health.ok else health.detail
+
+    fix = f"Fix what its log names, then run `{FIX_UP}` again."
+    # `start` stops a broker it spawned itself; one that was already running is left alone.
+    wait_until_ready(name, healthy, deadline, pid=pid, fix=fix, stop=False, error=BrokerStartError)
 
 
 def stop(name: str, timeout_s: float = STOP_TIMEOUT_S) -> bool:

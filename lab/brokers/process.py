@@ -1,6 +1,7 @@
 """One way to run a process of the lab: spawn it in a session of its own with its pid recorded,
-signal only that process, render its configuration. The brokers, their clusters and secured
-copies, and the services beside them all start and stop through these functions.
+wait until it is ready, signal only that process, render its configuration. The brokers, their
+clusters and secured copies, and the services beside them all start and stop through these
+functions.
 Not for deciding what to start (see `native`, `cluster`, `secure`, `lab.services`)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -55,6 +56,42 @@ def spawn(name: str, launch: Launch) -> int:
         )
         state.record_process(name, process.pid)
     return process.pid
+
+
+def wait_until_ready(
+    name: str,
+    check: Callable[[], str | None],
+    deadline: float,
+    *,
+    pid: int | None,
+    fix: str,
+    poll_s: float = 0.5,
+    stop: bool = True,
+    error: type[LabError] = StartError,
+) -> None:
+    """Wait until `check()` returns None, calling it every `poll_s` until `deadline` (a
+    `time.monotonic()` value). `check` returns what it still waits for, as a sentence, and
+    raises to give up at once (when waiting cannot help). `pid` is the process `spawn` recorded
+    for `name`: its exit ends the wait at once; None for one that is not a process of ours (a
+    container). Past the deadline that process is stopped (unless `stop` is False) and `error`
+    says what did not become ready, what it waited for, the end of its log and `fix`."""
+    while (waiting := check()) is not None:
+        if pid is not None and state.running_pid(name) != pid:
+            raise error(
+                f"{name} (pid {pid}) exited while starting. Last lines of "
+                f"{state.log_file(name)}:\n{state.log_tail(name)}\n{fix}"
+            )
+        if time.monotonic() > deadline:
+            if pid is None:
+                raise error(f"{name} did not become ready in time ({waiting}). {fix}")
+            if stop:
+                signal_and_wait(name, signal.SIGTERM, 10.0)
+            stopped = "; it was stopped" if stop else ""
+            raise error(
+                f"{name} (pid {pid}) did not become ready in time ({waiting}){stopped}. Last "
+                f"lines of {state.log_file(name)}:\n{state.log_tail(name)}\n{fix}"
+            )
+        time.sleep(poll_s)
 
 
 @contextlib.contextmanager

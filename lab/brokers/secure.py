@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import ssl
 import time
 from collections.abc import Callable
@@ -247,26 +246,18 @@ def _await(
     check: Callable[[], str | None], b: SecureBroker, pid: int | None, deadline: float
 ) -> None:
     """Until `check` says nothing is wrong; `pid` None: a container (no process to watch)."""
-    while True:
+
+    def ready() -> str | None:
         try:
             why = check()
         except Exception as exc:  # still booting
             why = _shown(exc)
-        if why is None:
-            return
-        if _refused_login(why) and _users_changed(b):
-            raise SecureError(_stale_users(b))
-        if pid is not None and state.running_pid(b.name) != pid:
-            raise SecureError(f"{b.name} (pid {pid}) exited while starting. Last lines of "
-                              f"{state.log_file(b.name)}:\n{state.log_tail(b.name)}")  # fmt: skip
-        if time.monotonic() > deadline:
-            if pid is None:
-                raise SecureError(f"{b.name} did not answer in time ({why}); see "
-                                  f"`docker compose logs {b.name}`")  # fmt: skip
-            process.signal_and_wait(b.name, signal.SIGTERM, 10.0)
-            raise SecureError(f"{b.name} did not answer in time ({why}); see "
-                              f"{state.log_file(b.name)}")  # fmt: skip
-        time.sleep(0.5)
+        if why is not None and _refused_login(why) and _users_changed(b):
+            raise SecureError(_stale_users(b))  # waiting won't help
+        return why
+
+    fix = f"See `docker compose logs {b.name}`." if pid is None else f"Then: `{FIX_UP}`."
+    process.wait_until_ready(b.name, ready, deadline, pid=pid, fix=fix, error=SecureError)
 
 
 def _answers(b: SecureBroker) -> str | None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from .. import state
 from ..probes import port_is_open
-from ..process import Launch, StartError, signal_and_wait, spawn
+from ..process import Launch, StartError, signal_and_wait, spawn, wait_until_ready
 
 START_LOCK_S = 600.0  # a first start may build or fetch the service (Apicurio: minutes)
 
@@ -92,21 +92,10 @@ def up(name: str, timeout_s: float | None = None) -> int:
             print(f"[services] starting {name} (about {wanted.memory_mb} MB)", flush=True)
             pid = spawn(name, launch)
             timeout_s = launch.ready_timeout_s if timeout_s is None else timeout_s
-    deadline = time.monotonic() + (timeout_s or 120.0)
     began = time.monotonic()
-    while (waiting := wanted.ready()) is not None:
-        if state.running_pid(name) != pid:
-            raise StartError(
-                f"{name} (pid {pid}) exited while starting. Last lines of "
-                f"{state.log_file(name)}:\n{state.log_tail(name)}"
-            )
-        if time.monotonic() > deadline:
-            signal_and_wait(name, signal.SIGTERM, 10.0)
-            raise StartError(
-                f"{name} did not become ready within {timeout_s or 120.0:.0f} s ({waiting}); it "
-                f"was stopped. Last lines of {state.log_file(name)}:\n{state.log_tail(name)}"
-            )
-        time.sleep(0.2)
+    deadline = began + (timeout_s or 120.0)
+    fix = f"Fix what its log names, then start it again: services.ensure({name!r})."
+    wait_until_ready(name, wanted.ready, deadline, pid=pid, fix=fix, poll_s=0.2)
     if time.monotonic() - began > 1.0:
         print(f"[services] {name} ready in {time.monotonic() - began:.1f} s", flush=True)
     return pid
