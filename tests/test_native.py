@@ -151,6 +151,9 @@ def test_a_missing_program_names_the_install_command(monkeypatch, tmp_path):
         install.ensure("redis-server")
     with pytest.raises(install.MissingProgram, match=r"apt-get install -y maven"):
         install.ensure("mvn")
+    # a service's package, without the packages Debian recommends beside it
+    with pytest.raises(install.MissingProgram, match=r"install -y --no-install-recommends prom"):
+        install.ensure("promtool", "prometheus", recommends=False)
 
 
 def test_java_older_than_17_is_refused_with_the_fix(monkeypatch, tmp_path):

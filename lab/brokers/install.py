@@ -1,5 +1,5 @@
-"""Find the programs the lab needs (the native brokers', Graphviz's `dot` for the diagrams, and the
-book's Chromium), installing them with apt-get where that is possible.
+"""Find the programs the lab needs (the native brokers', the services' beside them, Graphviz's `dot`
+for the diagrams, and the book's Chromium), installing them with apt-get where that is possible.
 
 Where it is not (another platform, no root and no sudo) the error names the exact command to run.
 Not for running the programs.
@@ -45,13 +45,15 @@ EXTRA_LOCATIONS = {
 }
 
 
-def install_command(program: str) -> str:
-    debian, brew = PACKAGES[program]
-    if platform.system() == "Darwin":
+def install_command(program: str, package: str | None = None, *, recommends: bool = True) -> str:
+    """The command that installs `program` (from `package`, else its row of PACKAGES)."""
+    debian, brew = PACKAGES[program] if package is None else (package, None)
+    if platform.system() == "Darwin" and brew:
         return f"brew install {brew}"
     if _is_debian_like():
         sudo = "" if _is_root() else "sudo "
-        return f"{sudo}apt-get update && {sudo}apt-get install -y {debian}"
+        options = "-y" if recommends else "-y --no-install-recommends"
+        return f"{sudo}apt-get update && {sudo}apt-get install {options} {debian}"
     return f"install the '{debian}' package with your system's package manager"
 
 
@@ -71,24 +73,29 @@ _APT_LOCK = threading.Lock()
 _APT_STATE = {"updated": False}  # one `apt-get update` per process is enough
 
 
-def ensure(program: str) -> str:
-    """Path of `program`, installing it with apt-get when missing and root/sudo allows."""
+def ensure(program: str, package: str | None = None, *, recommends: bool = True) -> str:
+    """Path of `program`, installing it with apt-get when missing and root/sudo allows: from
+    `package`, else from its row of PACKAGES. `recommends=False` leaves out the packages
+    Debian recommends beside it (Debian's `prometheus` recommends the node exporter, which
+    listens on every interface). The system service the package starts is stopped and
+    disabled: the lab runs its own copy, on ports of its own."""
     path = find(program)
     if path:
         return path
     with _APT_LOCK:
-        return find(program) or _install(program)
+        return find(program) or _install(program, package, recommends)
 
 
-def _install(program: str) -> str:
-    command = install_command(program)
+def _install(program: str, package: str | None, recommends: bool) -> str:
+    command = install_command(program, package, recommends=recommends)
     if _can_apt_install():
         print(f"[lab] {program} is missing; installing: {command}", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         sudo = [] if _is_root() else ["sudo", "-n"]
-        debian = PACKAGES[program][0]
+        debian = package or PACKAGES[program][0]
         wait_for_lock = ["-o", "DPkg::Lock::Timeout=120"]
-        steps = [["apt-get", *wait_for_lock, "install", "-y", "-qq", debian]]
+        options = [] if recommends else ["--no-install-recommends"]
+        steps = [["apt-get", *wait_for_lock, "install", "-y", "-qq", *options, debian]]
         if not _APT_STATE["updated"]:
             steps.insert(0, ["apt-get", *wait_for_lock, "update", "-qq"])
         for args in steps:
@@ -103,13 +110,16 @@ def _install(program: str) -> str:
         path = find(program)
         if path:
             return path
+        raise MissingProgram(f"{debian} installed no {program}. Install it yourself: {command}")
     raise MissingProgram(f"{program} is not installed. Install it with: {command}")
 
 
 def _stop_system_service(package: str, sudo: list[str]) -> None:
-    # The Debian packages start a system-wide broker on the default port; the lab runs its own
-    # project-local node there, so the service the install just started is stopped and disabled.
-    if package in ("rabbitmq-server", "redis-server") and shutil.which("systemctl"):
+    # Debian's packages of a server (rabbitmq-server, redis-server, prometheus, its exporters)
+    # start a system-wide copy under the package's name, on the default port; the lab runs its
+    # own, so the one the install just started is stopped and disabled. A package without such
+    # a unit is refused by systemctl, which is harmless.
+    if shutil.which("systemctl"):
         subprocess.run(
             [*sudo, "systemctl", "disable", "--now", package], capture_output=True, timeout=120
         )

@@ -256,7 +256,7 @@ def _await(
             raise SecureError(_stale_users(b))  # waiting won't help
         return why
 
-    fix = f"See `docker compose logs {b.name}`." if pid is None else f"Then: `{FIX_UP}`."
+    fix = f"See `docker compose logs {b.name}`." if pid is None else f"Fix it, then `{FIX_UP}`."
     process.wait_until_ready(b.name, ready, deadline, pid=pid, fix=fix, error=SecureError)
 
 

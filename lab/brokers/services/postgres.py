@@ -17,10 +17,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .. import state
+from .. import install, state
 from ..config import state_dir
 from ..process import Launch, StartError, render, run_checked
-from . import Service, debian
+from . import Service
 
 PORT = 15432
 USER = "postgres"  # the database superuser, and the operating-system user the server runs as
@@ -40,17 +40,17 @@ def _os_user() -> pwd.struct_passwd:
     except KeyError:
         raise StartError(
             f"there is no {USER!r} user: install Debian's postgresql package "
-            f"({debian.install_command('postgresql-15')})"
+            f"({install.install_command('postgres', 'postgresql-15', recommends=False)})"
         ) from None
 
 
 def _install() -> None:
     installing = not (BIN / "postgres").is_file()
-    debian.ensure(str(BIN / "postgres"), "postgresql-15")
-    debian.ensure("psql", "postgresql-client-15")
+    install.ensure(str(BIN / "postgres"), "postgresql-15", recommends=False)
+    install.ensure("psql", "postgresql-client-15", recommends=False)
     if installing and shutil.which("pg_ctlcluster"):
         # Debian's package creates a default cluster on port 5432 and may start it (systemd
-        # units are disabled by `debian.ensure`; without systemd, stop it here): the lab uses
+        # units are disabled by `install.ensure`; without systemd, stop it here): the lab uses
         # its own cluster only.
         subprocess.run(
             ["pg_ctlcluster", "15", "main", "stop"], capture_output=True, timeout=60, check=False

@@ -13,10 +13,10 @@ import subprocess
 import urllib.error
 import urllib.request
 
-from .. import state
+from .. import install, state
 from ..config import TEMPLATES_DIR
 from ..process import Launch, render, send
-from . import Service, debian, kafka_exporter, rabbitmq_metrics, redis_exporter
+from . import Service, kafka_exporter, rabbitmq_metrics, redis_exporter
 
 PORT = 19090
 URL = f"http://127.0.0.1:{PORT}"
@@ -24,7 +24,7 @@ RULES = TEMPLATES_DIR / "prometheus" / "alerts.yml"
 
 
 def _install() -> None:
-    debian.ensure("prometheus", "prometheus")
+    install.ensure("prometheus", "prometheus", recommends=False)
 
 
 def _launch() -> Launch:
@@ -43,7 +43,7 @@ def _launch() -> Launch:
         kafka_exporter_port=kafka_exporter.PORT,
     )
     command = [
-        debian.ensure("prometheus", "prometheus"),
+        install.ensure("prometheus", "prometheus", recommends=False),
         f"--config.file={config}",
         f"--storage.tsdb.path={home / 'data'}",
         "--storage.tsdb.retention.time=1d",  # a lab's history, not a team's
@@ -78,13 +78,13 @@ def reload_rules() -> bool:
 
 def promtool() -> str:
     """promtool, which comes in the same package: checks and unit-tests the alert rules."""
-    debian.ensure("prometheus", "prometheus")
-    return debian.ensure("promtool", "prometheus")
+    install.ensure("prometheus", "prometheus", recommends=False)
+    return install.ensure("promtool", "prometheus", recommends=False)
 
 
 def packaged_version() -> str:
     out = subprocess.run(
-        [debian.ensure("prometheus", "prometheus"), "--version"],
+        [install.ensure("prometheus", "prometheus", recommends=False), "--version"],
         capture_output=True,
         text=True,
         timeout=30,

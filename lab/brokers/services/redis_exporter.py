@@ -11,16 +11,17 @@ import urllib.error
 import urllib.request
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from .. import install
 from ..config import endpoint
 from ..process import Launch
-from . import Service, debian
+from . import Service
 
 PORT = 19121
 PROGRAM, PACKAGE = "prometheus-redis-exporter", "prometheus-redis-exporter"
 
 
 def _install() -> None:
-    debian.ensure(PROGRAM, PACKAGE)
+    install.ensure(PROGRAM, PACKAGE, recommends=False)
 
 
 def _launch() -> Launch:
@@ -34,7 +35,7 @@ def _launch() -> Launch:
         env["REDIS_USER"] = unquote(parts.username)
     address = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
     command = [
-        debian.ensure(PROGRAM, PACKAGE),
+        install.ensure(PROGRAM, PACKAGE, recommends=False),
         f"-web.listen-address=127.0.0.1:{PORT}",
         f"-redis.addr={address}",
     ]
@@ -53,7 +54,10 @@ def _ready() -> str | None:
 
 def _version() -> str:
     out = subprocess.run(
-        [debian.ensure(PROGRAM, PACKAGE), "-version"], capture_output=True, text=True, timeout=10
+        [install.ensure(PROGRAM, PACKAGE, recommends=False), "-version"],
+        capture_output=True,
+        text=True,
+        timeout=10,
     )
     found = re.search(r"(\d+\.\d+\.\d+)", out.stdout + out.stderr)
     return found.group(1) if found else "unknown"
