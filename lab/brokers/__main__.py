@@ -15,6 +15,7 @@ from . import (
     BROKERS,
     cluster,
     down,
+    engines,
     install,
     netns_kafka,
     netns_rabbitmq,
@@ -71,6 +72,7 @@ def install_programs() -> int:
         for program in LESSON_PROGRAMS:
             install.ensure(program)
         services.install_all()
+        engines.install_all()  # the stream engines' own environments (notebook 16)
     except (*FAILURES, subprocess.TimeoutExpired) as exc:
         print(f"error: {explain(exc)}", file=sys.stderr)
         return 2
