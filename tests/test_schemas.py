@@ -2,11 +2,19 @@
 compatibility checks and refusals, and a consumer group outrun by retention; and the registry's
 service (loopback only, its own storage)."""
 
+import json
 import time
 
+import pika
 import pytest
+import redis
 import yaml
 from confluent_kafka import KafkaException
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
 from helpers.kafka import flush_or_raise, producer
 from helpers.naming import unique_name
@@ -18,11 +26,14 @@ from helpers.schemas import (
     commit_at,
     decode,
     encode,
+    expiry,
+    formats,
     header,
     log_range,
     set_topic_config,
     wait_for_log_start,
 )
+from helpers.schemas.diagram import registry_picture
 from lab.brokers import services
 from lab.brokers.config import TEMPLATES_DIR
 from lab.brokers.docker import COMPOSE_FILE
@@ -156,3 +167,95 @@ def test_the_build_pins_the_release_the_service_reports():
     assert f"<apicurio.version>{apicurio_registry.VERSION}</apicurio.version>" in pom
     properties = (TEMPLATES_DIR / "apicurio-registry" / "application.properties").read_text()
     assert f"registry.version={apicurio_registry.VERSION}" in properties
+
+
+def test_confluent_kafkas_avro_serializer_writes_the_same_frame_and_is_refused_a_breaking_change(
+    registry,
+):
+    topic = unique_name("t-client")
+    subject, context = f"{topic}-value", SerializationContext(topic, MessageField.VALUE)
+    v1_id = registry.register(subject, V1)
+    registry.set_mode(subject, "BACKWARD")
+    client = SchemaRegistryClient({"url": apicurio_registry.CCOMPAT})
+    order = {"id": "o-1", "amount": 2.5}
+    written = AvroSerializer(client, json.dumps(V1), conf={"auto.register.schemas": False})(
+        order, context
+    )
+    assert written == encode(v1_id, V1, order)  # byte for byte what the lab's encoder writes
+    assert AvroDeserializer(client, json.dumps(V2))(written, context) == {
+        **order,
+        "currency": "EUR",
+    }
+    with pytest.raises(SchemaRegistryError) as refused:
+        AvroSerializer(client, json.dumps(NO_DEFAULT))({**order, "currency": "USD"}, context)
+    assert refused.value.http_status_code == 409 and "Incompatible" in refused.value.error_message
+    assert client.get_versions(subject) == [1]
+
+
+def test_the_protobuf_frame_is_what_confluent_kafkas_deserializer_reads():
+    order_class = formats.order_message_class()
+    value = formats.protobuf_frame(7, order_class(id="o-1", amount=2.5, currency="USD"))
+    assert value[:6] == b"\x00\x00\x00\x00\x07\x00"  # magic, id 7, message index 0
+    context = SerializationContext("t", MessageField.VALUE)
+    read = formats.as_dict(ProtobufDeserializer(order_class)(value, context))
+    assert read == {"id": "o-1", "amount": 2.5, "currency": "USD"}
+    assert formats.as_dict(ProtobufDeserializer(order_class)(value[:5] + b"\x00", context)) == {
+        "id": "",
+        "amount": 0.0,
+        "currency": "",
+    }  # an empty body is every field at its zero value, not an error
+
+
+def test_the_registry_picture_follows_the_registry(registry):
+    subject = f"{unique_name('t-picture')}-value"
+    registry.register(subject, V1)
+    registry.set_mode(subject, "BACKWARD")
+
+    def label() -> str:
+        source = registry_picture(registry, [subject]).source
+        return next(line for line in source.splitlines() if f"<B>{subject}<" in line)
+
+    first = label()
+    assert "compatibility: BACKWARD" in first and "v1 · id" in first and "v2 ·" not in first
+    registry.register(subject, V2)
+    registry.set_mode(subject, "NONE")
+    second = label()
+    assert "compatibility: NONE" in second and "v2 · id" in second and "currency=EUR" in second
+
+
+@pytest.mark.parametrize(
+    ("arguments", "consumed", "refused", "dead_lettered"),
+    [
+        ({"x-max-length": 3}, [7, 8, 9], [], {"maxlen": 7}),
+        ({"x-max-length": 3, "x-overflow": "reject-publish"}, [0, 1, 2], list(range(3, 10)), {}),
+        ({"x-message-ttl": 100}, [], [], {"expired": 10}),
+    ],
+)
+def test_a_bounded_queue_takes_from_a_consumer_that_fell_behind_only(
+    rabbitmq_ep, arguments, consumed, refused, dead_lettered
+):
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_ep.url))
+    try:
+        channel = connection.channel()
+        behind = expiry.run_queue(channel, unique_name("t-bound"), arguments, 10, keep_up=False)
+        kept_up = expiry.run_queue(channel, unique_name("t-bound"), arguments, 10, keep_up=True)
+    finally:
+        connection.close()
+    assert (behind.consumed, behind.refused, behind.dead_lettered) == (
+        consumed,
+        refused,
+        dead_lettered,
+    )
+    assert kept_up.consumed == list(range(10)) and kept_up.lost == [] and not kept_up.dead_lettered
+
+
+def test_stream_trimming_ignores_groups_and_their_lag_counts_what_was_trimmed(redis_ep):
+    client = redis.Redis.from_url(redis_ep.url)
+    stream = unique_name("t-trim")
+    try:
+        run = expiry.run_stream(client, stream, 20, 5, 5, maxlen=10, approximate=False)
+    finally:
+        client.delete(stream)
+    assert run.length == 10 and run.entries_added == 25
+    assert run.lost("behind") == list(range(5, 15)) and run.lost("current") == []
+    assert run.lag_before_catching_up == {"behind": 20, "current": 5}

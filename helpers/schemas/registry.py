@@ -108,3 +108,12 @@ class Registry:
 
     def versions(self, subject: str) -> list[int]:
         return [int(v) for v in self._call("GET", f"/subjects/{subject}/versions")]
+
+    def subjects(self) -> list[str]:
+        return [str(s) for s in self._call("GET", "/subjects")]
+
+    def version(self, subject: str, version: int) -> tuple[int, str, str]:
+        """(schema id, schema type, schema text) of `subject`'s `version`: what a registry client
+        fetches. The Confluent API leaves the type out for Avro."""
+        answer = self._call("GET", f"/subjects/{subject}/versions/{version}")
+        return int(answer["id"]), str(answer.get("schemaType", "AVRO")), str(answer["schema"])
