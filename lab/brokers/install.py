@@ -15,7 +15,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from .config import LabError
+from .base import LabError
 
 
 class MissingProgram(LabError):

@@ -1,7 +1,8 @@
 """Kafka, as the lab runs it natively: its jars (from Maven Central, or KAFKA_HOME), its one
 command line for every Kafka of the lab (the single node, the cluster nodes, the secured broker),
-the single node's configuration and the ports it binds. Templates: brokers/kafka/.
-Not for starting or stopping it (see `native`) or for clients (see `config.kafka_client_settings`).
+the single node's configuration and the ports it binds; the variable that sets its endpoint, how
+that is parsed, the client settings of KAFKA_CONFIG, and its protocol probe. Templates:
+brokers/kafka/. Not for starting or stopping it (see `native`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,93 @@ import re
 import uuid
 from pathlib import Path
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
 from . import install, maven, state
-from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, cache_dir
+from .base import TEMPLATES_DIR, BrokerConfigError, Endpoint, bad_setting, cache_dir
 from .process import Launch, StartError, render, run_checked
 
+ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
+DEFAULT_URL = "localhost:9092"
 POM = TEMPLATES_DIR / "kafka" / "pom.xml"
 HEAP = "512m"
+
+
+def parse(value: str, var: str) -> tuple[str, int]:
+    """Host and port of the first of the bootstrap servers `value` (set by `var`)."""
+    first = value.split(",")[0].strip()
+    if "://" in first:
+        raise bad_setting(var, value, "bootstrap servers are host:port, no scheme", DEFAULT_URL)
+    match = re.fullmatch(r"\[?([A-Za-z0-9_.\-:]+?)\]?:(\d{1,5})", first)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise bad_setting(var, value, "expected host:port[,host:port...]", DEFAULT_URL)
+    return match.group(1), int(match.group(2))
+
+
+def probe(ep: Endpoint, timeout_s: float, deep: bool) -> str | None:
+    """A metadata exchange (and, when `deep`, a topic created and deleted); the Kafka protocol
+    does not report the broker's release, so None. Raises if the broker does not answer."""
+    admin = AdminClient(
+        {
+            "bootstrap.servers": ep.url,
+            **kafka_client_settings(),
+            "socket.timeout.ms": int(timeout_s * 1000),
+            # A probe of a wrong port should say one sentence, not log a page of retries.
+            "log_level": 0,
+        }
+    )
+    metadata = admin.list_topics(timeout=timeout_s)
+    if not metadata.brokers:
+        raise KafkaException(f"metadata from {ep.address} lists no broker")
+    if deep:
+        name = f"_lab_ready_{uuid.uuid4().hex[:8]}"
+        admin.create_topics([NewTopic(name, 1, 1)], operation_timeout=timeout_s)[name].result(
+            timeout=timeout_s * 3
+        )
+        admin.delete_topics([name], operation_timeout=timeout_s)[name].result(timeout=timeout_s * 3)
+    return None
+
+
+# --- Kafka client settings beyond the bootstrap servers --------------------------------------
+
+KAFKA_CONFIG_VAR = "KAFKA_CONFIG"
+
+
+def kafka_client_settings() -> dict[str, str]:
+    """librdkafka properties from the file KAFKA_CONFIG names (`key=value` lines, `#` comments),
+    e.g. `security.protocol`, `sasl.*`, `ssl.*` for a managed cluster; {} when it is unset.
+
+    The values may be secrets: they are passed to clients, never printed.
+    """
+    path = os.environ.get(KAFKA_CONFIG_VAR, "").strip()
+    if not path:
+        return {}
+    try:
+        lines = Path(path).expanduser().read_text().splitlines()
+    except OSError as exc:
+        raise BrokerConfigError(
+            f"{KAFKA_CONFIG_VAR}={path!r} cannot be read ({exc.strerror}): point it at a file of "
+            "librdkafka properties such as 'security.protocol=SASL_SSL', or unset it."
+        ) from None
+    settings = {}
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise BrokerConfigError(
+                f"{KAFKA_CONFIG_VAR} file {path}, line {number}: expected key=value "
+                "(e.g. security.protocol=SASL_SSL)"
+            )
+        settings[key.strip()] = value.strip()
+    if "bootstrap.servers" in settings:
+        raise BrokerConfigError(
+            f"{KAFKA_CONFIG_VAR} file {path} sets bootstrap.servers: set it with "
+            "KAFKA_BOOTSTRAP_SERVERS instead, so every tool agrees on one address."
+        )
+    return settings
 
 
 def version() -> str:
@@ -131,6 +213,6 @@ def launch(ep: Endpoint) -> Launch:
 def ports(ep: Endpoint) -> dict[int, str]:
     """Every local port the single node binds, with what it is for."""
     return {
-        ep.port: f"kafka clients ({ENV_VARS['kafka']})",
+        ep.port: f"kafka clients ({ENV_VAR})",
         ep.port + 1: "the KRaft controller listener",
     }

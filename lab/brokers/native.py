@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Protocol
 
-from . import kafka_broker, rabbitmq_broker, redis_broker, state
-from .config import ENV_VARS, FIX_UP, Endpoint
+from . import state
+from .config import BROKER_MODULES, ENV_VARS, FIX_UP, Endpoint
 from .probes import port_is_open, probe
-from .process import Launch, StartError, signal_and_wait, spawn, wait_until_ready
+from .process import StartError, signal_and_wait, spawn, wait_until_ready
 
 STOP_TIMEOUT_S = 30.0
 
@@ -25,19 +24,8 @@ STOP_TIMEOUT_S = 30.0
 BrokerStartError = StartError  # the name the brokers' callers know
 
 
-class BrokerModule(Protocol):
-    """What each broker's own module says: the ports it binds, and how to launch it."""
-
-    def ports(self, ep: Endpoint) -> dict[int, str]: ...
-    def launch(self, ep: Endpoint) -> Launch: ...
-
-
 # Each broker's own module: how it is installed, configured and launched, and its ports.
-BROKERS: dict[str, BrokerModule] = {
-    "kafka": kafka_broker,
-    "rabbitmq": rabbitmq_broker,
-    "redis": redis_broker,
-}
+BROKERS = BROKER_MODULES
 
 
 def ports(ep: Endpoint) -> dict[int, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from string import Template
 
 from . import state
-from .config import TEMPLATES_DIR, LabError
+from .base import TEMPLATES_DIR, LabError
 
 
 class StartError(LabError):

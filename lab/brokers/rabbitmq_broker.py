@@ -1,21 +1,79 @@
 """RabbitMQ, as the lab runs it natively: each node's environment (everything under its own
-folder, on loopback only), the single node's configuration and ports, and the one way the lab runs
-`rabbitmqctl` on a node it started. Templates: brokers/rabbitmq/.
+folder, on loopback only), the single node's configuration and ports, the one way the lab runs
+`rabbitmqctl` on a node it started, the variable that sets its endpoint and how that is parsed,
+its protocol probe and its resource alarms. Templates: brokers/rabbitmq/.
 Not for starting or stopping it (see `native`) or for clients (see `helpers.rabbitmq`).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import pika
+
 from . import install, state
-from .config import ENV_VARS, TEMPLATES_DIR, Endpoint, LabError
+from .base import TEMPLATES_DIR, Endpoint, LabError, parse_url
 from .process import Launch, render
 
+ENV_VAR = "RABBITMQ_URL"
+DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
+
 METRICS_PORT = 15692  # rabbitmq_prometheus, enabled with the management plugin
+
+
+def parse(value: str, var: str) -> tuple[str, int]:
+    """Host and port of the AMQP URL `value` (set by `var`)."""
+    return parse_url(value, var, ("amqp", "amqps"), 5672, DEFAULT_URL)
+
+
+def probe(ep: Endpoint, timeout_s: float, deep: bool) -> str | None:
+    """An AMQP handshake (and, when `deep`, a queue declared); the server's version. Raises if
+    the broker does not answer."""
+    params = pika.URLParameters(ep.url)
+    params.socket_timeout = timeout_s
+    params.stack_timeout = timeout_s
+    params.blocked_connection_timeout = timeout_s
+    params.connection_attempts = 1
+    connection = pika.BlockingConnection(params)
+    try:
+        if deep:
+            channel = connection.channel()
+            channel.queue_declare(queue="", exclusive=True)  # dropped with the connection
+        version = connection._impl.server_properties.get("version")  # no public accessor
+        return version.decode() if isinstance(version, bytes) else version
+    finally:
+        connection.close()
+
+
+def alarms(ep: Endpoint, timeout_s: float = 1.5) -> list[str] | None:
+    """The resource alarms in effect on RabbitMQ's nodes ("memory on rabbit@host"), read live
+    (not from the statistics, which lag by seconds) from the management API's alarm check, on
+    RABBITMQ_MANAGEMENT_PORT of the broker's host with the URL's user. None if that API does not
+    answer: a broker without the management plugin, or a user who may not read it."""
+    params = pika.URLParameters(ep.url)
+    user = getattr(params.credentials, "username", "")
+    password = getattr(params.credentials, "password", "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    scheme = "https" if ep.url.startswith("amqps:") else "http"
+    url = f"{scheme}://{ep.host}:{management_port()}/api/health/checks/alarms"
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            answer = json.load(response)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 503:  # 503 is the check failing: the alarms are listed in the body
+            return None
+        answer = json.load(exc)
+    except (OSError, ValueError):
+        return None
+    return [f"{a.get('resource')} on {a.get('node')}" for a in answer.get("alarms", [])]
 
 
 def management_port() -> int:
@@ -125,7 +183,7 @@ def run_ctl(
 def ports(ep: Endpoint) -> dict[int, str]:
     """Every local port the single node binds, with what it is for."""
     return {
-        ep.port: f"rabbitmq clients ({ENV_VARS['rabbitmq']})",
+        ep.port: f"rabbitmq clients ({ENV_VAR})",
         ep.port + 20000: "Erlang distribution",
         management_port(): "the management UI (RABBITMQ_MANAGEMENT_PORT)",
         METRICS_PORT: "the broker's Prometheus metrics (rabbitmq_prometheus)",

@@ -23,7 +23,7 @@ from typing import IO
 
 import psutil
 
-from .config import state_dir
+from .base import state_dir
 
 LOCK_TIMEOUT_S = 300.0
 
