@@ -12,7 +12,7 @@ brokers when it is answered, and is graded against what they measured.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from helpers.naming import unique_name
 from lab.revision.quiz import PredictCount, Question, Quiz
@@ -68,23 +68,19 @@ class Feedback:
         return f"{verdict}{note}{measured}\n\n{self.question.explanation}{see}"
 
 
+@dataclass(eq=False)
 class Session:
     """`count` questions of `quiz` (all of them with None) in the order `progress` schedules."""
 
-    def __init__(
-        self,
-        quiz: Quiz,
-        progress: Progress | None = None,
-        count: int | None = None,
-        measure: Measure = measure_on_brokers,
-        run: str | None = None,
-    ) -> None:
-        self.quiz = quiz
-        self.progress = progress or Progress()
-        order = self.progress.schedule(quiz.ids)
-        self.questions = [quiz[i] for i in order[: count or len(order)]]
-        self.measure = measure
-        self.run = run or unique_name("quiz")
+    quiz: Quiz
+    progress: Progress = field(default_factory=Progress)
+    count: int | None = None
+    measure: Measure = measure_on_brokers
+    run: str = field(default_factory=lambda: unique_name("quiz"))
+
+    def __post_init__(self) -> None:
+        order = self.progress.schedule(self.quiz.ids)
+        self.questions = [self.quiz[i] for i in order[: self.count or len(order)]]
         self.answered: list[Feedback] = []
 
     def answer(self, question: Question, given: object) -> Feedback:

@@ -13,15 +13,15 @@ schedule as text, and returns at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 
 from lab.brokers import BrokersUnavailable
-from lab.revision.quiz import MultipleChoice, Question, Quiz
+from lab.revision.quiz import MultipleChoice, Question
 
-from .progress import Progress
-from .session import Feedback, Measure, Session, measure_on_brokers
+from .session import Feedback, Session
 
 
 def _markdown(output: widgets.Output, text: str) -> None:
@@ -30,18 +30,13 @@ def _markdown(output: widgets.Output, text: str) -> None:
     output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
 
-class ClickQuiz:
-    """`count` questions of `quiz` (all with None), asked one at a time."""
+@dataclass(eq=False)
+class ClickQuiz(Session):
+    """`count` questions of `quiz` (all with None), asked one at a time: a `Session` with the
+    widgets that ask it."""
 
-    def __init__(
-        self,
-        quiz: Quiz,
-        progress: Progress | None = None,
-        count: int | None = None,
-        measure: Measure = measure_on_brokers,
-        run: str | None = None,
-    ) -> None:
-        self.session = Session(quiz, progress, count, measure, run)
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self.position = 0
         self.header = widgets.HTML()
         self.prompt = widgets.Output()
@@ -61,9 +56,14 @@ class ClickQuiz:
         self._show()
 
     @property
+    def session(self) -> Session:
+        """The sitting this quiz asks: the quiz itself."""
+        return self
+
+    @property
     def question(self) -> Question | None:
         """The question on screen; None once the last one is answered."""
-        questions = self.session.questions
+        questions = self.questions
         return questions[self.position] if self.position < len(questions) else None
 
     def submit(self, given: object) -> Feedback | None:
@@ -78,7 +78,7 @@ class ClickQuiz:
         if not isinstance(question, MultipleChoice):
             _markdown(self.feedback, "*Running its experiment on the brokers…*")
         try:
-            self.last = self.session.answer(question, given)
+            self.last = self.answer(question, given)
         except BrokersUnavailable as error:  # not graded, not recorded: answer again later
             _markdown(self.feedback, f"**Not graded:** {error}")
             self.check.disabled = self.text.disabled = False
@@ -100,10 +100,10 @@ class ClickQuiz:
         self.last = None
         self.next.disabled = True
         self.feedback.outputs = ()
-        question, total = self.question, len(self.session.questions)
+        question, total = self.question, len(self.questions)
         if question is None:
             self.header.value = "<b>Done.</b>"
-            _markdown(self.prompt, self.session.summary().replace("\n", "\n\n"))
+            _markdown(self.prompt, self.summary().replace("\n", "\n\n"))
             self.choices.layout.display = self.typed.layout.display = "none"
             self.next.layout.display = "none"
             return
@@ -130,10 +130,10 @@ class ClickQuiz:
 
     def __str__(self) -> str:
         question = self.question
-        schedule = ", ".join(q.id for q in self.session.questions)
+        schedule = ", ".join(q.id for q in self.questions)
         lines = [
-            f"Revision quiz: {len(self.session.questions)} questions, missed ones first "
-            f"(Leitner boxes; record: {self.session.progress.path}).",
+            f"Revision quiz: {len(self.questions)} questions, missed ones first "
+            f"(Leitner boxes; record: {self.progress.path}).",
             f"Order: {schedule}.",
         ]
         if question is not None:
