@@ -9,6 +9,7 @@ import json
 import math
 import multiprocessing
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from lab.bench import (
     report,
     transactions,
     tuning,
+    usage,
 )
 from lab.bench.native import kafka_tools, perftest, redis_benchmark
 from lab.bench.pacing import FakeClock, simulated_stall
@@ -104,7 +106,7 @@ def sent_and_bodies(count: int = 100, producer: int = 0) -> tuple[SentTally, lis
 
 def received(bodies: list[bytes], lane: int = 0) -> ReceivedTally:
     tally = ReceivedTally()
-    tally.add_batch([(body, lane) for body in bodies])
+    tally.add_batch(bodies, lane)
     return tally
 
 
@@ -141,8 +143,43 @@ def test_reordering_is_counted_per_lane_only():
     swapped = verify([sent], [received([*bodies[:20], bodies[21], bodies[20], *bodies[22:]])])
     assert swapped.out_of_order == 1 and swapped.ok  # complete and unchanged, but reordered
     tally = ReceivedTally()  # two partitions, each in order, interleaved
-    tally.add_batch([(b, seq % 2) for seq, b in enumerate(bodies)])
+    tally.add_batch(bodies, [seq % 2 for seq in range(len(bodies))])
     assert tally.out_of_order == 0
+
+
+def tally_fields(tally: ReceivedTally) -> tuple[object, ...]:
+    seen = {producer: bytes(bits).rstrip(b"\0") for producer, bits in tally.seen.items()}
+    counts = (tally.count, tally.warmup, tally.checksum, tally.duplicates, tally.out_of_order)
+    return (*counts, tally.malformed, seen, dict(tally.last_seq))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_batch_is_checked_exactly_as_message_by_message(seed):
+    # Two producers over three lanes, with duplicates, reorderings and short bodies, received in
+    # batches of random sizes: the batch checks count what `add` counts, one body at a time.
+    rng = random.Random(seed)
+    makers = [BodyMaker(producer, 100) for producer in (0, 1)]
+    arrivals = [
+        (maker.make(seq, 0, 0, warmup=seq < 5), rng.randrange(3))
+        for seq in range(300)
+        for maker in makers
+    ]
+    arrivals += rng.sample(arrivals, 20)  # duplicates, some in the same batch
+    for _ in range(15):  # neighbours swapped: out of order within a lane when they share it
+        at = rng.randrange(len(arrivals) - 1)
+        arrivals[at], arrivals[at + 1] = arrivals[at + 1], arrivals[at]
+    if seed % 2:
+        arrivals.insert(rng.randrange(len(arrivals)), (b"short", 0))  # a malformed body
+    one_by_one, batched, at = ReceivedTally(), ReceivedTally(), 0
+    for body, lane in arrivals:
+        one_by_one.add(body, lane)
+    while at < len(arrivals):
+        batch = arrivals[at : at + rng.randrange(1, 80)]
+        lanes = [lane for _, lane in batch]
+        batched.add_batch([body for body, _ in batch], lanes[0] if len(set(lanes)) == 1 else lanes)
+        at += len(batch)
+    assert tally_fields(batched) == tally_fields(one_by_one)
+    assert one_by_one.duplicates >= 20 and one_by_one.out_of_order > 0  # the damage was there
 
 
 def test_two_producers_are_told_apart():
@@ -928,3 +965,42 @@ def test_a_committed_read_waits_for_open_transactions_and_then_reads_to_the_end(
         assert transactions.read_committed(topic) == [b"committed later"]
     finally:
         kafka_bench.delete_topic(topic)
+
+
+# --- the broker's CPU ----------------------------------------------------------------------
+
+# A stand-in for Redis's snapshot: on a line from its parent, the process forks a child that
+# burns CPU, waits for it (the child's time then lives only in the parent's children_* counts),
+# and says "waited".
+FORKING = """
+import os, sys, time
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        end = time.process_time() + float(line)
+        while time.process_time() < end:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print("waited", flush=True)
+"""
+
+
+def test_the_broker_cpu_counts_the_children_it_has_already_waited_for():
+    tree = subprocess.Popen(
+        [sys.executable, "-c", FORKING], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert tree.stdin is not None and tree.stdout is not None
+    try:
+        meter = usage.CpuMeter(tree.pid)
+        idle = meter.seconds()
+        tree.stdin.write("0.4\n")
+        tree.stdin.flush()
+        assert tree.stdout.readline().strip() == "waited"
+        assert idle < 0.2  # before the child ran
+        assert meter.seconds() >= 0.3  # its 0.4 s, though it was gone when the meter looked
+    finally:
+        tree.stdin.close()
+        tree.wait(timeout=10)
+    assert math.isnan(meter.seconds())  # its process ended: no figure from another one
+    assert math.isnan(usage.CpuMeter(None).seconds())  # a broker the lab did not start

@@ -39,11 +39,14 @@ def bodies(message_bytes: int) -> tuple[bytes, bytes]:
     return b"w" * message_bytes, b"m" * message_bytes
 
 
-def _send_all(share: ProducerShare, link: Link, send: object, flush: object) -> ProducerResult:
+Send = Callable[[bytes], None]
+Flush = Callable[[], int]  # returns how many messages were not delivered
+
+
+def _send_all(share: ProducerShare, link: Link, send: Send, flush: Flush) -> ProducerResult:
     """Warm up, flush, then send the measured messages and flush: the harness's window. With a
     rate, every message (warm-up first) is sent at its due time on one schedule, by sleeping
     until then, and carries that time after its first byte."""
-    assert callable(send) and callable(flush)
     workload = share["workload"]
     warm, measured = bodies(workload.message_bytes)
     link.ready()
@@ -68,9 +71,7 @@ def _send_all(share: ProducerShare, link: Link, send: object, flush: object) -> 
     return _sent(share, sent, flush(), start_ns, cpu_start)
 
 
-def _send_paced(
-    share: ProducerShare, send: Callable[[bytes], None], flush: Callable[[], object]
-) -> ProducerResult:
+def _send_paced(share: ProducerShare, send: Send, flush: Flush) -> ProducerResult:
     workload = share["workload"]
     assert workload.rate and workload.count is not None  # a latency run has both
     filler = b"x" * (workload.message_bytes - 9)
@@ -84,11 +85,11 @@ def _send_paced(
 
 
 def _sent(
-    share: ProducerShare, sent: int, failed: object, start_ns: int, cpu_start: float
+    share: ProducerShare, sent: int, failed: int, start_ns: int, cpu_start: float
 ) -> ProducerResult:
     warmup = share["workload"].warmup
     tally = SentTally(share["producer_id"], count=warmup + sent, warmup=warmup)
-    tally.failed = int(failed or 0)  # type: ignore[call-overload]
+    tally.failed = failed
     return {
         "sent": tally,
         "start_ns": start_ns,
@@ -143,8 +144,7 @@ class _Counter:
         }
 
 
-def _run_consumer(link: Link, look: object) -> None:
-    assert callable(look)
+def _run_consumer(link: Link, look: Callable[[], int]) -> None:
     link.ready()
     while not link.consumers_done():
         link.add_received(look())

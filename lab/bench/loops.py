@@ -12,13 +12,21 @@ from __future__ import annotations
 import functools
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from zlib import crc32
 
 from .histogram import encode, new_histogram, record_ns
 from .pacing import FixedRate
-from .payload import HEADER, BodyMaker, ConsumerResult, ProducerResult, ReceivedTally, SentTally
+from .payload import (
+    HEADER,
+    BodyMaker,
+    ConsumerResult,
+    ProducerResult,
+    ReceivedTally,
+    SentTally,
+    lane_per_body,
+)
 from .settings import ProducerShare, Workload
 
 if TYPE_CHECKING:
@@ -189,15 +197,17 @@ class Receiver:
         if self.first_ns is None:
             self.checked_ns = now_ns
 
-    def take_batch(self, bodies_and_lanes: list[tuple[bytes, int]], now_ns: int) -> None:
-        """Many bodies received at `now_ns` (e.g. one consume() call)."""
+    def take_batch(self, bodies: Sequence[bytes], lanes: Sequence[int] | int, now_ns: int) -> None:
+        """Many bodies received at `now_ns` (e.g. one consume() call), from one lane or from
+        `lanes[i]` for `bodies[i]`; checked together (see `ReceivedTally.add_batch`)."""
         if self.measure_latency:
-            for body, lane in bodies_and_lanes:
+            for body, lane in zip(bodies, lane_per_body(lanes, len(bodies)), strict=True):
                 self.take(body, lane, now_ns)
             return
-        if self.tally.add_batch(bodies_and_lanes) and self.first_ns is None:
+        if self.tally.add_batch(bodies, lanes) and self.first_ns is None:
             self.first_ns = self.checked_ns
-        self.last_ns = now_ns
+        if bodies:
+            self.last_ns = now_ns
 
     def take(self, body: bytes, lane: int, now_ns: int) -> None:
         warmup, intended_ns, sent_ns = self.tally.add(body, lane)

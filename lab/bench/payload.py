@@ -13,12 +13,17 @@ Not for timing (see `pacing`) or percentiles (see `histogram`).
 
 from __future__ import annotations
 
+import functools
 import random
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 HEADER = struct.Struct("<HBxQqq")
 WARMUP = 1
@@ -123,46 +128,89 @@ class ReceivedTally:
             self.last_seq[key] = seq
         return warmup, intended_ns, sent_ns
 
-    def add_batch(self, bodies_and_lanes: Iterable[tuple[bytes, int]]) -> int:
-        """`add` for many bodies, without timing; returns how many were not warm-up.
+    def add_batch(self, bodies: Sequence[bytes], lanes: Sequence[int] | int = 0) -> int:
+        """`add` for many bodies (from one lane, or `lanes[i]` for `bodies[i]`), without timing;
+        returns how many were not warm-up.
 
-        The same checks as `add`, written as one loop with local names: at several hundred
-        thousand messages a second, a method call per message is a measurable share.
+        The same checks as `add`, over the whole batch at once: the headers are read as one
+        numpy array, duplicates looked up in the bitmap by array indexing, order checked with a
+        running maximum per producer and lane, and the CRC-32s summed by `map`. At several
+        hundred thousand messages a second, Python work per message is what a consumer's
+        figure is made of; this leaves it one `len` and one `crc32` call per body. Bodies of
+        different sizes (or too short for a header) go through `add` one by one.
         """
-        unpack, crc, seen, last_seq = HEADER.unpack_from, zlib.crc32, self.seen, self.last_seq
-        count = warmups = checksum = duplicates = out_of_order = malformed = 0
-        for body, lane in bodies_and_lanes:
-            if len(body) < MIN_MESSAGE_BYTES:
-                malformed += 1
-                continue
-            producer, flags, seq, _intended, _sent = unpack(body)
-            count += 1
-            checksum += crc(body)
-            warmups += flags & WARMUP
-            bitmap = seen.get(producer)
-            if bitmap is None or seq >= len(bitmap):
-                bitmap = self._grow(producer, seq)
-            if bitmap[seq]:
-                duplicates += 1
-            else:
-                bitmap[seq] = 1
-            key = (producer, lane)
-            if seq < last_seq.get(key, -1):
-                out_of_order += 1
-            else:
-                last_seq[key] = seq
+        count = len(bodies)
+        if not count:
+            return 0
+        sizes = set(map(len, bodies))
+        if len(sizes) > 1 or min(sizes) < MIN_MESSAGE_BYTES:
+            before = self.count - self.warmup
+            for body, lane in zip(bodies, lane_per_body(lanes, count), strict=True):
+                self.add(body, lane)
+            return self.count - self.warmup - before
+        import numpy as np  # here, not at the top: see `verify`
+
+        headers = np.frombuffer(b"".join(bodies), dtype=_header_dtype(sizes.pop()))
+        warmups = int(np.count_nonzero(headers["flags"] & WARMUP))
+        seqs = headers["seq"].astype(np.int64)
+        producers = headers["producer"]
+        lane_of = np.full(count, lanes) if isinstance(lanes, int) else np.asarray(lanes)
+        one_producer = producers.min() == producers.max()
+        for producer in [int(producers[0])] if one_producer else np.unique(producers).tolist():
+            mine = slice(None) if one_producer else producers == producer
+            self._check_sequences(producer, seqs[mine], lane_of[mine])
         self.count += count
         self.warmup += warmups
-        self.checksum = (self.checksum + checksum) % _CHECKSUM_MOD
-        self.duplicates += duplicates
-        self.out_of_order += out_of_order
-        self.malformed += malformed
+        self.checksum = (self.checksum + sum(map(zlib.crc32, bodies))) % _CHECKSUM_MOD
         return count - warmups
+
+    def _check_sequences(self, producer: int, seqs: NDArray[Any], lanes: NDArray[Any]) -> None:
+        """Duplicates and order of one producer's sequence numbers in a batch, in arrival order."""
+        import numpy as np
+
+        top = int(seqs.max())
+        bitmap = self.seen.get(producer)
+        if bitmap is None or top >= len(bitmap):
+            bitmap = self._grow(producer, top)
+        rising = bool(np.all(seqs[1:] > seqs[:-1]))
+        distinct = seqs if rising else np.unique(seqs)
+        seen = np.frombuffer(bitmap, dtype=np.uint8)  # a view: writes go to the bitmap
+        self.duplicates += len(seqs) - len(distinct) + int(np.count_nonzero(seen[distinct]))
+        seen[distinct] = 1
+        del seen  # a bytearray with a view on it cannot grow
+        one_lane = lanes.min() == lanes.max()
+        for lane in [int(lanes[0])] if one_lane else np.unique(lanes).tolist():
+            in_lane = seqs if one_lane else seqs[lanes == lane]
+            key = (producer, lane)
+            # Out of order: below the highest sequence number seen before it in its lane.
+            highest = np.maximum.accumulate(np.concatenate(([self.last_seq.get(key, -1)], in_lane)))
+            self.out_of_order += int(np.count_nonzero(in_lane < highest[:-1]))
+            self.last_seq[key] = int(highest[-1])
 
     def _grow(self, producer: int, seq: int) -> bytearray:
         bitmap = self.seen.setdefault(producer, bytearray())
         bitmap.extend(bytes(max(seq + 1, 2 * len(bitmap), 1024) - len(bitmap)))
         return bitmap
+
+
+def lane_per_body(lanes: Sequence[int] | int, count: int) -> Sequence[int]:
+    """`lanes` as one lane per body: a single lane repeated `count` times, or as given."""
+    return [lanes] * count if isinstance(lanes, int) else lanes
+
+
+@functools.lru_cache(maxsize=8)
+def _header_dtype(message_bytes: int) -> np.dtype[Any]:
+    """HEADER's fields as a numpy record of `message_bytes` bytes: the header, then the filler."""
+    import numpy as np
+
+    return np.dtype(
+        {
+            "names": ["producer", "flags", "seq", "intended", "sent"],
+            "formats": ["<u2", "u1", "<u8", "<i8", "<i8"],
+            "offsets": [0, 2, 4, 12, 20],
+            "itemsize": message_bytes,
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,9 @@ def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
         )
         now, got = clock(), 0
         for stream, entries in reply:
-            lane = lanes[stream]
-            for _entry_id, fields in entries:
-                receiver.take(fields[FIELD], lane, now)
+            receiver.take_batch(
+                [fields[FIELD] for _entry_id, fields in entries], lanes[stream], now
+            )
             got += len(entries)
         receiver.checked(now)
         return got

@@ -17,13 +17,12 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 import pandas as pd
 
-from . import bare, kafka_bench, processes, rabbitmq_bench, redis_bench
+from . import bare, kafka_bench, processes, rabbitmq_bench, redis_bench, usage
 from .payload import ConsumerResult, ProducerResult
 from .plan import Plan
 from .processes import Link
 from .results import Row, frame, python_rows
 from .settings import Settings, Workload, broker_of
-from .usage import broker_cpu_seconds
 
 SettingsT = TypeVar("SettingsT", bound=Settings)
 SettingsT_contra = TypeVar("SettingsT_contra", contravariant=True)
@@ -139,7 +138,7 @@ def _repeats(
     rows: list[Row] = []
     for repeat in range(workload.repeats):
         with adapter.prepared(settings, workload, latency, keep) as plan:
-            broker_cpu = broker_cpu_seconds(broker_of(settings))
+            broker_cpu = usage.broker_cpu(broker_of(settings))
             outcome = processes.run(
                 produce,
                 consume,
@@ -149,7 +148,7 @@ def _repeats(
                 timeout_s=_timeout_s(workload),
                 progress=label if progress else None,
             )
-            broker_cpu_s = broker_cpu_seconds(broker_of(settings)) - broker_cpu
+            broker_cpu_s = broker_cpu.seconds()
         made = python_rows(
             plan.settings,
             workload,

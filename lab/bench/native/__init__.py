@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..results import Row, frame
 from ..settings import Settings, Workload, broker_of
-from ..usage import broker_cpu_seconds
+from ..usage import broker_cpu as broker_cpu_meter
 from . import kafka_tools, perftest, redis_benchmark
 from .java import ToolFailed
 
@@ -58,9 +58,9 @@ def _every_repeat(
 ) -> pd.DataFrame:
     rows = []
     for repeat in range(workload.repeats):
-        broker_cpu = broker_cpu_seconds(broker_of(settings))
+        broker_cpu = broker_cpu_meter(broker_of(settings))
         made = measure(settings, workload, repeat=repeat)
-        broker_cpu_s = broker_cpu_seconds(broker_of(settings)) - broker_cpu
+        broker_cpu_s = broker_cpu.seconds()
         rows += [{**row, "broker_cpu_s": broker_cpu_s} for row in made]
     for row in rows:
         row["unlike_settings"] = unlike_settings(settings, str(row["tool"]))
