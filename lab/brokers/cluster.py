@@ -225,12 +225,14 @@ def _start(n: Node, deadline: float, say: Say = _silent, began: float = 0.0) -> 
                 )
         pid = process.spawn(n.name, launch(n))
         state.address_file(n.name).write_text(f"{n.address}\n")
+
     def answering() -> str | None:
         return None if answers(n) else f"it does not answer on {n.address} yet"
 
     fix = f"Fix what its log names, then run `{FIX_UP}` again."
-    process.wait_until_ready(n.name, answering, deadline, pid=pid, fix=fix, poll_s=0.3,
-                             error=ClusterError)  # fmt: skip
+    process.wait_until_ready(
+        n.name, answering, deadline, pid=pid, fix=fix, poll_s=0.3, error=ClusterError
+    )
     if started:
         say(f"{n.name} started, answers ({time.monotonic() - began:.1f} s)")
 
