@@ -10,6 +10,8 @@ import yaml
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from helpers.monitoring import diagram
+from helpers.monitoring import prometheus as monitoring
 from lab.brokers.config import TEMPLATES_DIR, endpoint
 from lab.brokers.services import kafka_exporter, prometheus, redis_exporter
 
@@ -191,3 +193,26 @@ def test_rabbitmqs_metrics_plugin_serves_on_loopback_only():
         if c.status == psutil.CONN_LISTEN and c.laddr.port == rabbitmq_metrics.PORT
     ]
     assert listeners and all(ip in ("127.0.0.1", "::ffff:127.0.0.1") for ip in listeners)
+
+
+def _box(source: str, header: str) -> str:
+    return next(line for line in source.splitlines() if f"<B>{header}</B>" in line)
+
+
+def test_the_monitoring_picture_draws_each_target_and_rule_as_prometheus_reports_them():
+    monitoring.start()
+    before = {t["labels"]["job"]: t["health"] for t in monitoring.api("targets")["activeTargets"]}
+    source = diagram.monitoring_picture().source
+    after = {t["labels"]["job"]: t["health"] for t in monitoring.api("targets")["activeTargets"]}
+    steady = {job: health for job, health in before.items() if after.get(job) == health}
+    assert steady, "every target changed health while the picture was drawn"
+    for job, health in steady.items():
+        assert f"health: {health}" in _box(source, job)
+    rules = _box(source, "alert rules (alerts.yml)")
+    names = [
+        r["name"]
+        for g in monitoring.api("rules")["groups"]
+        for r in g["rules"]
+        if r["type"] == "alerting"
+    ]
+    assert names and all(f"{name}: " in rules for name in names)
