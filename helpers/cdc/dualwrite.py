@@ -25,9 +25,10 @@ def dual_write(
     publish acknowledged before the next order. At `crash_at` the process dies after the first
     of the two writes. `publish_first` swaps the order: publish, then INSERT."""
     producer = Producer({**kafka_config(), "acks": "all", "enable.idempotence": True})
+    session = database.Session(f"dual-write-{table}")
 
     def insert(order: int) -> None:
-        database.run(f"INSERT INTO {table} (id, status, version) VALUES ({order}, 'placed', 1)")
+        session.run(f"INSERT INTO {table} (id, status, version) VALUES ({order}, 'placed', 1)")
 
     def publish(order: int) -> None:
         producer.produce(topic, key=json.dumps({"id": order}), value=json.dumps({"id": order}))
@@ -35,11 +36,14 @@ def dual_write(
             raise RuntimeError(f"Kafka did not acknowledge order {order} within 10 s")
 
     first, second = (publish, insert) if publish_first else (insert, publish)
-    for order in ids:
-        first(order)
-        if order == crash_at:
-            raise Crash(f"crashed after the {first.__name__} of order {order}")
-        second(order)
+    try:
+        for order in ids:
+            first(order)
+            if order == crash_at:
+                raise Crash(f"crashed after the {first.__name__} of order {order}")
+            second(order)
+    finally:
+        session.close()
 
 
 def published_ids(topic: str) -> set[int]:

@@ -100,7 +100,7 @@ def wait_for(topic: str, condition: Any, timeout_s: float = 60.0, what: str = ""
             return changes
         if time.monotonic() > deadline:
             raise TimeoutError(f"{topic}: {what or 'condition'} not met within {timeout_s:.0f} s")
-        time.sleep(0.3)
+        time.sleep(0.15)
 
 
 @dataclass
