@@ -8,6 +8,7 @@ book and its PDF:
     diagrams.redis_stream(stream)                        # groups, consumers, pending entries
     diagrams.event_store(store)                          # streams of events, outbox rows relayed
     diagrams.saga_states(saga_store)                     # states and the transitions orders took
+    diagrams.saga_steps(saga_store, order_id)            # one order's saga, change by change
     diagrams.backlogs([queue, other_queue])              # a queue's ready vs its consumers' unacked
     diagrams.permissions()                               # who may do what on the secured brokers
     diagrams.measured_runs(rows)                         # a benchmark's processes and rates
@@ -28,7 +29,7 @@ from .permissions import permissions
 from .picture import Diagram, RenderError
 from .rabbitmq import rabbitmq_topology
 from .redis import redis_stream
-from .sagas import saga_states
+from .sagas import saga_states, saga_steps
 
 __all__ = [
     "Diagram",
@@ -46,5 +47,6 @@ __all__ = [
     "redis_stream",
     "row",
     "saga_states",
+    "saga_steps",
     "timeline",
 ]

@@ -16,13 +16,14 @@ from .picture import Diagram
 
 GAP_PT = 16.0
 MAX_WIDTH_PT = 720.0  # about a page: ten inches
-_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
+# The size of a Graphviz SVG, or of a row's (which names its namespaces first).
+_SIZE = re.compile(r'<svg\b[^>]*? width="([\d.]+)pt" height="([\d.]+)pt"')
 
 
 class Row:
     """Diagrams side by side (wrapped at a page's width), top-aligned, as one SVG."""
 
-    def __init__(self, steps: Sequence[Diagram], title: str = "") -> None:
+    def __init__(self, steps: Sequence[Diagram | Row], title: str = "") -> None:
         if not steps:
             raise ValueError("a row needs at least one diagram")
         self.steps, self.title = list(steps), title
@@ -42,7 +43,7 @@ class Row:
         return {"image/svg+xml": self.svg, "text/plain": f"[diagrams] {self.title} {titles}"}
 
 
-def row(steps: Sequence[Diagram], title: str = "") -> Row:
+def row(steps: Sequence[Diagram | Row], title: str = "") -> Row:
     return Row(steps, title)
 
 
@@ -58,7 +59,7 @@ def side_by_side(
     for i, svg in enumerate(svgs):
         match = _SIZE.search(svg)
         if not match:
-            raise ValueError("not an SVG written by Graphviz (no width/height in pt)")
+            raise ValueError("not an SVG written by Graphviz or a row (no width/height in pt)")
         step_width, step_height = float(match.group(1)), float(match.group(2))
         if x > 0 and x + step_width > max_width_pt:  # next line
             x, y, line_height = 0.0, y + line_height + gap_pt, 0.0
@@ -80,9 +81,10 @@ class Timeline:
     no front-end draws widgets (nbval, papermill, the book and its PDF) the same steps print as a
     `Row`: the widget's view comes first in the output, the row's SVG beside it as the fallback.
 
-    Each step is a diagram drawn when its moment happened; the timeline only shows them."""
+    Each step is a diagram (or a row of them) drawn when its moment happened; the timeline only
+    shows them."""
 
-    def __init__(self, steps: Sequence[Diagram], title: str = "") -> None:
+    def __init__(self, steps: Sequence[Diagram | Row], title: str = "") -> None:
         self.row = Row(steps, title)
         self.steps, self.title = self.row.steps, title
         self._widget: Any = None
@@ -121,5 +123,5 @@ class Timeline:
         return bundle
 
 
-def timeline(steps: Sequence[Diagram], title: str = "") -> Timeline:
+def timeline(steps: Sequence[Diagram | Row], title: str = "") -> Timeline:
     return Timeline(steps, title)
