@@ -169,7 +169,7 @@ format: setup
 	$(VENV)/bin/ruff format $(LINTED)
 
 clean:
-	@if [ -x $(PY) ]; then $(PY) -m lab.brokers down --cluster; $(PY) -m lab.brokers down --secure; $(PY) -m lab.brokers down; fi
+	@if [ -x $(PY) ]; then $(PY) -m lab.brokers down --cluster; $(PY) -m lab.brokers down --secure; $(PY) -m lab.brokers down --clean; fi
 	rm -rf .brokers build notebooks/runs .pytest_cache .ruff_cache
 
 distclean: clean

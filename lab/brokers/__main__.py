@@ -1,4 +1,5 @@
 """python -m lab.brokers up|down|status|restart [broker ...] [--cluster | --secure]
+python -m lab.brokers down --clean: also delete what the services keep outside .brokers
 python -m lab.brokers install: what the lessons and the services beside the brokers need"""
 
 from __future__ import annotations
@@ -103,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     variant.add_argument(
         "--secure", action="store_true", help="the secured brokers instead (up/down/status)"
     )
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="with down: also delete what the services keep outside the state folder (make clean)",
+    )
     args = parser.parse_intermixed_args(
         argv
     )  # `up --cluster kafka` as well as `up kafka --cluster`
@@ -120,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if all(s.healthy for s in statuses) else 1
         elif args.action == "down":
             # The services beside the brokers need them: they stop first, and only with all three.
-            stopped = (services.down_all() + lab_hosts_down()) if not args.brokers else []
+            everything = not args.brokers
+            stopped = (services.down_all(args.clean) + lab_hosts_down()) if everything else []
             stopped += down(brokers)
             print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
         elif args.action == "restart":

@@ -7,6 +7,7 @@ under brokers/<name>/, and its line in `MODULES`.
     from lab.brokers import services
     services.ensure("prometheus")   # started unless it answers; says what and how big
     services.down("prometheus")     # stops only the process the lab started
+    services.down_all(clean=True)   # `make clean`: also deletes what they keep elsewhere
     services.status()               # one row per service, as `make brokers-status` prints them
 
 Every service runs natively, listens on loopback only, keeps its state, pid and log under
@@ -56,6 +57,8 @@ class Service:
     ready: Callable[[], str | None]
     version: Callable[[], str]
     needs: tuple[str, ...] = field(default=())  # services started before it
+    # deletes what it keeps outside the state folder (which `make clean` deletes), once stopped
+    clean: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,15 +107,20 @@ def up(name: str, timeout_s: float | None = None) -> int:
 ensure = up  # the notebooks' word: "make sure it runs"
 
 
-def down(name: str, timeout_s: float = 30.0) -> bool:
-    """Stop our `name` (SIGTERM, then SIGKILL after `timeout_s`); True if it ran."""
-    service(name)  # an unknown name is refused, not silently ignored
-    return signal_and_wait(name, signal.SIGTERM, timeout_s)
+def down(name: str, timeout_s: float = 30.0, clean: bool = False) -> bool:
+    """Stop our `name` (SIGTERM, then SIGKILL after `timeout_s`); True if it ran. With `clean`,
+    then delete what it keeps outside the state folder (running or not)."""
+    wanted = service(name)  # an unknown name is refused, not silently ignored
+    ran = signal_and_wait(name, signal.SIGTERM, timeout_s)
+    if clean and wanted.clean is not None:
+        wanted.clean()
+    return ran
 
 
-def down_all() -> list[str]:
-    """Stop every service the lab started; the names of those that ran."""
-    return [name for name in sorted(MODULES) if down(name)]
+def down_all(clean: bool = False) -> list[str]:
+    """Stop every service the lab started (and with `clean`, delete what each keeps outside
+    the state folder); the names of those that ran."""
+    return [name for name in sorted(MODULES) if down(name, clean=clean)]
 
 
 def install_all() -> list[str]:

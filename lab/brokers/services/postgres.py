@@ -5,11 +5,14 @@ brokers/postgres/; Debian's default cluster (port 5432) is left stopped.
 PostgreSQL refuses to run as root, so the server runs as the `postgres` user. That user cannot
 enter the lab's state folder (0700, its owner's only), so the data folder lives in the
 `postgres` user's home, one per state folder: /var/lib/postgresql/mq-lab/<digest>/data. The pid
-and log stay under .brokers/postgres/ like every other service's.
+and log stay under .brokers/postgres/ like every other service's. Deleting the state folder
+leaves the data folder behind, so `make clean` (`python -m lab.brokers down --clean`) deletes it
+through this service's `clean`.
 Not for talking to it (see helpers.cdc.database)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pwd
@@ -32,6 +35,20 @@ def data_dir() -> Path:
     """This state folder's cluster, in the `postgres` user's home (see the module's text)."""
     digest = hashlib.sha256(str(state_dir()).encode()).hexdigest()[:12]
     return Path(_os_user().pw_dir) / "mq-lab" / digest / "data"
+
+
+def _remove_data() -> None:
+    """Delete this state folder's cluster, once the server has stopped (`make clean`), and the
+    lab's folder in the `postgres` user's home if no other state folder's cluster is left."""
+    try:
+        mine = data_dir().parent
+    except StartError:  # no `postgres` user: PostgreSQL was never installed, nothing to delete
+        return
+    if mine.exists():
+        print(f"[services] deleting the PostgreSQL cluster in {mine}", flush=True)
+        shutil.rmtree(mine)
+    with contextlib.suppress(OSError):  # another state folder's cluster is still there
+        mine.parent.rmdir()
 
 
 def _os_user() -> pwd.struct_passwd:
@@ -130,4 +147,5 @@ SERVICE = Service(
     launch=_launch,
     ready=_ready,
     version=_version,
+    clean=_remove_data,
 )
