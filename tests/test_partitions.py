@@ -1,11 +1,13 @@
 """Network faults on the lab's own hosts (network namespaces): the checker on constructed
-histories, cuts and loss seen from inside the hosts, every fault gone after heal(), after the
-hosts' cluster goes down, at exit, and after a killed process (found and undone by the next
-start); and one real partition of a Redis primary, counted by the checker."""
+histories, cuts, loss and delay seen from inside the hosts, every fault gone after heal(), after
+the hosts' cluster goes down, at exit, and after a killed process (found and undone by the next
+start); one real partition of a Redis primary, and a lossy and a slow replica link, counted by
+the checker."""
 
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -113,6 +115,76 @@ def test_loss_drops_some_packets_not_all(hosts: Network):
     assert _connects("redis-2", target, tries=10, timeout_s=0.3) == 10
 
 
+ROUND_TRIP = """
+import socket, sys, time
+link = socket.create_connection((sys.argv[1], 6379), timeout=10)
+times = []
+for _ in range(5):
+    began = time.monotonic()
+    link.sendall(b"PING\\r\\n")
+    assert link.recv(64) == b"+PONG\\r\\n"
+    times.append(time.monotonic() - began)
+print(min(times))
+"""
+
+
+def _round_trip_s(host: str, target: str) -> float:
+    """The shortest of five Redis PING round trips from inside `host` to `target`'s Redis, on
+    one connection made now."""
+    command = netns.command(host, [sys.executable, "-c", ROUND_TRIP, target])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout)
+
+
+@needs_root
+def test_a_delayed_link_slows_round_trips_across_it_both_ways_and_no_other_link(hosts: Network):
+    ip = {h: netns_redis.NODES[i].ip for i, h in enumerate(netns_redis.HOSTS)}
+    assert _round_trip_s("redis-2", ip["redis-1"]) < 0.1  # before: a few microseconds
+    hosts.delay("redis-1", "redis-2", 150, 10)
+    try:
+        # 150 +- 10 ms each way: no round trip across the link can take less than 2 x 140 ms
+        assert _round_trip_s("redis-2", ip["redis-1"]) >= 0.28
+        assert _round_trip_s("redis-1", ip["redis-2"]) >= 0.28  # dialled from the other end
+        assert _round_trip_s("redis-3", ip["redis-1"]) < 0.1  # another link: untouched
+        assert _round_trip_s("redis-2", ip["redis-3"]) < 0.1
+        faults = hosts.faults()
+        assert sorted(faults) == ["redis-1", "redis-2"]
+        assert all(any("redirect to" in rule for rule in rules) for rules in faults.values())
+        assert len(netns.proxies()) == 2
+        assert netns_redis.client(1).ping()  # the client on the bridge is never slowed
+    finally:
+        hosts.heal()
+    assert hosts.faults() == {} and netns.proxies() == []
+    assert _round_trip_s("redis-2", ip["redis-1"]) < 0.1
+
+
+@needs_root
+def test_a_delay_resets_the_links_connections_so_they_come_back_through_the_proxy(
+    hosts: Network,
+):
+    """The replica's replication connection, made before the delay, is made again through the
+    proxy: the primary then sees it come from its own host, and lists the replica by the
+    address the replica announces."""
+    primary = predis.agreed_primary()
+    assert primary is not None
+    replica = min(n.index for n in netns_redis.NODES if n.index != primary)
+    assert not predis.replica_through_proxy(primary, replica)  # before: a direct connection
+    hosts.delay(f"redis-{primary}", f"redis-{replica}", 100, 0)
+    try:
+        deadline = time.monotonic() + 30
+        while not predis.replica_through_proxy(primary, replica):
+            assert time.monotonic() < deadline, "the replica did not reconnect through the proxy"
+            time.sleep(0.1)
+        listed = netns_redis.client(primary).info("replication")
+        ips = {v["ip"] for k, v in listed.items() if k.startswith("slave") and isinstance(v, dict)}
+        assert ips == {n.ip for n in netns_redis.NODES if n.index != primary}
+    finally:
+        hosts.heal()
+    netns_redis.wait_whole()
+    assert not predis.replica_through_proxy(primary, replica)  # healed: direct again
+
+
 @needs_root
 def test_bad_faults_are_refused_with_a_reason(hosts: Network):
     with pytest.raises(ValueError, match="two sides"):
@@ -121,38 +193,70 @@ def test_bad_faults_are_refused_with_a_reason(hosts: Network):
         hosts.isolate("redis-9")
     with pytest.raises(ValueError, match="0-100"):
         hosts.loss("redis-1", "redis-2", 120)
+    with pytest.raises(ValueError, match="jitter <= ms"):
+        hosts.delay("redis-1", "redis-2", 10, 20)
+    with pytest.raises(ValueError, match="itself"):
+        hosts.delay("redis-1", "redis-1", 10)
     assert hosts.faults() == {}
 
 
-CUT_AND_EXIT = """
+FAULT_AND_EXIT = """
 import os, signal, sys
 from helpers.partitions.faults import Network
 from lab.brokers import netns_redis
-Network({n.host: n.ip for n in netns_redis.NODES}).isolate("redis-1")
-print("cut", flush=True)
-if sys.argv[1] == "kill":
+mode, fault, a, b = sys.argv[1:]
+net = Network({n.host: n.ip for n in netns_redis.NODES})
+if fault == "cut":
+    net.isolate(a)
+else:
+    net.delay(a, b, 150, 10)
+print("done", flush=True)
+if mode == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-@needs_root
-def test_a_fault_is_undone_at_exit(hosts: Network):
-    done = subprocess.run([sys.executable, "-c", CUT_AND_EXIT, "exit"], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
-    assert done.stdout.strip() == "cut", done.stderr
-    assert hosts.faults() == {}
+def _fault_and_exit(how: str, fault: str) -> tuple[subprocess.CompletedProcess[str], str, str]:
+    """Run FAULT_AND_EXIT on a replica's host `a` (cut off, or its link to host `b` slowed):
+    a cut primary would be failed over, and the run would wait for that to settle."""
+    netns_redis.wait_whole()  # the Sentinels settled on one primary
+    primary = predis.agreed_primary()
+    assert primary is not None
+    a, b = [h for i, h in enumerate(netns_redis.HOSTS, start=1) if i != primary]
+    done = subprocess.run([sys.executable, "-c", FAULT_AND_EXIT, how, fault, a, b],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return done, a, b
+
+
+def _fault_holds(fault: str, a: str, b: str) -> bool:
+    """The fault that FAULT_AND_EXIT made is in force: `b` cannot reach `a`'s Redis, or reaches
+    it no faster than the delay allows."""
+    target = netns_redis.NODES[netns_redis.HOSTS.index(a)].ip
+    if fault == "cut":
+        return _connects(b, target) == 0
+    return _round_trip_s(b, target) >= 0.28
 
 
 @needs_root
-def test_a_fault_left_by_a_killed_process_is_undone_by_the_next_start(hosts: Network):
-    done = subprocess.run([sys.executable, "-c", CUT_AND_EXIT, "kill"], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
-    assert done.returncode == -9 and done.stdout.strip() == "cut", done.stderr
-    assert sorted(hosts.faults()) == ["redis-1", "redis-2", "redis-3"]  # left behind
-    assert _connects("redis-2", netns_redis.NODES[0].ip) == 0
+@pytest.mark.parametrize("fault", ["cut", "delay"])
+def test_a_fault_is_undone_at_exit(hosts: Network, fault: str):
+    done, a, b = _fault_and_exit("exit", fault)
+    assert done.stdout.strip() == "done", done.stderr
+    assert hosts.faults() == {} and netns.proxies() == []
+    assert not _fault_holds(fault, a, b)
+
+
+@needs_root
+@pytest.mark.parametrize("fault", ["cut", "delay"])
+def test_a_fault_left_by_a_killed_process_is_undone_by_the_next_start(hosts: Network, fault: str):
+    done, a, b = _fault_and_exit("kill", fault)
+    assert done.returncode == -9 and done.stdout.strip() == "done", done.stderr
+    left = sorted(netns_redis.HOSTS) if fault == "cut" else sorted((a, b))
+    assert sorted(hosts.faults()) == left  # left behind, and still in force
+    assert _fault_holds(fault, a, b)
     netns_redis.up()
-    assert hosts.faults() == {}
-    assert _connects("redis-2", netns_redis.NODES[0].ip) == 1
+    assert hosts.faults() == {} and netns.proxies() == []
+    assert not _fault_holds(fault, a, b)
 
 
 # --- a real partition, counted ------------------------------------------------------------------
@@ -176,13 +280,40 @@ def test_a_partitioned_redis_primary_loses_acknowledged_writes_and_the_checker_c
 
 
 @needs_root
+def test_a_lossy_replica_link_makes_wait_time_out_and_loses_nothing(hosts: Network):
+    run = predis.replicate_across("loss", writes=30, loss_pct=20)
+    counts, timed_out = run.verdict.counts(), run.verdict.refused
+    assert timed_out > 0  # some writes were not on the lossy replica within WAIT's 100 ms
+    assert sum(run.one_replica) > len(run.writes) - timed_out  # the other replica had more
+    assert counts["acknowledged and lost"] == 0  # TCP resent what was dropped: nothing lost
+    assert counts["unacknowledged but present"] == timed_out  # the replica got them later
+    assert counts["duplicated"] == 0 and counts["order violations"] == 0
+    assert hosts.faults() == {}
+
+
+@needs_root
+def test_a_slow_replica_link_makes_every_wait_for_it_time_out_and_loses_nothing(hosts: Network):
+    clean = predis.replicate_across("none", writes=10)
+    slow = predis.replicate_across("delay", writes=10, delay_ms=150, jitter_ms=10)
+    assert slow.both_s >= 0.28  # the slow replica confirms no sooner than 2 x (150 - 10) ms
+    assert clean.both_s < 0.1  # and without the delay, at once
+    assert slow.verdict.refused == len(slow.writes)  # WAIT 2 100 cannot outlast 280 ms
+    assert sum(slow.one_replica) > len(slow.writes) // 2  # WAIT 1: the other replica, fast
+    assert clean.verdict.refused < len(clean.writes) // 2
+    assert slow.verdict.counts()["unacknowledged but present"] == len(slow.writes)
+    assert slow.verdict.counts()["acknowledged and lost"] == 0
+    assert hosts.faults() == {} and netns.proxies() == []
+
+
+@needs_root
 def test_down_undoes_every_fault_and_removes_the_hosts(hosts: Network):
     hosts.isolate("redis-2")
-    assert hosts.faults()
+    hosts.delay("redis-1", "redis-3", 50, 0)
+    assert hosts.faults() and netns.proxies()
     stopped = netns_redis.down()
     assert "netns-redis-2" in stopped
     assert netns.namespaces() == []
-    assert netns.clear_all_rules() == []
+    assert netns.clear_all_rules() == [] and netns.proxies() == []
 
 
 # --- Kafka: three more JVMs, about a minute to start on a busy machine: a soak test --------------

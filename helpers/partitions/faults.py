@@ -5,15 +5,22 @@
     net.partition({"redis-1"}, {"redis-2", "redis-3"})   # no packet crosses between the sides
     net.isolate("redis-1")                               # the same: one host against the rest
     net.loss("redis-2", "redis-3", 5)                    # 5 % of packets dropped, both ways
+    net.delay("redis-1", "redis-2", 200, 20)             # 200 +- 20 ms added each way
     net.heal()                                           # every fault undone
     net.faults()                                         # what the hosts' firewalls hold now
 
-A fault is a drop rule in the receiving host's own firewall table, so it is silent (no reset, no
-"unreachable": the sender's packets vanish, as across a dead link) and it touches nothing outside
-the lab's hosts. The client (this machine, on the bridge) is never cut: it stays with whichever
-side it was talking to. Every fault is undone by `heal()`, by the hosts' cluster going down, and
-when this Python process exits; one left by a killed process is undone by the next start.
-Delay needs the kernel's `netem`, which this machine's kernel lacks: it is not offered here.
+A cut or a loss is a drop rule in the receiving host's own firewall table, so it is silent (no
+reset, no "unreachable": the sender's packets vanish, as across a dead link) and it touches
+nothing outside the lab's hosts. A delay is made in user space, as this machine's kernel has no
+`netem`: each end of the link runs a small proxy (`lab.brokers.netns_delay`), its firewall
+redirects the TCP connections arriving from the other end to it, and it holds every chunk of
+bytes, both ways, before passing it on; connections made before are reset, so that they
+reconnect through it. A program that dials a node still dials its address; only the node sees
+the connection come from its own host (Redis replicas therefore announce their address). UDP
+and the first handshake are not delayed, only the bytes of TCP connections.
+The client (this machine, on the bridge) is never cut or slowed: it stays with whichever side it
+was talking to. Every fault is undone by `heal()`, by the hosts' cluster going down, and when
+this Python process exits; one left by a killed process is undone by the next start.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ class Network:
         self.hosts = dict(hosts)
         self._cut: set[frozenset[str]] = set()  # pairs of hosts that cannot talk
         self._loss: dict[frozenset[str], int] = {}  # pairs of hosts -> percent of packets lost
+        self._slow: set[frozenset[str]] = set()  # pairs of hosts with a delaying proxy at each end
         if not _AT_EXIT:  # once per process, whatever the number of networks
             _AT_EXIT.append(atexit.register(_heal_all))
 
@@ -74,24 +82,56 @@ class Network:
         self._loss[self._pair(a, b)] = percent
         self._apply()
 
+    def delay(self, a: str, b: str, ms: float, jitter_ms: float = 0.0) -> None:
+        """Hold every byte crossing the link between `a` and `b` for `ms` +- `jitter_ms`
+        (uniform), in each direction: a round trip across it takes at least twice `ms` less the
+        jitter. Replaces the link's earlier delay; returns once the link's connections go
+        through the proxies (those made before are reset, and their programs reconnect)."""
+        if not 0 <= jitter_ms <= ms <= 60_000:
+            raise ValueError(f"a delay needs 0 <= jitter <= ms <= 60000, not {ms} +- {jitter_ms}")
+        pair = self._pair(a, b)
+        ends = ((a, self.hosts[b]), (b, self.hosts[a]))
+        for host, peer_ip in ends:  # both start at once, then both are waited for
+            netns.start_delay(host, peer_ip, ms, jitter_ms)
+        for host, peer_ip in ends:
+            netns.wait_listening(host, peer_ip)
+        self._slow.add(pair)
+        self._apply()
+        for host, peer_ip in ends:
+            netns.cut_connections(host, peer_ip)
+
     def heal(self) -> None:
         """Undo every fault, on every host of the lab (also those this object did not make)."""
         self._cut.clear()
         self._loss.clear()
+        self._slow.clear()
         _heal_all()
 
     def faults(self) -> dict[str, list[str]]:
-        """The drop rules each host's firewall holds now, read back from the hosts."""
-        present = set(netns.namespaces())
-        return {h: r for h in sorted(self.hosts) if h in present and (r := netns.rules(h))}
+        """The drop and redirect rules each host's firewall holds now, read back from the
+        hosts, and the delaying proxies running there."""
+        present, running = set(netns.namespaces()), netns.proxies()
+        found = {}
+        for host in sorted(self.hosts):
+            rules = netns.rules(host) if host in present else []
+            proxy = [
+                f"proxy {name}"
+                for name in running
+                if name.startswith(f"{netns.PROXY_PREFIX}{host}-")
+            ]
+            if rules or proxy:
+                found[host] = rules + proxy
+        return found
 
     def _apply(self) -> None:
         for host in self.hosts:
-            rules = []
+            rules, redirects = [], []
             for other, ip in self.hosts.items():
                 pair = frozenset((host, other))
                 if pair in self._cut:
                     rules.append(f"ip saddr {ip} drop")
                 elif self._loss.get(pair):
                     rules.append(f"ip saddr {ip} numgen random mod 100 < {self._loss[pair]} drop")
-            netns.apply_rules(host, rules)
+                if pair in self._slow:
+                    redirects.append(netns.redirect_rule(ip))
+            netns.apply_rules(host, rules, redirects)

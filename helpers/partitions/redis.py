@@ -202,3 +202,98 @@ def timeline(run: Run) -> pd.DataFrame:
     happened = {t // 0.5 * 0.5: text for t, text in run.events}
     counts["event"] = [happened.get(t, "") for t in counts.index]
     return counts
+
+
+# --- a lossy or slow link between the primary and one replica: nothing is cut, no failover ------
+
+LinkFault = Literal["none", "loss", "delay"]
+
+
+@dataclass
+class LinkRun:
+    """Writes to the primary, each followed by `WAIT 1` then `WAIT 2` (both replicas), while
+    the link to one replica (`slow`) was lossy or slow; checked against that replica's copy
+    after healing. A write counts as acknowledged when `WAIT 2` said both replicas had it."""
+
+    fault: str
+    primary: int
+    slow: int
+    writes: list[Write]
+    one_replica: list[bool]  # per write: `WAIT 1` confirmed it within the timeout
+    both_s: float  # one more write: how long `WAIT 2` took to confirm it, with a long timeout
+    verdict: Verdict  # against the slow replica's lists, read after healing
+
+    def row(self) -> dict[str, object]:
+        counts = self.verdict.counts()
+        return {
+            "fault": self.fault,
+            "writes": len(self.writes),
+            "WAIT 1 confirmed": sum(self.one_replica),
+            "WAIT 2 confirmed": len(self.writes) - self.verdict.refused,
+            "WAIT 2 round trip (ms)": round(self.both_s * 1000),
+            **{k: counts[k] for k in ("acknowledged and lost", "unacknowledged but present")},
+        }
+
+
+def replica_through_proxy(primary: int, replica: int) -> bool:
+    """The replica's replication connection reaches the primary through a delaying proxy: the
+    primary sees it come from its own host's address, not from the replica's."""
+    own = netns_redis.NODES[primary - 1].ip
+    try:
+        links = netns_redis.client(primary).client_list(_type="replica")
+        online = netns_redis.why_not_whole() is None
+    except redis.RedisError:
+        return False
+    return online and any(c["addr"].rsplit(":", 1)[0] == own for c in links) and len(links) == 2
+
+
+def replicate_across(
+    fault: LinkFault, *, name: str = "", writes: int = 30, wait_ms: int = 100,
+    loss_pct: int = 20, delay_ms: int = 200, jitter_ms: int = 20, timeout_s: float = 30.0,
+) -> LinkRun:  # fmt: skip
+    """Make the link between the primary and its first replica lossy (`loss_pct` % of packets,
+    each way) or slow (`delay_ms` +- `jitter_ms`, each way), or leave it alone; write `writes`
+    unique values, each followed by `WAIT 1 wait_ms` and `WAIT 2 wait_ms`; time one `WAIT 2`
+    with a long timeout; heal; read the slow replica's copy once it has caught up; check."""
+    netns_redis.up()
+    net, primary = network(), agreed_primary()
+    if primary is None:
+        raise RuntimeError("the Sentinels do not agree on a primary; run netns_redis.up()")
+    slow = min(n.index for n in netns_redis.NODES if n.index != primary)
+    link = (f"redis-{primary}", f"redis-{slow}")
+    label = {"none": "no fault", "loss": f"{loss_pct} % loss", "delay":
+             f"{delay_ms} +- {jitter_ms} ms delay"}[fault]  # fmt: skip
+    run_id = name or f"link-{uuid.uuid4().hex[:8]}"
+    key, client = f"part:{run_id}", netns_redis.client(primary, timeout_s=10.0)
+    history: list[Write] = []
+    one: list[bool] = []
+    try:
+        if fault == "loss":
+            net.loss(*link, loss_pct)
+        elif fault == "delay":
+            net.delay(*link, delay_ms, jitter_ms)
+            _wait("the replica reconnecting through the delaying proxy",
+                  lambda: replica_through_proxy(primary, slow), timeout_s)  # fmt: skip
+        began = time.monotonic()
+        for i in range(writes):
+            client.rpush(key, f"{run_id}-{i}")
+            one.append(int(client.wait(1, wait_ms)) >= 1)
+            both = int(client.wait(2, wait_ms)) >= 2
+            history.append(Write(key, f"{run_id}-{i}", "ok" if both else "refused",
+                                 time.monotonic() - began))  # fmt: skip
+        client.rpush(f"{key}:probe", "probe")
+        timed = time.monotonic()
+        if int(client.wait(2, 10 * (delay_ms + 1000))) < 2:
+            raise TimeoutError(f"redis-{slow} did not confirm a write across the {label} link")
+        both_s = time.monotonic() - timed
+    finally:
+        net.heal()
+    netns_redis.wait_whole(timeout_s)
+    _wait(f"redis-{slow} catching up", lambda: int(client.wait(2, 1000)) >= 2, timeout_s)
+    found = {key: [str(v) for v in netns_redis.client(slow).lrange(key, 0, -1)]}
+    client.delete(key, f"{key}:probe")
+    return LinkRun(label, primary, slow, history, one, both_s, check(history, found))
+
+
+def link_table(runs: list[LinkRun]) -> pd.DataFrame:
+    return pd.DataFrame([r.row() for r in runs]).set_index("fault")

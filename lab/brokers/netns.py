@@ -5,12 +5,17 @@ loopback, where every node shares one address and one firewall.
     netns.add_host("redis-1", 1)          # namespace labnet-redis-1, address 10.213.0.1
     netns.command("redis-1", ["redis-server", ...])   # a command line that runs inside it
     netns.apply_rules("redis-1", ["ip saddr 10.213.0.2 drop"])   # a fault, in nftables' words
+    netns.start_delay("redis-1", "10.213.0.2", 200, 20)  # a proxy holding that link's bytes
+    netns.wait_listening("redis-1", "10.213.0.2")
     netns.clear_all_rules()               # every fault undone, including those left behind
 
 Faults are nftables rules in a table of the namespace's own (`inet lab_faults`), never in the
 machine's ruleset: traffic of this machine outside the namespaces is never touched, and removing
-that table undoes every fault on a host. The bridge and the namespaces carry only the subnet
-10.213.0.0/24; nothing is routed elsewhere. Needs root (or CAP_NET_ADMIN), `ip` and `nft`.
+that table undoes every fault on a host. A slow link (the kernel has no `netem`) is a delaying
+proxy in each of its two hosts (`netns_delay`), to which the table redirects the connections
+arriving from the other end; the proxies are processes of the lab, stopped with the rules. The
+bridge and the namespaces carry only the subnet 10.213.0.0/24; nothing is routed elsewhere.
+Needs root (or CAP_NET_ADMIN), `ip`, `ss` and `nft`.
 Not for choosing which fault to inject (see helpers.partitions).
 """
 
@@ -20,13 +25,16 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from . import install
+from . import install, process, state
+from .config import state_dir
 from .state import private_state_dir
 
 PREFIX = "labnet-"  # every namespace of the lab starts with it; anything else is not ours
@@ -146,9 +154,11 @@ def command(host: str, argv: list[str]) -> list[str]:
     return ["ip", "netns", "exec", namespace(host), *argv]
 
 
-def apply_rules(host: str, rules: list[str]) -> None:
+def apply_rules(host: str, rules: list[str], redirects: Sequence[str] = ()) -> None:
     """Replace the host's faults by `rules` (nftables statements matched on the packets it
-    receives, e.g. `ip saddr 10.213.0.2 drop`): one atomic change."""
+    receives, e.g. `ip saddr 10.213.0.2 drop`) and `redirects` (statements that send the TCP
+    connections arriving from a slow link to its delaying proxy, see `start_delay`): one atomic
+    change."""
     script = [
         f"table inet {TABLE} {{}}",
         f"delete table inet {TABLE}",
@@ -157,18 +167,91 @@ def apply_rules(host: str, rules: list[str]) -> None:
         "    type filter hook input priority 0; policy accept;",
         *[f"    {rule}" for rule in rules],
         "  }",
+        "  chain prerouting {",
+        "    type nat hook prerouting priority dstnat; policy accept;",
+        *[f"    {rule}" for rule in redirects],
+        "  }",
         "}",
     ]
     _run("ip", "netns", "exec", namespace(host), "nft", "-f", "-", stdin="\n".join(script) + "\n")
 
 
 def rules(host: str) -> list[str]:
-    """The fault rules in force on the host now (empty when it has none)."""
+    """The fault rules in force on the host now (empty when it has none): drops and redirects."""
     listing = _run(
         "ip", "netns", "exec", namespace(host), "nft", "list", "table", "inet", TABLE, check=False
     )
     body = [line.strip() for line in listing.split("\n")]
-    return [line for line in body if line.endswith(("drop", "accept")) and "policy" not in line]
+    return [
+        line
+        for line in body
+        if (line.endswith(("drop", "accept")) or " redirect to " in line) and "policy" not in line
+    ]
+
+
+# --- slow links: a delaying proxy per host and link (`netns_delay`), the link's connections
+# redirected to it ------------------------------------------------------------------------------
+
+PROXY = Path(__file__).with_name("netns_delay.py")
+PROXY_PREFIX = "netns-delay-"  # process names of the proxies, under the state folder
+
+
+def delay_port(peer_ip: str) -> int:
+    """The port of the proxy, on a host, that connections arriving from `peer_ip` go through."""
+    return 40000 + int(peer_ip.rsplit(".", 1)[1])
+
+
+def redirect_rule(peer_ip: str) -> str:
+    return f"ip saddr {peer_ip} meta l4proto tcp redirect to :{delay_port(peer_ip)}"
+
+
+def _proxy_name(host: str, peer_ip: str) -> str:
+    return f"{PROXY_PREFIX}{host}-{peer_ip.rsplit('.', 1)[1]}"
+
+
+def start_delay(host: str, peer_ip: str, delay_ms: float, jitter_ms: float) -> None:
+    """Start (or restart, with new figures) the proxy on `host` that holds the bytes of each
+    connection arriving from `peer_ip`, both ways, for `delay_ms` +- `jitter_ms`. Returns at
+    once: `wait_listening` waits for it. Its redirect rule (`redirect_rule`) goes in with
+    `apply_rules`."""
+    name, port = _proxy_name(host, peer_ip), delay_port(peer_ip)
+    process.signal_and_wait(name, signal.SIGTERM, 3.0)
+    state.broker_dir(name).mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-I", "-S", str(PROXY), str(port), f"{delay_ms:g}", f"{jitter_ms:g}"]
+    process.spawn(name, process.Launch(command(host, argv), {}, 5.0))
+
+
+def wait_listening(host: str, peer_ip: str, timeout_s: float = 10.0) -> None:
+    """Until the proxy `start_delay` started on `host` for `peer_ip` listens."""
+    name, port = _proxy_name(host, peer_ip), delay_port(peer_ip)
+    deadline = time.monotonic() + timeout_s
+    while not _run("ip", "netns", "exec", namespace(host), "ss", "-Hltn", f"sport = :{port}"):
+        if state.running_pid(name) is None or time.monotonic() > deadline:
+            raise NetnsError(f"the delaying proxy on {host} did not listen on {port} within "
+                             f"{timeout_s:.0f} s. The end of {state.log_file(name)}:\n"
+                             f"{state.log_tail(name)}")  # fmt: skip
+        time.sleep(0.02)
+
+
+def proxies() -> list[str]:
+    """The delaying proxies running now (process names), including those left by a killed
+    process."""
+    names = [p.stem for p in state_dir().glob(f"{PROXY_PREFIX}*/{PROXY_PREFIX}*.pid")]
+    return sorted(n for n in names if state.running_pid(n) is not None)
+
+
+def stop_delays() -> list[str]:
+    """Stop every delaying proxy (their connections close, and reconnect directly once the
+    redirects are gone); the ones that ran."""
+    names = [p.stem for p in state_dir().glob(f"{PROXY_PREFIX}*/{PROXY_PREFIX}*.pid")]
+    return [n for n in sorted(names) if process.signal_and_wait(n, signal.SIGTERM, 3.0)]
+
+
+def cut_connections(host: str, peer_ip: str) -> None:
+    """Reset the host's TCP connections with `peer_ip` that do not go through its proxy (made
+    before the link was slowed): the programs reconnect, and the redirect catches them."""
+    keep = delay_port(peer_ip)
+    _run("ip", "netns", "exec", namespace(host), "ss", "-K", f"dst {peer_ip} and sport != :{keep}")
 
 
 def clear_rules(host: str) -> None:
@@ -178,10 +261,11 @@ def clear_rules(host: str) -> None:
 
 def clear_all_rules() -> list[str]:
     """Undo every fault on every host of the lab, including those a killed process left
-    behind; the hosts that had any."""
+    behind (drops, redirects, and the delaying proxies); the hosts that had any."""
     had = [host for host in namespaces() if rules(host)]
     for host in had:
         clear_rules(host)
+    stop_delays()
     return had
 
 

@@ -62,9 +62,12 @@ def client(index: int, port: int = REDIS_PORT, timeout_s: float = 1.0) -> redis.
 def _redis_conf(n: RedisHost) -> str:
     primary = NODES[0]
     follow = "" if n == primary else f"replicaof {primary.ip} {REDIS_PORT}\n"
+    # A replica announces its own address: through a slow link's proxy (`netns.start_delay`)
+    # the primary sees its connection come from the primary's own host, and would list that.
     return (
         f"port {REDIS_PORT}\nbind {n.ip}\nprotected-mode no\ndir {state.broker_dir(n.redis_name)}\n"
-        'daemonize no\nlogfile ""\nsave ""\nappendonly no\nrepl-diskless-sync-delay 0\n' + follow
+        'daemonize no\nlogfile ""\nsave ""\nappendonly no\nrepl-diskless-sync-delay 0\n'
+        f"replica-announce-ip {n.ip}\n" + follow
     )
 
 
