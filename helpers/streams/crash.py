@@ -1,0 +1,98 @@
+"""The stateful pipeline (pipelines/quix_totals.py) SIGKILLed between two checkpoints and started
+again on an empty state folder, so its state can only come back from the changelog topic; what it
+then wrote is counted from the output topic, what it should hold from the input itself.
+Not for starting engines in general (see `processes`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from lab.brokers import kafka_config
+
+from . import orders as order_events
+from . import processes
+
+
+@dataclass(frozen=True)
+class CrashReport:
+    guarantee: str
+    outputs_before_kill: int  # on the output topic, committed or not, when the kill landed
+    committed_at_kill: int  # the group's committed offset then (from the broker)
+    outputs: int  # what a read_committed consumer reads at the end
+    duplicates: int  # outputs for an order beyond its first
+    missing: int  # orders with no output
+    totals_exact: bool  # each customer's last total equals the sum of its orders' amounts
+    restart_s: float  # from the second start to every order's output
+
+
+def committed_offset(url: str, group: str, topic: str) -> int:
+    reader = Consumer({**kafka_config(url), "group.id": group, "enable.auto.commit": False})
+    try:
+        found = reader.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
+        return max(found, 0)  # -1001: nothing committed yet
+    finally:
+        reader.close()
+
+
+def crash_and_restart(
+    url: str,
+    guarantee: str,
+    topics: tuple[str, str],
+    orders: list[order_events.Order],
+    crash_after: int,
+    commit_every: int,
+    folder: Path,
+    wait_s: float,
+) -> CrashReport:
+    """Send `crash_after` orders, let the pipeline output all of them, SIGKILL it, send the
+    rest, start it again with an empty state folder, and count (one partition)."""
+    source, sink = topics
+    group, folder = f"{folder.name}-{guarantee}", folder / guarantee
+    args = [url, group, source, sink, guarantee, commit_every]
+    order_events.produce(url, source, orders[:crash_after])
+    first = processes.start("quix", "quix_totals.py", [*args, folder / "a", "one"], folder, "a")
+
+    def outputs(isolation: str) -> list[processes.Record]:
+        return processes.read_topic(url, sink, isolation)
+
+    processes.wait_until(
+        f"{crash_after} outputs",
+        lambda: len(outputs("read_uncommitted")) >= crash_after,
+        wait_s,
+        first,
+    )
+    first.kill()  # SIGKILL: no commit, no flush, no goodbye to the group
+    before, committed = len(outputs("read_uncommitted")), committed_offset(url, group, source)
+    order_events.produce(url, source, orders[crash_after:])
+    second = processes.start("quix", "quix_totals.py", [*args, folder / "b", "one"], folder, "b")
+    wanted = {order.order_id for order in orders}
+    try:
+        restart_s = processes.wait_until(
+            "every order's output",
+            lambda: {r.value["order_id"] for r in outputs("read_committed")} >= wanted,
+            wait_s,
+            second,
+        )
+    finally:
+        second.stop()
+    found = outputs("read_committed")
+    per_order = Counter(record.value["order_id"] for record in found)
+    last_total = {record.value["customer"]: record.value["total"] for record in found}
+    expected: Counter[str] = Counter()
+    for order in orders:
+        expected[order.customer] += order.amount
+    return CrashReport(
+        guarantee,
+        before,
+        committed,
+        len(found),
+        sum(count - 1 for count in per_order.values()),
+        len(wanted - set(per_order)),
+        last_total == dict(expected),
+        restart_s,
+    )

@@ -1,0 +1,103 @@
+"""Order events with an event time of their own, some sent late on purpose, and the windows a
+correct engine must compute from them: the reference the engines' results are checked against.
+
+An event's time is its Kafka record timestamp (set by the producer, `CreateTime`). Events are sent
+in a chosen order, not in event-time order: most in order, some a little late (within the grace
+period: still counted), some very late (after their window closed: dropped). Every event time ends
+in 5 ms, so it never falls on a window boundary and no engine's `<` against `<=` can matter.
+Not for running pipelines (see `processes`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from confluent_kafka import Producer
+
+from lab.brokers import kafka_config
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: int
+    customer: str
+    amount: int  # cents
+    event_ms: int  # when the order happened: the record's timestamp
+    lateness: str  # "on time", "late, within grace", "too late"
+
+    def value(self) -> bytes:
+        fields = {"order_id": self.order_id, "customer": self.customer, "amount": self.amount}
+        return json.dumps(fields).encode()
+
+
+def late_orders(
+    count: int, start_ms: int, spacing_ms: int, grace_ms: int, window_ms: int, seed: int = 16
+) -> list[Order]:
+    """`count` orders `spacing_ms` apart in event time from `start_ms`, in the order they are
+    sent: every 7th is held back by less than the grace period, every 11th by more than a
+    window and the grace period together (so its window has closed when it arrives)."""
+    rng = random.Random(seed)
+    held: list[tuple[int, Order]] = []  # (send position, order)
+    for i in range(count):
+        event_ms = start_ms + i * spacing_ms + 5
+        delay_ms, kind = 0, "on time"
+        if i % 11 == 5:
+            delay_ms, kind = window_ms + grace_ms + 2 * spacing_ms, "too late"
+        elif i % 7 == 3:
+            delay_ms, kind = grace_ms // 2, "late, within grace"
+        order = Order(i, f"customer-{rng.randrange(4)}", rng.randrange(100, 5000), event_ms, kind)
+        held.append((event_ms + delay_ms, order))
+    return [order for _, order in sorted(held, key=lambda pair: pair[0])]
+
+
+def closing_order(orders: list[Order], grace_ms: int, window_ms: int) -> Order:
+    """One more order, far enough ahead in event time to close every window the others opened
+    (an engine emits a window only once event time has passed its end and the grace period)."""
+    last = max(order.event_ms for order in orders)
+    return Order(-1, "customer-0", 0, last + grace_ms + 2 * window_ms, "closes the windows")
+
+
+def produce(url: str, topic: str, orders: list[Order], key: str | None = None) -> None:
+    """Send `orders` in list order, each with its event time as the record timestamp, keyed by
+    `key` (one key: one partition, one ordering) or else by customer."""
+    producer = Producer({**kafka_config(url), "enable.idempotence": True})
+    for order in orders:
+        producer.produce(
+            topic,
+            order.value(),
+            key=(key or order.customer).encode(),
+            timestamp=order.event_ms,  # event time travels as the record's CreateTime
+        )
+    if producer.flush(30) != 0:
+        raise TimeoutError(f"{topic}: orders still unsent after 30 s; is Kafka up?")
+
+
+def reference_windows(
+    orders: list[Order], window_ms: int, step_ms: int, grace_ms: int
+) -> dict[int, int]:
+    """window start -> orders counted in it, for windows `window_ms` long starting every
+    `step_ms` (tumbling when equal), replaying `orders` in the order they were sent: an order
+    counts in a window unless event time (the largest event time seen before it) has passed
+    that window's end plus the grace period."""
+    counts: Counter[int] = Counter()
+    seen_ms = -(2**62)
+    for order in orders:
+        first = (order.event_ms - window_ms) // step_ms * step_ms + step_ms
+        for start in range(first, order.event_ms + 1, step_ms):
+            if start + window_ms + grace_ms > seen_ms:
+                counts[start] += 1
+        seen_ms = max(seen_ms, order.event_ms)
+    return dict(sorted(counts.items()))
+
+
+def dropped(orders: list[Order], window_ms: int, grace_ms: int) -> list[Order]:
+    """The orders a tumbling window of `window_ms` with `grace_ms` cannot count, sent order."""
+    late, seen_ms = [], -(2**62)
+    for order in orders:
+        if order.event_ms // window_ms * window_ms + window_ms + grace_ms <= seen_ms:
+            late.append(order)
+        seen_ms = max(seen_ms, order.event_ms)
+    return late
