@@ -5,6 +5,7 @@ sentence."""
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -223,3 +224,16 @@ def test_a_function_that_returns_the_wrong_thing_is_told_what_to_return(where):
     one = {**where("redis"), "kill_points": ["after-read"], "messages": 10}
     with pytest.raises(ChallengeError, match=r"it returned None: return a list of \(entry id"):
         challenges.grade("claimer", recover_nothing_useful, **one)
+
+
+def payment_that_never_returns(db, message_id, amount):
+    while True:
+        time.sleep(1)
+
+
+def test_a_function_that_never_returns_is_stopped_at_the_deadline(where):
+    one = {**where("rabbitmq"), "kill_points": ["before-commit"], "messages": 3}
+    began = time.monotonic()
+    with pytest.raises(ChallengeError, match="did not finish within 3 s .it was killed."):
+        challenges.grade("idempotent", payment_that_never_returns, **one, timeout_s=3)
+    assert time.monotonic() - began < 30

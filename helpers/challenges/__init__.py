@@ -40,12 +40,14 @@ def grade(
     messages: int = 20,
     kill_points: Sequence[str] | None = None,
     crash_after: int = 2,
+    timeout_s: float = 60.0,
 ) -> Grade | list[Grade]:
     """Grade each function for `challenge` (one of `NAMES`): per kill point (all of the
     challenge's by default), `messages` messages, a worker killed the `crash_after`-th time it
     reaches the point, a second one that finishes; lost, duplicated and out of order counted
-    from the effects. All the functions and kill points run side by side. One Grade for one
-    function, else a list. Raises ChallengeError for a function that cannot be graded or raised."""
+    from the effects. All the functions and kill points run side by side; each worker gets
+    `timeout_s`. One Grade for one function, else a list. Raises ChallengeError for a
+    function that cannot be graded, that raised, or that did not return in time."""
     from .grading import grade as run
 
     if not functions:
@@ -58,6 +60,7 @@ def grade(
         messages=messages,
         kill_points=kill_points,
         crash_after=crash_after,
+        timeout_s=timeout_s,
     )
     return grades[0] if len(functions) == 1 else grades
 

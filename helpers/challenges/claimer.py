@@ -82,7 +82,7 @@ def work(
             crash.reached("before-ack")
             r.xack(stream, group, entry_id)
 
-    if name.endswith("second"):
+    if settings["second"]:  # the worker that takes over from the dead one
         claimed = fn(r, stream, group, name, settings["min_idle_ms"])
         if not isinstance(claimed, list) or not all(
             isinstance(e, list | tuple) and len(e) == 2 for e in claimed
@@ -106,5 +106,5 @@ CHALLENGE = Challenge(
     scenario=Scenario,
     work=work,
     effects_in_file=True,
-    url_of="redis",
+    library="redis",
 )

@@ -5,7 +5,9 @@ never from anything the worker writes about itself afterwards.
 
 Per kill point, on resources of its own: send the messages, start a worker that kills itself the
 `crash_after`-th time it reaches the kill point, then a second worker, without a kill point, that
-finishes the job; count. The kill points of one grade run side by side.
+finishes the job; count. The kill points of one grade, and the functions graded together, run
+side by side. Workers are forked by one launcher per grade (`zygote`), which imported the
+broker's client once for all of them.
 
 The learner's function runs from its own source (`inspect.getsource`) in a new process: it sees
 its arguments, its own imports and the modules `json`, `time` and `sqlite3`, not the notebook's
@@ -27,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from helpers.faults import WorkerProcess
 from helpers.naming import unique_name
+
+from .zygote import Zygote
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,7 +159,7 @@ class Challenge:
     scenario: Callable[..., Scenario]  # (url, workdir, name, messages) -> a prepared scenario
     work: Callable[..., None]  # the worker's loop: (settings, fn, crash, *, url, name, effects)
     effects_in_file: bool = False  # the worker records effects with `EffectLog`
-    url_of: str = "kafka"
+    library: str = "confluent_kafka"  # the broker's client library its worker imports
 
 
 def function_source(fn: Callable[..., object], challenge: Challenge) -> str:
@@ -200,6 +203,25 @@ def load(source: str, name: str) -> Callable[..., Any]:
 
 
 @dataclass
+class _Worker:
+    """A worker the zygote forked: its pid, its log, and its effect log if it writes one."""
+
+    pid: int
+    log_file: Path
+    effect_file: Path | None
+    code: int | None = None  # once it exited and was reaped
+
+    def records(self) -> list[str]:
+        """The ids it recorded as processed, in order (a line cut by the kill is ignored)."""
+        assert self.effect_file is not None
+        lines = self.effect_file.read_text().split("\n")[:-1]  # only complete lines
+        return [line.split(" ", 1)[1] for line in lines if line.startswith("processed ")]
+
+    def tail(self, lines: int = 10) -> str:
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
 class _Job:
     """One function at one kill point: its scenario and its two workers."""
 
@@ -207,44 +229,38 @@ class _Job:
     source_file: Path
     kill_point: str
     scenario: Scenario
-    workers: list[WorkerProcess] = field(default_factory=list)
+    workers: list[_Worker] = field(default_factory=list)
 
-    def start(self, challenge: Challenge, workdir: Path, crash_after: int | None) -> None:
-        name = f"{self.scenario_name}-{'first' if not self.workers else 'second'}"
+    def start(
+        self, challenge: Challenge, zygote: Zygote, workdir: Path, crash_after: int | None
+    ) -> None:
+        name = f"{self.source_file.stem}-{self.kill_point}-{len(self.workers) + 1}"
         settings = workdir / f"{name}.json"  # its broker's URL or settings: 0600
         descriptor = os.open(settings, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
-            json.dump(self.scenario.settings(), file)
+            json.dump({**self.scenario.settings(), "second": bool(self.workers)}, file)
         args = ["--challenge", challenge.name, "--source", str(self.source_file)]
         args += ["--function", self.function, "--settings", str(settings)]
-        crash_at = self.kill_point if crash_after else None
-        self.workers.append(
-            WorkerProcess(
-                "helpers.challenges.worker",
-                args,
-                name=name,
-                effects=challenge.effects_in_file,
-                workdir=workdir,
-                crash_at=crash_at,
-                crash_after=crash_after,
-            )
-        )
+        if crash_after:
+            args += ["--crash-at", self.kill_point, "--crash-after", str(crash_after)]
+        effects = workdir / f"{name}.effects" if challenge.effects_in_file else None
+        if effects:
+            effects.touch()
+            args += ["--effects", str(effects)]
+        log = workdir / f"{name}.log"
+        self.workers.append(_Worker(zygote.start(args, log), log, effects))
 
-    @property
-    def scenario_name(self) -> str:
-        return self.source_file.stem + "-" + self.kill_point
-
-    def finished(self, timeout_s: float) -> bool:
+    def finished(self, zygote: Zygote, timeout_s: float) -> bool:
         """Wait for the latest worker: True if it was SIGKILLed, False if it finished."""
         worker, function = self.workers[-1], self.function
-        try:
-            code = worker.wait(timeout_s)
-        except TimeoutError:
+        worker.code = code = zygote.wait(worker.pid, timeout_s)
+        if code is None:
+            worker.code = -signal.SIGKILL
             raise ChallengeError(
                 f"the worker running {function} did not finish within {timeout_s:.0f} s (it "
                 f"was killed): does {function} wait for something that never comes? Last "
                 f"lines of its log:\n{worker.tail()}"
-            ) from None
+            )
         if code == LEARNER_ERROR:
             raise ChallengeError(
                 f"{worker.tail(1)}. The worker runs only the function's own source: import "
@@ -288,6 +304,7 @@ def grade(
     workdir = Path(workdir) / unique_name(challenge.name)
     workdir.mkdir(parents=True)
     jobs: list[_Job] = []
+    zygote = Zygote(challenge.name, workdir / "launcher.log")
     try:
         for index, (fn, source) in enumerate(zip(functions, sources, strict=True)):
             source_file = workdir / f"f{index}.py"
@@ -295,19 +312,17 @@ def grade(
             for point in points:
                 scenario = challenge.scenario(url, workdir, f"f{index}-{point}", messages)
                 jobs.append(_Job(fn.__name__, source_file, point, scenario))
-                jobs[-1].start(challenge, workdir, crash_after)
-        killed = [job.finished(timeout_s) for job in jobs]
+                jobs[-1].start(challenge, zygote, workdir, crash_after)
+        killed = [job.finished(zygote, timeout_s) for job in jobs]
         for job in jobs:
             job.scenario.before_recovery()
-            job.start(challenge, workdir, None)
+            job.start(challenge, zygote, workdir, None)
         for job in jobs:
-            job.finished(timeout_s)
+            job.finished(zygote, timeout_s)
         runs = [job.run(challenge, died) for job, died in zip(jobs, killed, strict=True)]
     finally:
+        zygote.close()  # SIGKILLs any worker still running
         for job in jobs:
-            for worker in job.workers:
-                if worker.process.poll() is None:
-                    worker.kill()
             job.scenario.clean()
     per_function = len(points)
     return [

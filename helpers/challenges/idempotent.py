@@ -97,5 +97,5 @@ CHALLENGE = Challenge(
     kill_points=("before-commit", "after-commit"),
     scenario=Scenario,
     work=work,
-    url_of="rabbitmq",
+    library="pika",
 )
