@@ -100,22 +100,26 @@ def wait_running(name: str, timeout_s: float = 60.0) -> float:
     raise ConnectError(f"connector {name} not RUNNING within {timeout_s:.0f} s ({last})")
 
 
-def remove(name: str) -> None:
-    """Delete connector `name` (if Connect runs and has it), then its replication slot and
-    publication, which Debezium leaves behind by default so that a restart resumes."""
-    with contextlib.suppress(ConnectError):  # not there, or Connect down: the slot goes anyway
-        _call("DELETE", f"/connectors/{name}")
-    slot = name.replace("-", "_")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the slot stays active until the walsender exits
-        active = database.run(f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'")
-        if not active:
-            break
-        if active[0][0] == "f":
-            database.run(f"SELECT pg_drop_replication_slot('{slot}')")
-            break
-        time.sleep(0.2)
-    database.run(f"DROP PUBLICATION IF EXISTS {slot}")
+def remove(*names: str) -> None:
+    """Delete each connector of `names` (if Connect runs and has it), then its replication slot
+    and publication, which Debezium leaves behind by default so that a restart resumes. All
+    connectors are deleted first, so their WAL senders exit together."""
+    for name in names:
+        with contextlib.suppress(ConnectError):  # not there, or Connect down: the slot goes anyway
+            _call("DELETE", f"/connectors/{name}")
+    for name in names:
+        slot = name.replace("-", "_")
+        query = f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the slot stays active until the walsender exits
+            active = database.run(query)
+            if not active:
+                break
+            if active[0][0] == "f":
+                database.run(f"SELECT pg_drop_replication_slot('{slot}')")
+                break
+            time.sleep(0.1)
+        database.run(f"DROP PUBLICATION IF EXISTS {slot}")
 
 
 def worker_log(containing: str) -> list[str]:
