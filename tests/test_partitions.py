@@ -197,6 +197,8 @@ def test_bad_faults_are_refused_with_a_reason(hosts: Network):
         hosts.delay("redis-1", "redis-2", 10, 20)
     with pytest.raises(ValueError, match="itself"):
         hosts.delay("redis-1", "redis-1", 10)
+    with pytest.raises(ValueError, match="run it alone"):
+        predis.partition_primary("none", "min-replicas")
     assert hosts.faults() == {}
 
 
@@ -266,7 +268,9 @@ def test_a_fault_left_by_a_killed_process_is_undone_by_the_next_start(hosts: Net
 def test_a_partitioned_redis_primary_loses_acknowledged_writes_and_the_checker_counts_them(
     hosts: Network,
 ):
-    run = predis.partition_primary("none", per_s=200, before_s=0.5, after_failover_s=1.0)
+    run, waited = predis.partition_primary(
+        "none", "wait", per_s=200, before_s=0.5, after_failover_s=1.0
+    )
     counts = run.verdict.counts()
     assert run.new_primary != run.old_primary
     assert counts["acknowledged and lost"] > 0  # written to the old primary after the cut
@@ -276,6 +280,10 @@ def test_a_partitioned_redis_primary_loses_acknowledged_writes_and_the_checker_c
     lost = set(run.verdict.acknowledged_lost)
     cut_at = next(t for t, text in run.events if "cut off" in text)
     assert all(w.at_s > cut_at - 0.25 for w in run.writes if w.value in lost)  # none well before
+    # the second client, beside it, took a write as done only once WAIT saw it on a replica
+    assert waited.verdict.counts()["acknowledged and lost"] == 0
+    assert waited.verdict.refused > 0 and waited.verdict.acknowledged_present
+    assert run.verdict.never_written == [] and waited.verdict.never_written == []  # apart
     assert hosts.faults() == {}
 
 

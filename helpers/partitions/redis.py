@@ -109,18 +109,23 @@ def _wait(condition: str, test: Callable[[], bool], timeout_s: float) -> float:
 
 
 def partition_primary(
-    guard: Guard = "none", *, name: str = "", per_s: int = 400, keys: int = 4,
+    *guards: Guard, name: str = "", per_s: int = 400, keys: int = 4,
     before_s: float = 1.0, after_failover_s: float = 2.0, timeout_s: float = 30.0,
-) -> Run:  # fmt: skip
-    """Write to the primary; after `before_s`, isolate its host (its Redis and its Sentinel) from
-    the other two; keep writing until the majority has promoted a replica and `after_failover_s`
-    more; heal; make the old primary a replica of the new one; read back and check. `name`
-    (unique per run) prefixes the lists written."""
+) -> list[Run]:  # fmt: skip
+    """One client per guard (`none` when none is given) writes to the primary, on lists of its
+    own; after `before_s`, isolate the primary's host (its Redis and its Sentinel) from the
+    other two; keep writing until the majority has promoted a replica and `after_failover_s`
+    more; heal; make the old primary a replica of the new one; read back and check each
+    client's writes. `min-replicas` is the primary's setting, so it runs alone. `name` (unique
+    per run) prefixes the lists written. One run per guard, in their order."""
+    guards = guards or ("none",)
+    if "min-replicas" in guards and len(guards) > 1:
+        raise ValueError("min-replicas is set on the primary for every client: run it alone")
     netns_redis.up()
     net, old = network(), agreed_primary()
     if old is None:
         raise RuntimeError("the Sentinels do not agree on a primary; run netns_redis.up()")
-    _configure(guard)
+    _configure(guards[0])
     began = time.monotonic()
     events: list[tuple[float, str]] = []
 
@@ -128,9 +133,12 @@ def partition_primary(
         events.append((time.monotonic() - began, text))
         print(f"{events[-1][0]:5.1f} s  {text}", flush=True)
 
-    writer = _Writer(old, guard, per_s, keys, began, name or f"part-{uuid.uuid4().hex[:8]}")
-    writer.start()
-    event(f"writing to the primary, redis-{old}, {per_s} writes/s ({GUARDS[guard]})")
+    run_id = name or f"part-{uuid.uuid4().hex[:8]}"
+    writers = [_Writer(old, g, per_s, keys, began, f"{run_id}-{g}") for g in guards]
+    for writer in writers:
+        writer.start()
+    each = "; ".join(GUARDS[g] for g in guards)
+    event(f"writing to the primary, redis-{old}, {per_s} writes/s per client ({each})")
     try:
         time.sleep(before_s)  # the run's schedule: writes before the cut, by design
         net.isolate(f"redis-{old}")
@@ -147,20 +155,29 @@ def partition_primary(
         event(f"the majority's Sentinels name redis-{new} the primary")
         time.sleep(after_failover_s)  # the run's schedule: the old primary writes on meanwhile
     finally:
-        writer.stop.set()
-        writer.join(timeout=5)
+        for writer in writers:
+            writer.stop.set()
+        for writer in writers:
+            writer.join(timeout=5)
         net.heal()
-    if writer.first_refusal_s is not None:
-        events.append((writer.first_refusal_s, f"redis-{old} refuses its first write"))
-    event(f"healed; {len(writer.writes)} writes sent, the last answered by redis-{old}")
+    sent = sum(len(w.writes) for w in writers)
+    event(f"healed; {sent} writes sent, the last answered by redis-{old}")
     # Sentinel would make the old primary a replica at its next look at it (up to 10 s later):
     # `wait_whole` does it at once, as Sentinel does, once every Sentinel names the new primary.
     netns_redis.wait_whole(timeout_s)
     event(f"redis-{old} is a replica of redis-{new} again, in sync")
     _configure("none")
-    new, found = _read_back({w.key for w in writer.writes}, timeout_s)
-    return Run(GUARDS[guard], old, new, writer.writes, check(writer.writes, found),
-               sorted(events))  # fmt: skip
+    new, found = _read_back({w.key for writer in writers for w in writer.writes}, timeout_s)
+    runs = []
+    for writer in writers:
+        mine = {k: v for k, v in found.items() if k.startswith(f"part:{writer.run_id}:")}
+        own = list(events)  # what happened, and when this client was first told no
+        if writer.first_refusal_s is not None:
+            no = "no replica confirms a write" if writer.guard == "wait" else "refuses a write"
+            own.append((writer.first_refusal_s, f"redis-{old}: first time {no}"))
+        runs.append(Run(GUARDS[writer.guard], old, new, writer.writes,
+                        check(writer.writes, mine), sorted(own)))  # fmt: skip
+    return runs
 
 
 def _read_back(keys: set[str], timeout_s: float) -> tuple[int, dict[str, list[str]]]:
