@@ -30,6 +30,7 @@ from lab.bench import (
     processes,
     redis_workers,
     report,
+    targets,
     transactions,
     tuning,
     usage,
@@ -1004,3 +1005,29 @@ def test_the_broker_cpu_counts_the_children_it_has_already_waited_for():
         tree.wait(timeout=10)
     assert math.isnan(meter.seconds())  # its process ended: no figure from another one
     assert math.isnan(usage.CpuMeter(None).seconds())  # a broker the lab did not start
+
+
+def test_targets_are_judged_from_the_rows_with_the_cpu_beside_them():
+    kafka = bench.KafkaSettings()
+    rows = []
+    for client, produced, consumed in (
+        ("python", 110e3, 50e3),
+        ("bare", 120e3, 60e3),
+        ("native", 100e3, 100e3),
+    ):
+        for mode, value in (("produce", produced), ("consume", consumed)):
+            row = throughput_row(kafka, client, client, mode, value)
+            rows.append({**row, "sent": 40_000, "cpu_s": 0.1, "broker_cpu_s": 0.04})
+    table = targets.against(bench.summary(bench.frame(rows))).set_index(["mode", "figure"])
+    assert table.loc[("produce", "ratio_to_native"), "met"]  # 1.1 >= 1.0
+    assert not table.loc[("consume", "ratio_to_native"), "met"]  # 0.5 < 0.8
+    assert table.loc[("produce", "ratio_to_bare"), "met"]  # 110/120 >= 0.9
+    assert not table.loc[("consume", "ratio_to_bare"), "met"]  # 50/60 < 0.9
+    missed = table.loc[("consume", "ratio_to_native")]
+    assert missed["harness_cpu_us_per_msg"] == pytest.approx(0.1 / 50e3 * 1e6)
+    assert (
+        "serve at most" in missed["reason"]
+        and table.loc[("produce", "ratio_to_native")]["reason"] == ""
+    )
+    assert set(table.reset_index()["broker"]) == {"kafka"}  # no rows, no verdict for the others
+    assert "missed: kafka consume ratio_to_native" in targets.met_text(table.reset_index())

@@ -18,7 +18,7 @@ matplotlib.use("Agg")  # files only: the report is written by `make bench`, with
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import charts  # noqa: E402
+from . import charts, targets  # noqa: E402
 from .results import IDENTITY_COLUMNS, differences, save, summary  # noqa: E402
 
 SUMMARY_COLUMNS = [
@@ -143,6 +143,10 @@ def _readme(table: pd.DataFrame, figures: list[str], notes: dict[str, str]) -> s
         table["client"].isin(["python", "native", "bare"]) & (table["mode"] != "latency")
     ]
     latency = table[table["mode"] == "latency"]
+    judged = table
+    if "experiment" in table:
+        judged = table[table["experiment"].isin(["100-byte comparison", "latency"])]
+    reached = targets.against(judged)
     lines = [
         f"# Benchmark run {time.strftime('%Y-%m-%d %H:%M:%S')}",
         "",
@@ -178,6 +182,16 @@ def _readme(table: pd.DataFrame, figures: list[str], notes: dict[str, str]) -> s
         "(an XADD round trip without a consumer) measure something else: no difference is given",
         "(`compared` says why).",
         "A native row whose tool could not run its settings is no reference (`unlike_settings`).",
+        "",
+        "## Targets",
+        "",
+        "Each ratio of the 100-byte comparison and the latency runs against its target, with",
+        "the CPU per message of the harness, the bare loop, the native tool and the broker, and",
+        "where a target was missed, the reason in this run's figures.",
+        "",
+        _markdown(reached),
+        "",
+        targets.met_text(reached),
         "",
         "## Figures",
         "",
