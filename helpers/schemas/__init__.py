@@ -1,6 +1,8 @@
-"""Schema evolution and retention, on the real registry and broker: a client for the schema
+"""Schema evolution and retention, on the real registry and brokers: a client for the schema
 registry's Confluent-compatible REST API, Avro records in the Confluent wire format (a magic byte
-and the schema's id before the Avro body), and a consumer group outrun by retention."""
+and the schema's id before the Avro body), a consumer group outrun by retention; RabbitMQ's and
+Redis's own bounds counted (`expiry`), JSON, Avro and Protobuf measured (`formats`), and a picture
+of what the registry holds (`diagram`)."""
 
 from .registry import Attempt, Registry, RegistryError
 from .retention import (
