@@ -193,3 +193,21 @@ def wait_until(
             raise PipelineFailed(f"no {what} within {timeout_s:.0f} s (raise wait_s).\n{logs}")
         time.sleep(0.2)
     return time.monotonic() - began
+
+
+def start_windows(
+    engine: str,
+    url: str,
+    source: str,
+    sinks: tuple[str, str],
+    sizes_ms: tuple[int, int, int],
+    folder: Path,
+    parallelism: int = 1,
+) -> Pipeline:
+    """The windows pipeline of `engine` ("quix" or "flink") on `source`, writing its tumbling
+    and hopping windows to `sinks`; `sizes_ms` is (window, step, grace)."""
+    if engine == "quix":
+        args: list[object] = [url, f"{folder.name}-windows", source, *sinks, *sizes_ms]
+        return start("quix", "quix_windows.py", args, folder, "quix-windows")
+    args = [url, source, *sinks, *sizes_ms, parallelism, engines.connector_jar()]
+    return start("flink", "flink_windows.py", args, folder, "flink-windows")
