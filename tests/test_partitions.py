@@ -159,6 +159,42 @@ def test_a_delayed_link_slows_round_trips_across_it_both_ways_and_no_other_link(
     assert _round_trip_s("redis-2", ip["redis-1"]) < 0.1
 
 
+IN_ORDER = """
+import socket, sys, time
+link = socket.create_connection((sys.argv[1], 6379), timeout=30)
+key = sys.argv[2]
+for i in range(40):  # one chunk each, a few ms apart: each is held for its own random time
+    link.sendall(f"*3\\r\\n$5\\r\\nRPUSH\\r\\n${len(key)}\\r\\n{key}\\r\\n${len(str(i))}\\r\\n{i}\\r\\n".encode())
+    time.sleep(0.005)
+link.sendall(f"*4\\r\\n$6\\r\\nLRANGE\\r\\n${len(key)}\\r\\n{key}\\r\\n$1\\r\\n0\\r\\n$2\\r\\n-1\\r\\n".encode())
+reply = b""
+while not reply.endswith(b"39\\r\\n") and len(reply) < 10000:
+    reply += link.recv(10000)
+print(" ".join(line for line in reply.decode().split("\\r\\n")[40:] if line[:1].isdigit()))
+"""
+
+
+@needs_root
+def test_a_jittery_link_keeps_each_connections_bytes_in_order(hosts: Network):
+    """40 writes sent a few ms apart through a link whose hold varies from 0 to 100 ms: were
+    each chunk held on its own, later ones would overtake earlier ones, and the list (or the
+    protocol) would come out scrambled."""
+    key = f"order-{time.monotonic_ns()}"
+    primary = predis.agreed_primary()
+    assert primary is not None
+    other = f"redis-{primary % 3 + 1}"
+    hosts.delay(f"redis-{primary}", other, 50, 50)
+    try:
+        target = netns_redis.NODES[primary - 1].ip
+        command = netns.command(other, [sys.executable, "-c", IN_ORDER, target, key])
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        hosts.heal()
+    netns_redis.client(primary).delete(key)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(i) for i in range(40)]
+
+
 @needs_root
 def test_a_delay_resets_the_links_connections_so_they_come_back_through_the_proxy(
     hosts: Network,
