@@ -77,6 +77,20 @@ def reference_process(consumer, producer, batch, output):
     producer.commit_transaction()
 
 
+def naive_declare(channel, work, retry, parking_lot, delay_ms):
+    channel.queue_declare(work)
+    channel.queue_declare(retry, arguments={"x-message-ttl": delay_ms})
+    channel.queue_declare(parking_lot)
+
+
+def reference_declare(channel, work, retry, parking_lot, delay_ms):
+    to_retry = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": retry}
+    channel.queue_declare(work, arguments=to_retry)
+    back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": work}
+    channel.queue_declare(retry, arguments={"x-message-ttl": delay_ms, **back})
+    channel.queue_declare(parking_lot)
+
+
 @pytest.fixture
 def where(broker_endpoints, tmp_path):
     def at(broker):
@@ -166,6 +180,17 @@ def test_transactional_loop_duplicates_when_offsets_commit_after_the_transaction
     assert naive.broke_at == ["after-commit-transaction"], str(naive)
     assert naive.at("after-commit-transaction").duplicated == 5  # the batch, written again
     assert naive.at("before-commit-transaction").duplicated == 0  # aborted: never seen
+
+
+def test_retry_topology_without_dead_lettering_loses_every_task_that_failed(where):
+    naive, reference = challenges.grade(
+        "retry", naive_declare, reference_declare, **where("rabbitmq")
+    )
+    assert reference.passed and all(run.killed for run in reference.runs), str(reference)
+    # tasks 1, 5, 9... fail once and 3, 7, 11... always: half of 20, dropped at their first reject
+    assert [run.lost for run in naive.runs] == [10, 10], str(naive)
+    assert naive.broke_at == ["after-reject", "before-ack"]
+    assert all(run.out_of_order is None for run in naive.runs)  # two records, no one order
 
 
 def test_worker_settings_are_readable_by_their_owner_only(where, tmp_path):

@@ -6,7 +6,8 @@ out-of-order messages from the effects against the challenge's stated guarantee.
 - `idempotent`: a RabbitMQ consumer whose effect (a payment row in SQLite) happens once;
 - `outbox`: an outbox relay from SQLite to Kafka that loses nothing and keeps order;
 - `claimer`: a Redis Streams consumer that takes over what a dead consumer left pending;
-- `transactional`: a Kafka consume-transform-produce loop, exactly once between topics.
+- `transactional`: a Kafka consume-transform-produce loop, exactly once between topics;
+- `retry`: a RabbitMQ retry topology (a delay queue, a parking lot) that loses no failed task.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .grading import Challenge, ChallengeError, Grade, Guarantee, Run, count
 if TYPE_CHECKING:
     import pandas as pd
 
-NAMES = ("idempotent", "outbox", "claimer", "transactional")
+NAMES = ("idempotent", "outbox", "claimer", "transactional", "retry")
 
 
 def challenge_named(name: str) -> Challenge:

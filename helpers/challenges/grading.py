@@ -91,7 +91,7 @@ class Run:
     sent: int
     lost: int
     duplicated: int
-    out_of_order: int
+    out_of_order: int | None  # None: the effects have no one order to compare with
     broken: list[str]
 
 
@@ -159,6 +159,7 @@ class Challenge:
     scenario: Callable[..., Scenario]  # (url, workdir, name, messages) -> a prepared scenario
     work: Callable[..., None]  # the worker's loop: (settings, fn, crash, *, url, name, effects)
     effects_in_file: bool = False  # the worker records effects with `EffectLog`
+    ordered: bool = True  # its effects come in one order (else out of order is not counted)
     library: str = "confluent_kafka"  # the broker's client library its worker imports
 
 
@@ -272,14 +273,17 @@ class _Job:
         return code == -signal.SIGKILL
 
     def run(self, challenge: Challenge, killed: bool) -> Run:
-        effects = self.scenario.effects()
-        if challenge.effects_in_file:
-            effects = [effect for worker in self.workers for effect in worker.records()]
+        effects = self.scenario.effects()  # from the broker or a database
+        if challenge.effects_in_file:  # and the effect logs written before each ack
+            effects += [effect for worker in self.workers for effect in worker.records()]
         counts = count(self.scenario.sent, effects)
         broken = challenge.guarantee.broken(
             counts["lost"], counts["duplicated"], counts["out_of_order"]
         )
-        return Run(self.kill_point, killed, **counts, broken=broken)
+        out_of_order: int | None = counts.pop("out_of_order")
+        if not challenge.ordered:  # an in-order guarantee would need one order of effects
+            out_of_order = None
+        return Run(self.kill_point, killed, **counts, out_of_order=out_of_order, broken=broken)
 
 
 def grade(
