@@ -8,7 +8,8 @@ executed copy and an HTML page with its plots land in build/book/. Then come ind
 time, run time and result of each notebook), revision-book.html (cover, contents and every notebook
 in one document) and revision-book.pdf, printed by headless Chromium. A failing notebook is still
 rendered up to the failure; the command exits 1 naming each notebook and cell that failed. A
-notebook whose output shows a secret of the lab fails too, and the secret is removed from the book.
+notebook whose output shows a secret of the lab fails too, and the secret is removed from the book;
+so does one whose chapter Chromium shows with fewer drawn diagrams than it has diagram cells.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from lab.book import browser, links, pages, progress
+from lab.book import browser, drawn, links, pages, progress
 from lab.book.navigation import notebooks
 from lab.book.pages import NotebookRun
 from lab.brokers import extras, leaks
@@ -154,6 +155,10 @@ def main(argv: list[str]) -> int:
     book = write_book(rendered) if rendered else None
     pdf = None
     if book and chromium:
+        try:
+            failures += drawn.undrawn(rendered, book, chromium)  # as a reader sees them
+        except browser.ChromiumFailed as exc:
+            failures.append(f"{book}: its diagrams could not be checked: {exc}")
         try:
             pdf = print_pdf(chromium)
         except browser.ChromiumFailed as exc:
