@@ -27,6 +27,7 @@ from lab.bench import (
     claims,
     histogram,
     kafka_bench,
+    legs,
     processes,
     redis_workers,
     report,
@@ -1031,3 +1032,11 @@ def test_targets_are_judged_from_the_rows_with_the_cpu_beside_them():
     )
     assert set(table.reset_index()["broker"]) == {"kafka"}  # no rows, no verdict for the others
     assert "missed: kafka consume ratio_to_native" in targets.met_text(table.reset_index())
+
+
+def test_every_kafka_message_is_timed_on_every_leg(kafka_ep):
+    table, _gc = legs.measure(rate=400, seconds=0.5)
+    # Every measured message (the warm-up left out) had its delivery report, its broker append
+    # time (LogAppendTime) and its receipt: none is missing from any leg.
+    assert (table["messages"] == 200).all()
+    assert table["p99_ms"].notna().all()

@@ -1,0 +1,169 @@
+"""Where a Kafka message's time goes at a fixed rate, leg by leg, in the simplest loop: one
+process, a producer that sleeps until each message is due (`linger.ms=0`), a thread serving its
+delivery reports the moment they come, and a consumer thread polling a one-partition topic
+of its own whose records carry the broker's append time (`message.timestamp.type=
+LogAppendTime`). Each measured message then has four clock readings, split into legs:
+
+- due → produce() call: the pacer's oversleep (the process not scheduled in time);
+- produce() call → broker append: librdkafka's queue and socket, the broker's network and
+  request threads, the log append (the broker's clock, in whole milliseconds);
+- broker append → consumer receipt: the fetch that was waiting at the broker, the response,
+  librdkafka's fetch thread and the consumer's poll();
+- produce() call → delivery report: the producer's round trip, for comparison.
+
+The broker's garbage collection during the run (count and total pause) is read with the JDK's
+`jstat` where it is installed. Wall clocks of one machine: the broker's append time and the
+process's `time.time()` are the same clock.
+
+    python -m lab.bench.legs --rate 500 --seconds 10
+
+Not for the harness's figures (see `run`): this is the experiment that explains their tail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from helpers.naming import unique_name
+from lab.brokers import kafka_config, state
+
+from . import kafka_bench
+
+LEGS = {
+    "end to end": ("due", "received"),
+    "pacer oversleep": ("due", "called"),
+    "produce() to broker append": ("called", "appended"),
+    "broker append to receipt": ("appended", "received"),
+    "produce() to delivery report": ("called", "acked"),
+}
+
+
+def measure(
+    rate: float, seconds: float, config: dict[str, object] | None = None
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Send `rate` messages/s for `seconds` (after half a second of warm-up) and return the
+    percentiles of each leg in ms, and the broker's GC during the run (`gc_count`,
+    `gc_ms`; NaN without `jstat`). `config` is added to both clients' librdkafka settings."""
+    extra = dict(config or {})
+    topic = kafka_bench.create_topic(
+        unique_name("bench-legs"), 1, {"message.timestamp.type": "LogAppendTime"}
+    )
+    try:
+        return _run(topic, rate, seconds, extra)
+    finally:
+        kafka_bench.delete_topic(topic)
+
+
+def _run(
+    topic: str, rate: float, seconds: float, extra: dict[str, object]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    warmup, count = int(rate / 2), int(rate * seconds)
+    total = warmup + count
+    times = {name: np.full(total, np.nan) for name in ("due", "called", "acked")}
+    times.update(appended=np.full(total, np.nan), received=np.full(total, np.nan))
+    consumer = Consumer({**kafka_config(), "group.id": topic, "enable.auto.commit": False, **extra})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    for _ in range(3):  # find the leader and start long-polling before the first message
+        consumer.poll(0.1)
+    producer = Producer({**kafka_config(), "linger.ms": 0, **extra})
+    done = threading.Event()
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            times["acked"][int(message.key() or b"-1")] = time.time()
+
+    def serve_reports() -> None:
+        while not done.is_set():
+            producer.poll(0.05)
+
+    def consume() -> None:
+        deadline = time.monotonic() + seconds + 60
+        left = total
+        while left and time.monotonic() < deadline:
+            message = consumer.poll(0.05)
+            if message is None or message.error() is not None:
+                continue
+            now, (_kind, appended_ms) = time.time(), message.timestamp()
+            index = int(message.key() or b"-1")
+            times["received"][index], times["appended"][index] = now, appended_ms / 1000
+            left -= 1
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (serve_reports, consume)]
+    for thread in threads:
+        thread.start()
+    gc_before = _broker_gc()
+    period, start = 1 / rate, time.monotonic() + 0.05
+    wall_offset = time.time() - time.monotonic()
+    for index in range(total):
+        due = start + index * period
+        time.sleep(max(due - time.monotonic(), 0))
+        times["due"][index], times["called"][index] = due + wall_offset, time.time()
+        producer.produce(topic, b"x" * 100, key=str(index).encode(), on_delivery=on_delivery)
+    producer.flush(30)
+    threads[1].join(timeout=seconds + 60)
+    done.set()
+    threads[0].join(timeout=5)
+    gc_after = _broker_gc()
+    consumer.close()
+    measured = {name: values[warmup:] for name, values in times.items()}
+    rows = []
+    for leg, (begin, end) in LEGS.items():
+        ms = (measured[end] - measured[begin]) * 1e3
+        ms = ms[~np.isnan(ms)]
+        rows.append(
+            {
+                "leg": leg,
+                "messages": len(ms),
+                **{f"p{q:g}_ms": float(np.percentile(ms, q)) for q in (50, 99, 99.9)},
+                "max_ms": float(ms.max()) if len(ms) else np.nan,
+            }
+        )
+    gc = {"gc_count": gc_after[0] - gc_before[0], "gc_ms": (gc_after[1] - gc_before[1]) * 1e3}
+    return pd.DataFrame(rows).set_index("leg"), gc
+
+
+def _broker_gc() -> tuple[float, float]:
+    """The broker JVM's garbage collections so far: (count, seconds), from `jstat -gc`; NaN
+    where jstat or the lab's native broker is missing."""
+    pid, jstat = state.running_pid("kafka"), shutil.which("jstat")
+    if pid is None or jstat is None:
+        return np.nan, np.nan
+    try:
+        out = subprocess.run(
+            [jstat, "-gc", str(pid)], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.split("\n")
+        values = dict(zip(out[0].split(), out[1].split(), strict=True))
+        return float(values["YGC"]) + float(values["FGC"]), float(values["GCT"])
+    except (subprocess.SubprocessError, OSError, KeyError, ValueError, IndexError):
+        return np.nan, np.nan
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    legs, gc = measure(args.rate, args.seconds)
+    print(f"{args.rate:g} msg/s for {args.seconds:g} s, load average {os.getloadavg()[0]:.1f}")
+    print(legs.round(2).to_string())
+    print(f"broker GC during the run: {gc['gc_count']:g} pauses, {gc['gc_ms']:.0f} ms in all")
+
+
+if __name__ == "__main__":
+    main()
