@@ -340,7 +340,7 @@ def test_a_slow_replica_link_makes_every_wait_for_it_time_out_and_loses_nothing(
     clean = predis.replicate_across("none", writes=10)
     slow = predis.replicate_across("delay", writes=10, delay_ms=150, jitter_ms=10)
     assert slow.both_s >= 0.28  # the slow replica confirms no sooner than 2 x (150 - 10) ms
-    assert clean.both_s < 0.1  # and without the delay, at once
+    assert clean.both_s < 0.14  # and without the delay, in less than half of that
     assert slow.verdict.refused == len(slow.writes)  # WAIT 2 100 cannot outlast 280 ms
     assert sum(slow.one_replica) > len(slow.writes) // 2  # WAIT 1: the other replica, fast
     assert clean.verdict.refused < len(clean.writes) // 2

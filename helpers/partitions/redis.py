@@ -237,7 +237,7 @@ class LinkRun:
     slow: int
     writes: list[Write]
     one_replica: list[bool]  # per write: `WAIT 1` confirmed it within the timeout
-    both_s: float  # one more write: how long `WAIT 2` took to confirm it, with a long timeout
+    both_s: float  # one more write: from its RPUSH until a long `WAIT 2` confirmed it
     verdict: Verdict  # against the slow replica's lists, read after healing
 
     def row(self) -> dict[str, object]:
@@ -270,8 +270,9 @@ def replicate_across(
 ) -> LinkRun:  # fmt: skip
     """Make the link between the primary and its first replica lossy (`loss_pct` % of packets,
     each way) or slow (`delay_ms` +- `jitter_ms`, each way), or leave it alone; write `writes`
-    unique values, each followed by `WAIT 1 wait_ms` and `WAIT 2 wait_ms`; time one `WAIT 2`
-    with a long timeout; heal; read the slow replica's copy once it has caught up; check."""
+    unique values, each followed by `WAIT 1 wait_ms` and `WAIT 2 wait_ms`; time one more write
+    until a long `WAIT 2` confirms it; heal; read the slow replica's copy once it has caught up;
+    check."""
     netns_redis.up()
     net, primary = network(), agreed_primary()
     if primary is None:
@@ -298,8 +299,8 @@ def replicate_across(
             both = int(client.wait(2, wait_ms)) >= 2
             history.append(Write(key, f"{run_id}-{i}", "ok" if both else "refused",
                                  time.monotonic() - began))  # fmt: skip
+        timed = time.monotonic()  # from the write: its bytes cannot leave before it is sent
         client.rpush(f"{key}:probe", "probe")
-        timed = time.monotonic()
         if int(client.wait(2, 10 * (delay_ms + 1000))) < 2:
             raise TimeoutError(f"redis-{slow} did not confirm a write across the {label} link")
         both_s = time.monotonic() - timed
