@@ -75,7 +75,9 @@ def install(engine: str) -> Path:
     try:
         if uv:
             _run([uv, "venv", "--quiet", "--python", base, str(scratch)], engine)
-            pip = [uv, "pip", "install", "--quiet", "--python", str(scratch / "bin" / "python")]
+            python = str(scratch / "bin" / "python")
+            # compiled now, not by the first pipeline that imports it (a second or more each)
+            pip = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", python]
         else:
             _run([base, "-m", "venv", "--clear", str(scratch)], engine)
             pip = [str(scratch / "bin" / "python"), "-m", "pip", "install", "--quiet"]
