@@ -17,7 +17,9 @@ def topic_keys(topic: str, url: str | None, timeout_s: float = 30.0) -> list[str
     reader = consumer(unique_name("grader"), url, {"isolation.level": "read_committed"})
     try:
         partition = TopicPartition(topic, 0, OFFSET_BEGINNING)
-        _low, high = reader.get_watermark_offsets(partition, timeout=10)
+        low, high = reader.get_watermark_offsets(partition, timeout=10)
+        if high <= low:
+            return []  # nothing ever reached the topic (or nothing is left of it)
         reader.assign([partition])
         keys: list[str] = []
         deadline = time.monotonic() + timeout_s

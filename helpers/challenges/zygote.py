@@ -1,15 +1,12 @@
-"""Starting many short worker processes cheaply: one process imports a challenge's modules (its
-broker's client library included) once, then forks a worker per request. Each worker is a real
-process of its own that a kill point SIGKILLs; it just skips the second or so of imports a fresh
-`python -m helpers.challenges.worker` spends, which, times eight workers a grade, is most of
-a grade's time on a busy machine.
+"""Starting many short worker processes cheaply: a launcher process (`launcher`) imports a
+challenge's modules, its broker's client library included, once, then forks a worker per
+request. Each worker is a real process of its own that a kill point SIGKILLs; it just skips the
+second or so of imports a fresh `python -m helpers.challenges.worker` spends, which, times eight
+workers a grade, is most of a grade's time on a busy machine. `Zygote` is the grader's side.
 
-    python -m helpers.challenges.zygote CHALLENGE    # JSON lines on stdin, replies on stdout
-
-Requests: {"start": [worker arguments], "log": path} answered {"pid": N}; {"wait": N} answered
-{"code": C} once worker N has exited (C as `Popen.returncode`: -9 for SIGKILL). The zygote
-creates no client and starts no thread before forking, so a worker starts clean. It exits at the
-end of its input, killing any worker still running.
+Requests, one JSON line each: {"start": [worker arguments], "log": path} answered {"pid": N};
+{"wait": N} answered {"code": C} once worker N has exited (C as `Popen.returncode`: -9 for
+SIGKILL). The launcher exits at the end of its input, killing any worker still running.
 """
 
 from __future__ import annotations
@@ -20,60 +17,8 @@ import select
 import signal
 import subprocess
 import sys
-import traceback
 from pathlib import Path
 from typing import IO, Any
-
-
-def _child(arguments: list[str], log: str) -> None:
-    """In the forked worker: output to its log, no stdin, run the worker; never returns."""
-    code = 1
-    try:
-        descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(descriptor, 1)
-        os.dup2(descriptor, 2)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        # The log, as fds 1 and 2: open as long as the process lives, closed by its exit.
-        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        sys.argv = ["helpers.challenges.worker", *arguments]
-        from .worker import main
-
-        main()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code if isinstance(exit.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-def serve(challenge: str) -> None:
-    from . import challenge_named
-
-    __import__(challenge_named(challenge).library)  # what its workers import, imported once
-    running: set[int] = set()
-    for line in sys.stdin:
-        request = json.loads(line)
-        if "start" in request:
-            pid = os.fork()
-            if pid == 0:
-                _child(request["start"], request["log"])
-            running.add(pid)
-            reply: dict[str, Any] = {"pid": pid}
-        else:
-            pid = request["wait"]
-            _pid, status = os.waitpid(pid, 0)
-            running.discard(pid)
-            reply = {"code": os.waitstatus_to_exitcode(status)}
-        print(json.dumps(reply), flush=True)
-    for pid in running:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
 
 
 class Zygote:
@@ -82,7 +27,7 @@ class Zygote:
     def __init__(self, challenge: str, log: Path) -> None:
         with open(log, "ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "helpers.challenges.zygote", challenge],
+                [sys.executable, "-m", "helpers.challenges.launcher", challenge],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=output,
@@ -134,7 +79,3 @@ class Zygote:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
-
-
-if __name__ == "__main__":
-    serve(sys.argv[1])
