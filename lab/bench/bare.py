@@ -252,26 +252,11 @@ def rabbitmq_consume(spec: rabbitmq_workers.ConsumerSpec, link: Link) -> Consume
 def redis_produce(spec: redis_workers.ProducerSpec, link: Link) -> ProducerResult:
     client = redis_workers.connect(spec["url"])
     client.ping()
-    pipe = client.pipeline(transaction=False)
-    stream, depth, queued = spec["stream"], spec["pipeline"], [0]
-
-    def send(body: bytes) -> None:
-        pipe.xadd(stream, {"d": body})
-        queued[0] += 1
-        if queued[0] >= depth:
-            pipe.execute()
-            queued[0] = 0
-
-    def flush() -> int:
-        if queued[0]:
-            pipe.execute()
-            queued[0] = 0
-        return 0
-
+    pipe = redis_workers.XaddPipe(client, spec["stream"], spec["pipeline"])
     try:
-        return _send_all(spec, link, send, flush)
+        return _send_all(spec, link, pipe.send, pipe.flush)
     finally:
-        client.close()
+        pipe.close()
 
 
 def redis_consume(spec: redis_workers.ConsumerSpec, link: Link) -> ConsumerResult:

@@ -1,14 +1,15 @@
 """Redis Streams producer and consumer loops for the benchmark processes (redis-py + hiredis).
 
 Producers send `XADD <stream> * d <body>` in pipelines of the configured depth (one round trip
-per `pipeline` commands, like `redis-benchmark -P`). Consumers read with `XREADGROUP ... NOACK`
-so several can split a stream without a pending entries list to maintain. Not for creating
-streams or groups (see `redis_bench`).
+per `pipeline` commands, like `redis-benchmark -P`; see `XaddPipe`). Consumers read with
+`XREADGROUP ... NOACK` so several can split a stream without a pending entries list to
+maintain. Not for creating streams or groups (see `redis_bench`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypedDict, cast
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypedDict, cast
 
 import redis
 
@@ -37,12 +38,47 @@ class ConsumerSpec(TypedDict):
     latency: bool
 
 
-class CommandQueue(Protocol):
-    """The two calls the producer makes on a redis-py pipeline (which leaves execute_command
+class PackingConnection(Protocol):
+    """The three calls `XaddPipe` makes on a redis-py connection (which leaves two of them
     unannotated)."""
 
-    def execute_command(self, *args: str | bytes) -> object: ...
-    def execute(self) -> list[Any]: ...
+    def pack_commands(self, commands: Iterable[Sequence[str | bytes]]) -> list[bytes]: ...
+    def send_packed_command(self, command: list[bytes], check_health: bool = True) -> None: ...
+    def read_response(self) -> object: ...
+
+
+class XaddPipe:
+    """XADD `<stream> * d <body>` sent `depth` at a time on one connection of a redis-py client:
+    the commands packed together (redis-py's `pack_commands`, hiredis packing each), one write,
+    then one reply read per command (an error reply raises `redis.ResponseError`). That is what
+    redis-py's `Pipeline.execute()` does, without the bookkeeping it adds per command (a stack
+    of arguments and options, a reply callback, a connection taken from the pool and given
+    back per round trip), which cost about as much CPU again as the rest."""
+
+    def __init__(self, client: redis.Redis, stream: str, depth: int) -> None:
+        self.client, self.stream, self.depth = client, stream, depth
+        self.taken = client.connection_pool.get_connection()
+        self.connection = cast(PackingConnection, self.taken)
+        self.commands: list[tuple[str, str, str, str, bytes]] = []
+
+    def send(self, body: bytes) -> None:
+        self.commands.append(("XADD", self.stream, "*", "d", body))
+        if len(self.commands) >= self.depth:
+            self.flush()
+
+    def flush(self) -> int:
+        """Send what is queued and read every reply; returns 0 (an error raises)."""
+        if self.commands:
+            connection = self.connection
+            connection.send_packed_command(connection.pack_commands(self.commands))
+            for _ in self.commands:
+                connection.read_response()
+            self.commands.clear()
+        return 0
+
+    def close(self) -> None:
+        self.client.connection_pool.release(self.taken)
+        self.client.close()
 
 
 def connect(url: str) -> redis.Redis:
@@ -52,24 +88,8 @@ def connect(url: str) -> redis.Redis:
 def produce(spec: ProducerSpec, link: Link) -> ProducerResult:
     client = connect(spec["url"])
     client.ping()  # connect before the clock starts
-    pipe: CommandQueue = client.pipeline(transaction=False)  # plain pipelining, no MULTI/EXEC
-    queue_command, execute = pipe.execute_command, pipe.execute
-    stream, depth, queued = spec["stream"], spec["pipeline"], [0]
-
-    def send(body: bytes) -> None:
-        queue_command("XADD", stream, "*", "d", body)
-        queued[0] += 1
-        if queued[0] >= depth:
-            execute()  # one round trip for `depth` commands; raises on an error reply
-            queued[0] = 0
-
-    def flush() -> int:
-        if queued[0]:
-            execute()
-            queued[0] = 0
-        return 0
-
-    return run_producer(link, spec, send, flush, close=client.close)
+    pipe = XaddPipe(client, spec["stream"], spec["pipeline"])
+    return run_producer(link, spec, pipe.send, pipe.flush, close=pipe.close)
 
 
 def consume(spec: ConsumerSpec, link: Link) -> ConsumerResult:
