@@ -101,3 +101,40 @@ def dropped(orders: list[Order], window_ms: int, grace_ms: int) -> list[Order]:
             late.append(order)
         seen_ms = max(seen_ms, order.event_ms)
     return late
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer: str
+    tier: str
+    since_ms: int  # the record's timestamp: from when this version of the customer holds
+
+    def value(self) -> bytes:
+        return json.dumps({"customer": self.customer, "tier": self.tier}).encode()
+
+
+def customer_versions(orders: list[Order], upgraded: str, upgrade_ms: int) -> list[Customer]:
+    """Every customer of `orders` as "standard" from before the first order, and `upgraded`
+    again as "gold" from `upgrade_ms`: a table with one change in the middle of the stream."""
+    first = min(order.event_ms for order in orders) - 1000
+    names = sorted({order.customer for order in orders})
+    return [Customer(name, "standard", first) for name in names] + [
+        Customer(upgraded, "gold", upgrade_ms)
+    ]
+
+
+def produce_customers(url: str, topic: str, customers: list[Customer]) -> None:
+    """The customers as a table: keyed by customer, timestamped from when each version holds."""
+    producer = Producer({**kafka_config(url), "enable.idempotence": True})
+    for customer in customers:
+        producer.produce(
+            topic, customer.value(), key=customer.customer.encode(), timestamp=customer.since_ms
+        )
+    if producer.flush(30) != 0:
+        raise TimeoutError(f"{topic}: customers still unsent after 30 s; is Kafka up?")
+
+
+def tier_as_of(customers: list[Customer], customer: str, event_ms: int) -> str | None:
+    """The tier the customer had at `event_ms`: its latest version at or before it."""
+    versions = [c for c in customers if c.customer == customer and c.since_ms <= event_ms]
+    return max(versions, key=lambda c: c.since_ms).tier if versions else None
