@@ -17,7 +17,7 @@ from typing import Any
 
 from helpers.faults import CrashPoint, EffectLog
 
-from .grading import Challenge, Guarantee
+from .grading import Challenge, Guarantee, wait_until
 
 SCHEMA = """
 CREATE TABLE payments (message_id TEXT NOT NULL, amount INTEGER NOT NULL);
@@ -49,7 +49,16 @@ class Scenario:
         return {"queue": self.queue, "db": str(self.db), "client": self.url}
 
     def before_recovery(self) -> None:
-        pass  # the broker requeues an unacked message as soon as its connection drops
+        """Wait until the broker has closed the dead worker's connection: it then requeued
+        the message that worker had not acked."""
+        channel = self.connection.channel()
+
+        def no_consumer() -> bool:
+            declared = channel.queue_declare(self.queue, passive=True)
+            return int(declared.method.consumer_count) == 0
+
+        wait_until(no_consumer, f"the dead worker still consumes from {self.queue}")
+        channel.close()
 
     def effects(self) -> list[str]:
         db = sqlite3.connect(self.db)

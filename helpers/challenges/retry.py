@@ -17,7 +17,7 @@ from typing import Any
 
 from helpers.faults import CrashPoint, EffectLog
 
-from .grading import Challenge, Guarantee
+from .grading import Challenge, Guarantee, wait_until
 
 MAX_ATTEMPTS, DELAY_MS, IDLE_S = 3, 200, 0.3
 
@@ -51,7 +51,16 @@ class Scenario:
         return {**self.queues, "sent": self.sent, "client": self.url}
 
     def before_recovery(self) -> None:
-        pass  # an unacked delivery goes back to its queue when its connection drops
+        """Wait until the broker has closed the dead worker's connection: it then requeued
+        the message that worker had not acked."""
+        channel = self.connection.channel()
+
+        def no_consumer() -> bool:
+            declared = channel.queue_declare(self.queues["work"], passive=True)
+            return int(declared.method.consumer_count) == 0
+
+        wait_until(no_consumer, f"the dead worker still consumes from {self.queues['work']}")
+        channel.close()
 
     def effects(self) -> list[str]:
         """The tasks in the parking lot (the processed ones are in the effect logs)."""
