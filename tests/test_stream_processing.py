@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from helpers.streams import orders, processes
+from helpers.streams import crash, orders, processes
 from lab.brokers import engines
 
 WINDOW, STEP, GRACE = 1000, 500, 2000
@@ -121,3 +121,21 @@ def test_flink_windows_match_the_reference_at_each_parallelism(
     kafka_ep, topics, tmp_path, parallelism
 ):
     _windows_run("flink", kafka_ep.url, topics, tmp_path, parallelism)
+
+
+@pytest.mark.soak
+def test_a_killed_flink_job_resumes_from_its_checkpoint_with_every_window_once(
+    kafka_ep, topics, tmp_path
+):
+    start = (int(time.time() * 1000) // WINDOW - 60) * WINDOW
+    sent = orders.late_orders(120, start, 50, GRACE, WINDOW)
+    closing = orders.closing_order(sent, GRACE, WINDOW)
+    name = f"streams-restore-{uuid.uuid4().hex[:8]}"
+    io = (topics.create(f"{name}-orders"), topics.create(f"{name}-windows"))
+    restored = crash.flink_kill_and_restore(
+        kafka_ep.url, io, [*sent, closing], 90, (WINDOW, GRACE), tmp_path / name, 300
+    )
+    expected = orders.reference_windows(sent, WINDOW, WINDOW, GRACE)
+    assert restored.windows == expected  # state (open windows, offsets) came back exact
+    assert restored.outputs == len(expected)  # and no window was committed twice
+    assert "chk-" in restored.restored_from

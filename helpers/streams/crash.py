@@ -12,7 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from lab.brokers import kafka_config
+from lab.brokers import engines, kafka_config
 
 from . import orders as order_events
 from . import processes
@@ -96,3 +96,62 @@ def crash_and_restart(
         last_total == dict(expected),
         restart_s,
     )
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    windows: dict[int, int]  # window start -> count, as a read_committed reader sees them
+    outputs: int  # window results on the topic (read_committed): one per window if exact
+    restored_from: str  # the retained checkpoint the second job resumed from
+    restart_s: float  # from the second start to the last window
+
+
+def flink_kill_and_restore(
+    url: str,
+    topics: tuple[str, str],
+    orders: list[order_events.Order],
+    crash_after: int,
+    sizes_ms: tuple[int, int],
+    folder: Path,
+    wait_s: float,
+) -> RestoreReport:
+    """Run pipelines/flink_checkpointed.py on the first `crash_after` orders until a window is
+    committed (its transaction commits with a checkpoint), SIGKILL it (its JVM, with the
+    mini-cluster inside, dies with it), send the rest, and start it again from the latest
+    retained checkpoint. `orders` ends with the order that closes every window."""
+    source, sink = topics
+    checkpoints = folder / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    args = [url, source, sink, *sizes_ms, checkpoints, engines.connector_jar()]
+
+    def completed() -> list[Path]:  # complete once its _metadata is written; older ones go
+        return sorted(checkpoints.glob("*/chk-*/_metadata"), key=lambda p: p.stat().st_mtime)
+
+    def windows() -> dict[int, int]:
+        return processes.window_counts(processes.read_topic(url, sink))
+
+    order_events.produce(url, source, orders[:crash_after])
+    first = processes.start("flink", "flink_checkpointed.py", args, folder, "flink-first")
+    try:
+        processes.wait_until(
+            "a committed window",
+            lambda: bool(windows()) and bool(completed()),
+            wait_s,
+            first,
+        )
+    finally:
+        first.kill()
+    latest = str(completed()[-1].parent)
+    order_events.produce(url, source, orders[crash_after:])
+    second = processes.start(
+        "flink", "flink_checkpointed.py", [*args, latest], folder, "flink-restored"
+    )
+    last = max(order_events.reference_windows(orders[:-1], sizes_ms[0], sizes_ms[0], sizes_ms[1]))
+    try:
+        restart_s = processes.wait_until(
+            "the last window", lambda: last in windows(), wait_s, second
+        )
+    finally:
+        second.kill()
+    found = processes.read_topic(url, sink)
+    return RestoreReport(processes.window_counts(found), len(found), latest, restart_s)
