@@ -67,6 +67,7 @@ NO_BROKERS = {
     "test_book_browser.py",
     "test_book_progress.py",
     "test_cdc.py",
+    "test_cdc_relays.py",  # Kafka (never held alone) and PostgreSQL
     "test_diagrams_measured.py",
     "test_docker_compose.py",
     "test_endpoints.py",
@@ -77,6 +78,7 @@ NO_BROKERS = {
     "test_packaging.py",
     "test_partitions.py",
     "test_plots.py",
+    "test_postgres_clean.py",
     "test_prose.py",
     "test_quiz.py",
     "test_quiz_browser.py",
