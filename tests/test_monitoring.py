@@ -1,8 +1,12 @@
 """The monitoring lesson's parts: the alert rules (unit-tested by promtool), the services'
-launches (loopback only, no secret on a command line) and the Kafka exporter against the broker."""
+launches (loopback only, no secret on a command line), the Kafka exporter against the broker, and
+the Kafka broker's own metrics from the JMX exporter agent."""
 
+import http.server
 import re
 import subprocess
+import threading
+import urllib.request
 import uuid
 
 import pytest
@@ -12,8 +16,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from helpers.monitoring import diagram
 from helpers.monitoring import prometheus as monitoring
-from lab.brokers.config import TEMPLATES_DIR, endpoint
+from lab.brokers import kafka_broker, state
+from lab.brokers.config import TEMPLATES_DIR, Endpoint, endpoint
 from lab.brokers.services import kafka_exporter, prometheus, redis_exporter
+from tests.conftest import free_port
 
 RULES_DIR = TEMPLATES_DIR / "prometheus"
 
@@ -66,11 +72,147 @@ def test_the_rendered_configuration_is_valid_and_scrapes_loopback_only(tmp_path,
     monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
     launch = prometheus.SERVICE.launch()
     assert "--web.listen-address=127.0.0.1:19090" in launch.command
-    config = tmp_path / "prometheus" / "prometheus.yml"
-    checked = _promtool("check", "config", str(config))
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    targets = re.findall(r'targets: \["([^"]+)"\]', config.read_text())
-    assert len(targets) == 5 and all(t.startswith("127.0.0.1:") for t in targets)
+    for with_agent, jobs in ((False, 5), (True, 6)):
+        config = tmp_path / f"prometheus-{with_agent}.yml"
+        prometheus.render_config(config, kafka_broker_metrics=with_agent)
+        checked = _promtool("check", "config", str(config))
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        targets = re.findall(r'targets: \["([^"]+)"\]', config.read_text())
+        assert len(targets) == jobs and all(t.startswith("127.0.0.1:") for t in targets)
+        assert ("127.0.0.1:19404" in targets) == with_agent
+
+
+@pytest.fixture
+def not_kafka_metrics():
+    """An HTTP server on a free loopback port whose /metrics is not a Kafka broker's."""
+
+    class Metrics(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"up 1\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def _jobs(config_dir) -> set[str]:
+    config = yaml.safe_load((config_dir / "prometheus" / "prometheus.yml").read_text())
+    return {job["job_name"] for job in config["scrape_configs"]}
+
+
+def test_the_kafka_broker_job_is_absent_when_no_agent_answers(
+    tmp_path, monkeypatch, not_kafka_metrics
+):
+    """Nothing on the agent's port, or something that is not a Kafka broker's agent: no job,
+    so a Kafka without the agent (a user's own) leaves no target down."""
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+    for port in (free_port(), not_kafka_metrics):
+        monkeypatch.setattr(kafka_broker, "METRICS_PORT", port)
+        assert not kafka_broker.metrics_agent_serving()
+        prometheus.SERVICE.launch()
+        assert "kafka-broker" not in _jobs(tmp_path) and "kafka" in _jobs(tmp_path)
+
+
+def _lab_kafka_with_agent() -> int:
+    """The pid of the lab's own Kafka, which must serve its metrics through the agent."""
+    pid = state.running_pid("kafka")
+    if pid is None or kafka_broker.metrics_port(endpoint("kafka")) is None:
+        pytest.skip("the lab did not start this Kafka at its default port: it has no agent")
+    assert kafka_broker.metrics_agent_serving(), (
+        "the lab's Kafka has no JMX exporter agent on 127.0.0.1:19404: it was started before "
+        "the agent was added; restart it with `make brokers-down brokers-up`"
+    )
+    return pid
+
+
+def test_the_kafka_broker_job_is_rendered_when_the_agent_answers(tmp_path, monkeypatch):
+    _lab_kafka_with_agent()
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+    prometheus.SERVICE.launch()
+    assert "kafka-broker" in _jobs(tmp_path)
+
+
+def test_only_the_single_kafka_gets_the_agent_on_loopback(tmp_path):
+    single = kafka_broker.command(tmp_path / "a.properties", tmp_path / "a", metrics_port=19404)
+    [agent] = [part for part in single if part.startswith("-javaagent:")]
+    assert agent.endswith(f"=127.0.0.1:19404:{kafka_broker.METRICS_RULES}")
+    node = kafka_broker.command(tmp_path / "b.properties", tmp_path / "b", heap="384m")
+    assert not any(part.startswith("-javaagent:") for part in node)
+    # The lab's Kafka at its default address gets it; one moved to another port does not.
+    default = Endpoint("kafka", "localhost:9092", "localhost", 9092, "default")
+    moved = Endpoint("kafka", "localhost:9192", "localhost", 9192, "KAFKA_BOOTSTRAP_SERVERS")
+    assert kafka_broker.metrics_port(default) == 19404 and 19404 in kafka_broker.ports(default)
+    assert kafka_broker.metrics_port(moved) is None and 19404 not in kafka_broker.ports(moved)
+
+
+def test_the_kafka_metrics_agent_listens_on_loopback_only():
+    import psutil
+
+    broker = psutil.Process(_lab_kafka_with_agent())
+    listeners = [
+        c.laddr.ip
+        for c in broker.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == kafka_broker.METRICS_PORT
+    ]
+    assert listeners and all(ip in ("127.0.0.1", "::ffff:127.0.0.1") for ip in listeners)
+
+
+def _agent_series() -> dict[str, float]:
+    url = f"http://127.0.0.1:{kafka_broker.METRICS_PORT}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("kafka_")
+    }
+
+
+def test_the_broker_metrics_come_from_the_agent_and_follow_traffic(topics):
+    """Produce N records to a new topic: the broker's MessagesInPerSec count for it is N, its
+    total grew by at least N, and its Produce requests grew; the agent serves only the lesson's
+    metrics, and Prometheus has them under the kafka-broker job."""
+    _lab_kafka_with_agent()
+    records = 120
+    name = topics.create(f"test-broker-metrics-{uuid.uuid4().hex[:8]}", partitions=1)
+    total = 'kafka_server_brokertopicmetrics_count{name="MessagesInPerSec"}'
+    per_topic = f'kafka_server_brokertopicmetrics_count{{name="MessagesInPerSec",topic="{name}"}}'
+    produce = 'kafka_network_requestmetrics_count{name="RequestsPerSec",request="Produce",'
+    before = _agent_series()
+    out = Producer({"bootstrap.servers": endpoint("kafka").url})
+    for i in range(records):
+        out.produce(name, str(i).encode())
+        out.poll(0)
+    assert out.flush(30) == 0
+    after = _agent_series()
+    assert per_topic not in before and after[per_topic] == records
+    assert after[total] - before[total] >= records
+    requests = [
+        sum(v for k, v in series.items() if k.startswith(produce)) for series in (before, after)
+    ]
+    assert requests[1] > requests[0]
+    names = {series.partition("{")[0] for series in after}
+    assert names == {
+        "kafka_server_brokertopicmetrics_count",
+        "kafka_network_requestmetrics_count",
+        "kafka_server_replicamanager_value",
+    }
+    monitoring.start()
+    seen = monitoring.wait_for_value(
+        f'kafka_server_brokertopicmetrics_count{{job="kafka-broker",topic="{name}"}}',
+        lambda n: n == records,
+        20,
+        "the topic's MessagesInPerSec count in Prometheus",
+    )
+    assert seen == records
 
 
 def test_the_redis_password_reaches_the_exporter_by_environment_only(monkeypatch):
@@ -151,7 +293,11 @@ def _scrape_jobs(config: dict) -> dict[str, tuple]:
 def test_the_compose_prometheus_scrapes_what_the_native_one_does(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
     prometheus.SERVICE.launch()
-    native = yaml.safe_load((tmp_path / "prometheus" / "prometheus.yml").read_text())
+    # The compose Kafka runs without the JMX exporter agent, so its Prometheus has no
+    # kafka-broker job: the native one without the agent.
+    config = tmp_path / "prometheus-without-agent.yml"
+    prometheus.render_config(config, kafka_broker_metrics=False)
+    native = yaml.safe_load(config.read_text())
     docker = yaml.safe_load((RULES_DIR / "prometheus-docker.yml").read_text())
     assert _scrape_jobs(docker) == _scrape_jobs(native)
     assert docker["global"] == native["global"]

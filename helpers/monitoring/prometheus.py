@@ -34,7 +34,7 @@ def start(timeout_s: float = 60.0) -> dict[str, str]:
     """Make sure Prometheus and its exporters run and RabbitMQ serves its metrics, then wait
     until every target has been scraped successfully. Returns job -> health."""
     services.ensure("prometheus")
-    prometheus_service.reload_rules()  # alerts.yml as it is now, if it changed since the start
+    prometheus_service.reload()  # alerts.yml as it is now; the Kafka broker job if it serves
     rabbitmq_metrics.ensure_plugin()  # a restarted RabbitMQ forgets the plugin
     return wait_until(_all_up, timeout_s, "every scrape target up")
 

@@ -1,6 +1,7 @@
 """The golden signals of each broker as the PromQL a team would put on its dashboard: how fast
 messages go in and out, how far behind the consumers are, how long a message waits, what is
-failing. One function per broker, naming what the lesson watches; each returns signal -> PromQL.
+failing. One function per broker (and one for what the Kafka broker counts itself), naming what
+the lesson watches; each returns signal -> PromQL.
 
 Windows are a few seconds because the lab scrapes every second; a team's are minutes.
 Not for running the queries (see `prometheus`)."""
@@ -23,6 +24,31 @@ def kafka(topic: str, group: str) -> dict[str, str]:
         # How long the newest message will wait if the group keeps its pace: lag / drain rate.
         "time to drain the lag (s)": f"{lag} / clamp_min({consume_rate}, 1)",
         "under-replicated partitions": "sum(kafka_topic_partition_under_replicated_partition)",
+    }
+
+
+def kafka_broker(topic: str) -> dict[str, str]:
+    """What the Kafka broker itself counts, from its JMX MBeans through the JMX exporter's Java
+    agent (job `kafka-broker`): messages appended to `topic`, the whole broker's produce and
+    fetch requests, and its under-replicated partitions."""
+    broker = 'job="kafka-broker"'
+    messages_in = f'{broker},name="MessagesInPerSec",topic="{topic}"'
+    requests = f'{broker},name="RequestsPerSec"'
+    return {
+        "messages in (msg/s)": (
+            f"sum(rate(kafka_server_brokertopicmetrics_count{{{messages_in}}}[{WINDOW}]))"
+        ),
+        "produce requests (per s)": (
+            f'sum(rate(kafka_network_requestmetrics_count{{{requests},request="Produce"}}'
+            f"[{WINDOW}]))"
+        ),
+        "fetch requests (per s)": (
+            f'sum(rate(kafka_network_requestmetrics_count{{{requests},request="Fetch"}}[{WINDOW}]))'
+        ),
+        "messages in (total)": f"sum(kafka_server_brokertopicmetrics_count{{{messages_in}}})",
+        "under-replicated partitions": (
+            f'sum(kafka_server_replicamanager_value{{{broker},name="UnderReplicatedPartitions"}})'
+        ),
     }
 
 

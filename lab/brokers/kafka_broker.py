@@ -1,6 +1,7 @@
 """Kafka, as the lab runs it natively: its jars (from Maven Central, or KAFKA_HOME), its one
 command line for every Kafka of the lab (the single node, the cluster nodes, the secured broker),
-the single node's configuration and the ports it binds; the variable that sets its endpoint, how
+the single node's configuration and the ports it binds (with the Prometheus JMX exporter's
+agent, which serves its broker metrics on 127.0.0.1:19404); the variable that sets its endpoint, how
 that is parsed, the client settings of KAFKA_CONFIG, and its protocol probe. Templates:
 brokers/kafka/. Not for starting or stopping it (see `native`).
 """
@@ -10,6 +11,10 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -24,6 +29,9 @@ ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
 DEFAULT_URL = "localhost:9092"
 POM = TEMPLATES_DIR / "kafka" / "pom.xml"
 HEAP = "512m"
+# The Prometheus JMX exporter's Java agent in the single node: its port (loopback only) and rules.
+METRICS_PORT = 19404
+METRICS_RULES = TEMPLATES_DIR / "kafka" / "jmx-exporter.yml"
 
 
 def parse(value: str, var: str) -> tuple[str, int]:
@@ -102,6 +110,13 @@ def kafka_client_settings() -> dict[str, str]:
     return settings
 
 
+def _pinned(property_name: str) -> str:
+    pinned = re.search(rf"<{property_name}>([^<]+)</{property_name}>", POM.read_text())
+    if pinned is None:
+        raise StartError(f"{POM} does not pin <{property_name}>: restore it from git")
+    return pinned.group(1)
+
+
 def version() -> str:
     """The Kafka release in use: from KAFKA_HOME's jars when set, else pinned in the pom."""
     if os.environ.get("KAFKA_HOME"):
@@ -110,10 +125,11 @@ def version() -> str:
             match = re.fullmatch(r"kafka_2\.13-([\d.]+)\.jar", jar.name)
             if match:
                 return match.group(1)
-    pinned = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
-    if pinned is None:
-        raise StartError(f"{POM} does not pin <kafka.version>: restore it from git")
-    return pinned.group(1)
+    return _pinned("kafka.version")
+
+
+def _agent_jar_name() -> str:
+    return f"jmx_prometheus_javaagent-{_pinned('jmx.exporter.version')}.jar"
 
 
 def lib_dir() -> Path:
@@ -128,12 +144,56 @@ def lib_dir() -> Path:
     lib = cache_dir() / f"kafka-{version()}" / "lib"
     if not (lib / f"kafka_2.13-{version()}.jar").exists():
         _fetch_jars(lib)
+    elif not (lib / _agent_jar_name()).exists():
+        _add_metrics_agent(lib)
     return lib
 
 
 def _fetch_jars(lib: Path) -> None:
     announcement = f"[brokers] fetching Kafka {version()} jars from Maven Central (once)"
     maven.fetch_runtime_jars(POM, lib, announcement, what="the Kafka jars", error=StartError)
+
+
+def _add_metrics_agent(lib: Path) -> None:
+    """A cache filled before the pom had the metrics agent: fetch the pom's jars beside it and
+    add the agent only, so the jars a running broker reads are never replaced under it."""
+    fetched = Path(tempfile.mkdtemp(dir=lib.parent, prefix=".agent-"))
+    try:
+        announcement = "[brokers] fetching the Prometheus JMX exporter agent from Maven Central"
+        maven.fetch_runtime_jars(
+            POM, fetched, announcement, what="the JMX exporter agent", error=StartError
+        )
+        part = lib / f".{_agent_jar_name()}.part"
+        shutil.copyfile(fetched / _agent_jar_name(), part)
+        part.rename(lib / _agent_jar_name())
+    finally:
+        shutil.rmtree(fetched, ignore_errors=True)
+
+
+def metrics_agent() -> Path | None:
+    """The JMX exporter agent's jar, fetched with the Kafka jars; None for a KAFKA_HOME
+    distribution, which does not ship it (that broker runs without the agent)."""
+    if os.environ.get("KAFKA_HOME"):
+        return None
+    return lib_dir() / _agent_jar_name()
+
+
+def metrics_port(ep: Endpoint) -> int | None:
+    """The agent's port for the single node at `ep`: METRICS_PORT at the default address; None
+    (no agent) for a Kafka moved to another port, so two of them never want one port."""
+    return METRICS_PORT if ep.port == parse(DEFAULT_URL, ENV_VAR)[1] else None
+
+
+def metrics_agent_serving(port: int | None = None, timeout_s: float = 2.0) -> bool:
+    """Whether the JMX exporter agent of a Kafka broker answers on 127.0.0.1:`port` (default
+    METRICS_PORT): its /metrics has the broker's replica-manager gauge (anything else on the
+    port does not)."""
+    try:
+        url = f"http://127.0.0.1:{port or METRICS_PORT}/metrics"
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return b"kafka_server_replicamanager_value" in response.read()
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def cluster_id() -> str:
@@ -156,9 +216,13 @@ def java() -> str:
     return java
 
 
-def command(config: Path, tmp: Path, heap: str = HEAP) -> list[str]:
+def command(
+    config: Path, tmp: Path, heap: str = HEAP, metrics_port: int | None = None
+) -> list[str]:
     """The one command line of every Kafka broker the lab runs (single node, cluster node,
-    secured): the same JVM flags, its own heap, configuration and scratch folder."""
+    secured): the same JVM flags, its own heap, configuration and scratch folder; with
+    `metrics_port`, the JMX exporter agent serving its metrics on 127.0.0.1:`metrics_port`."""
+    agent = metrics_agent() if metrics_port is not None else None
     return [
         java(),
         f"-Xms{heap}",
@@ -168,6 +232,8 @@ def command(config: Path, tmp: Path, heap: str = HEAP) -> list[str]:
         "-Djava.awt.headless=true",
         f"-Djava.io.tmpdir={tmp}",  # zstd/snappy unpack here
         f"-Dlog4j2.configurationFile={TEMPLATES_DIR / 'kafka' / 'log4j2.properties'}",
+        # The agent's host:port: without the host it would listen on every interface.
+        *([f"-javaagent:{agent}=127.0.0.1:{metrics_port}:{METRICS_RULES}"] if agent else []),
         "-cp",
         f"{lib_dir()}/*",
         "kafka.Kafka",
@@ -207,12 +273,15 @@ def launch(ep: Endpoint) -> Launch:
             ],
             "formatting the Kafka log directory",
         )
-    return Launch(command(config, tmp), dict(os.environ), ready_timeout_s=120)
+    return Launch(
+        command(config, tmp, metrics_port=metrics_port(ep)), dict(os.environ), ready_timeout_s=120
+    )
 
 
 def ports(ep: Endpoint) -> dict[int, str]:
     """Every local port the single node binds, with what it is for."""
-    return {
-        ep.port: f"kafka clients ({ENV_VAR})",
-        ep.port + 1: "the KRaft controller listener",
-    }
+    ports = {ep.port: f"kafka clients ({ENV_VAR})", ep.port + 1: "the KRaft controller listener"}
+    agent = metrics_port(ep)
+    if agent is not None:
+        ports[agent] = "its metrics for Prometheus (the JMX exporter agent)"
+    return ports
