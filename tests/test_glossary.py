@@ -19,6 +19,7 @@ from lab.book.pages import NotebookRun
 
 GLOSSARY_NOTEBOOK = "00-Start-Here.ipynb"
 GLOSSARY_HEADING = "## Glossary"
+STUDY_PATHS_HEADING = "## Study paths"  # between the lesson and the glossary of 00
 NOTEBOOKS = notebooks()
 # Every term these use is linked at its first use; the others link the terms they link there.
 FIRST_USE_LINKED = {
@@ -78,12 +79,12 @@ def glossary_cells() -> list:
 
 @functools.cache
 def lesson_cells(name: str) -> list[str]:
-    """The markdown a notebook teaches with: not its navigation, not the glossary itself."""
+    """The markdown a notebook teaches with: not its navigation, not the study paths and the
+    glossary that end notebook 00."""
     cells = nbformat.read(_path(name), as_version=4).cells
     if name == GLOSSARY_NOTEBOOK:
-        cells = cells[
-            : next(i for i, c in enumerate(cells) if c.source.startswith(GLOSSARY_HEADING))
-        ]
+        ends = (STUDY_PATHS_HEADING, GLOSSARY_HEADING)
+        cells = cells[: next(i for i, c in enumerate(cells) if c.source.startswith(ends))]
     return [c.source for c in cells if c.cell_type == "markdown" and MARKER not in c.source]
 
 
@@ -91,7 +92,8 @@ def glossary_links(name: str, source: str) -> list[str]:
     """The anchors of the entries `source` (a cell of notebook `name`) links to."""
     prefix = "#" if name == GLOSSARY_NOTEBOOK else f"{GLOSSARY_NOTEBOOK}#"
     targets = [t[len(prefix) :] for _text, t in LINK.findall(source) if t.startswith(prefix)]
-    return [t for t in targets if t != anchor(GLOSSARY_HEADING[3:])]  # not the whole glossary
+    sections = {anchor(GLOSSARY_HEADING[3:]), anchor(STUDY_PATHS_HEADING[3:])}
+    return [t for t in targets if t not in sections]  # not the whole glossary, not the paths
 
 
 def _path(name: str) -> Path:
