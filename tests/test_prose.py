@@ -16,10 +16,7 @@ from lab.book.navigation import notebooks
 NOTEBOOKS = notebooks()
 WORD_LIMIT = 250
 KNOWN_LONG = {  # notebook → the word counts of its cells over the limit, to be split
-    "09-Broker-Benchmarks.ipynb": [449, 273, 259],
     "14-Monitoring-and-Alerting.ipynb": [290],
-    "15-Schema-Evolution.ipynb": [339],
-    "17-Change-Data-Capture.ipynb": [270, 268],
     "18-Network-Partitions.ipynb": [273],
 }
 HIDDEN = [
