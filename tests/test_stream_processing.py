@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from helpers.streams import crash, orders, processes
+from helpers.streams import crash, orders, processes, scaling
 from lab.brokers import engines
 
 WINDOW, STEP, GRACE = 1000, 500, 2000
@@ -139,3 +139,17 @@ def test_a_killed_flink_job_resumes_from_its_checkpoint_with_every_window_once(
     assert restored.windows == expected  # state (open windows, offsets) came back exact
     assert restored.outputs == len(expected)  # and no window was committed twice
     assert "chk-" in restored.restored_from
+
+
+@pytest.mark.soak
+def test_two_quix_instances_share_the_partitions_and_hand_state_over(kafka_ep, topics, tmp_path):
+    start = int(time.time() * 1000) - 60_000
+    sent = sorted(
+        orders.late_orders(60, start, 50, GRACE, WINDOW, customers=8), key=lambda o: o.event_ms
+    )
+    name = f"streams-scale-{uuid.uuid4().hex[:8]}"
+    io = (topics.create(f"{name}-in", 2), topics.create(f"{name}-out", 2))
+    hand_over = scaling.share_then_hand_over(kafka_ep.url, io, sent, tmp_path / name, 120)
+    assert hand_over.shared == [[0], [1]]  # one partition each, from the broker
+    assert hand_over.after == [[0, 1]]  # the stopped one's partition moved
+    assert hand_over.totals_exact  # with its state, rebuilt from the changelog

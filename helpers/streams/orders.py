@@ -34,7 +34,13 @@ class Order:
 
 
 def late_orders(
-    count: int, start_ms: int, spacing_ms: int, grace_ms: int, window_ms: int, seed: int = 16
+    count: int,
+    start_ms: int,
+    spacing_ms: int,
+    grace_ms: int,
+    window_ms: int,
+    customers: int = 4,
+    seed: int = 16,
 ) -> list[Order]:
     """`count` orders `spacing_ms` apart in event time from `start_ms`, in the order they are
     sent: every 7th is held back by less than the grace period, every 11th by more than a
@@ -48,7 +54,8 @@ def late_orders(
             delay_ms, kind = window_ms + grace_ms + 2 * spacing_ms, "too late"
         elif i % 7 == 3:
             delay_ms, kind = grace_ms // 2, "late, within grace"
-        order = Order(i, f"customer-{rng.randrange(4)}", rng.randrange(100, 5000), event_ms, kind)
+        customer = f"customer-{rng.randrange(customers)}"
+        order = Order(i, customer, rng.randrange(100, 5000), event_ms, kind)
         held.append((event_ms + delay_ms, order))
     return [order for _, order in sorted(held, key=lambda pair: pair[0])]
 

@@ -19,8 +19,9 @@ app = Application(
     commit_interval=600.0,  # ... and not by time, so the crash falls between two checkpoints
     state_dir=state_dir,  # a new folder: the state is rebuilt from the changelog topic
     # a static member: a restarted instance takes its partitions back at once, without waiting
-    # for the group to notice (session.timeout.ms) that the killed one is gone
-    consumer_extra_config={"group.instance.id": instance},
+    # for the group to notice that the killed one is gone; one that stays away loses them after
+    # session.timeout.ms (6 s, the broker's minimum; librdkafka's default is 45 s)
+    consumer_extra_config={"group.instance.id": instance, "session.timeout.ms": 6000},
     # a stable transactional.id (Quix's default is random): the restarted instance fences the
     # killed one and aborts its open transaction at once, instead of read_committed readers
     # waiting for it to time out (transaction.timeout.ms, 60 s in librdkafka)
