@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from helpers.partitions import links
 from helpers.partitions import redis as predis
 from helpers.partitions.checker import Write, check
 from helpers.partitions.faults import Network
@@ -405,3 +406,60 @@ def test_a_quorum_queue_cut_from_its_leader_loses_nothing_confirmed_and_the_mino
     assert run.longest_wait_s("majority") < cut_s  # it went on after its election
     after = [w for w in run.sides["majority"].writes if w.at_s > at["rabbit-1's"] + 1]
     assert len(after) > 10
+
+
+# --- slow and lossy links on the Kafka and RabbitMQ hosts: soak tests, as their nodes start slowly
+
+
+def _assert_latency_follows_the_delay(runs: dict[float, links.LinkRun]) -> None:
+    """The acknowledgement needs a follower's answer, which crosses a slowed link twice (there
+    and back): no sooner than twice the delay at the median; on healthy links, far sooner."""
+    largest = max(runs)
+    assert runs[largest].percentile_ms(0.5) >= 2 * largest * 0.95, runs[largest].latencies_s
+    assert runs[0].percentile_ms(0.5) < largest, runs[0].latencies_s  # well under 2 x largest
+    for run in runs.values():
+        assert run.verdict.counts()["acknowledged and lost"] == 0
+        assert run.verdict.unanswered == 0 and run.verdict.refused == 0
+
+
+def _assert_loss_loses_nothing_acknowledged(runs: dict[float, links.LinkRun]) -> None:
+    for run in runs.values():
+        counts = run.verdict.counts()
+        assert counts["acknowledged and present"] >= run.acknowledged > 0
+        assert counts["acknowledged and lost"] == 0
+        assert not run.verdict.order_violations
+    print(links.throughput_table(list(runs.values())))
+
+
+@needs_root
+@pytest.mark.soak
+def test_kafka_acks_all_waits_twice_the_delay_on_the_leaders_links_and_loss_loses_nothing():
+    from helpers.partitions import kafka as pkafka
+    from lab.brokers import netns_kafka
+
+    try:
+        slow = {ms: pkafka.across_leader_links("delay", ms, count=20) for ms in (0, 50)}
+        lossy = {pct: pkafka.across_leader_links("loss", pct, window_s=2.0) for pct in (0, 5)}
+    finally:
+        netns_kafka.down()
+    print(links.latency_table(list(slow.values())))
+    _assert_latency_follows_the_delay(slow)
+    _assert_loss_loses_nothing_acknowledged(lossy)
+    assert all("then" not in r.leader for r in slow.values())  # the leader stayed put
+
+
+@needs_root
+@pytest.mark.soak
+def test_a_quorum_queue_confirm_waits_twice_the_delay_and_loss_loses_nothing():
+    from helpers.partitions import rabbitmq as prabbit
+    from lab.brokers import netns_rabbitmq
+
+    try:
+        lossy = {pct: prabbit.across_links("loss", pct, window_s=2.0) for pct in (0, 5)}
+        slow = {ms: prabbit.across_links("delay", ms, count=20) for ms in (0, 50)}
+        assert netns_rabbitmq.running_nodes(1) == sorted(n.node for n in netns_rabbitmq.NODES)
+    finally:
+        netns_rabbitmq.down()
+    print(links.latency_table(list(slow.values())))
+    _assert_latency_follows_the_delay(slow)
+    _assert_loss_loses_nothing_acknowledged(lossy)

@@ -86,11 +86,18 @@ class Network:
         """Hold every byte crossing the link between `a` and `b` for `ms` +- `jitter_ms`
         (uniform), in each direction: a round trip across it takes at least twice `ms` less the
         jitter. Replaces the link's earlier delay; returns once the link's connections go
-        through the proxies (those made before are reset, and their programs reconnect)."""
+        through the proxies (those made before are reset, and their programs reconnect). A link
+        whose connections go through running proxies already (`netns_rabbitmq.up(
+        through_proxies=True)`) only gets the new figures: nothing is reset."""
         if not 0 <= jitter_ms <= ms <= 60_000:
             raise ValueError(f"a delay needs 0 <= jitter <= ms <= 60000, not {ms} +- {jitter_ms}")
         pair = self._pair(a, b)
         ends = ((a, self.hosts[b]), (b, self.hosts[a]))
+        if all(netns.redirected(host, peer_ip) for host, peer_ip in ends) and all(
+            [netns.set_delay(host, peer_ip, ms, jitter_ms) for host, peer_ip in ends]
+        ):  # the link goes through running proxies already: new figures, no connection reset
+            self._slow.add(pair)
+            return
         for host, peer_ip in ends:  # both start at once, then both are waited for
             netns.start_delay(host, peer_ip, ms, jitter_ms)
         for host, peer_ip in ends:

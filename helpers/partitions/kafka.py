@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from lab.brokers import netns_kafka
 
+from . import links
 from .checker import Outcome, Verdict, Write, check
 from .faults import Network
 
@@ -208,3 +209,96 @@ def partition_leader(
     verdict = check(writes, {"0": _read_all(topic)})
     admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
     return Run(acks, old, new, writes, verdict, events)
+
+
+# --- slow and lossy links between the leader and its followers: nothing is cut -------------------
+
+
+def _send_one(
+    producer: Producer, topic: str, value: str, timeout_s: float
+) -> tuple[Outcome, float]:
+    """Produce `value` and wait for its delivery report: (outcome, seconds from produce())."""
+    got: list[tuple[Outcome, float]] = []
+    sent = time.monotonic()
+
+    def report(error: KafkaError | None, _: Message) -> None:
+        got.append((_outcome(error), time.monotonic() - sent))
+
+    producer.produce(topic, value.encode(), on_delivery=report)
+    producer.flush(timeout_s)
+    return got[0] if got else ("unknown", time.monotonic() - sent)
+
+
+def across_leader_links(
+    fault: links.LinkFault, amount: float, *, name: str = "", count: int = 20,
+    window_s: float = 2.0, in_flight: int = 50, timeout_s: float = 60.0,
+) -> links.LinkRun:  # fmt: skip
+    """A 3-replica, min-ISR-2 topic; the links from its leader's host to both followers' hosts
+    slowed by `amount` ms each way (`delay`) or dropping `amount` % of packets each way
+    (`loss`); 0 leaves them alone. With a delay, `count` writes with `acks=all`, one at a time,
+    each timed from produce() to its delivery report; with loss, writes with `acks=all`, at most
+    `in_flight` unanswered, for `window_s`, those acknowledged within it counted. Then heal, read
+    the partition back and check."""
+    netns_kafka.up()
+    topic = name or f"link-{uuid.uuid4().hex[:8]}"
+    spec = NewTopic(topic, num_partitions=1, replication_factor=3,
+                    config={"min.insync.replicas": "2"})  # fmt: skip
+    admin = _admin()
+    admin.create_topics([spec])[topic].result(timeout=30)
+    leader = _wait_in_sync(topic, 30)[0]
+    net = network()
+    producer = Producer({
+        "bootstrap.servers": netns_kafka.bootstrap_servers(), "acks": "all",
+        "enable.idempotence": False, "linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000),
+        "request.timeout.ms": int(timeout_s * 1000), "log_level": 0,
+    })  # fmt: skip
+    sent: list[str] = []
+    outcomes: dict[str, tuple[Outcome, float]] = {}
+    latencies: list[float] = []
+    acknowledged, began = 0, time.monotonic()
+    try:
+        for follower in (n.host for n in netns_kafka.NODES if n.index != leader):
+            if amount and fault == "delay":
+                net.delay(f"kafka-{leader}", follower, amount)
+            elif amount:
+                net.loss(f"kafka-{leader}", follower, int(amount))
+        for i in range(3):  # the followers fetch again, through the proxies when slowed
+            sent.append(value := f"{topic}-warm-{i}")
+            outcomes[value] = _send_one(producer, topic, value, timeout_s)
+        if fault == "delay":
+            for i in range(count):
+                sent.append(value := f"{topic}-{i}")
+                outcomes[value] = _send_one(producer, topic, value, timeout_s)
+                latencies.append(outcomes[value][1])
+        else:
+            began, i = time.monotonic(), 0
+
+            def report(error: KafkaError | None, message: Message) -> None:
+                value = (message.value() or b"").decode()
+                outcomes[value] = (_outcome(error), time.monotonic() - began)
+
+            while time.monotonic() - began < window_s:
+                if len(producer) >= in_flight:  # wait for answers before sending more
+                    producer.poll(0.005)
+                    continue
+                sent.append(value := f"{topic}-{i}")
+                producer.produce(topic, value.encode(), on_delivery=report)
+                producer.poll(0)
+                i += 1
+            producer.flush(timeout_s)
+            acknowledged = sum(
+                1
+                for v in sent[3:]
+                if (got := outcomes.get(v)) and got[0] == "ok" and got[1] <= window_s
+            )
+        still = leader_and_isr(topic)
+    finally:
+        net.heal()
+    _wait_in_sync(topic, timeout_s)
+    writes = [Write("0", v, *outcomes.get(v, ("unknown", 0.0))) for v in sent]
+    verdict = check(writes, {"0": _read_all(topic)})
+    admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
+    where = f"kafka-{leader}" if still[0] == leader else f"kafka-{leader}, then kafka-{still[0]}"
+    where += f" (in sync: {len(still[1])})"
+    return links.LinkRun("Kafka", fault, amount, where, latencies,
+                         window_s if fault == "loss" else 0.0, acknowledged, verdict)  # fmt: skip

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 
 import pika
 import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
 
 from lab.brokers import netns, netns_rabbitmq, rabbitmq_broker, state
 
+from . import links
 from .checker import Outcome, Verdict, Write, check
 from .faults import Network
 
@@ -65,6 +67,17 @@ class Run:
         return max(self.sides[side].waits_s, default=0.0)
 
 
+def _publish(channel: BlockingChannel, queue: str, value: str) -> Outcome:
+    """Publish persistent `value` on a channel in confirm mode, waiting for its confirm."""
+    try:
+        channel.basic_publish("", queue, value.encode(), pika.BasicProperties(delivery_mode=2))
+        return "ok"
+    except pika.exceptions.NackError:
+        return "refused"
+    except pika.exceptions.AMQPError:
+        return "unknown"
+
+
 class _Publisher(threading.Thread):
     """Publishes to `queue` through node `index`, waiting for each confirm, until stopped."""
 
@@ -93,14 +106,7 @@ class _Publisher(threading.Thread):
             time.sleep(max(0.0, self.began + i / self.per_s - time.monotonic()))
 
     def _publish(self, value: str) -> Outcome:
-        try:
-            self.channel.basic_publish("", self.queue, value.encode(),
-                                       pika.BasicProperties(delivery_mode=2))  # fmt: skip
-            return "ok"
-        except pika.exceptions.NackError:
-            return "refused"
-        except pika.exceptions.AMQPError:
-            return "unknown"
+        return _publish(self.channel, self.queue, value)
 
     def close(self) -> None:
         self.connection.add_callback_threadsafe(self.connection.close)
@@ -188,3 +194,84 @@ def partition_quorum_leader(
         found["minority" if "-minority-" in value else "majority"].append(value)
     sides = {p.side.name: p.side for p in publishers}
     return Run(old, new, sides, check(writes, found), events)
+
+
+# --- slow and lossy links between the nodes: nothing is cut ---------------------------------------
+
+
+def _leader(queue: str, timeout_s: float) -> str:
+    """The quorum queue's leader, once a member reports one (the nodes reconnect after a delay
+    reset their links)."""
+    found: list[str] = []
+
+    def known() -> bool:
+        found[:] = [n for n, s in raft_states(queue, 1).items() if s == "leader"]
+        return bool(found)
+
+    _wait("the quorum queue to report its leader", known, timeout_s)
+    return found[0]
+
+
+def across_links(
+    fault: links.LinkFault, amount: float, *, name: str = "", count: int = 20,
+    window_s: float = 2.0, timeout_s: float = 60.0,
+) -> links.LinkRun:  # fmt: skip
+    """A quorum queue (leader on rabbit-1 when declared); every link between the three hosts
+    slowed by `amount` ms each way (`delay`, on nodes started with their links through the
+    proxies, see `netns_rabbitmq.up`) or dropping `amount` % of packets each way (`loss`), so
+    that whichever member leads, each of its followers is behind such a link; 0 leaves them
+    alone. A publisher on the leader's node waits for each confirm before the next
+    publish: with a delay, `count` publishes timed from publish to confirm; with loss, those
+    confirmed within `window_s` counted. Then heal, read the queue back and check."""
+    netns_rabbitmq.up(through_proxies=fault == "delay")  # a delay then resets no connection
+    queue = name or f"link-{uuid.uuid4().hex[:8]}"
+    setup = pika.BlockingConnection(pika.URLParameters(netns_rabbitmq.NODES[0].url))
+    setup.channel().queue_declare(queue, durable=True, arguments={
+        "x-queue-type": "quorum", "x-queue-leader-locator": "client-local"})  # fmt: skip
+    setup.close()
+    net, hosts = network(), [n.host for n in netns_rabbitmq.NODES]
+    writes: list[Write] = []
+    latencies: list[float] = []
+    acknowledged = 0
+    try:
+        for i, a in enumerate(hosts):
+            for b in hosts[i + 1 :]:
+                if fault == "delay":
+                    net.delay(a, b, amount)
+                elif amount:
+                    net.loss(a, b, int(amount))
+        leader = _leader(queue, timeout_s)
+        node = next(n for n in netns_rabbitmq.NODES if n.node == leader)
+        connection = pika.BlockingConnection(pika.URLParameters(node.url))
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for i in range(3):  # the members talk again, through the proxies when slowed
+            value = f"{queue}-warm-{i}"
+            writes.append(Write(queue, value, _publish(channel, queue, value)))
+        began, i = time.monotonic(), 0
+        while (
+            (len(latencies) < count) if fault == "delay" else (time.monotonic() - began < window_s)
+        ):
+            value, sent = f"{queue}-{i}", time.monotonic()
+            outcome = _publish(channel, queue, value)
+            writes.append(Write(queue, value, outcome, time.monotonic() - began))
+            latencies.append(time.monotonic() - sent)
+            acknowledged += outcome == "ok" and time.monotonic() - began <= window_s
+            i += 1
+            if outcome == "unknown":
+                break  # the connection is gone: the checker says what became of the rest
+        connection.close()
+        after = _leader(queue, timeout_s)
+    finally:
+        if fault == "delay":  # back to 0 ms: the proxies stay, with the nodes' connections
+            for i, a in enumerate(hosts):
+                for b in hosts[i + 1 :]:
+                    net.delay(a, b, 0)
+        else:
+            net.heal()
+    verdict = check(writes, {queue: _read_all(queue)})
+    host = {n.node: n.host for n in netns_rabbitmq.NODES}
+    where = host[leader] if after == leader else f"{host[leader]}, then {host.get(after, after)}"
+    return links.LinkRun("RabbitMQ", fault, amount, where,
+                         latencies if fault == "delay" else [],
+                         window_s if fault == "loss" else 0.0, acknowledged, verdict)  # fmt: skip

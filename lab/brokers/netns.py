@@ -217,8 +217,33 @@ def start_delay(host: str, peer_ip: str, delay_ms: float, jitter_ms: float) -> N
     name, port = _proxy_name(host, peer_ip), delay_port(peer_ip)
     process.signal_and_wait(name, signal.SIGTERM, 3.0)
     state.broker_dir(name).mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-I", "-S", str(PROXY), str(port), f"{delay_ms:g}", f"{jitter_ms:g}"]
+    control = _control_file(name)
+    control.write_text(f"{delay_ms:g} {jitter_ms:g}\n")
+    argv = [sys.executable, "-I", "-S", str(PROXY), str(port), f"{delay_ms:g}", f"{jitter_ms:g}",
+            str(control)]  # fmt: skip
     process.spawn(name, process.Launch(command(host, argv), {}, 5.0))
+
+
+def _control_file(name: str) -> Path:
+    return state.broker_dir(name) / "delay"
+
+
+def set_delay(host: str, peer_ip: str, delay_ms: float, jitter_ms: float) -> bool:
+    """Change the delay of the proxy `start_delay` started on `host` for `peer_ip` (and that is
+    listening), keeping its connections open; False if it is not running."""
+    name = _proxy_name(host, peer_ip)
+    pid = state.running_pid(name)
+    if pid is None:
+        return False
+    _control_file(name).write_text(f"{delay_ms:g} {jitter_ms:g}\n")
+    os.kill(pid, signal.SIGHUP)
+    return True
+
+
+def redirected(host: str, peer_ip: str) -> bool:
+    """The host's firewall sends the connections arriving from `peer_ip` to its proxy now."""
+    port = f":{delay_port(peer_ip)}"
+    return any("redirect" in rule and rule.endswith(port) for rule in rules(host))
 
 
 def wait_listening(host: str, peer_ip: str, timeout_s: float = 10.0) -> None:

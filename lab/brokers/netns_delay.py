@@ -2,14 +2,16 @@
 sending it on, run inside one of the lab's hosts by `netns.start_delay`: this machine's kernel has
 no `netem`, so a slow link is made in user space.
 
-    python lab/brokers/netns_delay.py PORT DELAY_MS JITTER_MS
+    python lab/brokers/netns_delay.py PORT DELAY_MS JITTER_MS [CONTROL_FILE]
 
 The host's firewall redirects the TCP connections that arrive from the slow link's other end to
 PORT (nftables `redirect`); the proxy asks the kernel where each one was going (SO_ORIGINAL_DST),
 connects there itself, on the host's own address, and forwards both ways, each chunk held
 DELAY_MS +- JITTER_MS (uniform, never below zero). Bytes keep their order: a chunk is never sent
 before the one read ahead of it. Only the standard library, so that it starts in a fraction of a
-second; it runs until it is signalled, and its connections close with it.
+second; it runs until it is signalled, and its connections close with it. On SIGHUP it reads new
+figures, `DELAY_MS JITTER_MS`, from CONTROL_FILE: its connections stay open, and the bytes read
+from then on are held for the new delay (a link slowed without resetting its connections).
 Not for deciding which links are slow (see helpers.partitions.faults).
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import signal
 import socket
 import struct
 import sys
@@ -34,6 +37,11 @@ def original_destination(sock: socket.socket) -> tuple[str, int]:
 
 class Delay:
     def __init__(self, delay_ms: float, jitter_ms: float) -> None:
+        self.delay_s, self.jitter_s = delay_ms / 1000, jitter_ms / 1000
+
+    def reload(self, control: str) -> None:
+        with open(control) as source:
+            delay_ms, jitter_ms = (float(x) for x in source.read().split())
         self.delay_s, self.jitter_s = delay_ms / 1000, jitter_ms / 1000
 
     def hold_s(self) -> float:
@@ -68,7 +76,10 @@ class Delay:
             reading.cancel()
 
 
-async def serve(port: int, delay: Delay) -> None:
+async def serve(port: int, delay: Delay, control: str | None = None) -> None:
+    if control:  # before it listens: whoever sees it listening may signal it
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, delay.reload, control)
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_writer = None
         try:
@@ -92,7 +103,7 @@ async def serve(port: int, delay: Delay) -> None:
 
 def main(argv: list[str]) -> None:
     port, delay_ms, jitter_ms = int(argv[0]), float(argv[1]), float(argv[2])
-    asyncio.run(serve(port, Delay(delay_ms, jitter_ms)))
+    asyncio.run(serve(port, Delay(delay_ms, jitter_ms), argv[3] if len(argv) > 3 else None))
 
 
 if __name__ == "__main__":

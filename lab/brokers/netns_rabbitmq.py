@@ -89,20 +89,43 @@ def _env(n: RabbitHost, cookie: str) -> dict[str, str]:
     }  # fmt: skip
 
 
-def up(timeout_s: float = 180.0) -> None:
+def _through_proxies() -> bool:
+    """The running nodes were started with every link between them through a delaying proxy."""
+    names = {f"{netns.PROXY_PREFIX}{a.host}-{b.ip.rsplit('.', 1)[1]}" for a in NODES for b in NODES
+             if a != b}  # fmt: skip
+    return (state.broker_dir(NODES[0].name) / "through-proxies").exists() and names <= set(
+        netns.proxies()
+    )
+
+
+def up(timeout_s: float = 180.0, *, through_proxies: bool = False) -> None:
     """Make the hosts, start every node not running (a new cluster, from nothing, when none
     runs), and wait until the three are clustered and answer AMQP. Faults left behind are undone
-    first."""
+    first.
+
+    With `through_proxies`, every link between the nodes goes through a delaying proxy (at 0 ms)
+    from the nodes' start, so that a slow link (`Network.delay`) only changes the proxies'
+    figures: slowing a link otherwise resets its connections, and RabbitMQ takes the nodes'
+    connections dropping and coming back for a network partition (which, with
+    `cluster_partition_handling = ignore`, it never heals). Nodes running the other way, or
+    reporting a partition, are stopped and started again (half a minute)."""
     server = install.ensure("rabbitmq-server")
+    running = any(state.running_pid(n.name) is not None for n in NODES)
+    if running and (_through_proxies() != through_proxies or partitioned()):
+        down()
+        running = False
     netns.claim()  # until down(), or this process exits
     with netns.locked():
         for n in NODES:
             netns.add_host(n.host, 20 + n.index)
-        netns.clear_all_rules()
+        if not (running and through_proxies):  # their proxies stay, connections and all
+            netns.clear_all_rules()
         if all(state.running_pid(n.name) is None for n in NODES):
             for n in NODES:
                 _stop_leftovers(n)
                 shutil.rmtree(state.broker_dir(n.name), ignore_errors=True)
+            if through_proxies:
+                _start_proxies()
         cookie = os.urandom(20).hex().upper()  # used only by nodes made now
         for n in NODES:
             if state.running_pid(n.name) is None:
@@ -110,6 +133,21 @@ def up(timeout_s: float = 180.0) -> None:
                 launch = process.Launch(netns.command(n.host, [server]), _env(n, cookie), 120)
                 process.spawn(n.name, launch)
     wait_clustered(timeout_s)
+
+
+def _start_proxies() -> None:
+    """A delaying proxy at 0 ms on each end of every link, the connections redirected to it."""
+    for a in NODES:
+        for b in NODES:
+            if a != b:
+                netns.start_delay(a.host, b.ip, 0, 0)
+    for a in NODES:
+        peers = [b.ip for b in NODES if b != a]
+        for ip in peers:
+            netns.wait_listening(a.host, ip)
+        netns.apply_rules(a.host, [], [netns.redirect_rule(ip) for ip in peers])
+    state.broker_dir(NODES[0].name).mkdir(parents=True, exist_ok=True)
+    (state.broker_dir(NODES[0].name) / "through-proxies").touch()
 
 
 def rabbitmqctl(index: int, *args: str, timeout_s: float = 30) -> str:
@@ -123,6 +161,16 @@ def rabbitmqctl(index: int, *args: str, timeout_s: float = 30) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {n.name}: {done.stderr.strip()}")
     return done.stdout
+
+
+def partitioned() -> bool:
+    """Node 1 reports a network partition (after a cut, or a link's connections reset); with
+    `cluster_partition_handling = ignore` it stays so until the nodes restart."""
+    try:
+        report = json.loads(rabbitmqctl(1, "cluster_status", "--formatter", "json"))
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired):
+        return False  # not answering: not running, or still starting
+    return any(report.get("partitions", {}).values())
 
 
 def running_nodes(index: int) -> list[str]:
