@@ -9,19 +9,16 @@ Not for talking to it (see helpers.schemas)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from .. import install
 from ..config import TEMPLATES_DIR, cache_dir
 from ..process import Launch, StartError
-from . import Service
+from . import Service, probing
 
 VERSION = "2.1.5.Final"
 PORT = 18081
@@ -92,16 +89,11 @@ def _launch() -> Launch:
 
 
 def _ready() -> str | None:
-    try:
-        with urllib.request.urlopen(f"{CCOMPAT}/subjects", timeout=2.0) as response:
-            return None if response.status == 200 else f"/subjects answered {response.status}"
-    except (urllib.error.URLError, OSError) as exc:
-        return f"{CCOMPAT}/subjects does not answer yet ({exc})"
+    return probing.answers(f"{CCOMPAT}/subjects")
 
 
 def _version() -> str:
-    with urllib.request.urlopen(f"{URL}/apis/registry/v2/system/info", timeout=2.0) as response:
-        return str(json.load(response)["version"])
+    return str(probing.get_json(f"{URL}/apis/registry/v2/system/info")["version"])
 
 
 SERVICE = Service(

@@ -9,7 +9,6 @@ helpers.cdc.connect)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import urllib.error
@@ -19,7 +18,7 @@ from pathlib import Path
 from .. import install, maven, state
 from ..config import TEMPLATES_DIR, cache_dir, endpoint
 from ..process import Launch, StartError, render
-from . import Service
+from . import Service, probing
 
 PORT = 18083
 URL = f"http://127.0.0.1:{PORT}"
@@ -91,8 +90,7 @@ def _launch() -> Launch:
 
 def _ready() -> str | None:
     try:
-        with urllib.request.urlopen(f"{URL}/connector-plugins", timeout=2.0) as response:
-            plugins = json.load(response)
+        plugins = probing.get_json(f"{URL}/connector-plugins")
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return f"{URL}/connector-plugins does not answer yet ({exc})"
     if not any("PostgresConnector" in plugin.get("class", "") for plugin in plugins):
@@ -101,8 +99,7 @@ def _ready() -> str | None:
 
 
 def _version() -> str:
-    with urllib.request.urlopen(f"{URL}/", timeout=2.0) as response:
-        return str(json.load(response)["version"])
+    return str(probing.get_json(f"{URL}/")["version"])
 
 
 SERVICE = Service(

@@ -6,20 +6,15 @@ for querying it (see helpers.monitoring)."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
-import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 from string import Template
 
 from .. import install, kafka_broker, state
 from ..config import TEMPLATES_DIR
 from ..process import Launch, render, send
-from . import Service, kafka_exporter, rabbitmq_metrics, redis_exporter
+from . import Service, kafka_exporter, probing, rabbitmq_metrics, redis_exporter
 
 PORT = 19090
 URL = f"http://127.0.0.1:{PORT}"
@@ -71,16 +66,11 @@ def _launch() -> Launch:
 
 
 def _ready() -> str | None:
-    try:
-        with urllib.request.urlopen(f"{URL}/-/ready", timeout=2.0) as response:
-            return None if response.status == 200 else f"/-/ready answered {response.status}"
-    except (urllib.error.URLError, OSError) as exc:
-        return f"{URL}/-/ready does not answer yet ({exc})"
+    return probing.answers(f"{URL}/-/ready")
 
 
 def _version() -> str:
-    with urllib.request.urlopen(f"{URL}/api/v1/status/buildinfo", timeout=2.0) as response:
-        return str(json.load(response)["data"]["version"])
+    return str(probing.get_json(f"{URL}/api/v1/status/buildinfo")["data"]["version"])
 
 
 def reload() -> bool:
@@ -103,14 +93,8 @@ def promtool() -> str:
 
 
 def packaged_version() -> str:
-    out = subprocess.run(
-        [install.ensure("prometheus", "prometheus", recommends=False), "--version"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    found = re.search(r"version ([\d.]+)", out.stdout + out.stderr)
-    return found.group(1) if found else "unknown"
+    program = install.ensure("prometheus", "prometheus", recommends=False)
+    return probing.program_version([program, "--version"], r"version ([\d.]+)")
 
 
 SERVICE = Service(

@@ -5,8 +5,6 @@ REDIS_PASSWORD environment variable, never its command line. Not for Redis itsel
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import urllib.error
 import urllib.request
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -14,7 +12,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from .. import install
 from ..config import endpoint
 from ..process import Launch
-from . import Service
+from . import Service, probing
 
 PORT = 19121
 PROGRAM, PACKAGE = "prometheus-redis-exporter", "prometheus-redis-exporter"
@@ -53,14 +51,8 @@ def _ready() -> str | None:
 
 
 def _version() -> str:
-    out = subprocess.run(
-        [install.ensure(PROGRAM, PACKAGE, recommends=False), "-version"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
-    found = re.search(r"(\d+\.\d+\.\d+)", out.stdout + out.stderr)
-    return found.group(1) if found else "unknown"
+    program = install.ensure(PROGRAM, PACKAGE, recommends=False)
+    return probing.program_version([program, "-version"], r"(\d+\.\d+\.\d+)")
 
 
 SERVICE = Service(
