@@ -52,7 +52,7 @@ def crash_and_restart(
     """Send `crash_after` orders, let the pipeline output all of them, SIGKILL it, send the
     rest, start it again with an empty state folder, and count (one partition)."""
     source, sink = topics
-    group, folder = f"{folder.name}-{guarantee}", folder / guarantee
+    group, folder = f"{folder.name}-{guarantee}", folder.resolve() / guarantee  # cwd changes
     args = [url, group, source, sink, guarantee, commit_every]
     order_events.produce(url, source, orders[:crash_after])
     first = processes.start("quix", "quix_totals.py", [*args, folder / "a", "one"], folder, "a")
@@ -120,7 +120,7 @@ def flink_kill_and_restore(
     mini-cluster inside, dies with it), send the rest, and start it again from the latest
     retained checkpoint. `orders` ends with the order that closes every window."""
     source, sink = topics
-    checkpoints = folder / "checkpoints"
+    checkpoints = folder.resolve() / "checkpoints"  # a file:// URI needs an absolute path
     checkpoints.mkdir(parents=True, exist_ok=True)
     args = [url, source, sink, *sizes_ms, checkpoints, engines.connector_jar()]
 

@@ -44,7 +44,7 @@ def share_then_hand_over(
     """Start two instances, send half the orders, read who owns what; stop one, send the rest,
     wait for every output and read it again. `topics` have two partitions each."""
     source, sink = topics
-    group = f"{folder.name}-scaling"
+    group, folder = f"{source}-scaling", folder.resolve()  # the processes run in it
     base = [url, group, source, sink, "at-least-once", 10]
     instances = [
         processes.start("quix", "quix_totals.py", [*base, folder / n, n], folder, n)
