@@ -9,10 +9,22 @@ import uuid
 
 import pytest
 
+from helpers.kafka import admin_client
 from helpers.streams import crash, orders, processes, scaling
 from lab.brokers import engines
 
 WINDOW, STEP, GRACE = 1000, 500, 2000
+
+
+@pytest.fixture
+def topics(topics, kafka_ep):
+    """The conftest's topics, and after the test also those Quix Streams created for its
+    changelogs (their names contain the test's topic names)."""
+    yield topics
+    admin = admin_client(kafka_ep.url)
+    made = [t for t in admin.list_topics(timeout=10).topics if t.startswith("changelog__")]
+    ours = {name.rsplit("-", 1)[0] for name in topics.created}
+    topics.created += [t for t in made if any(prefix in t for prefix in ours)]
 
 
 def _order(order_id: int, event_ms: int) -> orders.Order:
