@@ -15,7 +15,7 @@ from helpers.partitions import links
 from helpers.partitions import redis as predis
 from helpers.partitions.checker import Write, check
 from helpers.partitions.faults import Network
-from lab.brokers import netns, netns_redis
+from lab.brokers import netns, netns_redis, state
 
 WHY_NOT = netns.why_unavailable()
 needs_root = pytest.mark.skipif(WHY_NOT is not None, reason=f"network namespaces: {WHY_NOT}")
@@ -158,6 +158,47 @@ def test_a_delayed_link_slows_round_trips_across_it_both_ways_and_no_other_link(
         hosts.heal()
     assert hosts.faults() == {} and netns.proxies() == []
     assert _round_trip_s("redis-2", ip["redis-1"]) < 0.1
+
+
+HELD_OPEN = """
+import socket, sys, time
+link = socket.create_connection((sys.argv[1], 6379), timeout=30)
+def round_trip():
+    times = []
+    for _ in range(5):
+        began = time.monotonic()
+        link.sendall(b"PING\\r\\n")
+        assert link.recv(64) == b"+PONG\\r\\n"
+        times.append(time.monotonic() - began)
+    return min(times)
+print(round_trip(), flush=True)
+sys.stdin.readline()
+print(round_trip(), flush=True)
+"""
+
+
+@needs_root
+def test_a_slow_link_slowed_again_keeps_its_connections_and_takes_the_new_delay(hosts: Network):
+    """A link already through running proxies gets new figures without a reset (RabbitMQ takes
+    a reset link for a partition): one connection, made before, sees the new delay."""
+    target = netns_redis.NODES[0].ip
+    hosts.delay("redis-1", "redis-2", 10, 0)
+    try:
+        command = netns.command("redis-2", [sys.executable, "-c", HELD_OPEN, target])
+        probe = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert probe.stdin is not None and probe.stdout is not None
+        before = float(probe.stdout.readline())
+        pids = {name: state.running_pid(name) for name in netns.proxies()}
+        hosts.delay("redis-1", "redis-2", 150, 0)
+        probe.stdin.write("\n")
+        probe.stdin.flush()
+        after = float(probe.stdout.readline() or "nan")  # nan: the connection was reset
+        assert probe.wait(30) == 0
+        assert {name: state.running_pid(name) for name in netns.proxies()} == pids
+    finally:
+        hosts.heal()
+    assert 0.02 <= before < 0.1  # 2 x 10 ms
+    assert after >= 0.3  # 2 x 150 ms, on the same connection
 
 
 IN_ORDER = """
@@ -380,8 +421,17 @@ def test_an_isolated_kafka_leader_loses_acks_1_writes_and_no_acks_all_write():
     assert one.verdict.acknowledged_present  # and what it had replicated before the cut is kept
     assert every.verdict.counts()["acknowledged and lost"] == 0
     assert every.verdict.unanswered > 0  # the cut-off leader could not get its copies: timeouts
-    for run in (one, every):
-        assert not run.verdict.duplicated and not run.verdict.order_violations
+    # whose log survived: the new leader's epoch began at its log end offset; the old leader
+    # took that epoch on (its checkpoint ends the same) and lost what it had from there on
+    epoch, first = one.new_epoch()
+    assert one.lost_offsets() and min(one.lost_offsets()) >= first
+    assert one.epochs[one.old_leader][-1] == (epoch, first) > one.epochs[one.old_leader][0]
+    assert every.lost_offsets() == []
+    assert not one.verdict.duplicated and not one.verdict.order_violations
+    # the producer is not idempotent: librdkafka resends a timed-out write, and the leader may
+    # append both copies, or the resent one after later writes (seen in two of three runs here)
+    print("acks=all: duplicated", len(every.verdict.duplicated), "order violations",
+          len(every.verdict.order_violations))  # fmt: skip
 
 
 @needs_root

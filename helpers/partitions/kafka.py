@@ -29,7 +29,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from lab.brokers import netns_kafka
+from lab.brokers import netns_kafka, state
 
 from . import links
 from .checker import Outcome, Verdict, Write, check
@@ -50,6 +50,32 @@ class Run:
     writes: list[Write]
     verdict: Verdict
     events: list[tuple[float, str]] = field(default_factory=list)
+    offsets: dict[str, int] = field(default_factory=dict)  # acknowledged value -> its offset
+    epochs: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # node -> epochs
+
+    def new_epoch(self) -> tuple[int, int]:
+        """(leader epoch, its first offset) of the epoch the new leader began, from its own
+        leader-epoch checkpoint."""
+        return self.epochs[self.new_leader][-1]
+
+    def lost_offsets(self) -> list[int]:
+        """The offsets the old leader gave the acknowledged writes that were lost."""
+        return sorted(self.offsets[v] for v in self.verdict.acknowledged_lost if v in self.offsets)
+
+
+def leader_epochs(topic: str) -> dict[int, list[tuple[int, int]]]:
+    """Each node's leader-epoch checkpoint for partition 0, as the node wrote it in its log
+    directory: (leader epoch, the first offset written in it), in order."""
+    found: dict[int, list[tuple[int, int]]] = {}
+    for n in netns_kafka.NODES:
+        path = state.broker_dir(n.name) / "data" / f"{topic}-0" / "leader-epoch-checkpoint"
+        try:
+            lines = path.read_text().split("\n")[2:]  # after the version and the count
+        except OSError:
+            continue
+        pairs = [line.split() for line in lines if line.strip()]
+        found[n.index] = [(int(epoch), int(offset)) for epoch, offset in pairs]
+    return found
 
 
 def _admin(nodes: list[netns_kafka.KafkaHost] | None = None) -> AdminClient:
@@ -109,11 +135,14 @@ class _Producer(threading.Thread):
         self.topic, self.per_s, self.began = topic, per_s, began
         self.sent: list[str] = []
         self.outcomes: dict[str, tuple[Outcome, float]] = {}
+        self.offsets: dict[str, int] = {}  # acknowledged value -> the offset the leader gave it
         self.stop = threading.Event()
 
     def _report(self, error: KafkaError | None, message: Message) -> None:
         value = (message.value() or b"").decode()
         self.outcomes[value] = (_outcome(error), time.monotonic() - self.began)
+        if error is None and (offset := message.offset()) is not None:
+            self.offsets[value] = offset
 
     def run(self) -> None:
         i = 0
@@ -205,10 +234,22 @@ def partition_leader(
     event(f"healed; {len(producer.sent)} messages sent")
     _wait_in_sync(topic, timeout_s)
     event(f"kafka-{old} is in sync again")
-    writes = producer.writes()
+    # one more write, to the new leader: a follower writes an epoch down with its first record
+    marker = _Producer(topic, "all", 1, time.monotonic())
+    marker.sent.append(value := f"{topic}-after-heal")
+    marker.producer.produce(topic, value.encode(), on_delivery=marker._report)
+    marker.producer.flush(timeout_s)
+    epochs: dict[int, list[tuple[int, int]]] = {}
+
+    def old_follows_new() -> bool:  # the old leader has written down the new leader's epoch
+        epochs.update(leader_epochs(topic))
+        return bool(epochs.get(new)) and epochs.get(old, [])[-1:] == epochs[new][-1:]
+
+    _wait(f"kafka-{old} taking on the new leader epoch", old_follows_new, timeout_s)
+    writes = producer.writes() + marker.writes()
     verdict = check(writes, {"0": _read_all(topic)})
     admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
-    return Run(acks, old, new, writes, verdict, events)
+    return Run(acks, old, new, writes, verdict, events, producer.offsets, epochs)
 
 
 # --- slow and lossy links between the leader and its followers: nothing is cut -------------------
