@@ -85,6 +85,7 @@ NO_BROKERS = {
     "test_revision.py",
     "test_services.py",
     "test_sharing.py",
+    "test_stream_processing.py",  # Kafka only, never held alone
     "test_timeline_browser.py",
     "test_workflows.py",
 }
