@@ -13,6 +13,7 @@ import pytest
 from helpers.backpressure import kafka as backpressure_kafka
 from helpers.backpressure import rabbitmq as backpressure_rabbitmq
 from helpers.cqrs import projection
+from helpers.eventsourcing import relay
 from helpers.failover import kafka as failover_kafka
 from helpers.kafka import deadletter, loop, transactional
 from helpers.rabbitmq import consumers, retry, rpc
@@ -42,6 +43,7 @@ SHOWN = [
     ("11-Replication-and-Failover", failover_kafka.create_topic),
     ("05-Redis-Streams", redis_worker.process_order),
     ("05-Redis-Streams", recovery.recover),
+    ("06-Event-Sourcing", relay.relay_once),
     ("07-CQRS", projection.apply_once),
     ("08-Sagas", choreography.payment_service),
     ("08-Sagas", orchestrator.advance),
