@@ -1,13 +1,16 @@
 """Incidents provoked on the real brokers while Prometheus watches: a Kafka consumer that slows
-down and recovers, poison messages that RabbitMQ dead-letters, logins with a wrong password, and
-an exporter that goes away. Each returns what it did, counted from the clients' side; whether an
-alert fired is read from Prometheus, never from here. Not for the queries (see `prometheus`)."""
+down and recovers, poison messages that RabbitMQ dead-letters, logins with a wrong password, an
+exporter that goes away, and a broker SIGKILLed and started again. Each returns what it did,
+counted from the clients' side; whether an alert fired is read from Prometheus, never from
+here. Not for the queries (see `prometheus`)."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pika
@@ -15,7 +18,8 @@ from confluent_kafka import Consumer, Producer
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import ProbableAuthenticationError
 
-from lab.brokers import services
+from lab.brokers import ProvisionError, docker, endpoint, native, services, state, status
+from lab.brokers.config import ENV_VARS
 
 # --- Kafka: a consumer whose pace can change while it runs --------------------------------------
 
@@ -175,3 +179,34 @@ def stop_exporter(name: str) -> bool:
 
 def start_exporter(name: str) -> int:
     return services.up(name)
+
+
+# --- a broker killed, kept down, and started again -----------------------------------------------
+
+
+def lab_runs(broker: str) -> bool:
+    """True when the lab started `broker` (natively or with Docker Compose) and it is healthy: only
+    such a broker may be killed here. An external one is never touched."""
+    [found] = status((broker,))
+    return found.backend in ("native", "docker") and found.healthy
+
+
+@contextmanager
+def killed(broker: str) -> Iterator[None]:
+    """SIGKILL the lab's `broker` (no shutdown, as `lab.brokers.crash` does) and keep it down for
+    the `with` block; on leaving it, also by an error, start it again on the same data and wait
+    until it is healthy. `crash` starts it again at once, too soon for an alert's `for:`. The
+    lab's provisioning lock is held throughout, so no `brokers up` starts it meanwhile."""
+    if not lab_runs(broker):
+        raise ProvisionError(
+            f"{broker} at {endpoint(broker).address} was not started by this lab (or is not "
+            "healthy), so it is not killed from here. Run against the lab's own: "
+            f"`make brokers-up`, with {ENV_VARS[broker]} unset."
+        )
+    with state.locked():
+        compose = broker in docker.started()
+        docker.kill(broker) if compose else native.kill(broker)
+        try:
+            yield
+        finally:
+            docker.up([broker]) if compose else native.start(endpoint(broker))
