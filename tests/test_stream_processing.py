@@ -42,6 +42,24 @@ def test_an_order_counts_until_event_time_passes_its_window_end_plus_grace():
     assert orders.reference_windows(in_time, WINDOW, WINDOW, GRACE) == {0: 3, 2000: 1, 3000: 1}
 
 
+def test_a_sliding_window_per_order_counts_late_orders_only_where_not_expired():
+    base = 10_000
+    times = [105, 2_505, 905, 3_105, 15, 1_200]
+    sent = [_order(i, base + t) for i, t in enumerate(times)]
+    # 905 arrives after 2505, within grace: its own window [-95, 905] holds 105 and itself;
+    # 15 arrives after 3105 (15 <= 3105 - 2000 - 1 - 1000): dropped, no window;
+    # 1200 arrives late too, within grace: its window [200, 1200] holds 905 and itself
+    assert orders.reference_sliding(sent, WINDOW, GRACE) == {
+        base - 895: 1,
+        base - 95: 2,
+        base + 200: 2,
+        base + 1_505: 1,
+        base + 2_105: 2,
+    }
+    in_time = sorted(sent, key=lambda order: order.event_ms)  # the same orders in order
+    assert orders.reference_sliding(in_time, WINDOW, GRACE)[base - 985] == 1  # 15 has one
+
+
 def test_the_generated_orders_are_late_on_purpose_and_each_counted_or_dropped():
     sent = orders.late_orders(120, 1_000_000, 50, GRACE, WINDOW)
     dropped = orders.dropped(sent, WINDOW, GRACE)
@@ -97,6 +115,8 @@ def _windows_run(engine: str, kafka_url: str, topics, tmp_path, parallelism: int
     source = topics.create(f"{name}-orders")
     orders.produce(kafka_url, source, [*sent, closing], key="shop")
     sinks = (topics.create(f"{name}-tumbling"), topics.create(f"{name}-hopping"))
+    if engine == "quix":
+        sinks += (topics.create(f"{name}-sliding"),)
     folder = tmp_path / name
     job = processes.start_windows(
         engine, kafka_url, source, sinks, (WINDOW, STEP, GRACE), folder, parallelism
@@ -121,6 +141,8 @@ def _windows_run(engine: str, kafka_url: str, topics, tmp_path, parallelism: int
 
     assert counts(sinks[0]) == orders.reference_windows(sent, WINDOW, WINDOW, GRACE)
     assert counts(sinks[1]) == orders.reference_windows(sent, WINDOW, STEP, GRACE)
+    if engine == "quix":  # the sliding window too, late orders included
+        assert counts(sinks[2]) == orders.reference_sliding(sent, WINDOW, GRACE)
 
 
 def test_quix_streams_windows_match_the_reference(kafka_ep, topics, tmp_path):

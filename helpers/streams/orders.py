@@ -145,3 +145,28 @@ def tier_as_of(customers: list[Customer], customer: str, event_ms: int) -> str |
     """The tier the customer had at `event_ms`: its latest version at or before it."""
     versions = [c for c in customers if c.customer == customer and c.since_ms <= event_ms]
     return max(versions, key=lambda c: c.since_ms).tier if versions else None
+
+
+def reference_sliding(orders: list[Order], duration_ms: int, grace_ms: int) -> dict[int, int]:
+    """window start -> orders counted, for a sliding window of `duration_ms` per order: the
+    window [t - duration, t] (both ends included) of each order counted at event time t, as
+    Quix Streams' `sliding_window` emits them. Replaying `orders` in the order they were sent,
+    an order is dropped once its event time is at or below the largest seen minus the grace
+    and the duration and 1 ms; it counts in each window that holds it and has not yet expired
+    (window start above that line), its own window included."""
+    windows: dict[int, int] = {}  # window end (an order's event time) -> count
+    accepted: list[int] = []  # event times of the orders not dropped, so far
+    seen_ms = -(2**62)
+    for order in orders:
+        t = order.event_ms
+        seen_ms = max(seen_ms, t)
+        expired_start = seen_ms - grace_ms - 1 - duration_ms
+        if t <= expired_start:
+            continue
+        for end in windows:
+            if end - duration_ms <= t <= end and end - duration_ms > expired_start:
+                windows[end] += 1
+        if t - duration_ms > expired_start and t not in windows:
+            windows[t] = 1 + sum(t - duration_ms <= e <= t for e in accepted)
+        accepted.append(t)
+    return {end - duration_ms: n for end, n in sorted(windows.items())}

@@ -199,15 +199,17 @@ def start_windows(
     engine: str,
     url: str,
     source: str,
-    sinks: tuple[str, str],
+    sinks: tuple[str, ...],
     sizes_ms: tuple[int, int, int],
     folder: Path,
     parallelism: int = 1,
 ) -> Pipeline:
     """The windows pipeline of `engine` ("quix" or "flink") on `source`, writing its tumbling
-    and hopping windows to `sinks`; `sizes_ms` is (window, step, grace)."""
+    and hopping windows to `sinks` (Quix: its sliding window to a third, if given); `sizes_ms` is
+    (window, step, grace)."""
     if engine == "quix":
-        args: list[object] = [url, f"{folder.name}-windows", source, *sinks, *sizes_ms]
+        args: list[object] = [url, f"{folder.name}-windows", source, *sinks[:2], *sizes_ms]
+        args += sinks[2:]
         return start("quix", "quix_windows.py", args, folder, "quix-windows")
-    args = [url, source, *sinks, *sizes_ms, parallelism, engines.connector_jar()]
+    args = [url, source, *sinks[:2], *sizes_ms, parallelism, engines.connector_jar()]
     return start("flink", "flink_windows.py", args, folder, "flink-windows")

@@ -1,7 +1,8 @@
 """Orders counted per window of event time, by Quix Streams: one tumbling and one hopping window,
 each emitted once it is final (event time past its end plus the grace period). Run in the quix
 environment as a process: python quix_windows.py BOOTSTRAP GROUP INPUT TUMBLING_OUT HOPPING_OUT
-WINDOW_MS STEP_MS GRACE_MS."""
+WINDOW_MS STEP_MS GRACE_MS [SLIDING_OUT], and a sliding window of WINDOW_MS, per order, to
+SLIDING_OUT if given."""
 
 import json
 import sys
@@ -33,4 +34,7 @@ tumbling = orders.tumbling_window(duration_ms=window_ms, grace_ms=grace_ms).coun
 tumbling.to_topic(app.topic(tumbling_out, value_serializer="json"))
 hopping = orders.hopping_window(duration_ms=window_ms, step_ms=step_ms, grace_ms=grace_ms)
 hopping.count().final().to_topic(app.topic(hopping_out, value_serializer="json"))
+if len(sys.argv) > 9:  # a window [t - WINDOW_MS, t] for each order's event time t
+    sliding = orders.sliding_window(duration_ms=window_ms, grace_ms=grace_ms).count().final()
+    sliding.to_topic(app.topic(sys.argv[9], value_serializer="json"))
 app.run()
