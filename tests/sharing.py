@@ -39,6 +39,10 @@ NEEDS: dict[str, dict[str, str]] = {
     # a shared broker restarted, crashed, stopped or alarmed: nothing else may use it meanwhile
     "01-Message-Queue-Fundamentals.ipynb": {"rabbitmq": EXCLUSIVE},  # restarts RabbitMQ
     "05-Redis-Streams.ipynb": {"redis": EXCLUSIVE},  # crashes Redis
+    "14-Monitoring-and-Alerting.ipynb": {
+        "redis": EXCLUSIVE
+    },  # kills Redis while Prometheus watches
+    "test_monitoring.py": {"redis": EXCLUSIVE},  # kills Redis while Prometheus watches
     "12-Backpressure.ipynb": {"rabbitmq": EXCLUSIVE},  # raises RabbitMQ's memory alarm
     "test_require.py": {"rabbitmq": EXCLUSIVE, "redis": EXCLUSIVE},  # stops Redis; alarms
     # cluster nodes killed, frozen and stopped
