@@ -39,10 +39,8 @@ NEEDS: dict[str, dict[str, str]] = {
     # a shared broker restarted, crashed, stopped or alarmed: nothing else may use it meanwhile
     "01-Message-Queue-Fundamentals.ipynb": {"rabbitmq": EXCLUSIVE},  # restarts RabbitMQ
     "05-Redis-Streams.ipynb": {"redis": EXCLUSIVE},  # crashes Redis
-    "14-Monitoring-and-Alerting.ipynb": {
-        "redis": EXCLUSIVE
-    },  # kills Redis while Prometheus watches
-    "test_monitoring.py": {"redis": EXCLUSIVE},  # kills Redis while Prometheus watches
+    "14-Monitoring-and-Alerting.ipynb": {"redis": EXCLUSIVE},  # kills Redis, Prometheus watching
+    "test_monitoring.py": {"redis": EXCLUSIVE},  # kills Redis, Prometheus watching
     "12-Backpressure.ipynb": {"rabbitmq": EXCLUSIVE},  # raises RabbitMQ's memory alarm
     "test_require.py": {"rabbitmq": EXCLUSIVE, "redis": EXCLUSIVE},  # stops Redis; alarms
     # cluster nodes killed, frozen and stopped
@@ -89,7 +87,6 @@ NO_BROKERS = {
     "test_revision.py",
     "test_services.py",
     "test_sharing.py",
-    "test_stream_processing.py",  # Kafka only, never held alone
     "test_timeline_browser.py",
     "test_workflows.py",
 }
