@@ -513,3 +513,23 @@ def test_a_quorum_queue_confirm_waits_twice_the_delay_and_loss_loses_nothing():
     print(links.latency_table(list(slow.values())))
     _assert_latency_follows_the_delay(slow)
     _assert_loss_loses_nothing_acknowledged(lossy)
+
+
+@needs_root
+@pytest.mark.soak
+def test_a_classic_queue_cut_off_with_its_node_holds_the_other_sides_publisher_and_loses_nothing():
+    from helpers.partitions import rabbitmq as prabbit
+    from lab.brokers import netns_rabbitmq
+
+    try:
+        run = prabbit.partition_classic(per_s=50, cut_s=6.0)
+    finally:
+        netns_rabbitmq.down()
+    waits = {side: round(run.longest_wait_s(side), 2) for side in run.sides}
+    print(run.handling, "partitioned:", run.partitioned, run.verdict.counts(), waits)
+    assert run.handling == "ignore"  # as the nodes are configured: RabbitMQ's default
+    assert run.verdict.counts()["acknowledged and lost"] == 0
+    assert run.verdict.refused == 0 and not run.verdict.duplicated
+    assert waits["majority"] > 5  # its publish to the queue across the cut waited for the heal
+    assert waits["minority"] < 1  # the queue's own node went on as if nothing had happened
+    assert not run.partitioned  # 6 s of silence is far below net_ticktime (60 s): no nodedown

@@ -121,8 +121,8 @@ def _wait(what: str, test: Callable[[], bool], timeout_s: float) -> float:
     return time.monotonic() - began
 
 
-def _read_all(queue: str) -> list[str]:
-    connection = pika.BlockingConnection(pika.URLParameters(netns_rabbitmq.NODES[1].url))
+def _read_all(queue: str, via: int = 2) -> list[str]:
+    connection = pika.BlockingConnection(pika.URLParameters(netns_rabbitmq.NODES[via - 1].url))
     try:
         channel, values = connection.channel(), []
         while (got := channel.basic_get(queue, auto_ack=True))[0] is not None:
@@ -275,3 +275,75 @@ def across_links(
     return links.LinkRun("RabbitMQ", fault, amount, where,
                          latencies if fault == "delay" else [],
                          window_s if fault == "loss" else 0.0, acknowledged, verdict)  # fmt: skip
+
+
+# --- a classic queue on the same cut, for contrast ---------------------------------------------
+
+
+def partition_handling(index: int = 1) -> str:
+    """`cluster_partition_handling` as node `index` runs with it (read from the node)."""
+    answer = netns_rabbitmq.rabbitmqctl(
+        index, "eval", "application:get_env(rabbit, cluster_partition_handling)."
+    )
+    return answer.strip().removeprefix("{ok,").removesuffix("}")
+
+
+@dataclass
+class ClassicRun:
+    handling: str  # cluster_partition_handling, read from rabbit-1
+    sides: dict[str, Side]
+    verdict: Verdict
+    partitioned: bool  # rabbit-1 reported a partition after the heal
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    def longest_wait_s(self, side: str) -> float:
+        return max(self.sides[side].waits_s, default=0.0)
+
+
+def partition_classic(
+    *, name: str = "", per_s: int = 50, before_s: float = 1.0, cut_s: float = 6.0,
+    timeout_s: float = 90.0,
+) -> ClassicRun:  # fmt: skip
+    """A durable classic queue, whose one process lives on rabbit-1 (where it was declared),
+    publishers with confirms on rabbit-1 and rabbit-2; after `before_s`, rabbit-1's host is
+    isolated for `cut_s`, then healed; the publishers stop once their last publish is answered;
+    the queue is read back through rabbit-1."""
+    netns_rabbitmq.up()
+    queue = name or f"classic-{uuid.uuid4().hex[:8]}"
+    setup = pika.BlockingConnection(pika.URLParameters(netns_rabbitmq.NODES[0].url))
+    setup.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "classic"})
+    setup.close()
+    handling = partition_handling(1)
+    net, began, events = network(), time.monotonic(), []
+
+    def event(text: str) -> None:
+        events.append((time.monotonic() - began, text))
+        print(f"{events[-1][0]:5.1f} s  {text}", flush=True)
+
+    publishers = [_Publisher(side, i, queue, per_s, began) for side, i in
+                  (("minority", 1), ("majority", 2))]  # fmt: skip
+    for p in publishers:
+        p.start()
+    event(f"publishing with confirms to classic queue {queue} (on rabbit-1) via rabbit-1 and -2")
+    try:
+        time.sleep(before_s)  # the run's schedule: publishes before the cut, by design
+        net.isolate("rabbit-1")
+        event("rabbit-1's host cut off from the other two")
+        time.sleep(cut_s)  # the run's schedule: both sides publish meanwhile
+    finally:
+        net.heal()
+        event("healed")
+        for p in publishers:
+            p.stop.set()
+    for p in publishers:
+        p.join(timeout=timeout_s)
+        event(f"the {p.side.name} publisher stopped; its longest wait for a confirm "
+              f"{max(p.side.waits_s, default=0):.1f} s")  # fmt: skip
+        p.close()
+    writes = [w for p in publishers for w in p.side.writes]
+    found: dict[str, list[str]] = {"minority": [], "majority": []}
+    for value in _read_all(queue, via=1):
+        found["minority" if "-minority-" in value else "majority"].append(value)
+    sides = {p.side.name: p.side for p in publishers}
+    split = netns_rabbitmq.partitioned()
+    return ClassicRun(handling, sides, check(writes, found), split, events)
