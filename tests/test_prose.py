@@ -15,9 +15,7 @@ from lab.book.navigation import notebooks
 
 NOTEBOOKS = notebooks()
 WORD_LIMIT = 250
-KNOWN_LONG = {  # notebook → the word counts of its cells over the limit, to be split
-    "18-Network-Partitions.ipynb": [273],
-}
+KNOWN_LONG: dict[str, list[int]] = {}  # notebook → word counts of its cells over the limit
 HIDDEN = [
     re.compile(r"<!--.*?-->", re.S),  # comments
     re.compile(r"(?<=\])\([^)\s]*\)"),  # a link's target (its text is read)
