@@ -73,6 +73,20 @@ def test_the_generated_orders_are_late_on_purpose_and_each_counted_or_dropped():
     assert all(o.event_ms % 10 == 5 for o in sent)  # never on a window boundary
 
 
+def test_latency_is_from_the_closing_order_ack_to_the_result_broker_append_time():
+    def result(start: int, appended_ms: int, log_append: bool = True) -> processes.Record:
+        return processes.Record(None, {"start": start, "value": 1}, appended_ms, log_append)
+
+    closed = [(1_000, 50_000.0), (2_000, 51_000.0)]  # window start, closing order acked (ms)
+    results = [result(1_000, 50_008), result(2_000, 51_113), result(1_000, 52_000)]
+    # one figure per window, from its first result's append time; a repeat does not count
+    assert processes.latencies(results, closed) == [8.0, 113.0]
+    with pytest.raises(ValueError, match="LogAppendTime"):  # a producer's timestamp is refused
+        processes.latencies([result(1_000, 50_008, log_append=False)], closed[:1])
+    with pytest.raises(ValueError, match="2000"):  # a window without a result is named
+        processes.latencies(results[:1], closed)
+
+
 def test_an_unknown_engine_is_refused_with_the_known_ones():
     with pytest.raises(engines.EngineError, match="quix, flink"):
         engines.requirements("spark")
@@ -114,14 +128,18 @@ def _windows_run(engine: str, kafka_url: str, topics, tmp_path, parallelism: int
     name = f"streams-test-{uuid.uuid4().hex[:8]}"
     source = topics.create(f"{name}-orders")
     orders.produce(kafka_url, source, [*sent, closing], key="shop")
-    sinks = (topics.create(f"{name}-tumbling"), topics.create(f"{name}-hopping"))
-    if engine == "quix":
-        sinks += (topics.create(f"{name}-sliding"),)
+    kinds = ("tumbling", "hopping", "sliding")[: 3 if engine == "quix" else 2]
+    append = {"message.timestamp.type": "LogAppendTime"}  # the broker times each result
+    sinks = tuple(topics.create(f"{name}-{kind}", config=append) for kind in kinds)
     folder = tmp_path / name
     job = processes.start_windows(
         engine, kafka_url, source, sinks, (WINDOW, STEP, GRACE), folder, parallelism
     )
     last = max(orders.reference_windows(sent, WINDOW, STEP, GRACE))
+
+    def read(topic):
+        return processes.read_topic(kafka_url, topic)
+
     try:
         if engine == "flink":
             job.wait(240)
@@ -132,6 +150,15 @@ def _windows_run(engine: str, kafka_url: str, topics, tmp_path, parallelism: int
                 90,
                 job,
             )
+            closed = orders.produce_ticks(kafka_url, source, closing, 2, WINDOW, GRACE, "shop")
+            processes.wait_until(
+                "the live windows",
+                lambda: {s for s, _ in closed} <= set(processes.append_times(read(sinks[0]))),
+                30,
+                job,
+            )
+            latency = processes.latencies(read(sinks[0]), closed)
+            assert len(latency) == 2 and min(latency) >= 0  # one per live window, after its order
     finally:
         job.stop()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -170,3 +171,32 @@ def reference_sliding(orders: list[Order], duration_ms: int, grace_ms: int) -> d
             windows[t] = 1 + sum(t - duration_ms <= e <= t for e in accepted)
         accepted.append(t)
     return {end - duration_ms: n for end, n in sorted(windows.items())}
+
+
+def produce_ticks(
+    url: str, topic: str, after: Order, count: int, window_ms: int, grace_ms: int, key: str
+) -> list[tuple[int, float]]:
+    """`count` orders sent live, one at a time (each awaited), each far enough ahead in event
+    time to close the window of the order before it (`after` first). Returns, per order, the
+    start of the tumbling window it closed and when the broker acknowledged it (epoch ms, from
+    the producer's delivery report: just after the order was appended)."""
+    producer = Producer({**kafka_config(url), "enable.idempotence": True})
+    closed: list[tuple[int, float]] = []
+    previous = after.event_ms
+    for i in range(count):
+        tick = Order(10_000 + i, "customer-0", 0, previous + 2 * window_ms + grace_ms, "live")
+        acked: list[float] = []
+
+        def delivered(error: object, _message: object, acked: list[float] = acked) -> None:
+            if error is None:
+                acked.append(time.time() * 1000)  # the delivery report: the broker has it
+
+        producer.produce(
+            topic, tick.value(), key=key.encode(), timestamp=tick.event_ms, on_delivery=delivered
+        )
+        if producer.flush(10) != 0 or not acked:
+            raise TimeoutError(f"{topic}: a live order unacknowledged after 10 s; is Kafka up?")
+        closed.append((previous // window_ms * window_ms, acked[0]))
+        previous = tick.event_ms
+        time.sleep(0.1)  # the pace of the live orders: 10 a second at most
+    return closed

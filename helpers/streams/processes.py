@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, TopicPartition
 
 from lab.brokers import engines, kafka_config
 
@@ -115,6 +115,7 @@ class Record:
     key: str | None
     value: Any
     timestamp_ms: int
+    log_append: bool = False  # the timestamp is the broker's (LogAppendTime), not the producer's
 
 
 def read_topic(url: str, topic: str, isolation: str = "read_committed") -> list[Record]:
@@ -149,6 +150,7 @@ def read_topic(url: str, topic: str, isolation: str = "read_committed") -> list[
                         key.decode() if key is not None else None,
                         json.loads(value) if value is not None else None,
                         message.timestamp()[1],
+                        message.timestamp()[0] == TIMESTAMP_LOG_APPEND_TIME,
                     )
                 )
                 if offset + 1 >= left.get(partition, 0):
@@ -166,6 +168,31 @@ def read_topic(url: str, topic: str, isolation: str = "read_committed") -> list[
 def window_counts(records: list[Record]) -> dict[int, int]:
     """window start (epoch ms) -> count, from Quix's {"start": ms} or Flink's "start" as text."""
     return dict(sorted((_epoch_ms(r.value["start"]), int(r.value["value"])) for r in records))
+
+
+def latencies(records: list[Record], closed: list[tuple[int, float]]) -> list[float]:
+    """Milliseconds from each order that closed a window (its window start, and when the broker
+    acknowledged the order) to that window's result being appended to the output topic: the
+    result record's broker timestamp, so the topic must use LogAppendTime. One per window."""
+    if not all(record.log_append for record in records):
+        raise ValueError(
+            "the output topic keeps the producer's timestamps: create it with "
+            "message.timestamp.type=LogAppendTime to time its appends"
+        )
+    appended = append_times(records)
+    missing = [start for start, _ in closed if start not in appended]
+    if missing:
+        raise ValueError(f"no result on the output topic for the windows starting at {missing}")
+    return [appended[start] - acked_ms for start, acked_ms in closed]
+
+
+def append_times(records: list[Record]) -> dict[int, int]:
+    """window start -> the record timestamp of its first result (the append time on a topic with
+    LogAppendTime)."""
+    found: dict[int, int] = {}
+    for record in records:
+        found.setdefault(_epoch_ms(record.value["start"]), record.timestamp_ms)
+    return found
 
 
 def _epoch_ms(start: int | str) -> int:
@@ -203,13 +230,15 @@ def start_windows(
     sizes_ms: tuple[int, int, int],
     folder: Path,
     parallelism: int = 1,
+    stop_offset: int = 0,
 ) -> Pipeline:
     """The windows pipeline of `engine` ("quix" or "flink") on `source`, writing its tumbling
     and hopping windows to `sinks` (Quix: its sliding window to a third, if given); `sizes_ms` is
-    (window, step, grace)."""
+    (window, step, grace). Flink ends at `stop_offset` of the source's one partition, or at its
+    end when the job starts if 0."""
     if engine == "quix":
         args: list[object] = [url, f"{folder.name}-windows", source, *sinks[:2], *sizes_ms]
         args += sinks[2:]
         return start("quix", "quix_windows.py", args, folder, "quix-windows")
-    args = [url, source, *sinks[:2], *sizes_ms, parallelism, engines.connector_jar()]
+    args = [url, source, *sinks[:2], *sizes_ms, parallelism, engines.connector_jar(), stop_offset]
     return start("flink", "flink_windows.py", args, folder, "flink-windows")

@@ -2,7 +2,7 @@
 JobManager and a TaskManager inside this process's JVM): the same tumbling and hopping windows as
 quix_windows.py, over the orders on Kafka up to where they end when the job starts. Run in the
 flink environment: python flink_windows.py BOOTSTRAP INPUT TUMBLING_OUT HOPPING_OUT WINDOW_MS
-STEP_MS GRACE_MS PARALLELISM CONNECTOR_JAR."""
+STEP_MS GRACE_MS PARALLELISM CONNECTOR_JAR STOP_OFFSET (0: where the topic ends at the start)."""
 
 import json
 import sys
@@ -21,6 +21,13 @@ config = tables.get_config()
 config.set("pipeline.jars", f"file://{sys.argv[9]}")  # the Kafka SQL connector
 config.set("parallelism.default", str(parallelism))
 config.set("table.local-time-zone", "UTC")
+stop_offset = int(sys.argv[10])  # read up to this offset of partition 0 (exclusive), then end
+bounded = (
+    f"'scan.bounded.mode' = 'specific-offsets', "
+    f"'scan.bounded.specific-offsets' = 'partition:0,offset:{stop_offset}'"
+    if stop_offset
+    else "'scan.bounded.mode' = 'latest-offset'"
+)
 print(json.dumps({"jvm_ready_s": time.monotonic() - began}), flush=True)
 
 tables.execute_sql(f"""
@@ -31,7 +38,7 @@ CREATE TABLE orders (
 ) WITH (
   'connector' = 'kafka', 'topic' = '{source}', 'properties.bootstrap.servers' = '{bootstrap}',
   'scan.startup.mode' = 'earliest-offset',
-  'scan.bounded.mode' = 'latest-offset',      -- a job that ends where the topic ends
+  {bounded},  -- a job that ends where the topic ends, or at a given offset
   'scan.watermark.emit.strategy' = 'on-event', -- a watermark after every record, not every 200 ms
   'format' = 'json')""")
 for name, topic in (("tumbling", tumbling_out), ("hopping", hopping_out)):
