@@ -13,7 +13,7 @@ import pytest
 
 from helpers.partitions import links
 from helpers.partitions import redis as predis
-from helpers.partitions.checker import Write, check
+from helpers.partitions.checker import Write, check, timeline
 from helpers.partitions.faults import Network
 from lab.brokers import netns, netns_redis, state
 
@@ -49,6 +49,20 @@ def test_checker_finds_nothing_wrong_in_a_clean_history():
         "unacknowledged but present": 0, "duplicated": 0, "order violations": 0,
         "refused": 1, "unanswered": 0,
     }  # fmt: skip
+
+
+def test_the_timeline_puts_each_write_in_its_step_with_its_fate_and_what_happened():
+    writes = [
+        Write("k", "v0", "ok", 0.1), Write("k", "v1", "ok", 0.6),
+        Write("k", "v2", "unknown", 0.7), Write("k", "v3", "ok", 1.2),
+    ]  # fmt: skip
+    verdict = check(writes, {"k": ["v0", "v2"]})  # v1 and v3 acknowledged and lost
+    steps = timeline(writes, verdict, [(0.55, "cut"), (0.9, "new leader"), (1.4, "heal")])
+    assert list(steps.index) == [0.0, 0.5, 1.0]
+    assert steps.loc[0.0, "acknowledged, kept"] == 1 and steps.loc[0.0, "event"] == ""
+    assert steps.loc[0.5, "acknowledged, lost"] == 1 and steps.loc[0.5, "not acknowledged"] == 1
+    assert steps.loc[0.5, "event"] == "cut; new leader"  # two events in one step: both kept
+    assert steps.loc[1.0, "acknowledged, lost"] == 1 and steps.loc[1.0, "event"] == "heal"
 
 
 def test_checker_refuses_values_that_repeat():
@@ -428,6 +442,9 @@ def test_an_isolated_kafka_leader_loses_acks_1_writes_and_no_acks_all_write():
     assert one.epochs[one.old_leader][-1] == (epoch, first) > one.epochs[one.old_leader][0]
     assert every.lost_offsets() == []
     assert not one.verdict.duplicated and not one.verdict.order_violations
+    steps = pkafka.timeline(one)  # per half second, beside the cut, the new leader, the heal
+    assert steps["acknowledged, lost"].sum() == len(one.verdict.acknowledged_lost)
+    assert (steps["event"] != "").sum() >= 2
     # the producer is not idempotent: librdkafka resends a timed-out write, and the leader may
     # append both copies, or the resent one after later writes (seen in two of three runs here)
     print("acks=all: duplicated", len(every.verdict.duplicated), "order violations",
@@ -456,6 +473,10 @@ def test_a_quorum_queue_cut_from_its_leader_loses_nothing_confirmed_and_the_mino
     assert run.longest_wait_s("majority") < cut_s  # it went on after its election
     after = [w for w in run.sides["majority"].writes if w.at_s > at["rabbit-1's"] + 1]
     assert len(after) > 10
+    steps = prabbit.timeline(run)  # both sides' publishes per half second, beside the events
+    fates = steps.drop(columns="event").to_numpy().sum()
+    assert fates == sum(len(side.writes) for side in run.sides.values())
+    assert (steps["event"] != "").sum() >= 2
 
 
 # --- slow and lossy links on the Kafka and RabbitMQ hosts: soak tests, as their nodes start slowly

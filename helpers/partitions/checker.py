@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pandas as pd
+
 Outcome = Literal["ok", "refused", "unknown"]  # acknowledged; error reply; no reply (timeout)
 
 
@@ -79,3 +81,29 @@ def check(writes: Sequence[Write], found: Mapping[str, Sequence[str]]) -> Verdic
             if order[b] < order[a]:
                 verdict.order_violations.append((key, a, b))
     return verdict
+
+
+def timeline(
+    writes: Sequence[Write],
+    verdict: Verdict,
+    events: Sequence[tuple[float, str]],
+    step_s: float = 0.5,
+) -> pd.DataFrame:
+    """Per `step_s` of a run, how many writes got each fate (the verdict, read from the broker
+    after healing), beside what happened in that step (the cut, a new leader, the heal)."""
+    lost, kept = set(verdict.acknowledged_lost), set(verdict.acknowledged_present)
+
+    def fate(write: Write) -> str:
+        if write.value in lost:
+            return "acknowledged, lost"
+        return "acknowledged, kept" if write.value in kept else "not acknowledged"
+
+    steps = [write.at_s // step_s * step_s for write in writes]
+    frame = pd.DataFrame({"at_s": steps, "fate": [fate(write) for write in writes]})
+    counts = frame.groupby(["at_s", "fate"]).size().unstack(fill_value=0)
+    happened: dict[float, str] = {}
+    for at_s, text in events:
+        step = at_s // step_s * step_s
+        happened[step] = f"{happened[step]}; {text}" if step in happened else text
+    counts["event"] = [happened.get(step, "") for step in counts.index]
+    return counts

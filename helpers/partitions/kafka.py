@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pandas as pd
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -31,7 +32,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from lab.brokers import netns_kafka, state
 
-from . import links
+from . import checker, links
 from .checker import Outcome, Verdict, Write, check
 from .faults import Network
 
@@ -343,3 +344,8 @@ def across_leader_links(
     where += f" (in sync: {len(still[1])})"
     return links.LinkRun("Kafka", fault, amount, where, latencies,
                          window_s if fault == "loss" else 0.0, acknowledged, verdict)  # fmt: skip
+
+
+def timeline(run: Run) -> pd.DataFrame:
+    """Per half second of the run, how many writes got each fate, beside what happened then."""
+    return checker.timeline(run.writes, run.verdict, run.events)

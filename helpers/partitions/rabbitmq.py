@@ -18,13 +18,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pandas as pd
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from lab.brokers import netns, netns_rabbitmq, rabbitmq_broker, state
 
-from . import links
+from . import checker, links
 from .checker import Outcome, Verdict, Write, check
 from .faults import Network
 
@@ -121,16 +122,27 @@ def _wait(what: str, test: Callable[[], bool], timeout_s: float) -> float:
     return time.monotonic() - began
 
 
-def _read_all(queue: str, via: int = 2) -> list[str]:
-    connection = pika.BlockingConnection(pika.URLParameters(netns_rabbitmq.NODES[via - 1].url))
-    try:
-        channel, values = connection.channel(), []
-        while (got := channel.basic_get(queue, auto_ack=True))[0] is not None:
-            values.append(got[2].decode())
-        channel.queue_delete(queue)
-        return values
-    finally:
-        connection.close()
+def _read_all(queue: str, via: int = 2, timeout_s: float = 60.0) -> list[str]:
+    """Every message left in `queue`, then the queue deleted. Right after a heal a quorum queue
+    may still be settling, and the broker then closes the connection on a get that timed out
+    (INTERNAL_ERROR): read on from a new connection until `timeout_s`."""
+    values: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        connection = pika.BlockingConnection(pika.URLParameters(netns_rabbitmq.NODES[via - 1].url))
+        try:
+            channel = connection.channel()
+            while (got := channel.basic_get(queue, auto_ack=True))[0] is not None:
+                values.append(got[2].decode())
+            channel.queue_delete(queue)
+            return values
+        except pika.exceptions.ConnectionClosedByBroker:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)  # the queue's members are still catching up after the heal
+        finally:
+            if connection.is_open:
+                connection.close()
 
 
 def partition_quorum_leader(
@@ -347,3 +359,10 @@ def partition_classic(
     sides = {p.side.name: p.side for p in publishers}
     split = netns_rabbitmq.partitioned()
     return ClassicRun(handling, sides, check(writes, found), split, events)
+
+
+def timeline(run: Run | ClassicRun) -> pd.DataFrame:
+    """Per half second of the run, how many publishes (both sides) got each fate, beside what
+    happened then."""
+    writes = sorted((w for side in run.sides.values() for w in side.writes), key=lambda w: w.at_s)
+    return checker.timeline(writes, run.verdict, run.events)

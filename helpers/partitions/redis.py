@@ -21,6 +21,7 @@ import redis
 
 from lab.brokers import netns_redis
 
+from . import checker
 from .checker import Verdict, Write, check
 from .faults import Network
 
@@ -206,19 +207,7 @@ def table(runs: list[Run]) -> pd.DataFrame:
 
 def timeline(run: Run) -> pd.DataFrame:
     """Per half second of the run, how many writes got each fate, beside what happened then."""
-    lost, present = set(run.verdict.acknowledged_lost), set(run.verdict.acknowledged_present)
-
-    def fate(w: Write) -> str:
-        if w.value in lost:
-            return "acknowledged, lost"
-        return "acknowledged, kept" if w.value in present else "not acknowledged"
-
-    frame = pd.DataFrame({"at_s": [w.at_s // 0.5 * 0.5 for w in run.writes],
-                          "fate": [fate(w) for w in run.writes]})  # fmt: skip
-    counts = frame.groupby(["at_s", "fate"]).size().unstack(fill_value=0)
-    happened = {t // 0.5 * 0.5: text for t, text in run.events}
-    counts["event"] = [happened.get(t, "") for t in counts.index]
-    return counts
+    return checker.timeline(run.writes, run.verdict, run.events)
 
 
 # --- a lossy or slow link between the primary and one replica: nothing is cut, no failover ------
