@@ -13,6 +13,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -190,6 +191,64 @@ def test_confluent_kafkas_avro_serializer_writes_the_same_frame_and_is_refused_a
         AvroSerializer(client, json.dumps(NO_DEFAULT))({**order, "currency": "USD"}, context)
     assert refused.value.http_status_code == 409 and "Incompatible" in refused.value.error_message
     assert client.get_versions(subject) == [1]
+
+
+ORDER_JSON_SCHEMA = {
+    "type": "object",
+    "title": "Order",
+    "properties": {"id": {"type": "string"}, "amount": {"type": "number"}},
+    "required": ["id", "amount"],
+    "additionalProperties": False,
+}
+
+
+def test_confluent_kafkas_json_serializer_frames_json_and_a_breaking_json_schema_is_refused():
+    topic = unique_name("t-json")
+    subject, context = f"{topic}-value", SerializationContext(topic, MessageField.VALUE)
+    client = SchemaRegistryClient({"url": apicurio_registry.CCOMPAT})
+    order = {"id": "o-1", "amount": 2.5}
+    written = JSONSerializer(json.dumps(ORDER_JSON_SCHEMA), client)(order, context)
+    v1 = client.get_latest_version(subject)
+    assert v1.schema.schema_type == "JSON" and v1.version == 1
+    assert written[:5] == b"\x00" + v1.schema_id.to_bytes(4, "big")  # magic byte, schema id
+    assert json.loads(written[5:]) == order  # then the record as JSON text
+    assert JSONDeserializer(None, schema_registry_client=client)(written, context) == order
+    client.set_compatibility(subject, "BACKWARD")
+    properties = {**ORDER_JSON_SCHEMA["properties"], "currency": {"type": "string"}}
+    required = {**ORDER_JSON_SCHEMA, "properties": properties, "required": [*properties]}
+    with pytest.raises(SchemaRegistryError) as refused:
+        JSONSerializer(json.dumps(required), client)({**order, "currency": "EUR"}, context)
+    assert refused.value.http_status_code == 409 and "Incompatible" in refused.value.error_message
+    assert client.get_versions(subject) == [1]
+    optional = {**ORDER_JSON_SCHEMA, "properties": properties}  # the negative case: accepted
+    second = JSONSerializer(json.dumps(optional), client)({**order, "currency": "EUR"}, context)
+    assert client.get_versions(subject) == [1, 2]
+    assert second[1:5] == client.get_version(subject, 2).schema_id.to_bytes(4, "big")
+
+
+def test_the_registry_build_is_keyed_on_its_recipe(tmp_path, monkeypatch):
+    recipe = tmp_path / "apicurio-registry"
+    recipe.mkdir()
+    for name in apicurio_registry.RECIPE:
+        (recipe / name).write_bytes((TEMPLATES_DIR / "apicurio-registry" / name).read_bytes())
+    monkeypatch.setattr(apicurio_registry, "TEMPLATES_DIR", tmp_path)
+    same = apicurio_registry.build_dir()
+    (recipe / "pom.xml").write_text((recipe / "pom.xml").read_text().replace("1.14.0", "1.14.1"))
+    assert apicurio_registry.build_dir() != same  # a changed pom gets a build of its own
+    monkeypatch.undo()
+    assert apicurio_registry.build_dir() == same
+
+
+def test_only_the_builds_of_other_recipes_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(apicurio_registry, "cache_dir", lambda: tmp_path)
+    version = apicurio_registry.VERSION
+    names = [f"apicurio-registry-{version}", f"apicurio-registry-{version}-0123456789ab"]
+    names += [apicurio_registry.build_dir().name, ".apicurio-scratch", "apicurio-registry-9.9"]
+    for name in names:
+        (tmp_path / name).mkdir()
+    apicurio_registry._remove_stale_builds()
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted(names[2:])  # the current build, a build under way, another version
 
 
 def test_the_protobuf_frame_is_what_confluent_kafkas_deserializer_reads():

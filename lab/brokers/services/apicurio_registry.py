@@ -4,11 +4,14 @@ Kafka topic and touches no other lesson; its schemas are gone when it stops).
 
 Maven Central publishes the registry as a Quarkus application's classes, not a runnable jar, so
 the first start builds one from brokers/apicurio-registry/ (`mvn package`: a few minutes and
-about 100 MB of jars, once) into the lab's cache, shared by every checkout.
+about 100 MB of jars, once per build recipe) into the lab's cache, shared by every checkout: the
+build folder is named after a hash of that recipe, so a changed pom.xml gets a new build rather
+than an old one that looks complete.
 Not for talking to it (see helpers.schemas)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -27,8 +30,20 @@ CCOMPAT = f"{URL}/apis/ccompat/v6"  # the Confluent Schema Registry API
 BUILD_TIMEOUT_S = 1200.0
 
 
+RECIPE = ("pom.xml", "application.properties")  # what brokers/apicurio-registry/ gives the build
+
+
+def recipe_hash() -> str:
+    """A short hash of the build recipe's files: it changes whenever one of them does."""
+    digest = hashlib.sha256()
+    for name in RECIPE:
+        digest.update(name.encode() + b"\0")
+        digest.update((TEMPLATES_DIR / "apicurio-registry" / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def build_dir() -> Path:
-    return cache_dir() / f"apicurio-registry-{VERSION}"
+    return cache_dir() / f"apicurio-registry-{VERSION}-{recipe_hash()}"
 
 
 def runner_jar() -> Path:
@@ -36,7 +51,11 @@ def runner_jar() -> Path:
 
 
 def _install() -> None:
-    """Build the runnable registry once; a second call finds it and returns at once."""
+    """Build the runnable registry once per recipe; a second call finds it and returns at once.
+    Builds of other recipes are deleted, but only while no registry answers on the port (a
+    running one may still load classes from its build)."""
+    if _ready() is not None:
+        _remove_stale_builds()
     if runner_jar().is_file():
         return
     mvn = install.ensure("mvn")
@@ -49,8 +68,9 @@ def _install() -> None:
     scratch = Path(tempfile.mkdtemp(dir=build_dir().parent, prefix=".apicurio-"))
     resources = scratch / "src" / "main" / "resources"
     resources.mkdir(parents=True)
-    shutil.copy(TEMPLATES_DIR / "apicurio-registry" / "pom.xml", scratch / "pom.xml")
-    shutil.copy(TEMPLATES_DIR / "apicurio-registry" / "application.properties", resources)
+    recipe = TEMPLATES_DIR / "apicurio-registry"
+    shutil.copy(recipe / "pom.xml", scratch / "pom.xml")
+    shutil.copy(recipe / "application.properties", resources)
     try:
         done = subprocess.run(
             [mvn, "-q", "-B", "package", "-DskipTests"],
@@ -73,6 +93,15 @@ def _install() -> None:
         )
     shutil.rmtree(build_dir(), ignore_errors=True)
     scratch.rename(build_dir())
+
+
+def _remove_stale_builds() -> None:
+    """Delete the builds of other recipes of this version (and the unhashed one older labs made);
+    scratch folders of interrupted builds start with a dot and are left to their own build."""
+    keep = build_dir()
+    for old in cache_dir().glob(f"apicurio-registry-{VERSION}*"):
+        if old != keep and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _launch() -> Launch:
