@@ -236,6 +236,7 @@ def test_a_jittery_link_keeps_each_connections_bytes_in_order(hosts: Network):
     each chunk held on its own, later ones would overtake earlier ones, and the list (or the
     protocol) would come out scrambled."""
     key = f"order-{time.monotonic_ns()}"
+    netns_redis.wait_whole()  # the Sentinels may still be agreeing after the last fault
     primary = predis.agreed_primary()
     assert primary is not None
     other = f"redis-{primary % 3 + 1}"
@@ -258,6 +259,7 @@ def test_a_delay_resets_the_links_connections_so_they_come_back_through_the_prox
     """The replica's replication connection, made before the delay, is made again through the
     proxy: the primary then sees it come from its own host, and lists the replica by the
     address the replica announces."""
+    netns_redis.wait_whole()  # the Sentinels may still be agreeing after the last fault
     primary = predis.agreed_primary()
     assert primary is not None
     replica = min(n.index for n in netns_redis.NODES if n.index != primary)
@@ -314,6 +316,7 @@ def _fault_and_exit(how: str, fault: str) -> tuple[subprocess.CompletedProcess[s
     """Run FAULT_AND_EXIT on a replica's host `a` (cut off, or its link to host `b` slowed):
     a cut primary would be failed over, and the run would wait for that to settle."""
     netns_redis.wait_whole()  # the Sentinels settled on one primary
+    netns_redis.wait_whole()  # the Sentinels may still be agreeing after the last fault
     primary = predis.agreed_primary()
     assert primary is not None
     a, b = [h for i, h in enumerate(netns_redis.HOSTS, start=1) if i != primary]

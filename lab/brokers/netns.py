@@ -29,9 +29,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 from . import install, process, state
 from .config import state_dir
@@ -84,6 +85,43 @@ def address(index: int) -> str:
     if not 1 <= index <= 250:
         raise ValueError(f"host index {index} is outside 1-250")
     return f"{SUBNET}.{index}"
+
+
+@dataclass(frozen=True)
+class Host:
+    """One node's host: the namespace's host name (e.g. kafka-1) and the node's index in its
+    cluster (1, 2, 3). A cluster's hosts take the addresses from `FIRST_ADDRESS` + 1 on."""
+
+    FIRST_ADDRESS: ClassVar[int] = 0  # each cluster has its own block of the bridge's addresses
+    host: str
+    index: int
+
+    @property
+    def ip(self) -> str:
+        return address(self.FIRST_ADDRESS + self.index)
+
+
+def take_down(
+    names: Sequence[str],
+    hosts: Sequence[str],
+    stop_s: float,
+    before_removing: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Undo every fault, stop the named processes (SIGTERM, waiting up to `stop_s` for each),
+    then remove the hosts and the bridge; the names that were running. `before_removing` runs
+    for each host first (what still runs inside it)."""
+    with locked():
+        if why_unavailable() is None:
+            clear_all_rules()
+        stopped = [name for name in names if process.signal_and_wait(name, signal.SIGTERM, stop_s)]
+        if why_unavailable() is None:
+            for host in hosts:
+                if before_removing is not None:
+                    before_removing(host)
+                remove_host(host)
+            remove_bridge()
+    release()
+    return stopped
 
 
 def _run(*args: str, check: bool = True, stdin: str | None = None) -> str:

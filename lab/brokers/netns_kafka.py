@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import time
-from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient
 
@@ -27,14 +25,8 @@ PORT, CONTROLLER_PORT = 9092, 9093
 HEAP = "384m"
 
 
-@dataclass(frozen=True)
-class KafkaHost:
-    host: str
-    index: int  # node.id
-
-    @property
-    def ip(self) -> str:
-        return netns.address(10 + self.index)
+class KafkaHost(netns.Host):  # index: the node.id
+    FIRST_ADDRESS = 10
 
     @property
     def address(self) -> str:
@@ -121,13 +113,4 @@ def wait_registered(timeout_s: float = 180.0) -> float:
 
 def down() -> list[str]:
     """Undo every fault, stop every node, remove the hosts; the nodes that were running."""
-    with netns.locked():
-        if netns.why_unavailable() is None:
-            netns.clear_all_rules()
-        stopped = [n.name for n in NODES if process.signal_and_wait(n.name, signal.SIGTERM, 8.0)]
-        if netns.why_unavailable() is None:
-            for n in NODES:
-                netns.remove_host(n.host)
-            netns.remove_bridge()
-    netns.release()
-    return stopped
+    return netns.take_down([n.name for n in NODES], [n.host for n in NODES], stop_s=8.0)

@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 
 import pika
 
@@ -31,14 +30,8 @@ HOSTS = ("rabbit-1", "rabbit-2", "rabbit-3")
 PORT = 5672
 
 
-@dataclass(frozen=True)
-class RabbitHost:
-    host: str
-    index: int
-
-    @property
-    def ip(self) -> str:
-        return netns.address(20 + self.index)
+class RabbitHost(netns.Host):
+    FIRST_ADDRESS = 20
 
     @property
     def node(self) -> str:
@@ -122,7 +115,7 @@ def up(timeout_s: float = 180.0, *, through_proxies: bool = False) -> None:
             netns.clear_all_rules()
         if all(state.running_pid(n.name) is None for n in NODES):
             for n in NODES:
-                _stop_leftovers(n)
+                _stop_leftovers(n.host)
                 shutil.rmtree(state.broker_dir(n.name), ignore_errors=True)
             if through_proxies:
                 _start_proxies()
@@ -208,12 +201,12 @@ def wait_clustered(timeout_s: float = 180.0) -> float:
     return time.monotonic() - began
 
 
-def _stop_leftovers(n: RabbitHost) -> None:
+def _stop_leftovers(host: str) -> None:
     """SIGTERM whatever still runs inside the host (epmd detaches from the node it serves):
     every process in a namespace of the lab was started by the lab."""
-    if n.host not in netns.namespaces():
+    if host not in netns.namespaces():
         return
-    pids = subprocess.run(["ip", "netns", "pids", netns.namespace(n.host)], capture_output=True,
+    pids = subprocess.run(["ip", "netns", "pids", netns.namespace(host)], capture_output=True,
                           text=True, timeout=10).stdout.split()  # fmt: skip
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
@@ -222,14 +215,5 @@ def _stop_leftovers(n: RabbitHost) -> None:
 
 def down() -> list[str]:
     """Undo every fault, stop every node (and its port mapper), remove the hosts."""
-    with netns.locked():
-        if netns.why_unavailable() is None:
-            netns.clear_all_rules()
-        stopped = [n.name for n in NODES if process.signal_and_wait(n.name, signal.SIGTERM, 30.0)]
-        if netns.why_unavailable() is None:
-            for n in NODES:
-                _stop_leftovers(n)
-                netns.remove_host(n.host)
-            netns.remove_bridge()
-    netns.release()
-    return stopped
+    names, hosts = [n.name for n in NODES], [n.host for n in NODES]
+    return netns.take_down(names, hosts, stop_s=30.0, before_removing=_stop_leftovers)

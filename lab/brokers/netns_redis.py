@@ -13,9 +13,7 @@ Not for injecting faults (see helpers.partitions).
 from __future__ import annotations
 
 import shutil
-import signal
 import time
-from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -29,15 +27,7 @@ HOSTS = ("redis-1", "redis-2", "redis-3")
 DOWN_AFTER_MS = 1000  # a silent primary is subjectively down after 1 s (default 30 s)
 
 
-@dataclass(frozen=True)
-class RedisHost:
-    host: str  # the namespace's host name, e.g. redis-1
-    index: int
-
-    @property
-    def ip(self) -> str:
-        return netns.address(self.index)
-
+class RedisHost(netns.Host):  # FIRST_ADDRESS 0: redis-1 is 10.213.0.1
     @property
     def redis_name(self) -> str:  # the process names under .brokers/
         return f"netns-redis-{self.index}"
@@ -128,20 +118,8 @@ def ensure(timeout_s: float = 60.0) -> str | None:
 
 def down() -> list[str]:
     """Undo every fault, stop every node, remove the hosts; the nodes that were running."""
-    stopped = []
-    with netns.locked():
-        if netns.why_unavailable() is None:
-            netns.clear_all_rules()
-        for n in NODES:
-            for name in (n.sentinel_name, n.redis_name):
-                if process.signal_and_wait(name, signal.SIGTERM, 10.0):
-                    stopped.append(name)
-        if netns.why_unavailable() is None:
-            for n in NODES:
-                netns.remove_host(n.host)
-            netns.remove_bridge()
-    netns.release()
-    return stopped
+    names = [name for n in NODES for name in (n.sentinel_name, n.redis_name)]
+    return netns.take_down(names, [n.host for n in NODES], stop_s=10.0)
 
 
 def sentinel_view(index: int) -> dict[str, Any] | None:
