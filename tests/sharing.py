@@ -40,7 +40,7 @@ NEEDS: dict[str, dict[str, str]] = {
     "01-Message-Queue-Fundamentals.ipynb": {"rabbitmq": EXCLUSIVE},  # restarts RabbitMQ
     "05-Redis-Streams.ipynb": {"redis": EXCLUSIVE},  # crashes Redis
     "14-Monitoring-and-Alerting.ipynb": {"redis": EXCLUSIVE},  # kills Redis, Prometheus watching
-    "test_monitoring.py": {"redis": EXCLUSIVE},  # kills Redis, Prometheus watching
+    "test_monitoring_redis_killed.py": {"redis": EXCLUSIVE},  # kills Redis, Prometheus watching
     "12-Backpressure.ipynb": {"rabbitmq": EXCLUSIVE},  # raises RabbitMQ's memory alarm
     "test_require.py": {"rabbitmq": EXCLUSIVE, "redis": EXCLUSIVE},  # stops Redis; alarms
     # cluster nodes killed, frozen and stopped

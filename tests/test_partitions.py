@@ -224,7 +224,7 @@ for i in range(40):  # one chunk each, a few ms apart: each is held for its own 
     time.sleep(0.005)
 link.sendall(f"*4\\r\\n$6\\r\\nLRANGE\\r\\n${len(key)}\\r\\n{key}\\r\\n$1\\r\\n0\\r\\n$2\\r\\n-1\\r\\n".encode())
 reply = b""
-while not reply.endswith(b"39\\r\\n") and len(reply) < 10000:
+while not reply.endswith(b"$2\\r\\n39\\r\\n") and len(reply) < 10000:  # LRANGE's last
     reply += link.recv(10000)
 print(" ".join(line for line in reply.decode().split("\\r\\n")[40:] if line[:1].isdigit()))
 """
