@@ -73,6 +73,17 @@ def test_checker_refuses_values_that_repeat():
 # --- faults on the hosts ----------------------------------------------------------------------
 
 
+def _agreed_primary(timeout_s: float = 60.0) -> int:
+    """The primary every Sentinel names, once they agree again after the previous fault (a
+    cluster that looked whole can still be flapping for a moment)."""
+    deadline = time.monotonic() + timeout_s
+    while (primary := predis.agreed_primary()) is None:
+        assert time.monotonic() < deadline, f"the Sentinels did not agree within {timeout_s} s"
+        netns_redis.wait_whole(timeout_s)
+        time.sleep(0.2)
+    return primary
+
+
 def _connects(host: str, target: str, tries: int = 1, timeout_s: float = 0.5) -> int:
     """How many of `tries` TCP connections from inside `host` to `target`'s Redis succeed."""
     script = textwrap.dedent(f"""
@@ -236,9 +247,7 @@ def test_a_jittery_link_keeps_each_connections_bytes_in_order(hosts: Network):
     each chunk held on its own, later ones would overtake earlier ones, and the list (or the
     protocol) would come out scrambled."""
     key = f"order-{time.monotonic_ns()}"
-    netns_redis.wait_whole()  # the Sentinels may still be agreeing after the last fault
-    primary = predis.agreed_primary()
-    assert primary is not None
+    primary = _agreed_primary()
     other = f"redis-{primary % 3 + 1}"
     hosts.delay(f"redis-{primary}", other, 50, 50)
     try:
@@ -259,9 +268,7 @@ def test_a_delay_resets_the_links_connections_so_they_come_back_through_the_prox
     """The replica's replication connection, made before the delay, is made again through the
     proxy: the primary then sees it come from its own host, and lists the replica by the
     address the replica announces."""
-    netns_redis.wait_whole()  # the Sentinels may still be agreeing after the last fault
-    primary = predis.agreed_primary()
-    assert primary is not None
+    primary = _agreed_primary()
     replica = min(n.index for n in netns_redis.NODES if n.index != primary)
     assert not predis.replica_through_proxy(primary, replica)  # before: a direct connection
     hosts.delay(f"redis-{primary}", f"redis-{replica}", 100, 0)
@@ -315,10 +322,7 @@ if mode == "kill":
 def _fault_and_exit(how: str, fault: str) -> tuple[subprocess.CompletedProcess[str], str, str]:
     """Run FAULT_AND_EXIT on a replica's host `a` (cut off, or its link to host `b` slowed):
     a cut primary would be failed over, and the run would wait for that to settle."""
-    netns_redis.wait_whole()  # the Sentinels settled on one primary
-    netns_redis.wait_whole()  # the Sentinels may still be agreeing after the last fault
-    primary = predis.agreed_primary()
-    assert primary is not None
+    primary = _agreed_primary()
     a, b = [h for i, h in enumerate(netns_redis.HOSTS, start=1) if i != primary]
     done = subprocess.run([sys.executable, "-c", FAULT_AND_EXIT, how, fault, a, b],
                           capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -158,7 +158,7 @@ def test_each_step_draws_where_the_backlog_waited_as_it_grew(rabbitmq_ep):
                 for i in range(upto - (3 if upto == 30 else 0)):
                     publisher.basic_publish("", queue, str(i).encode())
             titles = [f"prefetch 5: {upto} published", f"no limit: {upto} published"]
-            where = diagrams.backlogs(queues, url=rabbitmq_ep.url, titles=titles)
+            where = diagrams.backlogs(queues, url=rabbitmq_ep.url, titles=titles, settle_s=30)
             steps.append(diagrams.row(where, title=f"{upto} published"))
     finally:
         for holder in holders:
