@@ -203,6 +203,7 @@ print(round_trip(), flush=True)
 
 
 @needs_root
+@pytest.mark.soak  # a proxy per link on a loaded machine: make soak, not every run
 def test_a_slow_link_slowed_again_keeps_its_connections_and_takes_the_new_delay(hosts: Network):
     """A link already through running proxies gets new figures without a reset (RabbitMQ takes
     a reset link for a partition): one connection, made before, sees the new delay."""
@@ -242,6 +243,7 @@ print(" ".join(line for line in reply.decode().split("\\r\\n")[40:] if line[:1].
 
 
 @needs_root
+@pytest.mark.soak  # a proxy per link on a loaded machine: make soak, not every run
 def test_a_jittery_link_keeps_each_connections_bytes_in_order(hosts: Network):
     """40 writes sent a few ms apart through a link whose hold varies from 0 to 100 ms: were
     each chunk held on its own, later ones would overtake earlier ones, and the list (or the
