@@ -7,6 +7,11 @@ stop the secured brokers, or measure performance and need a quiet machine: `NEED
 those hold what they need alone. Each broker is a lock of its own, so a notebook that restarts
 RabbitMQ runs beside one that uses Kafka only.
 
+Workers are also handed files so that they rarely wait: of the files not yet run, a worker gets
+the first that needs no lock the other worker holds alone or needs alone (a waiting worker does
+nothing), files that hold something alone before the others, while there is still much to run
+beside them.
+
 Each resource is a file lock in the state folder. A file holds the locks it needs, shared or
 exclusive, from its first item to its last; locks are always taken in the same order, so two
 workers never wait for each other in a circle. A turnstile lock in front of each makes a waiting
@@ -19,11 +24,12 @@ from __future__ import annotations
 import fcntl
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from lab.brokers import state
 
@@ -111,6 +117,55 @@ def needs(path: Path) -> dict[str, str]:
     """The locks a test file or notebook holds while it runs, in the order they are taken."""
     default = {"machine": SHARED, **dict.fromkeys(brokers_used(path), SHARED)}
     return dict(sorted({**default, **NEEDS.get(path.name, {})}.items()))
+
+
+def conflict(one: dict[str, str], other: dict[str, str]) -> bool:
+    """Whether two files would wait for each other: a lock both take, one of them alone."""
+    return any(EXCLUSIVE in (one[name], other[name]) for name in one.keys() & other.keys())
+
+
+def next_file(
+    waiting: Sequence[str], running: Sequence[str], needs_of: Callable[[str], dict[str, str]]
+) -> str:
+    """The file a worker runs next: of those waiting, the first one that holds something alone
+    and fits beside what the other workers run (or have queued), else the first that fits, else
+    the first (it waits for its locks)."""
+    busy = [needs_of(name) for name in running]
+    fits = [name for name in waiting if not any(conflict(needs_of(name), b) for b in busy)]
+    alone = [name for name in fits if EXCLUSIVE in needs_of(name).values()]
+    return (alone or fits or list(waiting))[0]
+
+
+class LockAwareScheduling(LoadFileScheduling):
+    """`--dist loadfile`, handing each worker the file `next_file` picks."""
+
+    def __init__(self, config: pytest.Config, log: object = None) -> None:
+        super().__init__(config, log)
+        self._needs: dict[str, dict[str, str]] = {}
+
+    def _needs_of(self, scope: str) -> dict[str, str]:
+        if scope not in self._needs:
+            self._needs[scope] = needs(Path(self.config.rootpath) / scope)
+        return self._needs[scope]
+
+    def _assign_work_unit(self, node: Any) -> None:  # a WorkerController
+        running = [
+            scope
+            for other, units in self.assigned_work.items()
+            if other is not node
+            for scope, tests in units.items()
+            if not all(tests.values())
+        ]
+        chosen = next_file(list(self.workqueue), running, self._needs_of)
+        self.workqueue.move_to_end(chosen, last=False)  # the parent takes the queue's first
+        super()._assign_work_unit(node)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadFileScheduling | None:
+    if config.getoption("dist") == "loadfile":
+        return LockAwareScheduling(config, log)
+    return None  # another mode: xdist's own
 
 
 class Locks:

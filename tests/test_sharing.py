@@ -69,6 +69,33 @@ def test_a_kafka_notebook_runs_beside_one_that_restarts_rabbitmq(tmp_path, monke
     kafka_only.leave()
 
 
+def test_a_worker_is_handed_a_file_that_does_not_wait_for_the_other_worker():
+    needs_of = {
+        "14.ipynb": {"machine": "shared", "redis": "exclusive"},
+        "01.ipynb": {"machine": "shared", "rabbitmq": "exclusive"},
+        "05.ipynb": {"machine": "shared", "redis": "exclusive"},
+        "test_redis.py": {"machine": "shared", "redis": "shared", "kafka": "shared"},
+        "03.ipynb": {"machine": "shared", "kafka": "shared"},
+        "test_quiz.py": {"machine": "shared"},
+    }.__getitem__
+    waiting = ["test_redis.py", "03.ipynb", "05.ipynb", "01.ipynb", "test_quiz.py"]
+    # the other worker holds Redis alone: not the file that uses Redis, and not 05, which would
+    # wait too; 01 holds RabbitMQ alone and fits, so it goes first while much can run beside it
+    assert sharing.next_file(waiting, ["14.ipynb"], needs_of) == "01.ipynb"
+    assert sharing.next_file(["test_redis.py", "03.ipynb"], ["14.ipynb"], needs_of) == "03.ipynb"
+    # while a file that uses Redis runs, 05 (which crashes it) waits its turn
+    assert sharing.next_file(["05.ipynb", "03.ipynb"], ["test_redis.py"], needs_of) == "03.ipynb"
+    # nothing fits: the first in the queue, which waits for its locks
+    assert sharing.next_file(["05.ipynb", "test_redis.py"], ["14.ipynb"], needs_of) == "05.ipynb"
+    assert sharing.next_file(waiting, [], needs_of) == "05.ipynb"
+
+
+def test_make_test_hands_files_out_by_their_locks(pytestconfig):
+    scheduler = sharing.pytest_xdist_make_scheduler(pytestconfig, None)
+    dist = pytestconfig.getoption("dist")
+    assert isinstance(scheduler, sharing.LockAwareScheduling) == (dist == "loadfile")
+
+
 def test_locks_are_taken_in_one_order():
     orders = [list(sharing.needs(Path(name))) for name in sharing.NEEDS]
     assert all(order == sorted(order) for order in orders)
