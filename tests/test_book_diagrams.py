@@ -14,10 +14,9 @@ import re
 from pathlib import Path
 
 import nbformat
-import papermill
 import pytest
 
-from lab.book import drawn, pages
+from lab.book import build, drawn, pages
 from lab.book.navigation import notebooks
 from lab.book.pages import NotebookRun
 
@@ -38,6 +37,9 @@ def test_a_cell_that_keeps_its_diagram_is_not_counted():
     others = [
         cell("diagrams.row([d]);"),
         cell("x = 1"),
+        cell("from helpers import diagrams\nfrom lab.brokers import require"),  # imports
+        cell("pictures.append(diagrams.kafka_log(t))\npd.DataFrame(rows)"),  # shows a table
+        cell("%%time\ndiagrams.row([d])"),  # a cell magic: not Python, not counted
         nbformat.v4.new_markdown_cell("d"),
     ]
     assert drawn.count_diagram_cells(kept + others) == 0
@@ -49,8 +51,7 @@ def book(tmp_path_factory) -> tuple[NotebookRun, Path]:
     """Notebook 00 executed as `make book` executes it, its page and its book, built once."""
     source = NOTEBOOKS["00-Start-Here.ipynb"]
     executed = tmp_path_factory.mktemp("book") / source.name
-    settings = {"kernel_name": "python3", "progress_bar": False, "execution_timeout": 120}
-    papermill.execute_notebook(str(source), str(executed), cwd=str(source.parent), **settings)
+    build.run_notebook(source, executed, timeout_s=120, progress=False)
     page = executed.with_suffix(".html")
     page.write_text(pages.render_page(executed, source))
     run = NotebookRun(source, page, run_s=1.0)

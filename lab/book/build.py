@@ -32,19 +32,36 @@ BOOK = Path(__file__).resolve().parents[2] / "build" / "book"
 CELL_TIMEOUT_S = 300
 
 
+KERNEL_DIED = "Kernel died before replying to kernel_info"
+
+
+def run_notebook(source: Path, executed: Path, *, timeout_s: int, progress: bool) -> None:
+    """Execute one notebook in a fresh kernel with notebooks/ as its working directory. A kernel
+    that exits before it answers is started once more: kernels starting side by side pick their
+    ports independently, and one may lose a port to another before it binds it."""
+    for attempt in (1, 2):
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                cwd=str(source.parent),
+                kernel_name="python3",
+                execution_timeout=timeout_s,
+                progress_bar=progress,
+            )
+            return
+        except RuntimeError as exc:
+            if attempt == 2 or KERNEL_DIED not in str(exc):
+                raise
+
+
 def execute(source: Path) -> str | None:
     """Run one notebook into the book and render its page; return the failure, if any."""
     executed = BOOK / source.name
     failure = None
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(executed),
-            cwd=str(source.parent),
-            kernel_name="python3",
-            execution_timeout=CELL_TIMEOUT_S,
-            progress_bar=sys.stderr.isatty(),  # a cell-by-cell bar where someone watches
-        )
+        # a cell-by-cell bar where someone watches
+        run_notebook(source, executed, timeout_s=CELL_TIMEOUT_S, progress=sys.stderr.isatty())
     except PapermillExecutionError as exc:
         failure = (
             f"{source}: cell {exc.cell_index} (execution count {exc.exec_count}) failed: "

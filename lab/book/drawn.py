@@ -9,6 +9,7 @@ row of steps there (one picture per cell). Not for building pages (see `pages`).
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import tempfile
@@ -33,14 +34,30 @@ LOAD_BUDGET_MS = 10000  # virtual time for the page (and its pictures) to load
 
 
 def count_diagram_cells(cells: Sequence[Any]) -> int:
-    """Code cells whose output is a diagram: they call `diagrams.` and end with an expression
-    (not an assignment, not a `;`) that shows it."""
-    count = 0
-    for cell in cells:
-        last = cell.source.rstrip().splitlines()[-1] if cell.source.strip() else ""
-        shows = not re.match(r"^\s|^\w+(\s*,\s*\w+)*\s*=[^=]", last) and not last.endswith(";")
-        count += cell.cell_type == "code" and "diagrams." in cell.source and shows
-    return count
+    """Code cells whose output is a diagram: their last statement is an expression (not ended
+    with `;`) that calls `diagrams.`, or names what the cell made with `diagrams.`."""
+    return sum(cell.cell_type == "code" and _shows_a_diagram(cell.source) for cell in cells)
+
+
+def _shows_a_diagram(source: str) -> bool:
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:  # IPython's own syntax (magics): not a diagram cell
+        return False
+    if not body or not isinstance(body[-1], ast.Expr) or source.rstrip().endswith(";"):
+        return False
+    shown = body[-1].value
+    if "diagrams." in (ast.get_source_segment(source, shown) or ""):
+        return True
+    drawn = {
+        target.id
+        for statement in body[:-1]
+        if isinstance(statement, ast.Assign)
+        and "diagrams." in (ast.get_source_segment(source, statement.value) or "")
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    }
+    return isinstance(shown, ast.Name) and shown.id in drawn
 
 
 def diagram_cells(notebook: Path) -> int:

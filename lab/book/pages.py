@@ -56,10 +56,24 @@ def _exporter() -> HTMLExporter:
 def render_page(executed: Path, source: Path) -> str:
     """The HTML page of an executed notebook, its links pointing at the other pages. Plots are
     embedded in it; a picture that a markdown cell shows is linked from where it is."""
-    notebook = nbformat.read(executed, as_version=4)
+    notebook = _without_widgets(nbformat.read(executed, as_version=4))
     resources = {"metadata": {"name": title(source), "path": str(source.parent)}}
     body, _ = _exporter().from_notebook_node(notebook, resources=resources)
     return links.page_links(body, source.parent, executed.parent)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _without_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as a page shows it: no widgets. A widget needs a kernel and a script from
+    the network; with the kernel's saved widget state nbconvert would draw it instead of the
+    output's other forms (a timeline's row of steps, a progress bar's last text)."""
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
+    return notebook
 
 
 def reading_minutes(source: Path) -> int | None:
