@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import redis
@@ -1037,8 +1038,15 @@ def test_targets_are_judged_from_the_rows_with_the_cpu_beside_them():
 
 
 def test_every_kafka_message_is_timed_on_every_leg(kafka_ep):
-    table, _gc = legs.measure(rate=400, seconds=0.5)
+    table, found = legs.measure(rate=400, seconds=1.0)
     # Every measured message (the warm-up left out) had its delivery report, its broker append
     # time (LogAppendTime) and its receipt: none is missing from any leg.
-    assert (table["messages"] == 200).all()
+    assert (table["messages"] == 400).all()
     assert table["p99_ms"].notna().all()
+    # librdkafka's statistics came in and split the client's queue from the broker round trip,
+    # which no message can beat: the slowest round trip is at least the fastest delivery report
+    delivered = table.loc["produce() to delivery report"]
+    assert delivered["p50_ms"] * 0.5 <= found["rtt_max_ms"] <= delivered["max_ms"] * 5 + 5
+    assert found["int_latency_max_ms"] >= 0
+    if not np.isnan(found["stopped_ms"]) and not np.isnan(found["gc_ms"]):
+        assert found["stopped_ms"] >= found["gc_ms"] - 1  # safepoints include the collections

@@ -11,9 +11,13 @@ LogAppendTime`). Each measured message then has four clock readings, split into 
   librdkafka's fetch thread and the consumer's poll();
 - produce() call → delivery report: the producer's round trip, for comparison.
 
-The broker's garbage collection during the run (count and total pause) is read with the JDK's
-`jstat` where it is installed. Wall clocks of one machine: the broker's append time and the
-process's `time.time()` are the same clock.
+librdkafka's own statistics split the second leg once more, per half second of the run:
+`int_latency` (produce() until the message is written into a request: the client's queue) and
+`rtt` (a produce request until its response: the network and everything the broker does). The
+broker's garbage collection during the run (count and total pause) is read with the JDK's
+`jstat`, and its time stopped at safepoints for any reason (garbage collection among them) with
+`jcmd PerfCounter.print`, where the JDK is installed. Wall clocks of one machine: the broker's
+append time and the process's `time.time()` are the same clock.
 
     python -m lab.bench.legs --rate 500 --seconds 10
 
@@ -23,6 +27,7 @@ Not for the harness's figures (see `run`): this is the experiment that explains 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -81,7 +86,24 @@ def _run(
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     for _ in range(3):  # find the leader and start long-polling before the first message
         consumer.poll(0.1)
-    producer = Producer({**kafka_config(), "linger.ms": 0, **extra})
+    windows: list[dict[str, float]] = []  # librdkafka's view of the leader, per half second
+
+    def on_stats(text: str) -> None:
+        for broker in json.loads(text)["brokers"].values():
+            if broker.get("nodeid", -1) >= 0 and broker["rtt"]["cnt"]:
+                windows.append(
+                    {f"{n}_{q}": broker[n][q] / 1e3 for n in STATS for q in ("p99", "max")}
+                )
+
+    producer = Producer(
+        {
+            **kafka_config(),
+            "linger.ms": 0,
+            "statistics.interval.ms": 500,
+            "stats_cb": on_stats,
+            **extra,
+        }
+    )
     done = threading.Event()
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
@@ -107,7 +129,7 @@ def _run(
     threads = [threading.Thread(target=f, daemon=True) for f in (serve_reports, consume)]
     for thread in threads:
         thread.start()
-    gc_before = _broker_gc()
+    gc_before, stopped_before = _broker_gc(), _broker_stopped_s()
     period, start = 1 / rate, time.monotonic() + 0.05
     wall_offset = time.time() - time.monotonic()
     for index in range(total):
@@ -119,7 +141,7 @@ def _run(
     threads[1].join(timeout=seconds + 60)
     done.set()
     threads[0].join(timeout=5)
-    gc_after = _broker_gc()
+    gc_after, stopped_after = _broker_gc(), _broker_stopped_s()
     consumer.close()
     measured = {name: values[warmup:] for name, values in times.items()}
     rows = []
@@ -134,8 +156,41 @@ def _run(
                 "max_ms": float(ms.max()) if len(ms) else np.nan,
             }
         )
-    gc = {"gc_count": gc_after[0] - gc_before[0], "gc_ms": (gc_after[1] - gc_before[1]) * 1e3}
+    gc = {
+        "gc_count": gc_after[0] - gc_before[0],
+        "gc_ms": (gc_after[1] - gc_before[1]) * 1e3,
+        "stopped_ms": (stopped_after - stopped_before) * 1e3,
+    }
+    worst = pd.DataFrame(windows).max() if windows else pd.Series(dtype=float)
+    gc.update({f"{name}_ms": float(value) for name, value in worst.items()})
     return pd.DataFrame(rows).set_index("leg"), gc
+
+
+STATS = {
+    "int_latency": "produce() to the request (librdkafka's queue)",
+    "rtt": "produce request to response (network and broker)",
+}
+
+
+def _broker_stopped_s() -> float:
+    """The broker JVM's time stopped at safepoints so far, in seconds (garbage collection and
+    every other stop-the-world operation), from `jcmd PerfCounter.print`; NaN without it."""
+    pid, jcmd = state.running_pid("kafka"), shutil.which("jcmd")
+    if pid is None or jcmd is None:
+        return np.nan
+    try:
+        out = subprocess.run(
+            [jcmd, str(pid), "PerfCounter.print"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        counters = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        ticks = float(counters["sun.rt.safepointTime"])
+        return ticks / float(counters["sun.os.hrt.frequency"])
+    except (subprocess.SubprocessError, OSError, KeyError, ValueError):
+        return np.nan
 
 
 def _broker_gc() -> tuple[float, float]:
@@ -163,6 +218,10 @@ def main() -> None:
     print(f"{args.rate:g} msg/s for {args.seconds:g} s, load average {os.getloadavg()[0]:.1f}")
     print(legs.round(2).to_string())
     print(f"broker GC during the run: {gc['gc_count']:g} pauses, {gc['gc_ms']:.0f} ms in all")
+    print(f"broker stopped at safepoints (GC included): {gc['stopped_ms']:.0f} ms in all")
+    for name, what in STATS.items():
+        p99, worst = gc.get(f"{name}_p99_ms", np.nan), gc.get(f"{name}_max_ms", np.nan)
+        print(f"librdkafka {name}, {what}: worst half second p99 {p99:.1f} ms, max {worst:.1f} ms")
 
 
 if __name__ == "__main__":

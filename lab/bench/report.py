@@ -132,6 +132,7 @@ LATENCY_TABLE = [
     "p99_over_bare",
     "p50_minus_native_ms",
     "p99_minus_native_ms",
+    "repeats",
     "compared",
 ]
 

@@ -143,9 +143,10 @@ def _reason(
             f"{harness - bare:.2f} µs of CPU over the bare loop's {bare:.2f}"
         ),
         "p99_over_bare": lambda: (
-            "the p99 of a run of a few seconds is set by its longest stalls (the broker's "
-            "garbage collection, a process not scheduled), which land in one run and not in "
-            "the other: compare longer runs"
+            "the p99 of runs of a few seconds is set by their longest stalls (the broker's "
+            "garbage collection, a process not scheduled), which land in some runs and not in "
+            "others even when the two sides take turns: compare more or longer runs "
+            "(BENCH_SCALE)"
         ),
     }
     return reasons[target.figure]()
