@@ -1050,3 +1050,4 @@ def test_every_kafka_message_is_timed_on_every_leg(kafka_ep):
     assert found["int_latency_max_ms"] >= 0
     if not np.isnan(found["stopped_ms"]) and not np.isnan(found["gc_ms"]):
         assert found["stopped_ms"] >= found["gc_ms"] - 1  # safepoints include the collections
+    assert np.isnan(found["stolen_ms"]) or found["stolen_ms"] >= 0

@@ -16,7 +16,8 @@ librdkafka's own statistics split the second leg once more, per half second of t
 `rtt` (a produce request until its response: the network and everything the broker does). The
 broker's garbage collection during the run (count and total pause) is read with the JDK's
 `jstat`, and its time stopped at safepoints for any reason (garbage collection among them) with
-`jcmd PerfCounter.print`, where the JDK is installed. Wall clocks of one machine: the broker's
+`jcmd PerfCounter.print`, where the JDK is installed; the CPU time the hypervisor took from this
+virtual machine meanwhile (`steal`) from /proc/stat. Wall clocks of one machine: the broker's
 append time and the process's `time.time()` are the same clock.
 
     python -m lab.bench.legs --rate 500 --seconds 10
@@ -33,6 +34,7 @@ import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -129,7 +131,7 @@ def _run(
     threads = [threading.Thread(target=f, daemon=True) for f in (serve_reports, consume)]
     for thread in threads:
         thread.start()
-    gc_before, stopped_before = _broker_gc(), _broker_stopped_s()
+    gc_before, stopped_before, stolen_before = _broker_gc(), _broker_stopped_s(), _stolen_s()
     period, start = 1 / rate, time.monotonic() + 0.05
     wall_offset = time.time() - time.monotonic()
     for index in range(total):
@@ -141,7 +143,7 @@ def _run(
     threads[1].join(timeout=seconds + 60)
     done.set()
     threads[0].join(timeout=5)
-    gc_after, stopped_after = _broker_gc(), _broker_stopped_s()
+    gc_after, stopped_after, stolen_after = _broker_gc(), _broker_stopped_s(), _stolen_s()
     consumer.close()
     measured = {name: values[warmup:] for name, values in times.items()}
     rows = []
@@ -160,6 +162,7 @@ def _run(
         "gc_count": gc_after[0] - gc_before[0],
         "gc_ms": (gc_after[1] - gc_before[1]) * 1e3,
         "stopped_ms": (stopped_after - stopped_before) * 1e3,
+        "stolen_ms": (stolen_after - stolen_before) * 1e3,
     }
     worst = pd.DataFrame(windows).max() if windows else pd.Series(dtype=float)
     gc.update({f"{name}_ms": float(value) for name, value in worst.items()})
@@ -170,6 +173,16 @@ STATS = {
     "int_latency": "produce() to the request (librdkafka's queue)",
     "rtt": "produce request to response (network and broker)",
 }
+
+
+def _stolen_s() -> float:
+    """CPU time the machine's virtual CPUs waited while the hypervisor ran something else
+    (`steal` in /proc/stat, every CPU added), in seconds; NaN where there is no such line."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return np.nan
 
 
 def _broker_stopped_s() -> float:
@@ -219,6 +232,7 @@ def main() -> None:
     print(legs.round(2).to_string())
     print(f"broker GC during the run: {gc['gc_count']:g} pauses, {gc['gc_ms']:.0f} ms in all")
     print(f"broker stopped at safepoints (GC included): {gc['stopped_ms']:.0f} ms in all")
+    print(f"CPU time taken by the hypervisor (steal, all CPUs): {gc['stolen_ms']:.0f} ms")
     for name, what in STATS.items():
         p99, worst = gc.get(f"{name}_p99_ms", np.nan), gc.get(f"{name}_max_ms", np.nan)
         print(f"librdkafka {name}, {what}: worst half second p99 {p99:.1f} ms, max {worst:.1f} ms")

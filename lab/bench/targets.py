@@ -144,7 +144,8 @@ def _reason(
         ),
         "p99_over_bare": lambda: (
             "the p99 of runs of a few seconds is set by their longest stalls (the broker's "
-            "garbage collection, a process not scheduled), which land in some runs and not in "
+            "garbage collection, a process waiting for a CPU, CPU time the hypervisor took), "
+            "which land in some runs and not in "
             "others even when the two sides take turns: compare more or longer runs "
             "(BENCH_SCALE)"
         ),
