@@ -1051,3 +1051,10 @@ def test_every_kafka_message_is_timed_on_every_leg(kafka_ep):
     if not np.isnan(found["stopped_ms"]) and not np.isnan(found["gc_ms"]):
         assert found["stopped_ms"] >= found["gc_ms"] - 1  # safepoints include the collections
     assert np.isnan(found["stolen_ms"]) or found["stolen_ms"] >= 0
+
+
+def test_the_cpu_the_hypervisor_took_only_grows():
+    first = usage.stolen_cpu_seconds()
+    sum(range(2_000_000))  # a little CPU
+    second = usage.stolen_cpu_seconds()
+    assert (math.isnan(first) and math.isnan(second)) or 0 <= first <= second

@@ -34,7 +34,6 @@ import shutil
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,7 +49,7 @@ from confluent_kafka import (
 from helpers.naming import unique_name
 from lab.brokers import kafka_config, state
 
-from . import kafka_bench
+from . import kafka_bench, usage
 
 LEGS = {
     "end to end": ("due", "received"),
@@ -131,7 +130,8 @@ def _run(
     threads = [threading.Thread(target=f, daemon=True) for f in (serve_reports, consume)]
     for thread in threads:
         thread.start()
-    gc_before, stopped_before, stolen_before = _broker_gc(), _broker_stopped_s(), _stolen_s()
+    stolen_before = usage.stolen_cpu_seconds()
+    gc_before, stopped_before = _broker_gc(), _broker_stopped_s()
     period, start = 1 / rate, time.monotonic() + 0.05
     wall_offset = time.time() - time.monotonic()
     for index in range(total):
@@ -143,7 +143,8 @@ def _run(
     threads[1].join(timeout=seconds + 60)
     done.set()
     threads[0].join(timeout=5)
-    gc_after, stopped_after, stolen_after = _broker_gc(), _broker_stopped_s(), _stolen_s()
+    gc_after, stopped_after = _broker_gc(), _broker_stopped_s()
+    stolen_after = usage.stolen_cpu_seconds()
     consumer.close()
     measured = {name: values[warmup:] for name, values in times.items()}
     rows = []
@@ -173,16 +174,6 @@ STATS = {
     "int_latency": "produce() to the request (librdkafka's queue)",
     "rtt": "produce request to response (network and broker)",
 }
-
-
-def _stolen_s() -> float:
-    """CPU time the machine's virtual CPUs waited while the hypervisor ran something else
-    (`steal` in /proc/stat, every CPU added), in seconds; NaN where there is no such line."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return np.nan
 
 
 def _broker_stopped_s() -> float:

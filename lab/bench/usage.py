@@ -9,7 +9,9 @@ process ended: a restarted broker is another process). It counts the children th
 already waited for too: Redis forks a child for each snapshot (`save`) and each rewrite of its
 append-only file, and once that child has exited the kernel keeps its CPU time only in its
 parent's `children_user` / `children_system`, where a sum over the live processes misses it.
-Not for the clients' CPU (each worker measures its own, see `loops.cpu_seconds`).
+`stolen_cpu_seconds` reads what no process sees: the CPU time this virtual machine's CPUs waited
+while the hypervisor ran something else (other tenants' machines). Not for the clients' CPU (each
+worker measures its own, see `loops.cpu_seconds`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ import psutil
 from lab.brokers import state
 
 NAN = float("nan")
+
+
+def stolen_cpu_seconds() -> float:
+    """CPU seconds taken by the hypervisor so far (`steal` in /proc/stat, every CPU added);
+    NaN where the machine reports none."""
+    steal = getattr(psutil.cpu_times(), "steal", None)
+    return NAN if steal is None else float(steal)
 
 
 def tree_cpu_seconds(process: psutil.Process) -> float:
