@@ -10,13 +10,10 @@ each XACK.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from helpers.faults import CrashPoint, EffectLog
-
-from .grading import Challenge, ChallengeError, Guarantee, wait_until
+from .grading import Challenge, ChallengeError, Guarantee, Job, wait_until
 
 BATCH, MIN_IDLE_MS = 5, 100
 
@@ -59,18 +56,10 @@ class Scenario:
         self.r.close()
 
 
-def work(
-    settings: dict[str, Any],
-    fn: Callable[..., object],
-    crash: CrashPoint,
-    *,
-    url: str | None,
-    name: str,
-    effects: EffectLog | None,
-) -> None:
+def work(job: Job) -> None:
     """The worker: the second one first processes what `fn` returns, then both read new
     entries in batches until there are none."""
-    assert effects is not None  # the grader passes --effects: `effects_in_file`
+    settings, fn, crash, effects = job.settings, job.fn, job.crash, job.effect_log()
     import redis
 
     r = redis.Redis.from_url(settings["client"], decode_responses=True, socket_timeout=30)
@@ -83,7 +72,7 @@ def work(
             r.xack(stream, group, entry_id)
 
     if settings["second"]:  # the worker that takes over from the dead one
-        claimed = fn(r, stream, group, name, settings["min_idle_ms"])
+        claimed = fn(r, stream, group, job.name, settings["min_idle_ms"])
         if not isinstance(claimed, list) or not all(
             isinstance(e, list | tuple) and len(e) == 2 for e in claimed
         ):
@@ -92,7 +81,7 @@ def work(
                 "as XAUTOCLAIM's second item or XREADGROUP's entries are"
             )
         process(claimed)
-    while reply := r.xreadgroup(group, name, {stream: ">"}, count=BATCH, block=100):
+    while reply := r.xreadgroup(group, job.name, {stream: ">"}, count=BATCH, block=100):
         [(_stream, entries)] = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], reply)
         crash.reached("after-read")  # the batch is pending, owned by this consumer
         process(entries)

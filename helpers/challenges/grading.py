@@ -36,6 +36,8 @@ from .zygote import Zygote
 if TYPE_CHECKING:
     import pandas as pd
 
+    from helpers.faults import CrashPoint, EffectLog
+
 LEARNER_ERROR = 3  # a worker's exit code when the learner's function raised
 
 
@@ -151,13 +153,32 @@ class Scenario(Protocol):
 
 
 @dataclass(frozen=True)
+class Job:
+    """What a worker process's loop is given: the scenario's settings, the learner's function,
+    where the process is killed, its consumer name, and its effect log if the grader keeps one."""
+
+    settings: dict[str, Any]
+    fn: Callable[..., object]
+    crash: CrashPoint
+    name: str
+    effects: EffectLog | None = None
+
+    def effect_log(self) -> EffectLog:
+        if self.effects is None:
+            raise ChallengeError(
+                "no effect log: a challenge that records effects sets effects_in_file"
+            )
+        return self.effects
+
+
+@dataclass(frozen=True)
 class Challenge:
     name: str  # the worker's --challenge
     parameters: tuple[str, ...]  # what the learner's function takes, in order
     guarantee: Guarantee
     kill_points: tuple[str, ...]
     scenario: Callable[..., Scenario]  # (url, workdir, name, messages) -> a prepared scenario
-    work: Callable[..., None]  # the worker's loop: (settings, fn, crash, *, url, name, effects)
+    work: Callable[[Job], None]  # the worker's loop
     effects_in_file: bool = False  # the worker records effects with `EffectLog`
     ordered: bool = True  # its effects come in one order (else out of order is not counted)
     library: str = "confluent_kafka"  # the broker's client library its worker imports

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helpers.faults import CrashPoint, EffectLog
-
-from .grading import Challenge, Guarantee, wait_until
+from .grading import Challenge, Guarantee, Job, wait_until
 
 SCHEMA = """
 CREATE TABLE payments (message_id TEXT NOT NULL, amount INTEGER NOT NULL);
@@ -73,16 +70,9 @@ class Scenario:
             self.connection.close()
 
 
-def work(
-    settings: dict[str, Any],
-    fn: Callable[..., object],
-    crash: CrashPoint,
-    *,
-    url: str | None,
-    name: str,
-    effects: EffectLog | None,
-) -> None:
+def work(job: Job) -> None:
     """The worker: per delivery, `fn` in a transaction, commit, ack; exit when idle 0.5 s."""
+    settings, fn, crash = job.settings, job.fn, job.crash
     import pika
 
     channel = pika.BlockingConnection(pika.URLParameters(settings["client"])).channel()

@@ -11,13 +11,10 @@ relay dies. Effects are the events on the topic, read back after the run.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helpers.faults import CrashPoint, EffectLog
-
-from .grading import Challenge, ChallengeError, Guarantee
+from .grading import Challenge, ChallengeError, Guarantee, Job
 from .reading import topic_keys
 
 SCHEMA = """
@@ -57,16 +54,9 @@ class Scenario:
         self.topics.delete_all()
 
 
-def work(
-    settings: dict[str, Any],
-    fn: Callable[..., object],
-    crash: CrashPoint,
-    *,
-    url: str | None,
-    name: str,
-    effects: EffectLog | None,
-) -> None:
+def work(job: Job) -> None:
     """The worker: relay batch after batch until the outbox has nothing unsent."""
+    settings, fn, crash = job.settings, job.fn, job.crash
     from confluent_kafka import Producer
 
     settings["client"].update({"enable.idempotence": True, "acks": "all", "linger.ms": 1000})

@@ -11,13 +11,10 @@ Effects: the effect log (a task processed, before its ack) and the parking lot's
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helpers.faults import CrashPoint, EffectLog
-
-from .grading import Challenge, Guarantee, wait_until
+from .grading import Challenge, Guarantee, Job, wait_until
 
 MAX_ATTEMPTS, DELAY_MS, IDLE_S = 3, 200, 0.3
 
@@ -79,20 +76,12 @@ class Scenario:
             self.connection.close()
 
 
-def work(
-    settings: dict[str, Any],
-    fn: Callable[..., object],
-    crash: CrashPoint,
-    *,
-    url: str | None,
-    name: str,
-    effects: EffectLog | None,
-) -> None:
+def work(job: Job) -> None:
     """The worker: declare with `fn`, publish the tasks (the first worker), then consume until
     the work queue is idle and nothing waits in the retry queue."""
+    settings, fn, crash, effects = job.settings, job.fn, job.crash, job.effect_log()
     import pika
 
-    assert effects is not None  # the grader passes --effects: `effects_in_file`
     connection = pika.BlockingConnection(pika.URLParameters(settings["client"]))
     channel = connection.channel()
 

@@ -12,15 +12,14 @@ output topic's committed messages, read back after the run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from helpers.faults import CrashPoint, EffectLog
+from helpers.faults import CrashPoint
 
-from .grading import Challenge, ChallengeError, Guarantee
+from .grading import Challenge, ChallengeError, Guarantee, Job
 from .reading import topic_keys
 
 BATCH = 5
@@ -70,16 +69,9 @@ class CrashingProducer(Producer):
         self.crash.reached("after-commit-transaction")
 
 
-def work(
-    settings: dict[str, Any],
-    fn: Callable[..., object],
-    crash: CrashPoint,
-    *,
-    url: str | None,
-    name: str,
-    effects: EffectLog | None,
-) -> None:
+def work(job: Job) -> None:
     """The worker: batches of the input until the group's position reaches its end."""
+    settings, fn, crash = job.settings, job.fn, job.crash
     client = settings["client"]
     source = Consumer(
         {**client, "group.id": settings["group"], "enable.auto.commit": False}

@@ -21,7 +21,7 @@ from typing import Any
 from helpers.faults import CrashPoint, EffectLog
 
 from . import NAMES, challenge_named
-from .grading import LEARNER_ERROR, ChallengeError, load
+from .grading import LEARNER_ERROR, ChallengeError, Job, load
 
 
 class LearnerRaised(Exception):
@@ -43,7 +43,6 @@ def main() -> None:
     for name in ("--source", "--function", "--settings"):
         parser.add_argument(name, required=True)
     parser.add_argument("--effects")
-    parser.add_argument("--url")
     parser.add_argument("--challenge", choices=NAMES, required=True)
     known, _rest = parser.parse_known_args()
     challenge = challenge_named(known.challenge)
@@ -52,10 +51,9 @@ def main() -> None:
     settings = json.loads(Path(args.settings).read_text())
     name = Path(args.settings).stem
     effects = EffectLog(args.effects) if args.effects else None
-    extras: dict[str, Any] = {"url": args.url, "name": name, "effects": effects}
     try:
         fn = guarded(load(Path(args.source).read_text(), args.function))
-        challenge.work(settings, fn, CrashPoint.from_options(args), **extras)
+        challenge.work(Job(settings, fn, CrashPoint.from_options(args), name, effects))
     except (LearnerRaised, ChallengeError) as exc:
         traceback.print_exc()
         print(f"{args.function}: {exc}", file=sys.stderr, flush=True)
