@@ -145,6 +145,50 @@ def _read_all(queue: str, via: int = 2, timeout_s: float = 60.0) -> list[str]:
                 connection.close()
 
 
+class _Trial:
+    """One run's publishers (through rabbit-1, the side that is cut off, and rabbit-2), its
+    network and its log of events, each printed as it happens with the time since the start."""
+
+    def __init__(self, queue: str, per_s: int) -> None:
+        self.queue, self.net, self.began = queue, network(), time.monotonic()
+        self.events: list[tuple[float, str]] = []
+        self.publishers = [_Publisher(side, i, queue, per_s, self.began) for side, i in
+                           (("minority", 1), ("majority", 2))]  # fmt: skip
+
+    def event(self, text: str) -> None:
+        self.events.append((time.monotonic() - self.began, text))
+        print(f"{self.events[-1][0]:5.1f} s  {text}", flush=True)
+
+    def start(self, what: str) -> None:
+        for p in self.publishers:
+            p.start()
+        self.event(what)
+
+    def cut(self) -> None:
+        self.net.isolate("rabbit-1")
+        self.event("rabbit-1's host cut off from the other two")
+
+    def heal(self) -> None:
+        self.net.heal()
+        self.event("healed")
+        for p in self.publishers:
+            p.stop.set()
+
+    def finish(self, via: int, timeout_s: float) -> tuple[dict[str, Side], Verdict]:
+        """Wait for the publishers' last answers, read the queue back through node `via`, and
+        check every write against what was read."""
+        for p in self.publishers:
+            p.join(timeout=timeout_s)
+            self.event(f"the {p.side.name} publisher stopped; its longest wait for a confirm "
+                       f"{max(p.side.waits_s, default=0):.1f} s")  # fmt: skip
+            p.close()
+        writes = [w for p in self.publishers for w in p.side.writes]
+        found: dict[str, list[str]] = {"minority": [], "majority": []}
+        for value in _read_all(self.queue, via=via):
+            found["minority" if "-minority-" in value else "majority"].append(value)
+        return {p.side.name: p.side for p in self.publishers}, check(writes, found)
+
+
 def partition_quorum_leader(
     *, name: str = "", per_s: int = 50, before_s: float = 1.0, after_election_s: float = 3.0,
     election_wait_s: float = 45.0, timeout_s: float = 90.0,
@@ -161,22 +205,12 @@ def partition_quorum_leader(
         "x-queue-type": "quorum", "x-queue-leader-locator": "client-local"})  # fmt: skip
     setup.close()
     old = next(node for node, s in raft_states(queue, 1).items() if s == "leader")
-    net, began, events = network(), time.monotonic(), []
-
-    def event(text: str) -> None:
-        events.append((time.monotonic() - began, text))
-        print(f"{events[-1][0]:5.1f} s  {text}", flush=True)
-
-    publishers = [_Publisher(side, i, queue, per_s, began) for side, i in
-                  (("minority", 1), ("majority", 2))]  # fmt: skip
-    for p in publishers:
-        p.start()
-    event(f"publishing with confirms to {queue} (leader {old}) through rabbit-1 and rabbit-2")
+    trial = _Trial(queue, per_s)
+    trial.start(f"publishing with confirms to {queue} (leader {old}) through rabbit-1 and rabbit-2")
     new = ""
     try:
         time.sleep(before_s)  # the run's schedule: publishes before the cut, by design
-        net.isolate("rabbit-1")
-        event("rabbit-1's host cut off from the other two")
+        trial.cut()
 
         def elected() -> bool:
             nonlocal new
@@ -186,26 +220,14 @@ def partition_quorum_leader(
 
         try:
             _wait("a new leader on the majority side", elected, election_wait_s)
-            event(f"the majority's members elected {new}")
+            trial.event(f"the majority's members elected {new}")
         except TimeoutError:  # healed anyway: the counts still say what was kept
-            event(f"no new leader on the majority side within {election_wait_s:.0f} s")
+            trial.event(f"no new leader on the majority side within {election_wait_s:.0f} s")
         time.sleep(after_election_s)  # the run's schedule: both sides publish meanwhile
     finally:
-        net.heal()
-        event("healed")
-        for p in publishers:
-            p.stop.set()
-    for p in publishers:
-        p.join(timeout=timeout_s)
-        event(f"the {p.side.name} publisher stopped; its longest wait for a confirm "
-              f"{max(p.side.waits_s, default=0):.1f} s")  # fmt: skip
-        p.close()
-    writes = [w for p in publishers for w in p.side.writes]
-    found: dict[str, list[str]] = {"minority": [], "majority": []}
-    for value in _read_all(queue):
-        found["minority" if "-minority-" in value else "majority"].append(value)
-    sides = {p.side.name: p.side for p in publishers}
-    return Run(old, new, sides, check(writes, found), events)
+        trial.heal()
+    sides, verdict = trial.finish(via=2, timeout_s=timeout_s)
+    return Run(old, new, sides, verdict, trial.events)
 
 
 # --- slow and lossy links between the nodes: nothing is cut ---------------------------------------
@@ -326,39 +348,18 @@ def partition_classic(
     setup.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "classic"})
     setup.close()
     handling = partition_handling(1)
-    net, began, events = network(), time.monotonic(), []
-
-    def event(text: str) -> None:
-        events.append((time.monotonic() - began, text))
-        print(f"{events[-1][0]:5.1f} s  {text}", flush=True)
-
-    publishers = [_Publisher(side, i, queue, per_s, began) for side, i in
-                  (("minority", 1), ("majority", 2))]  # fmt: skip
-    for p in publishers:
-        p.start()
-    event(f"publishing with confirms to classic queue {queue} (on rabbit-1) via rabbit-1 and -2")
+    trial = _Trial(queue, per_s)
+    trial.start(
+        f"publishing with confirms to classic queue {queue} (on rabbit-1) via rabbit-1 and -2"
+    )
     try:
         time.sleep(before_s)  # the run's schedule: publishes before the cut, by design
-        net.isolate("rabbit-1")
-        event("rabbit-1's host cut off from the other two")
+        trial.cut()
         time.sleep(cut_s)  # the run's schedule: both sides publish meanwhile
     finally:
-        net.heal()
-        event("healed")
-        for p in publishers:
-            p.stop.set()
-    for p in publishers:
-        p.join(timeout=timeout_s)
-        event(f"the {p.side.name} publisher stopped; its longest wait for a confirm "
-              f"{max(p.side.waits_s, default=0):.1f} s")  # fmt: skip
-        p.close()
-    writes = [w for p in publishers for w in p.side.writes]
-    found: dict[str, list[str]] = {"minority": [], "majority": []}
-    for value in _read_all(queue, via=1):
-        found["minority" if "-minority-" in value else "majority"].append(value)
-    sides = {p.side.name: p.side for p in publishers}
-    split = netns_rabbitmq.partitioned()
-    return ClassicRun(handling, sides, check(writes, found), split, events)
+        trial.heal()
+    sides, verdict = trial.finish(via=1, timeout_s=timeout_s)
+    return ClassicRun(handling, sides, verdict, netns_rabbitmq.partitioned(), trial.events)
 
 
 def timeline(run: Run | ClassicRun) -> pd.DataFrame:
