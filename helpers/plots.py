@@ -3,15 +3,23 @@ than one series. One figure answers one question. Not for computing what is plot
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.container import BarContainer
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+# matplotlib is imported where a figure is drawn, not with this module: it takes about a second,
+# and every notebook's first cell imports this module.
 
 
 def bars(values: pd.Series | pd.DataFrame, *, title: str, ylabel: str, logy: bool = False) -> Axes:
     """Bar chart of a Series (one bar per index label) or a DataFrame (grouped bars)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.container import BarContainer
+
     figure, ax = plt.subplots(figsize=(7, 3.5))
     values.plot.bar(ax=ax, rot=0, logy=logy, legend=isinstance(values, pd.DataFrame))
     _label(figure, ax, title, str(values.index.name or ""), ylabel)
@@ -25,6 +33,8 @@ def lines(
     frame: pd.DataFrame, *, x: str, y: list[str], title: str, xlabel: str, ylabel: str
 ) -> Axes:
     """One line per column in `y`, against column `x`."""
+    import matplotlib.pyplot as plt
+
     figure, ax = plt.subplots(figsize=(7, 3.5))
     frame.plot(x=x, y=y, ax=ax, legend=len(y) > 1)
     _label(figure, ax, title, xlabel, ylabel)
@@ -36,6 +46,8 @@ def timeline(
 ) -> Axes:
     """One marker per row at (x, its lane), annotated with `label`: who did what, when."""
     lanes = list(dict.fromkeys(frame[lane]))
+    import matplotlib.pyplot as plt
+
     figure, ax = plt.subplots(figsize=(8, 1 + 0.7 * len(lanes)))
     ys = [lanes.index(value) for value in frame[lane]]
     ax.plot(frame[x], ys, color="lightgray", zorder=1)  # the order in which things happened

@@ -5,11 +5,14 @@ Not for querying (see `prometheus`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from matplotlib.axes import Axes
 
 from helpers.plots import lines
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def panel(

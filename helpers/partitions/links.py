@@ -11,14 +11,16 @@ holds what they return and the tables and figure made from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
-from matplotlib.axes import Axes
 
 from helpers import plots
 
 from .checker import Verdict
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 LinkFault = Literal["delay", "loss"]
 
