@@ -175,7 +175,17 @@ def why_not_whole() -> str | None:
     online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
               and v.get("state") == "online"]  # fmt: skip
     if info.get("role") != "master" or len(online) != 2:
-        return f"node {index} is {info.get('role')} with {len(online)} of 2 replicas online"
+        links = {}
+        for n in NODES:
+            if n.index != index:
+                try:
+                    links[n.index] = client(n.index).info("replication").get("master_link_status")
+                except redis.RedisError as exc:
+                    links[n.index] = f"no answer ({exc})"
+        return (
+            f"node {index} is {info.get('role')} with {len(online)} of 2 replicas online; "
+            f"the others' links to their primary: {links}"
+        )
     return None
 
 
