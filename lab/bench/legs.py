@@ -176,40 +176,40 @@ STATS = {
 }
 
 
+def _ask_broker_jvm(tool: str, *args: str) -> str | None:
+    """What a JDK tool prints about the lab's native Kafka broker, `{pid}` in `args` standing
+    for its process id; None where the tool or the broker is missing, or the tool failed."""
+    pid, program = state.running_pid("kafka"), shutil.which(tool)
+    if pid is None or program is None:
+        return None
+    command = [program, *(arg.format(pid=pid) for arg in args)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    return done.stdout
+
+
 def _broker_stopped_s() -> float:
     """The broker JVM's time stopped at safepoints so far, in seconds (garbage collection and
     every other stop-the-world operation), from `jcmd PerfCounter.print`; NaN without it."""
-    pid, jcmd = state.running_pid("kafka"), shutil.which("jcmd")
-    if pid is None or jcmd is None:
-        return np.nan
+    out = _ask_broker_jvm("jcmd", "{pid}", "PerfCounter.print")
     try:
-        out = subprocess.run(
-            [jcmd, str(pid), "PerfCounter.print"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
-        counters = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        counters = dict(line.split("=", 1) for line in (out or "").splitlines() if "=" in line)
         ticks = float(counters["sun.rt.safepointTime"])
         return ticks / float(counters["sun.os.hrt.frequency"])
-    except (subprocess.SubprocessError, OSError, KeyError, ValueError):
+    except (KeyError, ValueError):
         return np.nan
 
 
 def _broker_gc() -> tuple[float, float]:
     """The broker JVM's garbage collections so far: (count, seconds), from `jstat -gc`; NaN
     where jstat or the lab's native broker is missing."""
-    pid, jstat = state.running_pid("kafka"), shutil.which("jstat")
-    if pid is None or jstat is None:
-        return np.nan, np.nan
+    out = (_ask_broker_jvm("jstat", "-gc", "{pid}") or "").split("\n")
     try:
-        out = subprocess.run(
-            [jstat, "-gc", str(pid)], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.split("\n")
         values = dict(zip(out[0].split(), out[1].split(), strict=True))
         return float(values["YGC"]) + float(values["FGC"]), float(values["GCT"])
-    except (subprocess.SubprocessError, OSError, KeyError, ValueError, IndexError):
+    except (KeyError, ValueError, IndexError):
         return np.nan, np.nan
 
 
