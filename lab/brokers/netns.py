@@ -324,12 +324,25 @@ def clear_rules(host: str) -> None:
 
 def clear_all_rules() -> list[str]:
     """Undo every fault on every host of the lab, including those a killed process left
-    behind (drops, redirects, and the delaying proxies); the hosts that had any."""
-    had = [host for host in namespaces() if rules(host)]
+    behind (drops, redirects, and the delaying proxies); the hosts that had any. The
+    connections of a slowed link are reset at both ends: a program whose connection went
+    through a proxy may not hear it close (nothing to send, its peer's goodbye lost with the
+    redirect), and would wait for its own timeout; reset, it reconnects directly at once."""
+    had = {host: found for host in namespaces() if (found := rules(host))}
     for host in had:
         clear_rules(host)
+    for host, found in had.items():  # before the proxies stop, while their redirects hold
+        for peer_ip in sorted(_redirected_peers(found)):
+            _run("ip", "netns", "exec", namespace(host), "ss", "-K", f"dst {peer_ip}")
     stop_delays()
-    return had
+    return list(had)
+
+
+def _redirected_peers(found: list[str]) -> set[str]:
+    """The peers whose connections `found` (a host's rules) redirect to a delaying proxy."""
+    return {
+        rule.split()[2] for rule in found if rule.startswith("ip saddr ") and " redirect to " in rule
+    }
 
 
 @contextlib.contextmanager

@@ -57,6 +57,10 @@ def _redis_conf(n: RedisHost) -> str:
     return (
         f"port {REDIS_PORT}\nbind {n.ip}\nprotected-mode no\ndir {state.broker_dir(n.redis_name)}\n"
         'daemonize no\nlogfile ""\nsave ""\nappendonly no\nrepl-diskless-sync-delay 0\n'
+        # A replica whose primary went silent mid-handshake (its connection left attached to a
+        # stopped proxy, or cut) gives up after 5 s, not the default 60, and connects again;
+        # the primary pings every second so that a quiet link is not taken for a silent one.
+        "repl-timeout 5\nrepl-ping-replica-period 1\n"
         f"replica-announce-ip {n.ip}\n" + follow
     )
 
