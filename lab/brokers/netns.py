@@ -341,7 +341,9 @@ def clear_all_rules() -> list[str]:
 def _redirected_peers(found: list[str]) -> set[str]:
     """The peers whose connections `found` (a host's rules) redirect to a delaying proxy."""
     return {
-        rule.split()[2] for rule in found if rule.startswith("ip saddr ") and " redirect to " in rule
+        rule.split()[2]
+        for rule in found
+        if rule.startswith("ip saddr ") and " redirect to " in rule
     }
 
 
