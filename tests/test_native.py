@@ -107,10 +107,18 @@ def test_a_crash_keeps_acknowledged_writes_only_with_the_append_only_file(own_re
     up(("redis",))
     client = redis.Redis(port=own_redis, socket_connect_timeout=2)
     client.config_set("appendonly", appendonly)  # the restart reads redis.conf: AOF on again
+    delayed_before = client.info("persistence").get("aof_delayed_fsync", 0)
     for i in range(100):
         client.xadd("crash-check", {"i": i})  # each one acknowledged
+    # Under everysec, while the last second's fsync still runs (a busy disk), Redis may put off
+    # its write() of the AOF for up to 2 s and keep replying: it counts each such delay.
+    delayed = client.info("persistence").get("aof_delayed_fsync", 0) - delayed_before
     crash("redis")  # SIGKILL, no shutdown
-    assert client.xlen("crash-check") == (100 if appendonly == "yes" else 0)
+    kept = client.xlen("crash-check")
+    if appendonly == "yes":
+        assert kept == 100 or delayed > 0, f"{kept} of 100 kept, {delayed} AOF writes put off"
+    else:
+        assert kept == 0
     assert not _blocked_signals(state.running_pid("redis")) & {signal.SIGTERM, signal.SIGINT}
 
 
